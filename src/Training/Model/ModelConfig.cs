@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace RlhfActors.Training.Model;
+
+/// <summary>
+/// The fields of a Hugging Face <c>config.json</c> that define a Llama / Qwen2 decoder.
+/// JSON names are Hugging Face's, so a config written here loads there and the reverse.
+/// </summary>
+public sealed record ModelConfig
+{
+    [JsonPropertyName("model_type")] public string ModelType { get; init; } = "llama";
+    [JsonPropertyName("architectures")] public string[]? Architectures { get; init; }
+    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
+    [JsonPropertyName("hidden_size")] public int HiddenSize { get; init; }
+    [JsonPropertyName("intermediate_size")] public int IntermediateSize { get; init; }
+    [JsonPropertyName("num_hidden_layers")] public int NumHiddenLayers { get; init; }
+    [JsonPropertyName("num_attention_heads")] public int NumAttentionHeads { get; init; }
+    [JsonPropertyName("num_key_value_heads")] public int? NumKeyValueHeads { get; init; }
+    [JsonPropertyName("head_dim")] public int? HeadDimOverride { get; init; }
+    [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; init; } = 1e-6;
+    [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000.0;
+    [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 2048;
+    [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; }
+    /// <summary>Llama's flag for q/k/v/o biases. Qwen2 has q/k/v biases whatever this says.</summary>
+    [JsonPropertyName("attention_bias")] public bool AttentionBias { get; init; }
+    [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "silu";
+    [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; init; }
+    [JsonPropertyName("eos_token_id")] public JsonElement? EosTokenIdRaw { get; init; }
+    [JsonPropertyName("torch_dtype")] public string? TorchDtype { get; init; }
+
+    [JsonIgnore] public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
+    [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / NumAttentionHeads;
+    [JsonIgnore] public bool IsQwen2 => ModelType == "qwen2";
+    /// <summary>q/k/v projections carry a bias: always for Qwen2, when attention_bias for Llama.</summary>
+    [JsonIgnore] public bool QkvBias => IsQwen2 || AttentionBias;
+    /// <summary>o_proj carries a bias only for Llama with attention_bias (Qwen2's o_proj has none).</summary>
+    [JsonIgnore] public bool OutputBias => !IsQwen2 && AttentionBias;
+
+    /// <summary>End-of-sequence ids: config.json allows one int or a list.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<int> EosTokenIds => EosTokenIdRaw switch
+    {
+        { ValueKind: JsonValueKind.Number } e => new[] { e.GetInt32() },
+        { ValueKind: JsonValueKind.Array } e => e.EnumerateArray().Select(x => x.GetInt32()).ToArray(),
+        _ => Array.Empty<int>(),
+    };
+
+    static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Parses config.json text; <paramref name="source"/> names the file in errors.</summary>
+    public static ModelConfig Parse(string json, string source)
+    {
+        ModelConfig? config;
+        try { config = JsonSerializer.Deserialize<ModelConfig>(json, JsonOptions); }
+        catch (JsonException e) { throw new InvalidDataException($"{source}: not a valid config.json: {e.Message}", e); }
+        if (config is null) throw new InvalidDataException($"{source}: empty config.json");
+        config.Validate(source);
+        return config;
+    }
+
+    public static ModelConfig Load(string path) => Parse(File.ReadAllText(path), path);
+
+    public string ToJson()
+    {
+        // Hugging Face wants architectures to load the right class; fill it in when absent.
+        var withArch = Architectures is null
+            ? this with { Architectures = new[] { IsQwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM" } }
+            : this;
+        return JsonSerializer.Serialize(withArch, JsonOptions);
+    }
+
+    /// <summary>Throws an error naming the field when the config cannot describe a decoder.</summary>
+    public void Validate(string source)
+    {
+        void Require(bool ok, string field, string why)
+        {
+            if (!ok) throw new InvalidDataException($"{source}: field '{field}' {why}");
+        }
+        Require(ModelType is "llama" or "qwen2", "model_type", $"is '{ModelType}'; supported: llama, qwen2");
+        Require(VocabSize > 0, "vocab_size", "must be > 0");
+        Require(HiddenSize > 0, "hidden_size", "must be > 0");
+        Require(IntermediateSize > 0, "intermediate_size", "must be > 0");
+        Require(NumHiddenLayers > 0, "num_hidden_layers", "must be > 0");
+        Require(NumAttentionHeads > 0, "num_attention_heads", "must be > 0");
+        Require(HeadDimOverride is not null || HiddenSize % NumAttentionHeads == 0, "num_attention_heads", "must divide hidden_size");
+        Require(KeyValueHeads > 0 && NumAttentionHeads % KeyValueHeads == 0, "num_key_value_heads", "must divide num_attention_heads");
+        Require(HeadDim % 2 == 0, "head_dim", "must be even for rotary embeddings");
+        Require(RmsNormEps > 0, "rms_norm_eps", "must be > 0");
+        Require(RopeTheta > 0, "rope_theta", "must be > 0");
+        Require(MaxPositionEmbeddings > 0, "max_position_embeddings", "must be > 0");
+        Require(HiddenAct == "silu", "hidden_act", $"is '{HiddenAct}'; only silu (SwiGLU) is supported");
+    }
+}
