@@ -1,0 +1,31 @@
+namespace RlhfActors.Training.Data;
+
+/// <summary>Where an experiment's examples come from: a built-in synthetic task (generated from the seed)
+/// or JSONL files with TRL's field names. Exactly one of <see cref="Task"/> and <see cref="TrainFile"/> is set.</summary>
+public sealed record DataSpec
+{
+    /// <summary>Built-in task name, e.g. "addition" or "reverse".</summary>
+    public string? Task { get; init; }
+    /// <summary>Task difficulty parameters, e.g. digits=3 for addition, length=8 for reverse.</summary>
+    public IReadOnlyDictionary<string, int> TaskParameters { get; init; } = new Dictionary<string, int>();
+    public int TrainExamples { get; init; } = 10_000;
+    public int EvalExamples { get; init; } = 200;
+    public string? TrainFile { get; init; }
+    public string? EvalFile { get; init; }
+    public int Seed { get; init; } = 1;
+}
+
+/// <summary>Decides whether a generated completion answers an example correctly.</summary>
+public interface IAnswerVerifier
+{
+    bool IsCorrect(PromptCompletion example, string generatedCompletion);
+}
+
+/// <summary>An experiment's resolved data: train and held-out examples and the verifier that scores the latter.</summary>
+public sealed record LoadedData(IReadOnlyList<PromptCompletion> Train, IReadOnlyList<PromptCompletion> Eval, IAnswerVerifier Verifier);
+
+public static class ExperimentData
+{
+    /// <summary>Builds or reads the examples a spec names. Bad input throws InvalidDataException naming file and line.</summary>
+    public static LoadedData Load(DataSpec spec) => throw new NotImplementedException("filled in by the data work");
+}
