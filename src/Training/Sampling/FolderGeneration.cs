@@ -1,0 +1,8 @@
+namespace RlhfActors.Training.Sampling;
+
+/// <summary>Loads a Hugging Face model folder and generates from token-id prompts (what `rlhf generate` calls).</summary>
+public static class FolderGeneration
+{
+    public static GenerationResult Generate(string modelFolder, IReadOnlyList<int[]> prompts, SamplingOptions options, string dtype = "fp32")
+        => throw new NotImplementedException("filled in by the model work");
+}
