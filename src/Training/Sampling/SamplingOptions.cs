@@ -15,6 +15,7 @@ public sealed record SamplingOptions
     public long Seed { get; init; } = 1;
 }
 
-/// <summary>Per prompt: the new token ids and the log-probability of each under the sampling distribution
-/// before temperature / filtering (i.e. the model's own log-softmax at temperature 1).</summary>
+/// <summary>Per prompt: the new token ids and the log-probability of each, log_softmax(logits / temperature)
+/// before any top-k / top-p filtering (temperature 1 when greedy) — the behaviour log-probs RL needs, equal to
+/// what one full forward pass over prompt + completion gives.</summary>
 public sealed record GenerationResult(IReadOnlyList<int[]> Ids, IReadOnlyList<float[]> LogProbs);
