@@ -30,7 +30,7 @@ public static class ExperimentData
 
         if (string.IsNullOrWhiteSpace(spec.EvalFile))
             throw new ArgumentException($"data: EvalFile is required when TrainFile ({spec.TrainFile}) is given", nameof(spec));
-        if (spec.TaskParameters.Count > 0)
+        if (spec.TaskParameters is { Count: > 0 })
             throw new ArgumentException("data: TaskParameters only apply with Task, not with TrainFile", nameof(spec));
         return new LoadedData(
             JsonlDataset.ReadPromptCompletions(spec.TrainFile!),

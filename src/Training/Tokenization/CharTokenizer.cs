@@ -66,6 +66,6 @@ public sealed class CharTokenizer : ITokenizer
         ? $"U+{(int)c:X4}" + (char.IsControl(c) ? "" : $" '{c}'")
         : $"'{c}'";
 
-    /// <summary>True when every character of <paramref name="text"/> has an id (used to check task output).</summary>
+    /// <summary>True when every character of <paramref name="text"/> has an id, i.e. <see cref="Encode"/> will not throw.</summary>
     public static bool CanEncode(string text) => text.All(c => IdOf(c) is not null);
 }
