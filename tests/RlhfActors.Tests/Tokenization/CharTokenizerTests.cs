@@ -53,5 +53,13 @@ public sealed class CharTokenizerTests
     }
 
     [Fact]
+    public void CanEncode_agrees_with_Encode()
+    {
+        Assert.True(CharTokenizer.CanEncode("12+3=\nabc|~ "));
+        Assert.False(CharTokenizer.CanEncode("tab\there"));
+        Assert.False(CharTokenizer.CanEncode("✓"));
+    }
+
+    [Fact]
     public void Factory_gives_the_char_tokenizer_for_char() => Assert.IsType<CharTokenizer>(Tokenizers.Create("char"));
 }
