@@ -23,9 +23,3 @@ public interface IAnswerVerifier
 
 /// <summary>An experiment's resolved data: train and held-out examples and the verifier that scores the latter.</summary>
 public sealed record LoadedData(IReadOnlyList<PromptCompletion> Train, IReadOnlyList<PromptCompletion> Eval, IAnswerVerifier Verifier);
-
-public static class ExperimentData
-{
-    /// <summary>Builds or reads the examples a spec names. Bad input throws InvalidDataException naming file and line.</summary>
-    public static LoadedData Load(DataSpec spec) => throw new NotImplementedException("filled in by the data work");
-}

@@ -1,0 +1,36 @@
+using RlhfActors.Tests.Data;
+using RlhfActors.Training.Tokenization;
+
+namespace RlhfActors.Tests.Tokenization;
+
+public sealed class TokenizerFactoryTests : IDisposable
+{
+    readonly TempDirectory _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public void A_tokenizer_json_path_or_its_folder_loads_the_bpe_tokenizer()
+    {
+        var path = _folder.Write("tokenizer.json", TinyTokenizerJson.Build().ToJsonString());
+        foreach (var spec in new[] { path, _folder.Path })
+        {
+            var tokenizer = Assert.IsType<HfBpeTokenizer>(Tokenizers.Create(spec));
+            Assert.Equal(new[] { TinyTokenizerJson.Hello }, tokenizer.Encode("hello"));
+        }
+    }
+
+    [Fact]
+    public void An_unknown_spec_is_an_error_naming_it()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Tokenizers.Create("gpt-17-tokenizer"));
+        Assert.Contains("gpt-17-tokenizer", error.Message);
+    }
+
+    [Fact]
+    public void A_folder_without_tokenizer_json_is_an_error_naming_it()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Tokenizers.Create(_folder.Path));
+        Assert.Contains(_folder.Path, error.Message);
+    }
+}
