@@ -22,7 +22,7 @@ public static class TokenFilters
         var cumulative = sorted.softmax(-1).cumsum(-1);
         // Remove a token when the mass before it already reaches p.
         var removeSorted = (cumulative - sorted.softmax(-1)).ge(p);
-        var remove = zeros_like(removeSorted).scatter(-1, order, removeSorted.to(ScalarType.Int64)).to(ScalarType.Bool);
+        var remove = zeros_like(removeSorted).scatter(-1, order, removeSorted);
         return logits.masked_fill(remove, double.NegativeInfinity);
     }
 }

@@ -1,0 +1,91 @@
+using RlhfActors.Training.Model;
+using static TorchSharp.torch;
+
+namespace RlhfActors.Tests.Model;
+
+public sealed class DecoderModelTests
+{
+    [Fact]
+    public void Parameter_names_are_hugging_face_names()
+    {
+        using var model = new DecoderModel(TinyModels.Llama(tied: false, type: "qwen2"));
+        var names = model.named_parameters().Select(p => p.name).ToHashSet();
+        Assert.Contains("model.embed_tokens.weight", names);
+        Assert.Contains("model.layers.0.self_attn.q_proj.weight", names);
+        Assert.Contains("model.layers.0.self_attn.q_proj.bias", names);   // Qwen2: q/k/v bias
+        Assert.DoesNotContain("model.layers.0.self_attn.o_proj.bias", names); // …but no o bias
+        Assert.Contains("model.layers.1.mlp.gate_proj.weight", names);
+        Assert.Contains("model.layers.1.mlp.up_proj.weight", names);
+        Assert.Contains("model.layers.1.mlp.down_proj.weight", names);
+        Assert.Contains("model.layers.1.input_layernorm.weight", names);
+        Assert.Contains("model.layers.1.post_attention_layernorm.weight", names);
+        Assert.Contains("model.norm.weight", names);
+        Assert.Contains("lm_head.weight", names);
+        Assert.Equal(2 + 2 * 12 + 1, names.Count); // embed, lm_head, 12 per layer (9 weights + 3 biases), final norm
+    }
+
+    [Fact]
+    public void Tied_model_has_no_lm_head_parameter()
+    {
+        using var model = new DecoderModel(TinyModels.Llama(tied: true));
+        Assert.DoesNotContain(model.named_parameters(), p => p.name.StartsWith("lm_head"));
+    }
+
+    [Theory]
+    [InlineData("llama", true, 2, false)]
+    [InlineData("llama", false, 4, true)]
+    [InlineData("qwen2", false, 1, false)]
+    public void Forward_matches_scalar_reference_transcription_of_hugging_face(string type, bool tied, int kvHeads, bool bias)
+    {
+        var config = TinyModels.Llama(tied, kvHeads, type, bias);
+        using var model = TinyModels.Create(config);
+        var weights = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.data<float>().ToArray());
+        var reference = new ReferenceLlama(config, weights).Forward(new[] { 5, 9, 1, 30, 12, 7 });
+
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var logits = model.Forward(tensor(new long[] { 5, 9, 1, 30, 12, 7 }).unsqueeze(0))[0];
+        var actual = logits.data<float>().ToArray();
+        double maxDiff = 0;
+        for (int t = 0; t < 6; t++)
+        for (int v = 0; v < config.VocabSize; v++)
+            maxDiff = Math.Max(maxDiff, Math.Abs(actual[t * config.VocabSize + v] - reference[t][v]));
+        Assert.InRange(maxDiff, 0, 1e-3);
+    }
+
+    [Fact]
+    public void Load_state_dict_names_the_missing_and_the_misshapen_tensor()
+    {
+        var config = TinyModels.Llama();
+        using var model = TinyModels.Create(config);
+        using var scope = NewDisposeScope();
+        var state = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter.clone());
+
+        var missing = new Dictionary<string, Tensor>(state);
+        missing.Remove("model.norm.weight");
+        var e1 = Assert.Throws<InvalidDataException>(() => model.LoadStateDict(missing, "x.safetensors"));
+        Assert.Contains("model.norm.weight", e1.Message);
+
+        var wrong = new Dictionary<string, Tensor>(state) { ["model.norm.weight"] = zeros(7) };
+        var e2 = Assert.Throws<InvalidDataException>(() => model.LoadStateDict(wrong, "x.safetensors"));
+        Assert.Contains("shape [7]", e2.Message);
+
+        var extra = new Dictionary<string, Tensor>(state) { ["model.layers.9.mlp.up_proj.weight"] = zeros(2) };
+        var e3 = Assert.Throws<InvalidDataException>(() => model.LoadStateDict(extra, "x.safetensors"));
+        Assert.Contains("unexpected tensor 'model.layers.9.mlp.up_proj.weight'", e3.Message);
+    }
+
+    [Fact]
+    public void Bf16_compute_stays_close_to_fp32()
+    {
+        using var model = TinyModels.Create(TinyModels.Llama(), std: 0.05);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var ids = tensor(new long[] { 3, 4, 5, 6, 7, 8 }).unsqueeze(0);
+        var fp32 = model.Forward(ids).log_softmax(-1);
+        model.ComputeType = ScalarType.BFloat16;
+        var bf16 = model.Forward(ids).log_softmax(-1);
+        Assert.Equal(ScalarType.Float32, model.parameters().First().dtype); // master weights untouched
+        Assert.InRange((bf16 - fp32).abs().max().item<float>(), 0, 0.1);
+    }
+}
