@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using RlhfActors.Training.IO;
+using RlhfActors.Training.Model;
+using RlhfActors.Training.Sft;
+using RlhfActors.Training.Weights;
+
+namespace RlhfActors.Training.Checkpoints;
+
+/// <summary>
+/// Writes a checkpoint folder: a Hugging Face model folder (config.json + model.safetensors or shards),
+/// optimizer.safetensors, trainer_state.json and, last, manifest.json with every file's size and SHA-256.
+/// Everything is written into a sibling temporary folder that is renamed into place only when complete, so
+/// <c>directory</c> holds either the old checkpoint or the whole new one, never a mix.
+/// </summary>
+public static class CheckpointWriter
+{
+    /// <summary>Writes the checkpoint and returns its full path, step and the SHA-256 of manifest.json.
+    /// <paramref name="maxShardBytes"/> is passed to <see cref="HfModelFolder.Save"/>: larger weights are sharded.</summary>
+    public static CheckpointInfo Write(string directory, ModelConfig config, IReadOnlyList<TensorBytes> weights,
+        IReadOnlyList<TensorBytes> optimizerState, string trainerStateJson, int step,
+        IReadOnlyDictionary<string, string> provenance, long maxShardBytes = 2L << 30)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(optimizerState);
+        ArgumentNullException.ThrowIfNull(provenance);
+        if (step < 0) throw new ArgumentException($"step must be >= 0, got {step}", nameof(step));
+        RequireJson(trainerStateJson);
+
+        var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        var staging = $"{target}.tmp-{RandomSuffix()}";
+        string manifestSha256;
+        try
+        {
+            Directory.CreateDirectory(staging);
+            HfModelFolder.Save(staging, config, weights, maxShardBytes);
+            SafeTensorsFile.Write(Path.Combine(staging, CheckpointFiles.OptimizerState), optimizerState,
+                new Dictionary<string, string> { ["format"] = "pt" });
+            AtomicFile.WriteAllText(Path.Combine(staging, CheckpointFiles.TrainerState), trainerStateJson);
+            manifestSha256 = WriteManifest(staging, step, provenance);
+        }
+        catch
+        {
+            TryDeleteDirectory(staging);
+            throw;
+        }
+        SwapIntoPlace(staging, target);
+        return new CheckpointInfo(target, step, manifestSha256);
+    }
+
+    static string WriteManifest(string staging, int step, IReadOnlyDictionary<string, string> provenance)
+    {
+        var files = Directory.EnumerateFiles(staging)
+            .ToDictionary(p => Path.GetFileName(p), p => new CheckpointFileEntry(Hashing.Sha256Hex(p), new FileInfo(p).Length));
+        var manifest = new CheckpointManifest
+        {
+            Step = step,
+            CreatedUtc = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            Files = files,
+            Provenance = provenance,
+        };
+        var bytes = new System.Text.UTF8Encoding(false).GetBytes(manifest.ToJson());
+        AtomicFile.Write(Path.Combine(staging, CheckpointManifest.FileName), s => s.Write(bytes));
+        return Hashing.Sha256Hex(bytes);
+    }
+
+    /// <summary>Moves an existing checkpoint aside, renames the staged one into place, then deletes the old one;
+    /// if the rename fails the old one is put back.</summary>
+    static void SwapIntoPlace(string staging, string target)
+    {
+        string? aside = null;
+        if (Directory.Exists(target))
+        {
+            aside = $"{target}.old-{RandomSuffix()}";
+            Directory.Move(target, aside);
+        }
+        try
+        {
+            Directory.Move(staging, target);
+        }
+        catch
+        {
+            if (aside is not null) Directory.Move(aside, target);
+            TryDeleteDirectory(staging);
+            throw;
+        }
+        if (aside is not null) TryDeleteDirectory(aside);
+    }
+
+    static void RequireJson(string trainerStateJson)
+    {
+        ArgumentNullException.ThrowIfNull(trainerStateJson);
+        try { using var _ = JsonDocument.Parse(trainerStateJson); }
+        catch (JsonException e) { throw new ArgumentException($"trainerStateJson is not valid JSON: {e.Message}", nameof(trainerStateJson), e); }
+    }
+
+    static string RandomSuffix() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+
+    static void TryDeleteDirectory(string path)
+    {
+        // Best effort: a leftover temporary folder is harmless (never read as a checkpoint), a masked exception is not.
+        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}
