@@ -1,19 +1,58 @@
+using TorchSharp;
+using System.Diagnostics;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
+using RlhfActors.Training.Sampling;
+using RlhfActors.Training.Sft;
+using RlhfActors.Training.Tokenization;
 using RlhfActors.Training.Weights;
+using static TorchSharp.torch;
 
 namespace RlhfActors.Training.Evaluation;
 
 public sealed record EvalResult(int Examples, int Correct, double Accuracy, double Seconds);
 
-/// <summary>Holds an inference copy of a policy and scores held-out examples by greedy generation.
-/// Not thread-safe: one device worker thread calls it.</summary>
+/// <summary>Holds an inference copy of a policy and scores held-out examples by greedy generation (exact match by
+/// the task's verifier). Not thread-safe: one device worker thread calls it.</summary>
 public sealed class PolicyEvaluator : IDisposable
 {
+    const int EvalBatch = 128;
+    readonly DecoderModel model;
+    readonly ITokenizer tokenizer;
+
+    PolicyEvaluator(DecoderModel model, ITokenizer tokenizer) { this.model = model; this.tokenizer = tokenizer; }
+
     public static PolicyEvaluator Create(ModelConfig config, string tokenizer, string dtype = "bf16", string device = "cpu")
-        => throw new NotImplementedException("filled in by the model work");
-    public void LoadWeights(IReadOnlyList<TensorBytes> weights) => throw new NotImplementedException();
+    {
+        var model = new DecoderModel(config, ModelFactory.ParseComputeType(dtype));
+        model.to(new Device(device));
+        model.eval();
+        return new PolicyEvaluator(model, Tokenizers.Create(tokenizer));
+    }
+
+    public void LoadWeights(IReadOnlyList<TensorBytes> weights) => ModelFactory.LoadWeights(model, weights, "published policy");
+
     public EvalResult Evaluate(IReadOnlyList<PromptCompletion> examples, IAnswerVerifier verifier, int maxNewTokens)
-        => throw new NotImplementedException();
-    public void Dispose() { }
+    {
+        var clock = Stopwatch.StartNew();
+        var completions = Complete(examples.Select(e => e.Prompt).ToArray(), maxNewTokens);
+        int correct = examples.Where((e, i) => verifier.IsCorrect(e, completions[i])).Count();
+        return new EvalResult(examples.Count, correct, examples.Count == 0 ? 0 : (double)correct / examples.Count, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Greedy completions (decoded, stop token removed) for each prompt.</summary>
+    public string[] Complete(IReadOnlyList<string> prompts, int maxNewTokens)
+    {
+        var options = new SamplingOptions { Greedy = true, MaxNewTokens = maxNewTokens, StopTokens = new[] { tokenizer.EosId } };
+        var results = new List<string>(prompts.Count);
+        foreach (var chunk in prompts.Chunk(EvalBatch))
+        {
+            var ids = chunk.Select(p => EncodedExample.EncodePrompt(tokenizer, p)).ToArray();
+            var generated = Sampler.Generate(model, ids, options, padId: tokenizer.PadId);
+            results.AddRange(generated.Ids.Select(g => tokenizer.Decode(g.Where(t => t != tokenizer.EosId))));
+        }
+        return results.ToArray();
+    }
+
+    public void Dispose() => model.Dispose();
 }

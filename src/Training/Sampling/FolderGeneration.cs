@@ -1,8 +1,15 @@
+using RlhfActors.Training.Model;
+using static TorchSharp.torch;
+
 namespace RlhfActors.Training.Sampling;
 
 /// <summary>Loads a Hugging Face model folder and generates from token-id prompts (what `rlhf generate` calls).</summary>
 public static class FolderGeneration
 {
     public static GenerationResult Generate(string modelFolder, IReadOnlyList<int[]> prompts, SamplingOptions options, string dtype = "fp32")
-        => throw new NotImplementedException("filled in by the model work");
+    {
+        using var model = ModelFactory.LoadFolder(modelFolder, ModelFactory.ParseComputeType(dtype), CPU);
+        model.eval();
+        return Sampler.Generate(model, prompts, options);
+    }
 }

@@ -1,6 +1,12 @@
+using System.Diagnostics;
+using System.Text.Json;
+using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
+using RlhfActors.Training.Optim;
+using RlhfActors.Training.Tokenization;
 using RlhfActors.Training.Weights;
+using static TorchSharp.torch;
 
 namespace RlhfActors.Training.Sft;
 
@@ -19,17 +25,144 @@ public sealed record SftLearnerSpec(ModelSource Model, string Tokenizer, IReadOn
 /// <summary>Checkpoint written by a learner: folder and the manifest's hashes.</summary>
 public sealed record CheckpointInfo(string Path, int Step, string ManifestSha256);
 
-/// <summary>Owns one trainable policy, its optimizer and its data order. All TorchSharp work; not thread-safe:
-/// one device worker thread calls it.</summary>
+/// <summary>
+/// Supervised fine-tuning of one policy: shuffled epochs over the encoded examples, token-mean NLL
+/// (completion-only by default), AdamW with warm-up + cosine schedule, global-norm gradient clipping.
+/// All TorchSharp work; not thread-safe — one device worker thread calls it.
+/// </summary>
 public sealed class SftLearner : IDisposable
 {
-    public static SftLearner Create(SftLearnerSpec spec) => throw new NotImplementedException("filled in by the model work");
-    public ModelConfig Config => throw new NotImplementedException();
-    public int StepsDone => throw new NotImplementedException();
-    public SftStepMetrics Step() => throw new NotImplementedException();
-    public IReadOnlyList<TensorBytes> ExportWeights() => throw new NotImplementedException();
-    /// <summary>Writes a Hugging Face folder + optimizer state + manifest under <paramref name="directory"/>.
+    readonly DecoderModel model;
+    readonly AdamW optimizer;
+    readonly ITokenizer tokenizer;
+    readonly EncodedExample[] examples;
+    readonly SftOptions options;
+    readonly WarmupCosineSchedule schedule;
+    readonly Device device;
+    readonly int seed;
+    int[] order;
+    int epoch, cursor;
+
+    SftLearner(DecoderModel model, ITokenizer tokenizer, EncodedExample[] examples, SftOptions options, int seed, Device device)
+    {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.examples = examples;
+        this.options = options;
+        this.seed = seed;
+        this.device = device;
+        optimizer = new AdamW(model.named_parameters(), options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
+        schedule = new WarmupCosineSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRateRatio);
+        order = Shuffle(0);
+    }
+
+    public static SftLearner Create(SftLearnerSpec spec)
+    {
+        ValidateOptions(spec.Options);
+        if (spec.Train.Count == 0) throw new ArgumentException("no training examples");
+        var tokenizer = Tokenizers.Create(spec.Tokenizer);
+        var device = new Device(spec.Device);
+        var model = ModelFactory.Create(spec.Model, tokenizer.VocabSize, spec.Seed, device);
+        var encoded = spec.Train.Select(e => EncodedExample.Encode(tokenizer, e)).ToArray();
+        int longest = encoded.Max(e => e.Length);
+        if (longest > model.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"a training example is {longest} tokens, more than max_position_embeddings ({model.Config.MaxPositionEmbeddings})");
+        return new SftLearner(model, tokenizer, encoded, spec.Options, spec.Seed, device);
+    }
+
+    static void ValidateOptions(SftOptions o)
+    {
+        void Require(bool ok, string field, object value) { if (!ok) throw new ArgumentException($"sft.{field} is out of range (got {value})"); }
+        Require(o.Steps > 0, "steps", o.Steps);
+        Require(o.BatchSize > 0, "batch_size", o.BatchSize);
+        Require(o.LearningRate > 0, "learning_rate", o.LearningRate);
+        Require(o.WarmupSteps >= 0, "warmup_steps", o.WarmupSteps);
+        Require(o.MinLearningRateRatio is >= 0 and <= 1, "min_learning_rate_ratio", o.MinLearningRateRatio);
+        Require(o.WeightDecay >= 0, "weight_decay", o.WeightDecay);
+        Require(o.Beta1 is >= 0 and < 1, "beta1", o.Beta1);
+        Require(o.Beta2 is >= 0 and < 1, "beta2", o.Beta2);
+        Require(o.MaxGradNorm >= 0, "max_grad_norm", o.MaxGradNorm);
+    }
+
+    public ModelConfig Config => model.Config;
+    public DecoderModel Model => model;
+    public ITokenizer Tokenizer => tokenizer;
+    public int StepsDone { get; private set; }
+
+    public SftStepMetrics Step()
+    {
+        var clock = Stopwatch.StartNew();
+        var batch = SftBatch.Build(NextExamples(), tokenizer.PadId, options.CompletionOnlyLoss);
+        int step = StepsDone + 1;
+        double lr = schedule.At(step);
+        double loss, gradNorm;
+        using (var scope = NewDisposeScope())
+        {
+            model.train();
+            var (inputs, targets, mask) = batch.ToTensors(device);
+            var lossTensor = SftLoss.TokenMeanNll(model.Forward(inputs), targets, mask);
+            optimizer.ZeroGrad();
+            lossTensor.backward();
+            gradNorm = options.MaxGradNorm > 0
+                ? TorchSharp.torch.nn.utils.clip_grad_norm_(model.parameters(), options.MaxGradNorm)
+                : double.NaN;
+            optimizer.Step(lr);
+            loss = lossTensor.item<float>();
+        }
+        StepsDone = step;
+        return new SftStepMetrics(step, loss, lr, gradNorm, batch.RealTokens, clock.Elapsed.TotalSeconds);
+    }
+
+    EncodedExample[] NextExamples()
+    {
+        var batch = new EncodedExample[options.BatchSize];
+        for (int i = 0; i < batch.Length; i++)
+        {
+            if (cursor == order.Length) { epoch++; cursor = 0; order = Shuffle(epoch); }
+            batch[i] = examples[order[cursor++]];
+        }
+        return batch;
+    }
+
+    int[] Shuffle(int forEpoch)
+    {
+        var indices = Enumerable.Range(0, examples.Length).ToArray();
+        new Random(HashCode.Combine(seed, forEpoch, 0x5f7)).Shuffle(indices);
+        return indices;
+    }
+
+    public IReadOnlyList<TensorBytes> ExportWeights() => ModelFactory.ExportWeights(model);
+
+    /// <summary>Writes a Hugging Face folder + optimizer state + trainer state + manifest under <paramref name="directory"/>.
     /// <paramref name="provenance"/> (config hash, dataset hash, …) goes into the manifest.</summary>
-    public CheckpointInfo SaveCheckpoint(string directory, IReadOnlyDictionary<string, string> provenance) => throw new NotImplementedException();
-    public void Dispose() { }
+    public CheckpointInfo SaveCheckpoint(string directory, IReadOnlyDictionary<string, string> provenance)
+    {
+        var state = new TrainerState(StepsDone, seed, epoch, cursor, optimizer.StepCount);
+        return CheckpointWriter.Write(directory, model.Config, ExportWeights(), optimizer.ExportState(),
+            JsonSerializer.Serialize(state), StepsDone, provenance);
+    }
+
+    /// <summary>Restores weights, optimizer moments and the data cursor from a verified checkpoint.</summary>
+    public void LoadCheckpoint(string directory)
+    {
+        var checkpoint = CheckpointReader.Open(directory);
+        var state = JsonSerializer.Deserialize<TrainerState>(checkpoint.TrainerStateJson)
+            ?? throw new InvalidDataException($"{directory}: empty trainer_state.json");
+        if (state.Seed != seed)
+            throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
+        ModelFactory.LoadWeights(model, checkpoint.Weights, directory);
+        optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
+        StepsDone = state.Step;
+        epoch = state.Epoch;
+        cursor = state.Cursor;
+        order = Shuffle(epoch);
+    }
+
+    sealed record TrainerState(int Step, int Seed, int Epoch, int Cursor, long OptimizerSteps);
+
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        model.Dispose();
+    }
 }

@@ -1,0 +1,62 @@
+using TorchSharp;
+using RlhfActors.Training.IO;
+using RlhfActors.Training.Sft;
+using RlhfActors.Training.Weights;
+using static TorchSharp.torch;
+
+namespace RlhfActors.Training.Model;
+
+/// <summary>Builds decoders from a <see cref="ModelSource"/> or a Hugging Face folder, and moves weights in and out
+/// as <see cref="TensorBytes"/>.</summary>
+public static class ModelFactory
+{
+    /// <summary>"bf16" or "fp32" (also the HF spellings bfloat16 / float32).</summary>
+    public static ScalarType ParseComputeType(string dtype) => dtype.ToLowerInvariant() switch
+    {
+        "bf16" or "bfloat16" => ScalarType.BFloat16,
+        "fp32" or "f32" or "float32" => ScalarType.Float32,
+        _ => throw new ArgumentException($"dtype '{dtype}' is not supported; use bf16 or fp32"),
+    };
+
+    /// <summary>A fresh model from <paramref name="source"/>: loaded from its folder, or initialised from its config
+    /// with <paramref name="seed"/>. <paramref name="vocabSize"/> fills in a scratch config's vocab_size when 0.</summary>
+    public static DecoderModel Create(ModelSource source, int vocabSize, long seed, Device device)
+    {
+        var computeType = ParseComputeType(source.DType);
+        if (source.Path is not null)
+        {
+            var content = HfModelFolder.Load(source.Path);
+            var model = new DecoderModel(content.Config, computeType);
+            LoadWeights(model, content.Weights, source.Path);
+            model.to(device);
+            return model;
+        }
+        var config = source.Config ?? throw new ArgumentException("model source needs a path or a config");
+        if (config.VocabSize == 0) config = config with { VocabSize = vocabSize };
+        if (config.VocabSize < vocabSize)
+            throw new ArgumentException($"model vocab_size {config.VocabSize} is smaller than the tokenizer's {vocabSize}");
+        var fresh = new DecoderModel(config, computeType);
+        fresh.InitializeWeights(seed);
+        fresh.to(device);
+        return fresh;
+    }
+
+    public static DecoderModel LoadFolder(string folder, ScalarType computeType, Device device)
+    {
+        var content = HfModelFolder.Load(folder);
+        var model = new DecoderModel(content.Config, computeType);
+        LoadWeights(model, content.Weights, folder);
+        model.to(device);
+        return model;
+    }
+
+    public static void LoadWeights(DecoderModel model, IReadOnlyList<TensorBytes> weights, string source)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = weights.ToDictionary(w => w.Name, w => TorchTensors.ToTorch(w));
+        model.LoadStateDict(tensors, source);
+    }
+
+    public static IReadOnlyList<TensorBytes> ExportWeights(DecoderModel model) =>
+        model.named_parameters().Select(p => TorchTensors.FromTorch(p.name, p.parameter)).ToArray();
+}
