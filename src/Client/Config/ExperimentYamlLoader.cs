@@ -50,6 +50,12 @@ public static partial class ExperimentYamlLoader
             context.Error(e.Start.Line, $"not valid YAML: {e.Message}");
             context.ThrowIfErrors();
         }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner throws this (without a position) on some malformed flow collections, e.g. "[16".
+            context.Error(null, $"not valid YAML ({e.Message}); look for an unclosed [ or {{");
+            context.ThrowIfErrors();
+        }
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode rootNode)
         {
             context.Error(null, "must hold one YAML mapping (name:, algorithm:, model:, data:, sft:, …)");

@@ -41,8 +41,11 @@ public sealed class DeviceWorker : IDisposable
         {
             try
             {
-                using var scope = torch.NewDisposeScope();
-                done.TrySetResult(work());
+                T result;
+                using (torch.NewDisposeScope())
+                    result = work();
+                // Complete only after the scope has freed the job's tensors: the awaiter may run at once elsewhere.
+                done.TrySetResult(result);
             }
             catch (Exception e)
             {
@@ -55,7 +58,7 @@ public sealed class DeviceWorker : IDisposable
         }
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
         {
-            throw new ObjectDisposedException(nameof(DeviceWorker), $"device worker '{Device}' has shut down");
+            return Task.FromException<T>(new ObjectDisposedException(nameof(DeviceWorker), $"device worker '{Device}' has shut down"));
         }
         return done.Task;
     }
@@ -69,7 +72,7 @@ public sealed class DeviceWorker : IDisposable
             job();
     }
 
-    /// <summary>Lets queued jobs finish, then ends the thread. Jobs queued afterwards are refused.</summary>
+    /// <summary>Lets queued jobs finish, then ends the thread. Jobs queued afterwards fail with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
         if (_jobs.IsAddingCompleted) return;
