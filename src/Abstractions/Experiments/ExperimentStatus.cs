@@ -9,6 +9,8 @@ public enum ExperimentState
     Running,
     Completed,
     Failed,
+    /// <summary>Stopped on request before the end (<c>IExperimentGrain.Stop</c>).</summary>
+    Stopped,
 }
 
 /// <summary>A snapshot of a running or finished experiment, for progress displays.</summary>
@@ -35,7 +37,7 @@ public sealed record ExperimentStatus
     [Id(15)] public string? CheckpointPath { get; init; }
     [Id(16)] public string? Error { get; init; }
 
-    public bool IsFinished => State is ExperimentState.Completed or ExperimentState.Failed;
+    public bool IsFinished => State is ExperimentState.Completed or ExperimentState.Failed or ExperimentState.Stopped;
 }
 
 /// <summary>One held-out evaluation of one policy version.</summary>

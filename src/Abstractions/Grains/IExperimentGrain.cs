@@ -1,6 +1,7 @@
 using Orleans.Concurrency;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Messaging;
 
 namespace RlhfActors.Abstractions.Grains;
 
@@ -18,6 +19,12 @@ public interface IExperimentGrain : IGrainWithStringKey
     /// <summary>Answers at once, even while a training call is in flight: read-only, so it may interleave.</summary>
     [AlwaysInterleave, Alias("GetStatus")]
     Task<ExperimentStatus> GetStatus();
+
+    /// <summary>Stops a running experiment after its current unit of work (a chunk of steps, an evaluation) and
+    /// frees its learner and sampler; state becomes <see cref="ExperimentState.Stopped"/>. No-op when not running.
+    /// Not interleaved on purpose: it waits for the chunk in flight, so the stop never lands mid-update.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Stop")]
+    Task<ExperimentStatus> Stop(string reason);
 
     /// <summary>The result once <see cref="ExperimentState.Completed"/>; null before.</summary>
     [AlwaysInterleave, Alias("GetResult")]

@@ -8,7 +8,7 @@ namespace RlhfActors.Abstractions.Policy;
 public sealed record PolicyVersion
 {
     [Id(0)] public string ExperimentId { get; init; } = "";
-    /// <summary>0 for the initial weights, then +1 per publication.</summary>
+    /// <summary>+1 per publication; never reused within an experiment id (a re-run continues the numbering).</summary>
     [Id(1)] public long Version { get; init; }
     /// <summary>Optimizer steps the learner had taken when it exported these weights.</summary>
     [Id(2)] public int Step { get; init; }

@@ -67,11 +67,24 @@ public static class RunCommand
                 return ExitCodes.Usage;
             }
 
-            var status = await PollUntilFinishedAsync(experiment, progress, cancellationToken);
-            progress.Finish();
-            if (status.State is ExperimentState.Failed)
+            ExperimentStatus status;
+            try
             {
-                cli.Stderr.WriteLine($"error: experiment '{config.Name}' failed at step {status.Step}/{status.TotalSteps}: {status.Error}");
+                status = await PollUntilFinishedAsync(experiment, progress, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Stop the loop before the silo goes away, so the run ends cleanly instead of calling into a
+                // silo that is shutting down.
+                progress.Finish();
+                var stopped = await experiment.Stop("interrupted (Ctrl+C)");
+                cli.Stderr.WriteLine($"stopped: experiment '{config.Name}' at step {stopped.Step}/{stopped.TotalSteps}");
+                return ExitCodes.Cancelled;
+            }
+            progress.Finish();
+            if (status.State is not ExperimentState.Completed)
+            {
+                cli.Stderr.WriteLine($"error: experiment '{config.Name}' {status.State.ToString().ToLowerInvariant()} at step {status.Step}/{status.TotalSteps}: {status.Error}");
                 return ExitCodes.Failed;
             }
             var result = await experiment.GetResult()
@@ -82,8 +95,8 @@ public static class RunCommand
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            progress.Finish();
-            cli.Stderr.WriteLine($"cancelled: experiment '{config.Name}' stopped with the in-process silo");
+            // Interrupted while the silo was starting.
+            cli.Stderr.WriteLine("cancelled");
             return ExitCodes.Cancelled;
         }
     }

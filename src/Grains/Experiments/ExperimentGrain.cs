@@ -107,6 +107,20 @@ public sealed partial class ExperimentGrain(
 
     public Task<ExperimentResult?> GetResult() => Task.FromResult(Record.Result);
 
+    public async Task<ExperimentStatus> Stop(string reason)
+    {
+        if (Record.Status.State is ExperimentState.Running)
+        {
+            StopLoop();
+            Record.FinishedAt = DateTimeOffset.UtcNow;
+            SetStatus(s => s with { State = ExperimentState.Stopped, Phase = "stopped", Error = $"stopped: {reason}" });
+            LogStopped(ExperimentId, Record.Status.Step, reason);
+            await ReleaseWorkersAsync();
+            await state.WriteStateAsync();
+        }
+        return await GetStatus();
+    }
+
     async Task TickAsync(CancellationToken cancellationToken)
     {
         if (Record.Status.State is not ExperimentState.Running) return;
@@ -118,7 +132,9 @@ public sealed partial class ExperimentGrain(
                 case Phase.Train: await TrainChunkAsync(); break;
                 case Phase.Finish: await FinishAsync(); break;
             }
-            await state.WriteStateAsync(cancellationToken);
+            // Not with the tick's token: finishing disposes the timer, which cancels it, and the final state must
+            // still be written.
+            await state.WriteStateAsync();
         }
         catch (Exception e)
         {
@@ -295,6 +311,9 @@ public sealed partial class ExperimentGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: completed {Steps} steps in {Seconds:F1} s; accuracy {Before:P1} → {After:P1}; checkpoint {Checkpoint}")]
     private partial void LogCompleted(string experimentId, int steps, double seconds, double before, double after, string checkpoint);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId} stopped at step {Step}: {Reason}")]
+    private partial void LogStopped(string experimentId, int step, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Experiment {ExperimentId} failed at step {Step}")]
     private partial void LogFailed(Exception error, string experimentId, int step);

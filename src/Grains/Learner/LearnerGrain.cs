@@ -59,7 +59,9 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, ILogger<LearnerG
         });
         _learner = learner;
         _totalSteps = config.Sft.Steps;
-        _nextVersion = 0;
+        // Version numbers never repeat within an experiment id, even across runs: a sampler that still holds a
+        // version of an earlier run must see every new one as newer.
+        _nextVersion = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetLatestVersionNumber() + 1;
         LogInitialized(experimentId, info.TrainExamples, info.EvalExamples, _device.Device);
         return info;
     }

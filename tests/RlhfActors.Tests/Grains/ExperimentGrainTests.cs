@@ -118,6 +118,51 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task Stop_is_a_no_op_on_an_experiment_that_is_not_running()
+    {
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(NewName("idle"));
+        var status = await grain.Stop("test");
+        Assert.Equal(ExperimentState.Pending, status.State);
+    }
+
+    /// <summary>Depends on the Training facade (model, data, tokenizer).</summary>
+    [Fact]
+    public async Task Stop_ends_a_running_experiment_between_chunks_and_it_can_start_again()
+    {
+        var config = TinyExperiment.Create(NewName("stop"));
+        config = config with { Sft = config.Sft with { Steps = 5000 }, Eval = config.Eval with { Every = 0 } };
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+        try
+        {
+            await grain.Start(config);
+            var clock = Stopwatch.StartNew();
+            while ((await grain.GetStatus()) is { State: ExperimentState.Running, Step: 0 })
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "no step within 30 s");
+                await Task.Delay(20);
+            }
+
+            var stopped = await grain.Stop("test says so");
+
+            Assert.True(stopped.State == ExperimentState.Stopped, $"{stopped.State}: {stopped.Error}");
+            Assert.Equal("stopped: test says so", stopped.Error);
+            Assert.InRange(stopped.Step, 1, 4999);
+            Assert.Equal(0, stopped.Step % 10); // whole chunks of StepsPerCall only
+            await Task.Delay(200);
+            Assert.Equal(stopped.Step, (await grain.GetStatus()).Step);
+            Assert.Null(await grain.GetResult());
+
+            await grain.Start(config with { Sft = config.Sft with { Steps = 20 } });
+            var again = await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30));
+            Assert.True(again.State == ExperimentState.Completed, $"{again.State}: {again.Error}");
+        }
+        finally
+        {
+            if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
+        }
+    }
+
     static async Task<ExperimentStatus> WaitUntilFinishedAsync(IExperimentGrain grain, TimeSpan limit)
     {
         var clock = Stopwatch.StartNew();
