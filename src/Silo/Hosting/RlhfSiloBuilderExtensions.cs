@@ -1,4 +1,7 @@
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
 using RlhfActors.Abstractions.Messaging;
 using RlhfActors.Grains.Experiments;
 using RlhfActors.Grains.Hosting;
@@ -29,8 +32,11 @@ public static class RlhfSiloBuilderExtensions
             o.MaxMessageBodySize = RlhfLimits.MaxMessageBodyBytes;
             o.ResponseTimeout = RlhfLimits.DefaultResponseTimeout;
         });
-        // In-memory for the embedded default; a cluster replaces it with Redis.
-        silo.AddMemoryGrainStorage(GrainStorage.Experiments);
+        // In-memory for the embedded default; a cluster replaces it with Redis. State is written with the Orleans
+        // serializer (the messages' [GenerateSerializer] contracts) rather than the default Newtonsoft JSON, which
+        // cannot read back immutable collections or init-only records.
+        silo.AddMemoryGrainStorage(GrainStorage.Experiments, (OptionsBuilder<MemoryGrainStorageOptions> storage) =>
+            storage.Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
         silo.Services.AddRlhfGrainServices();
         return silo;
     }

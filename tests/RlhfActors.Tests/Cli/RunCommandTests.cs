@@ -157,5 +157,15 @@ public sealed class RunCommandTests : IDisposable
         Assert.True(Directory.Exists(checkpoint));
         // Progress went to stderr: one line per evaluation (before, step 15, after).
         Assert.Equal(3, run.Stderr.Split('\n').Count(l => l.Contains("] eval at step")));
+
+        // The checkpoint is a Hugging Face folder that `rlhf generate` loads.
+        var generate = await CliRunner.RunAsync("generate", "--model", checkpoint!, "--ids", "5,6,7", "--max-new-tokens", "4", "--greedy", "--json");
+        Assert.True(generate.ExitCode == 0, generate.ToString());
+        using var generated = JsonDocument.Parse(generate.Stdout.TrimEnd().Split('\n')[^1]);
+        var ids = generated.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToList();
+        var logprobs = generated.RootElement.GetProperty("logprobs").EnumerateArray().Select(e => e.GetDouble()).ToList();
+        Assert.InRange(ids.Count, 1, 4);
+        Assert.Equal(ids.Count, logprobs.Count);
+        Assert.All(logprobs, lp => Assert.True(lp <= 0, $"log-probability {lp} > 0"));
     }
 }

@@ -62,6 +62,14 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
         Assert.Contains("model.init", status.Error);
         Assert.Contains(missing, status.Error);
         Assert.Null(await grain.GetResult());
+
+        // The outcome is persisted: a new activation reads it back from grain storage.
+        await fixture.Cluster.DeactivateAsync(grain);
+        var reread = await grain.GetStatus();
+        Assert.Equal(ExperimentState.Failed, reread.State);
+        Assert.Equal(status.Error, reread.Error);
+        Assert.Equal(config.Sft.Steps, reread.TotalSteps);
+
         // A finished run can be started again (here it fails the same way).
         await grain.Start(config);
         Assert.Equal(ExperimentState.Failed, (await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30))).State);
@@ -159,6 +167,38 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
         }
         finally
         {
+            if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
+        }
+    }
+
+    /// <summary>Depends on the Training facade. A controller that loses its activation mid-run (silo restart) comes
+    /// back from persisted state and reports the run as interrupted instead of "running" forever.</summary>
+    [Fact]
+    public async Task A_run_whose_controller_was_deactivated_reports_it_was_interrupted()
+    {
+        var config = TinyExperiment.Create(NewName("lost"));
+        config = config with { Sft = config.Sft with { Steps = 5000 }, Eval = config.Eval with { Every = 0 } };
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+        try
+        {
+            await grain.Start(config);
+            var clock = Stopwatch.StartNew();
+            while ((await grain.GetStatus()) is { State: ExperimentState.Running, Step: 0 })
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "no step within 30 s");
+                await Task.Delay(20);
+            }
+
+            await fixture.Cluster.DeactivateAsync(grain);
+            var status = await grain.GetStatus();
+
+            Assert.Equal(ExperimentState.Failed, status.State);
+            Assert.Contains("interrupted", status.Error);
+            Assert.True(status.Step > 0, "the persisted step was lost");
+        }
+        finally
+        {
+            await fixture.Client.GetGrain<ILearnerGrain>(config.Name).Release();
             if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
         }
     }
