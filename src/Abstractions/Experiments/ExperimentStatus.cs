@@ -1,17 +1,4 @@
-using System.Collections.Immutable;
-
 namespace RlhfActors.Abstractions.Experiments;
-
-public enum ExperimentState
-{
-    /// <summary>Never started (or a fresh grain).</summary>
-    Pending,
-    Running,
-    Completed,
-    Failed,
-    /// <summary>Stopped on request before the end (<c>IExperimentGrain.Stop</c>).</summary>
-    Stopped,
-}
 
 /// <summary>A snapshot of a running or finished experiment, for progress displays.</summary>
 [GenerateSerializer, Immutable, Alias("rlhf.ExperimentStatus")]
@@ -38,36 +25,4 @@ public sealed record ExperimentStatus
     [Id(16)] public string? Error { get; init; }
 
     public bool IsFinished => State is ExperimentState.Completed or ExperimentState.Failed or ExperimentState.Stopped;
-}
-
-/// <summary>One held-out evaluation of one policy version.</summary>
-[GenerateSerializer, Immutable, Alias("rlhf.EvalSummary")]
-public sealed record EvalSummary
-{
-    [Id(0)] public long PolicyVersion { get; init; }
-    [Id(1)] public int Step { get; init; }
-    [Id(2)] public int Examples { get; init; }
-    [Id(3)] public int Correct { get; init; }
-    [Id(4)] public double Accuracy { get; init; }
-    [Id(5)] public double Seconds { get; init; }
-}
-
-/// <summary>The outcome of a completed experiment.</summary>
-[GenerateSerializer, Immutable, Alias("rlhf.ExperimentResult")]
-public sealed record ExperimentResult
-{
-    [Id(0)] public string ExperimentId { get; init; } = "";
-    [Id(1)] public string Algorithm { get; init; } = "";
-    [Id(2)] public int Steps { get; init; }
-    /// <summary>Wall time from Start to completion, as the experiment grain measured it.</summary>
-    [Id(3)] public double WallSeconds { get; init; }
-    [Id(4)] public long TrainTokens { get; init; }
-    /// <summary>Training tokens per second of wall time spent in training calls (evaluations and checkpoints excluded).</summary>
-    [Id(5)] public double TrainTokensPerSecond { get; init; }
-    [Id(6)] public double? FinalLoss { get; init; }
-    [Id(7)] public double AccuracyBefore { get; init; }
-    [Id(8)] public double AccuracyAfter { get; init; }
-    [Id(9)] public string CheckpointPath { get; init; } = "";
-    [Id(10)] public long PolicyVersion { get; init; }
-    [Id(11)] public ImmutableArray<EvalSummary> Evals { get; init; } = [];
 }
