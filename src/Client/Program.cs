@@ -1,1 +1,3 @@
-Console.WriteLine("rlhf: not yet");
+using RlhfActors.Client;
+
+return await Cli.RunAsync(args, Console.Out, Console.Error, handleCtrlC: true);

@@ -1,0 +1,97 @@
+using System.Collections.Immutable;
+
+namespace RlhfActors.Abstractions.Config;
+
+/// <summary>
+/// One experiment, as written in its YAML file (<c>experiments/*.yaml</c>). Field names here are the YAML keys in
+/// PascalCase (<c>learning_rate</c> ⇄ <see cref="SftSection.LearningRate"/>). Paths are absolute by the time a
+/// config reaches a grain: the loader resolves relative ones against the current directory.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rlhf.ExperimentConfig")]
+public sealed record ExperimentConfig
+{
+    /// <summary>Experiment name; also the experiment's grain key. Letters, digits, '.', '_' and '-'.</summary>
+    [Id(0)] public string Name { get; init; } = "";
+    /// <summary>Training algorithm; this slice knows only "sft".</summary>
+    [Id(1)] public string Algorithm { get; init; } = "sft";
+    [Id(2)] public int Seed { get; init; } = 1;
+    [Id(3)] public ModelSection Model { get; init; } = new();
+    [Id(4)] public DataSection Data { get; init; } = new();
+    [Id(5)] public SftSection Sft { get; init; } = new();
+    [Id(6)] public EvalSection Eval { get; init; } = new();
+    [Id(7)] public CheckpointSection Checkpoint { get; init; } = new();
+    /// <summary>Folder that receives checkpoints (<c>checkpoint-&lt;step&gt;</c>).</summary>
+    [Id(8)] public string OutputDir { get; init; } = "";
+    /// <summary>The YAML file this config was read from, when it was; for messages only.</summary>
+    [Id(9)] public string? SourceFile { get; init; }
+}
+
+/// <summary>The policy: where its weights start, its dtype and its tokenizer.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.ModelSection")]
+public sealed record ModelSection
+{
+    public const string Scratch = "scratch";
+
+    /// <summary>"scratch" (fresh initialisation of <see cref="ConfigJson"/>) or a Hugging Face model folder.</summary>
+    [Id(0)] public string Init { get; init; } = Scratch;
+    /// <summary>Compute dtype: "bf16" or "fp32".</summary>
+    [Id(1)] public string DType { get; init; } = "bf16";
+    /// <summary>"char", or a tokenizer.json / folder holding one. Null: "char" for scratch, the init folder otherwise.</summary>
+    [Id(2)] public string? Tokenizer { get; init; }
+    /// <summary>
+    /// The YAML <c>model.config</c> mapping as JSON text, with Hugging Face config.json field names. Kept as text
+    /// because its schema belongs to the model code (src/Training), which the Abstractions must not reference.
+    /// <c>vocab_size</c>, <c>bos_token_id</c> and <c>eos_token_id</c> come from the tokenizer when omitted.
+    /// </summary>
+    [Id(3)] public string? ConfigJson { get; init; }
+
+    public bool IsScratch => Init == Scratch;
+    /// <summary>The tokenizer spec after defaults.</summary>
+    public string ResolvedTokenizer => Tokenizer ?? (IsScratch ? "char" : Init);
+}
+
+/// <summary>Training and held-out examples: a built-in task, or JSONL files with TRL's field names.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.DataSection")]
+public sealed record DataSection
+{
+    /// <summary>Built-in task name ("addition", "reverse", …). Exactly one of Task and TrainFile is set.</summary>
+    [Id(0)] public string? Task { get; init; }
+    /// <summary>Task difficulty parameters, e.g. digits: 3. Sorted so the config hashes the same every time.</summary>
+    [Id(1)] public ImmutableSortedDictionary<string, int> TaskParameters { get; init; } = ImmutableSortedDictionary<string, int>.Empty;
+    [Id(2)] public int TrainExamples { get; init; } = 10_000;
+    [Id(3)] public int EvalExamples { get; init; } = 200;
+    [Id(4)] public string? TrainFile { get; init; }
+    [Id(5)] public string? EvalFile { get; init; }
+}
+
+/// <summary>Supervised fine-tuning hyperparameters; names follow TRL's SFTConfig / HF TrainingArguments.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.SftSection")]
+public sealed record SftSection
+{
+    [Id(0)] public int Steps { get; init; } = 1000;
+    [Id(1)] public int BatchSize { get; init; } = 64;
+    [Id(2)] public double LearningRate { get; init; } = 1e-3;
+    [Id(3)] public int WarmupSteps { get; init; } = 50;
+    [Id(4)] public double MinLearningRateRatio { get; init; } = 0.1;
+    [Id(5)] public double WeightDecay { get; init; } = 0.1;
+    [Id(6)] public double AdamBeta1 { get; init; } = 0.9;
+    [Id(7)] public double AdamBeta2 { get; init; } = 0.95;
+    [Id(8)] public double MaxGradNorm { get; init; } = 1.0;
+    [Id(9)] public bool CompletionOnlyLoss { get; init; } = true;
+}
+
+/// <summary>Held-out evaluation: greedy generation scored by the task's verifier.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.EvalSection")]
+public sealed record EvalSection
+{
+    /// <summary>Steps between evaluations; 0 = only before and after training.</summary>
+    [Id(0)] public int Every { get; init; }
+    [Id(1)] public int MaxNewTokens { get; init; } = 32;
+}
+
+[GenerateSerializer, Immutable, Alias("rlhf.CheckpointSection")]
+public sealed record CheckpointSection
+{
+    /// <summary>Steps between checkpoints; 0 = only at the end (there is always one at the end).</summary>
+    [Id(0)] public int Every { get; init; }
+}

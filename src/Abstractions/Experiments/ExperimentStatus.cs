@@ -1,0 +1,28 @@
+namespace RlhfActors.Abstractions.Experiments;
+
+/// <summary>A snapshot of a running or finished experiment, for progress displays.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.ExperimentStatus")]
+public sealed record ExperimentStatus
+{
+    [Id(0)] public string ExperimentId { get; init; } = "";
+    [Id(1)] public string Algorithm { get; init; } = "";
+    [Id(2)] public ExperimentState State { get; init; }
+    /// <summary>What the experiment is doing now: initializing, training, evaluating, checkpointing, done.</summary>
+    [Id(3)] public string Phase { get; init; } = "";
+    [Id(4)] public int Step { get; init; }
+    [Id(5)] public int TotalSteps { get; init; }
+    [Id(6)] public long PolicyVersion { get; init; } = -1;
+    [Id(7)] public double? LastLoss { get; init; }
+    [Id(8)] public double? LearningRate { get; init; }
+    /// <summary>Training tokens per second of wall time spent in training calls (evaluations excluded).</summary>
+    [Id(9)] public double? TokensPerSecond { get; init; }
+    [Id(10)] public TimeSpan Elapsed { get; init; }
+    [Id(11)] public TimeSpan? Eta { get; init; }
+    [Id(12)] public double? AccuracyBefore { get; init; }
+    [Id(13)] public double? AccuracyAfter { get; init; }
+    [Id(14)] public EvalSummary? LatestEval { get; init; }
+    [Id(15)] public string? CheckpointPath { get; init; }
+    [Id(16)] public string? Error { get; init; }
+
+    public bool IsFinished => State is ExperimentState.Completed or ExperimentState.Failed or ExperimentState.Stopped;
+}

@@ -1,0 +1,32 @@
+using System.Collections.Immutable;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Learner;
+using RlhfActors.Abstractions.Messaging;
+using RlhfActors.Abstractions.Policy;
+
+namespace RlhfActors.Abstractions.Grains;
+
+/// <summary>Owns an experiment's trainable policy, optimizer and data order (key: experiment id).</summary>
+[Alias("rlhf.ILearnerGrain")]
+public interface ILearnerGrain : IGrainWithStringKey
+{
+    /// <summary>Builds data and model; replaces whatever the grain held before.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Initialize")]
+    Task<LearnerInfo> Initialize(ExperimentConfig config);
+
+    /// <summary>Runs <paramref name="steps"/> optimizer steps; one metrics record per step.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("TrainSteps")]
+    Task<ImmutableArray<TrainStepMetrics>> TrainSteps(int steps);
+
+    /// <summary>Exports the current weights as the next policy version and publishes them to the experiment's
+    /// <see cref="IPolicyGrain"/>.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("PublishPolicy")]
+    Task<PolicyVersionInfo> PublishPolicy();
+
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("SaveCheckpoint")]
+    Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request);
+
+    /// <summary>Frees the model and lets the activation go.</summary>
+    [Alias("Release")]
+    Task Release();
+}

@@ -1,0 +1,26 @@
+using RlhfActors.Abstractions.Messaging;
+using RlhfActors.Abstractions.Policy;
+
+namespace RlhfActors.Abstractions.Grains;
+
+/// <summary>An experiment's registry of published policy versions (key: experiment id). Holds the newest few in
+/// memory; samplers pull from it.</summary>
+[Alias("rlhf.IPolicyGrain")]
+public interface IPolicyGrain : IGrainWithStringKey
+{
+    /// <summary>Adds a version; it must be newer than the latest one and belong to this experiment.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Publish")]
+    Task<PolicyVersionInfo> Publish(PolicyVersion version);
+
+    /// <summary>The newest version, or null before the first publication.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GetLatest")]
+    Task<PolicyVersion?> GetLatest();
+
+    /// <summary>A version still held, or null (never published, or evicted as too old).</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GetVersion")]
+    Task<PolicyVersion?> GetVersion(long version);
+
+    /// <summary>The newest version number; -1 before the first publication.</summary>
+    [Alias("GetLatestVersionNumber")]
+    Task<long> GetLatestVersionNumber();
+}

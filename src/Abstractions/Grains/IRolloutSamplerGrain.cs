@@ -1,0 +1,28 @@
+using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Messaging;
+using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Sampling;
+
+namespace RlhfActors.Abstractions.Grains;
+
+/// <summary>Holds an inference copy of an experiment's policy (key: <see cref="GrainKeys.Sampler"/>).</summary>
+[Alias("rlhf.IRolloutSamplerGrain")]
+public interface IRolloutSamplerGrain : IGrainWithStringKey
+{
+    /// <summary>Builds the evaluator and the held-out data. Idempotent: a second call with the same init is a
+    /// no-op, so a controller may call it before every use (a re-activated sampler then rebuilds itself).</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Initialize")]
+    Task Initialize(SamplerInit init);
+
+    /// <summary>Makes sure the sampler holds at least <paramref name="minVersion"/>, pulling the newest version
+    /// from the <see cref="IPolicyGrain"/> when its copy is older; describes the version it holds.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("SyncPolicy")]
+    Task<PolicyVersionInfo> SyncPolicy(long minVersion);
+
+    /// <summary>Greedy evaluation on the held-out examples with policy version <paramref name="minVersion"/> or newer.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Evaluate")]
+    Task<EvalSummary> Evaluate(long minVersion);
+
+    [Alias("Release")]
+    Task Release();
+}

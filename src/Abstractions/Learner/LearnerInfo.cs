@@ -1,0 +1,14 @@
+namespace RlhfActors.Abstractions.Learner;
+
+/// <summary>What a learner reports once it holds its model and data.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.LearnerInfo")]
+public sealed record LearnerInfo
+{
+    /// <summary>The policy's Hugging Face config.json (vocab size filled in): samplers build the same architecture from it.</summary>
+    [Id(0)] public string ModelConfigJson { get; init; } = "";
+    [Id(1)] public int TrainExamples { get; init; }
+    [Id(2)] public int EvalExamples { get; init; }
+    /// <summary>SHA-256 of the resolved train and held-out examples, recorded in checkpoint provenance.</summary>
+    [Id(3)] public string DatasetSha256 { get; init; } = "";
+    [Id(4)] public int StepsDone { get; init; }
+}

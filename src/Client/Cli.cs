@@ -1,0 +1,37 @@
+using System.CommandLine;
+using RlhfActors.Client.Commands;
+
+namespace RlhfActors.Client;
+
+/// <summary>The <c>rlhf</c> command line. <see cref="RunAsync"/> is the whole program, callable in-process (tests).</summary>
+public static class Cli
+{
+    /// <param name="handleCtrlC">Let Ctrl+C cancel the running command (the real program); tests leave it off so
+    /// they do not hook the test host's signals.</param>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, bool handleCtrlC = false)
+    {
+        var terminal = handleCtrlC && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+        var context = new CliContext(stdout, stderr, terminal);
+        var root = new RootCommand("rlhf: actor-based RLHF training on Orleans + TorchSharp")
+        {
+            RunCommand.Create(context),
+            GenerateCommand.Create(context),
+        };
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // System.CommandLine would exit with 1; usage errors are 2 here, like a bad config.
+            foreach (var error in parse.Errors) stderr.WriteLine($"error: {error.Message}");
+            stderr.WriteLine("see 'rlhf --help'");
+            return ExitCodes.Usage;
+        }
+        var invocation = new InvocationConfiguration
+        {
+            Output = stdout,
+            Error = stderr,
+            ProcessTerminationTimeout = handleCtrlC ? TimeSpan.FromSeconds(5) : null,
+        };
+        return await parse.InvokeAsync(invocation);
+    }
+}

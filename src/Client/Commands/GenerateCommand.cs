@@ -1,0 +1,152 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using RlhfActors.Training.Model;
+using RlhfActors.Training.Sampling;
+using RlhfActors.Training.Tokenization;
+
+namespace RlhfActors.Client.Commands;
+
+/// <summary>
+/// <c>rlhf generate --model &lt;hf-folder&gt; (--prompt TEXT | --ids 1,2,3) …</c>: sample from a Hugging Face
+/// model folder in this process (no silo). Generation stops at the config's eos_token_id(s).
+/// </summary>
+public static class GenerateCommand
+{
+    public static Command Create(CliContext cli)
+    {
+        var model = new Option<string>("--model") { Description = "Hugging Face model folder (config.json + model.safetensors)", Required = true };
+        var prompt = new Option<string?>("--prompt") { Description = "Prompt text, encoded with the folder's tokenizer (its BOS token prepended when it has one)" };
+        var ids = new Option<string?>("--ids") { Description = "Prompt token ids, comma-separated: 1,2,3" };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 64 };
+        var greedy = new Option<bool>("--greedy") { Description = "Take the most likely token (ignores temperature, top-k, top-p)" };
+        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (> 0)", DefaultValueFactory = _ => 1.0 };
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens; 0 = all", DefaultValueFactory = _ => 0 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling mass in (0, 1]; 1 = all", DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<long>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
+        var dtype = new Option<string>("--dtype") { Description = "Compute dtype", DefaultValueFactory = _ => "fp32" };
+        dtype.AcceptOnlyFromAmong("fp32", "bf16");
+        var json = new Option<bool>("--json") { Description = "Print {\"ids\": [...], \"logprobs\": [...]} of the new tokens" };
+
+        var command = new Command("generate", "Generate from a Hugging Face model folder (in-process)")
+        {
+            model, prompt, ids, maxNewTokens, greedy, temperature, topK, topP, seed, dtype, json,
+        };
+        command.SetAction(parse =>
+        {
+            var request = new Request(
+                parse.GetValue(model)!, parse.GetValue(prompt), parse.GetValue(ids), parse.GetValue(maxNewTokens),
+                parse.GetValue(greedy), parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP),
+                parse.GetValue(seed), parse.GetValue(dtype)!, parse.GetValue(json));
+            return Execute(request, cli);
+        });
+        return command;
+    }
+
+    sealed record Request(string Model, string? Prompt, string? Ids, int MaxNewTokens, bool Greedy, double Temperature,
+        int TopK, double TopP, long Seed, string DType, bool Json);
+
+    static int Execute(Request r, CliContext cli)
+    {
+        int Usage(string message)
+        {
+            cli.Stderr.WriteLine($"error: {message}");
+            return ExitCodes.Usage;
+        }
+
+        if (r.Prompt is null == r.Ids is null) return Usage("give exactly one of --prompt and --ids");
+        if (r.MaxNewTokens <= 0) return Usage($"--max-new-tokens must be > 0 (got {r.MaxNewTokens})");
+        if (!(r.Temperature > 0) || !double.IsFinite(r.Temperature)) return Usage($"--temperature must be > 0 (got {Show(r.Temperature)})");
+        if (r.TopK < 0) return Usage($"--top-k must be >= 0 (got {r.TopK})");
+        if (!(r.TopP > 0 && r.TopP <= 1)) return Usage($"--top-p must be in (0, 1] (got {Show(r.TopP)})");
+        int[]? promptIds = null;
+        if (r.Ids is not null && !TryParseIds(r.Ids, out promptIds, out var idError)) return Usage(idError);
+
+        var folder = Path.GetFullPath(r.Model);
+        if (!Directory.Exists(folder)) return Usage($"--model: folder '{folder}' does not exist");
+        var configPath = Path.Combine(folder, "config.json");
+        if (!File.Exists(configPath)) return Usage($"--model: '{folder}' has no config.json (not a Hugging Face model folder)");
+        var hasTokenizer = File.Exists(Path.Combine(folder, "tokenizer.json"));
+        if (r.Prompt is not null && !hasTokenizer)
+            return Usage($"--prompt needs a tokenizer, and '{folder}' has no tokenizer.json; pass token ids with --ids");
+
+        try
+        {
+            var config = ModelConfig.Load(configPath);
+            var tokenizer = hasTokenizer ? Tokenizers.Create(folder) : null;
+            if (promptIds is null)
+            {
+                var encoded = tokenizer!.Encode(r.Prompt!);
+                promptIds = tokenizer.BosId is { } bos ? [bos, .. encoded] : [.. encoded];
+            }
+            if (promptIds.Length == 0) return Usage("the prompt is empty");
+            if (promptIds.Where(id => id >= config.VocabSize).Select(id => (int?)id).FirstOrDefault() is { } outside)
+                return Usage($"token id {outside} is outside the model's vocabulary (vocab_size {config.VocabSize})");
+
+            var options = new SamplingOptions
+            {
+                MaxNewTokens = r.MaxNewTokens,
+                Greedy = r.Greedy,
+                Temperature = r.Temperature,
+                TopK = r.TopK,
+                TopP = r.TopP,
+                Seed = r.Seed,
+                StopTokens = config.EosTokenIds,
+            };
+            var result = FolderGeneration.Generate(folder, [promptIds], options, r.DType);
+            var newIds = result.Ids[0];
+            var logProbs = result.LogProbs[0];
+            // The stop token is part of the output ids but not of the text.
+            var text = tokenizer?.Decode(newIds.Where((id, i) => !(i == newIds.Length - 1 && config.EosTokenIds.Contains(id))));
+            if (r.Json) cli.Stdout.WriteLine(ResultJson(newIds, logProbs, text));
+            else cli.Stdout.WriteLine(text ?? string.Join(' ', newIds));
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or NotImplementedException or ArgumentException or InvalidOperationException)
+        {
+            cli.Stderr.WriteLine($"error: generate failed: {e.Message}");
+            return ExitCodes.Failed;
+        }
+    }
+
+    static bool TryParseIds(string text, out int[] ids, out string error)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        ids = new int[parts.Length];
+        error = "";
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out ids[i]))
+            {
+                error = $"--ids: '{parts[i]}' is not a token id (expected comma-separated non-negative integers, e.g. 1,2,3)";
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static string ResultJson(int[] ids, float[] logProbs, string? text)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("ids");
+            foreach (var id in ids) w.WriteNumberValue(id);
+            w.WriteEndArray();
+            w.WriteStartArray("logprobs");
+            foreach (var lp in logProbs)
+            {
+                if (float.IsFinite(lp)) w.WriteNumberValue(lp);
+                else w.WriteNullValue();
+            }
+            w.WriteEndArray();
+            if (text is not null) w.WriteString("text", text);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    static string Show(double v) => v.ToString(CultureInfo.InvariantCulture);
+}

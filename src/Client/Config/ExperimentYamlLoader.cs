@@ -1,0 +1,257 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Training.Model;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace RlhfActors.Client.Config;
+
+/// <summary>
+/// Reads an experiment YAML file into an <see cref="ExperimentConfig"/>. Keys are snake_case
+/// (<c>learning_rate</c>); unknown keys are errors (a typo must not silently fall back to a default); every error
+/// names the file, the line and the field path. YamlDotNet's representation model is walked by hand rather than
+/// deserialized into classes, because that keeps the line of every value for errors found after parsing.
+/// <para>
+/// Relative paths (model.init, model.tokenizer, data.train_file, data.eval_file, output_dir) resolve against the
+/// current directory, not the YAML file's folder, like every other path given to a command-line tool; the loader
+/// makes them absolute so silos with another working directory read the same files. output_dir defaults to
+/// <c>runs/&lt;name&gt;</c>.
+/// </para>
+/// </summary>
+public static partial class ExperimentYamlLoader
+{
+    /// <summary>Reads and validates <paramref name="path"/>. Throws <see cref="ConfigLoadException"/> listing every problem.</summary>
+    public static ExperimentConfig Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new ConfigLoadException(path, [$"{path}: experiment file not found"]);
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (IOException e) { throw new ConfigLoadException(path, [$"{path}: cannot read: {e.Message}"]); }
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses YAML text; <paramref name="source"/> names it in errors.</summary>
+    public static ExperimentConfig Parse(string yaml, string source)
+    {
+        var context = new LoadContext(source);
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e)
+        {
+            context.Error(e.Start.Line, $"not valid YAML: {e.Message}");
+            context.ThrowIfErrors();
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner throws this (without a position) on some malformed flow collections, e.g. "[16".
+            context.Error(null, $"not valid YAML ({e.Message}); look for an unclosed [ or {{");
+            context.ThrowIfErrors();
+        }
+        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode rootNode)
+        {
+            context.Error(null, "must hold one YAML mapping (name:, algorithm:, model:, data:, sft:, …)");
+            context.ThrowIfErrors();
+            throw new UnreachableException();
+        }
+
+        var root = new MappingReader(context, rootNode, "");
+        var config = Read(root, context) with { SourceFile = source };
+        root.RejectUnknown();
+        context.ThrowIfErrors();
+
+        foreach (var error in ExperimentConfigValidator.Validate(config))
+            context.FieldError(error.Path, error.Message);
+        context.ThrowIfErrors();
+
+        config = ResolvePaths(config, context);
+        context.ThrowIfErrors();
+        return config;
+    }
+
+    static ExperimentConfig Read(MappingReader root, LoadContext context)
+    {
+        var defaults = new ExperimentConfig();
+        var name = root.String("name") ?? "";
+        return defaults with
+        {
+            Name = name,
+            Algorithm = root.String("algorithm") ?? defaults.Algorithm,
+            Seed = root.Int("seed") ?? defaults.Seed,
+            Model = ReadModel(root, context),
+            Data = ReadData(root),
+            Sft = ReadSft(root),
+            Eval = ReadEval(root),
+            Checkpoint = ReadCheckpoint(root),
+            OutputDir = root.String("output_dir") ?? (name.Length > 0 ? Path.Combine("runs", name) : ""),
+        };
+    }
+
+    static ModelSection ReadModel(MappingReader root, LoadContext context)
+    {
+        var defaults = new ModelSection();
+        if (root.Mapping("model") is not { } model) return defaults with { Init = "" };
+        var section = defaults with
+        {
+            Init = model.String("init") ?? "",
+            DType = model.String("dtype") ?? defaults.DType,
+            Tokenizer = model.String("tokenizer"),
+        };
+        if (model.RawMapping("config") is { } configNode)
+            section = section with { ConfigJson = ReadModelConfig(configNode, model.PathOf("config"), context) };
+        model.RejectUnknown();
+        return section;
+    }
+
+    /// <summary>Hugging Face config.json fields written in YAML, checked against the fields the model code reads.</summary>
+    static string ReadModelConfig(YamlMappingNode node, string path, LoadContext context)
+    {
+        var json = YamlToJson.Convert(node);
+        foreach (var (key, value) in node.Children)
+        {
+            var name = ((YamlScalarNode)key).Value ?? "";
+            context.RecordLine($"{path}.{name}", value.Start.Line);
+            if (!ModelConfigFields.Contains(name))
+                context.Error(key.Start.Line, $"unknown key '{path}.{name}'; known config.json fields: {string.Join(", ", ModelConfigFields.Order())}");
+        }
+        if (context.HasErrors) return json;
+
+        // Validate now, so a bad architecture stops the run before a silo starts. vocab_size may be left to the
+        // tokenizer (filled in by the learner); a placeholder lets the other fields be checked.
+        var probe = JsonNode.Parse(json)!.AsObject();
+        probe.TryAdd("vocab_size", 1);
+        try
+        {
+            ModelConfig.Parse(probe.ToJsonString(), path);
+        }
+        catch (InvalidDataException e)
+        {
+            // ModelConfig says "<source>: field 'hidden_size' must be > 0"; report it as "model.config.hidden_size must be > 0".
+            var match = FieldInMessage().Match(e.Message);
+            if (match.Success)
+            {
+                var field = $"{path}.{match.Groups["field"].Value}";
+                context.FieldError(field, $"{field} {e.Message[(match.Index + match.Length)..].Trim()}");
+            }
+            else
+            {
+                context.FieldError(path, e.Message);
+            }
+        }
+        return json;
+    }
+
+    static DataSection ReadData(MappingReader root)
+    {
+        var defaults = new DataSection();
+        if (root.Mapping("data") is not { } data) return defaults;
+        var parameters = ImmutableSortedDictionary.CreateBuilder<string, int>(StringComparer.Ordinal);
+        if (data.Mapping("task_parameters") is { } taskParameters)
+            foreach (var key in taskParameters.Keys.ToList())
+                if (taskParameters.Int(key) is { } value) parameters[key] = value;
+        var section = defaults with
+        {
+            Task = data.String("task"),
+            TaskParameters = parameters.ToImmutable(),
+            TrainExamples = data.Int("train_examples") ?? defaults.TrainExamples,
+            EvalExamples = data.Int("eval_examples") ?? defaults.EvalExamples,
+            TrainFile = data.String("train_file"),
+            EvalFile = data.String("eval_file"),
+        };
+        data.RejectUnknown();
+        return section;
+    }
+
+    static SftSection ReadSft(MappingReader root)
+    {
+        var d = new SftSection();
+        if (root.Mapping("sft") is not { } sft) return d;
+        var section = d with
+        {
+            Steps = sft.Int("steps") ?? d.Steps,
+            BatchSize = sft.Int("batch_size") ?? d.BatchSize,
+            LearningRate = sft.Double("learning_rate") ?? d.LearningRate,
+            WarmupSteps = sft.Int("warmup_steps") ?? d.WarmupSteps,
+            MinLearningRateRatio = sft.Double("min_learning_rate_ratio") ?? d.MinLearningRateRatio,
+            WeightDecay = sft.Double("weight_decay") ?? d.WeightDecay,
+            AdamBeta1 = sft.Double("adam_beta1") ?? d.AdamBeta1,
+            AdamBeta2 = sft.Double("adam_beta2") ?? d.AdamBeta2,
+            MaxGradNorm = sft.Double("max_grad_norm") ?? d.MaxGradNorm,
+            CompletionOnlyLoss = sft.Bool("completion_only_loss") ?? d.CompletionOnlyLoss,
+        };
+        sft.RejectUnknown();
+        return section;
+    }
+
+    static EvalSection ReadEval(MappingReader root)
+    {
+        var d = new EvalSection();
+        if (root.Mapping("eval") is not { } eval) return d;
+        var section = d with
+        {
+            Every = eval.Int("every") ?? d.Every,
+            MaxNewTokens = eval.Int("max_new_tokens") ?? d.MaxNewTokens,
+        };
+        eval.RejectUnknown();
+        return section;
+    }
+
+    static CheckpointSection ReadCheckpoint(MappingReader root)
+    {
+        var d = new CheckpointSection();
+        if (root.Mapping("checkpoint") is not { } checkpoint) return d;
+        var section = d with { Every = checkpoint.Int("every") ?? d.Every };
+        checkpoint.RejectUnknown();
+        return section;
+    }
+
+    /// <summary>Makes every path absolute (against the current directory) and checks that inputs exist.</summary>
+    static ExperimentConfig ResolvePaths(ExperimentConfig config, LoadContext context)
+    {
+        string? Input(string? path, string field, bool folder, bool fileOrFolder = false)
+        {
+            if (path is null) return null;
+            var full = Path.GetFullPath(path);
+            var exists = fileOrFolder ? File.Exists(full) || Directory.Exists(full) : folder ? Directory.Exists(full) : File.Exists(full);
+            if (!exists) context.FieldError(field, $"{field}: {(folder ? "folder" : "file")} '{full}' does not exist");
+            return full;
+        }
+
+        var model = config.Model;
+        if (!model.IsScratch)
+        {
+            model = model with { Init = Input(model.Init, "model.init", folder: true)! };
+            if (Directory.Exists(model.Init) && !File.Exists(Path.Combine(model.Init, "config.json")))
+                context.FieldError("model.init", $"model.init: '{model.Init}' has no config.json (not a Hugging Face model folder)");
+        }
+        if (model.Tokenizer is { } tokenizer && tokenizer != "char")
+            model = model with { Tokenizer = Input(tokenizer, "model.tokenizer", folder: false, fileOrFolder: true) };
+
+        return config with
+        {
+            Model = model,
+            Data = config.Data with
+            {
+                TrainFile = Input(config.Data.TrainFile, "data.train_file", folder: false),
+                EvalFile = Input(config.Data.EvalFile, "data.eval_file", folder: false),
+            },
+            OutputDir = Path.GetFullPath(config.OutputDir),
+        };
+    }
+
+    static readonly HashSet<string> ModelConfigFields = typeof(ModelConfig).GetProperties()
+        .Select(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name)
+        .OfType<string>()
+        .ToHashSet(StringComparer.Ordinal);
+
+    [GeneratedRegex(@"field '(?<field>[a-z_0-9]+)'")]
+    private static partial Regex FieldInMessage();
+}

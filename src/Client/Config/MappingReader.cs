@@ -1,0 +1,120 @@
+using System.Globalization;
+using YamlDotNet.RepresentationModel;
+
+namespace RlhfActors.Client.Config;
+
+/// <summary>
+/// Reads typed fields from one YAML mapping, naming each by its path (<c>sft.learning_rate</c>) in errors.
+/// Every key asked for is remembered, so <see cref="RejectUnknown"/> can report a typo together with the keys that
+/// were expected.
+/// </summary>
+sealed class MappingReader
+{
+    readonly LoadContext _context;
+    readonly string _path;
+    readonly Dictionary<string, (YamlNode Key, YamlNode Value)> _entries = new(StringComparer.Ordinal);
+    readonly List<string> _known = [];
+
+    public MappingReader(LoadContext context, YamlMappingNode node, string path)
+    {
+        _context = context;
+        _path = path;
+        foreach (var (key, value) in node.Children)
+        {
+            if (key is not YamlScalarNode { Value: { } name })
+            {
+                context.Error(key.Start.Line, $"{Describe()} has a key that is not a plain name");
+                continue;
+            }
+            if (!_entries.TryAdd(name, (key, value)))
+                context.Error(key.Start.Line, $"{PathOf(name)} appears twice");
+        }
+    }
+
+    public string PathOf(string key) => _path.Length == 0 ? key : $"{_path}.{key}";
+
+    public string? String(string key)
+    {
+        if (Scalar(key, out var path) is not { } scalar) return null;
+        return IsNull(scalar) ? null : scalar.Value;
+    }
+
+    public int? Int(string key)
+    {
+        if (Scalar(key, out var path) is not { } scalar || IsNull(scalar)) return null;
+        if (int.TryParse(scalar.Value!.Replace("_", ""), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+            return value;
+        _context.Error(scalar.Start.Line, $"{path} must be a whole number (got '{scalar.Value}')");
+        return null;
+    }
+
+    public double? Double(string key)
+    {
+        if (Scalar(key, out var path) is not { } scalar || IsNull(scalar)) return null;
+        if (double.TryParse(scalar.Value!.Replace("_", ""), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
+            return value;
+        _context.Error(scalar.Start.Line, $"{path} must be a number (got '{scalar.Value}')");
+        return null;
+    }
+
+    public bool? Bool(string key)
+    {
+        if (Scalar(key, out var path) is not { } scalar || IsNull(scalar)) return null;
+        switch (scalar.Value!.ToLowerInvariant())
+        {
+            case "true": return true;
+            case "false": return false;
+            default:
+                _context.Error(scalar.Start.Line, $"{path} must be true or false (got '{scalar.Value}')");
+                return null;
+        }
+    }
+
+    /// <summary>A nested mapping, or null when the key is absent (or explicitly null).</summary>
+    public MappingReader? Mapping(string key) =>
+        RawMapping(key) is { } node ? new MappingReader(_context, node, PathOf(key)) : null;
+
+    public YamlMappingNode? RawMapping(string key)
+    {
+        if (Get(key, out var path) is not { } node) return null;
+        if (node is YamlScalarNode scalar && IsNull(scalar)) return null;
+        if (node is YamlMappingNode mapping) return mapping;
+        _context.Error(node.Start.Line, $"{path} must be a mapping of 'key: value' lines");
+        return null;
+    }
+
+    /// <summary>All keys of this mapping, for free-form sections (task parameters).</summary>
+    public IEnumerable<string> Keys => _entries.Keys;
+
+    /// <summary>Reports every key that no accessor asked for.</summary>
+    public void RejectUnknown()
+    {
+        foreach (var (name, (key, _)) in _entries)
+            if (!_known.Contains(name))
+                _context.Error(key.Start.Line,
+                    $"unknown key '{PathOf(name)}' in {Describe()}; known keys: {string.Join(", ", _known)}");
+    }
+
+    YamlNode? Get(string key, out string path)
+    {
+        path = PathOf(key);
+        if (!_known.Contains(key)) _known.Add(key);
+        if (!_entries.TryGetValue(key, out var entry)) return null;
+        _context.RecordLine(path, entry.Value.Start.Line);
+        return entry.Value;
+    }
+
+    YamlScalarNode? Scalar(string key, out string path)
+    {
+        if (Get(key, out path) is not { } node) return null;
+        if (node is YamlScalarNode scalar) return scalar;
+        _context.Error(node.Start.Line, $"{path} must be a single value, not a {(node is YamlMappingNode ? "mapping" : "list")}");
+        return null;
+    }
+
+    string Describe() => _path.Length == 0 ? "the top level" : $"'{_path}'";
+
+    /// <summary>YAML's null: an empty value, ~ or null, unquoted.</summary>
+    public static bool IsNull(YamlScalarNode scalar) =>
+        scalar.Style is YamlDotNet.Core.ScalarStyle.Plain && scalar.Value is null or "" or "~" or "null" or "Null" or "NULL";
+}

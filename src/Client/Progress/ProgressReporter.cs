@@ -1,0 +1,103 @@
+using System.Globalization;
+using RlhfActors.Abstractions.Experiments;
+
+namespace RlhfActors.Client.Progress;
+
+/// <summary>
+/// Shows a run's progress. On a terminal: one line redrawn in place (step/total, loss, lr, tokens/s, ETA) plus a
+/// permanent line per evaluation. Otherwise (a pipe, a log file, <c>--json</c>): plain lines, one per evaluation and
+/// one per tenth of the steps, so logs stay short and readable.
+/// </summary>
+public sealed class ProgressReporter(TextWriter output, bool interactive)
+{
+    // Records compare by value: a new evaluation differs in version or step from the last one shown.
+    EvalSummary? _lastEval;
+    int _lastTenth = -1;
+    string _lastPhase = "";
+    int _drawnWidth;
+
+    public void Report(ExperimentStatus status)
+    {
+        if (status.LatestEval is { } eval && eval != _lastEval)
+        {
+            _lastEval = eval;
+            WriteLine(FormatEval(status.ExperimentId, eval));
+        }
+
+        if (interactive)
+        {
+            Draw(FormatLive(status));
+            return;
+        }
+        var tenth = status.TotalSteps > 0 ? status.Step * 10 / status.TotalSteps : 0;
+        if (status.Step > 0 && tenth > _lastTenth && status.Phase != "initializing")
+        {
+            _lastTenth = tenth;
+            WriteLine(FormatLive(status));
+        }
+        else if (status.Phase != _lastPhase && status.Phase == "initializing")
+        {
+            WriteLine($"[{status.ExperimentId}] initializing learner and sampler…");
+        }
+        _lastPhase = status.Phase;
+    }
+
+    /// <summary>Ends the live line so that what follows starts on a fresh line.</summary>
+    public void Finish()
+    {
+        if (interactive && _drawnWidth > 0)
+        {
+            output.WriteLine();
+            _drawnWidth = 0;
+        }
+        output.Flush();
+    }
+
+    public static string FormatLive(ExperimentStatus s)
+    {
+        var percent = s.TotalSteps > 0 ? 100.0 * s.Step / s.TotalSteps : 0;
+        var parts = new List<string>
+        {
+            $"[{s.ExperimentId}] step {s.Step}/{s.TotalSteps} ({percent.ToString("F0", CultureInfo.InvariantCulture)}%)",
+        };
+        if (s.LastLoss is { } loss) parts.Add($"loss {loss.ToString("F4", CultureInfo.InvariantCulture)}");
+        if (s.LearningRate is { } lr) parts.Add($"lr {lr.ToString("0.00e+00", CultureInfo.InvariantCulture)}");
+        if (s.TokensPerSecond is { } tps) parts.Add($"{FormatRate(tps)} tok/s");
+        parts.Add($"elapsed {FormatTime(s.Elapsed)}");
+        if (s.Eta is { } eta) parts.Add($"ETA {FormatTime(eta)}");
+        if (s.Phase is not ("training" or "")) parts.Add($"({s.Phase})");
+        return string.Join("  ", parts);
+    }
+
+    public static string FormatEval(string experimentId, EvalSummary e) =>
+        $"[{experimentId}] eval at step {e.Step} (policy v{e.PolicyVersion}): accuracy " +
+        $"{(100 * e.Accuracy).ToString("F1", CultureInfo.InvariantCulture)}% ({e.Correct}/{e.Examples}) " +
+        $"in {e.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s";
+
+    void Draw(string line)
+    {
+        var padded = line.Length < _drawnWidth ? line.PadRight(_drawnWidth) : line;
+        output.Write('\r' + padded);
+        output.Flush();
+        _drawnWidth = line.Length;
+    }
+
+    void WriteLine(string line)
+    {
+        if (interactive && _drawnWidth > 0)
+        {
+            output.Write('\r' + new string(' ', _drawnWidth) + '\r');
+            _drawnWidth = 0;
+        }
+        output.WriteLine(line);
+        output.Flush();
+    }
+
+    static string FormatRate(double perSecond) => perSecond >= 10_000
+        ? (perSecond / 1000).ToString("F1", CultureInfo.InvariantCulture) + "k"
+        : perSecond.ToString("F0", CultureInfo.InvariantCulture);
+
+    static string FormatTime(TimeSpan t) => t.TotalHours >= 1
+        ? $"{(int)t.TotalHours}:{t.Minutes:D2}:{t.Seconds:D2}"
+        : $"{t.Minutes:D2}:{t.Seconds:D2}";
+}

@@ -1,0 +1,323 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RlhfActors.Abstractions;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Learner;
+using RlhfActors.Abstractions.Sampling;
+using RlhfActors.Grains.Specs;
+
+namespace RlhfActors.Grains.Experiments;
+
+/// <summary>
+/// Drives one experiment: initialise learner and sampler → publish v0 → evaluate → train in chunks (evaluating and
+/// checkpointing on schedule) → publish → final evaluation → checkpoint with provenance → Completed.
+/// <para>
+/// The loop runs as a grain timer, one unit of work (a chunk of steps, an evaluation) per tick. A tick is a turn
+/// like a grain call (Interleave = false), so state changes stay single-threaded and <see cref="Start"/> waits for at
+/// most one chunk; <see cref="GetStatus"/> and <see cref="GetResult"/> are [AlwaysInterleave] (declared on the
+/// interface) and answer while a tick awaits the learner, which is safe because they only read fields that a tick
+/// replaces whole. KeepAlive makes every tick count as activity, so the controller is not collected mid-run.
+/// </para>
+/// </summary>
+public sealed partial class ExperimentGrain(
+    [PersistentState("experiment", GrainStorage.Experiments)] IPersistentState<ExperimentRecord> state,
+    IOptions<ExperimentDriverOptions> options,
+    ILogger<ExperimentGrain> logger) : Grain, IExperimentGrain
+{
+    enum Phase { Initialize, Train, Finish }
+
+    readonly int _stepsPerCall = options.Value.StepsPerCall;
+    IGrainTimer? _timer;
+    Phase _phase;
+
+    ExperimentRecord Record => state.State;
+    ExperimentConfig Config => Record.Config ?? throw new InvalidOperationException("experiment has no config");
+    string ExperimentId => this.GetPrimaryKeyString();
+    ILearnerGrain Learner => GrainFactory.GetGrain<ILearnerGrain>(ExperimentId);
+    IRolloutSamplerGrain Sampler => GrainFactory.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(ExperimentId, 0));
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // A persisted run that is still "running" lost its loop (and its learner's memory) with the old activation.
+        if (Record.Status.State is ExperimentState.Running)
+        {
+            SetStatus(s => s with
+            {
+                State = ExperimentState.Failed,
+                Phase = "interrupted",
+                Error = "the run was interrupted (its grain was re-activated, e.g. after a silo restart); " +
+                        "resuming from a checkpoint is not implemented yet",
+            });
+            await state.WriteStateAsync(cancellationToken);
+        }
+        await base.OnActivateAsync(cancellationToken);
+    }
+
+    public async Task Start(ExperimentConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ExperimentConfigValidator.ThrowIfInvalid(config);
+        if (config.Name != ExperimentId)
+            throw new ArgumentException($"config name '{config.Name}' does not match experiment '{ExperimentId}'", nameof(config));
+        if (Record.Status.State is ExperimentState.Running)
+            throw new InvalidOperationException($"experiment '{ExperimentId}' is already running (step {Record.Status.Step}/{Record.Status.TotalSteps})");
+        if (OutputDirectory.EarlierCheckpoint(config.OutputDir) is { } earlier)
+            throw new InvalidOperationException(
+                $"output_dir '{config.OutputDir}' already holds {earlier} from an earlier run; remove it or choose another output_dir");
+
+        state.State = new ExperimentRecord
+        {
+            Config = config,
+            StartedAt = DateTimeOffset.UtcNow,
+            Status = new ExperimentStatus
+            {
+                ExperimentId = ExperimentId,
+                Algorithm = config.Algorithm,
+                State = ExperimentState.Running,
+                Phase = "initializing",
+                TotalSteps = config.Sft.Steps,
+            },
+        };
+        await state.WriteStateAsync();
+        _phase = Phase.Initialize;
+        _timer?.Dispose();
+        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(TimeSpan.Zero, TimeSpan.FromMilliseconds(1))
+        {
+            Interleave = false,
+            KeepAlive = true,
+        });
+        LogStarted(ExperimentId, config.Algorithm, config.Sft.Steps);
+    }
+
+    public Task<ExperimentStatus> GetStatus()
+    {
+        var status = Record.Status;
+        var end = Record.FinishedAt ?? DateTimeOffset.UtcNow;
+        var elapsed = Record.StartedAt is { } started ? end - started : TimeSpan.Zero;
+        TimeSpan? eta = status.State is ExperimentState.Running && status.Step > 0
+            ? TimeSpan.FromSeconds(Record.TrainSeconds / status.Step * (status.TotalSteps - status.Step))
+            : null;
+        return Task.FromResult(status with { Elapsed = elapsed, Eta = eta });
+    }
+
+    public Task<ExperimentResult?> GetResult() => Task.FromResult(Record.Result);
+
+    public async Task<ExperimentStatus> Stop(string reason)
+    {
+        if (Record.Status.State is ExperimentState.Running)
+        {
+            StopLoop();
+            Record.FinishedAt = DateTimeOffset.UtcNow;
+            SetStatus(s => s with { State = ExperimentState.Stopped, Phase = "stopped", Error = $"stopped: {reason}" });
+            LogStopped(ExperimentId, Record.Status.Step, reason);
+            await ReleaseWorkersAsync();
+            await state.WriteStateAsync();
+        }
+        return await GetStatus();
+    }
+
+    async Task TickAsync(CancellationToken cancellationToken)
+    {
+        if (Record.Status.State is not ExperimentState.Running) return;
+        try
+        {
+            switch (_phase)
+            {
+                case Phase.Initialize: await InitializeAsync(); break;
+                case Phase.Train: await TrainChunkAsync(); break;
+                case Phase.Finish: await FinishAsync(); break;
+            }
+            // Not with the tick's token: finishing disposes the timer, which cancels it, and the final state must
+            // still be written.
+            await state.WriteStateAsync();
+        }
+        catch (Exception e)
+        {
+            await FailAsync(e);
+        }
+    }
+
+    async Task InitializeAsync()
+    {
+        var config = Config;
+        var info = await Learner.Initialize(config);
+        Record.Learner = info;
+        Record.SamplerInit = new SamplerInit { Config = config, ModelConfigJson = info.ModelConfigJson };
+        var before = await EvaluateAsync();
+        SetStatus(s => s with { AccuracyBefore = before.Accuracy, Phase = "training" });
+        _phase = Phase.Train;
+    }
+
+    async Task TrainChunkAsync()
+    {
+        var config = Config;
+        var step = Record.Status.Step;
+        var total = config.Sft.Steps;
+        var n = Math.Min(_stepsPerCall, total - step);
+        n = Math.Min(n, StepsToBoundary(step, config.Eval.Every));
+        n = Math.Min(n, StepsToBoundary(step, config.Checkpoint.Every));
+
+        SetStatus(s => s with { Phase = "training" });
+        var clock = Stopwatch.StartNew();
+        var metrics = await Learner.TrainSteps(n);
+        Record.TrainSeconds += clock.Elapsed.TotalSeconds;
+        Record.TrainTokens += metrics.Sum(m => m.Tokens);
+        var last = metrics[^1];
+        SetStatus(s => s with
+        {
+            Step = last.Step,
+            LastLoss = last.Loss,
+            LearningRate = last.LearningRate,
+            TokensPerSecond = Record.TrainSeconds > 0 ? Record.TrainTokens / Record.TrainSeconds : null,
+        });
+        step = last.Step;
+
+        if (step >= total)
+        {
+            _phase = Phase.Finish;
+            return;
+        }
+        if (IsBoundary(step, config.Eval.Every)) await EvaluateAsync();
+        if (IsBoundary(step, config.Checkpoint.Every)) await CheckpointAsync();
+        SetStatus(s => s with { Phase = "training" });
+    }
+
+    async Task FinishAsync()
+    {
+        var after = await EvaluateAsync();
+        var checkpoint = await CheckpointAsync();
+        var status = Record.Status;
+        Record.FinishedAt = DateTimeOffset.UtcNow;
+        Record.Result = new ExperimentResult
+        {
+            ExperimentId = ExperimentId,
+            Algorithm = Config.Algorithm,
+            Steps = status.Step,
+            WallSeconds = (Record.FinishedAt.Value - Record.StartedAt!.Value).TotalSeconds,
+            TrainTokens = Record.TrainTokens,
+            TrainTokensPerSecond = Record.TrainSeconds > 0 ? Record.TrainTokens / Record.TrainSeconds : 0,
+            FinalLoss = status.LastLoss,
+            AccuracyBefore = status.AccuracyBefore ?? double.NaN,
+            AccuracyAfter = after.Accuracy,
+            CheckpointPath = checkpoint.Path,
+            PolicyVersion = status.PolicyVersion,
+            Evals = [.. Record.Evals],
+        };
+        SetStatus(s => s with { State = ExperimentState.Completed, Phase = "done", AccuracyAfter = after.Accuracy });
+        StopLoop();
+        await ReleaseWorkersAsync();
+        LogCompleted(ExperimentId, status.Step, Record.Result.WallSeconds, Record.Result.AccuracyBefore, after.Accuracy, checkpoint.Path);
+    }
+
+    /// <summary>Publishes the current weights (unless this step's are already published) and evaluates them.</summary>
+    async Task<EvalSummary> EvaluateAsync()
+    {
+        SetStatus(s => s with { Phase = "evaluating" });
+        var version = await PublishAsync();
+        // Idempotent: rebuilds the sampler only if its activation was collected since the last evaluation.
+        await Sampler.Initialize(Record.SamplerInit!);
+        var eval = await Sampler.Evaluate(version);
+        Record.Evals.Add(eval);
+        SetStatus(s => s with { LatestEval = eval });
+        LogEvaluated(ExperimentId, eval.Step, eval.PolicyVersion, eval.Accuracy, eval.Correct, eval.Examples);
+        return eval;
+    }
+
+    async Task<long> PublishAsync()
+    {
+        var step = Record.Status.Step;
+        if (Record.PublishedStep == step) return Record.Status.PolicyVersion;
+        var info = await Learner.PublishPolicy();
+        Record.PublishedStep = info.Step;
+        SetStatus(s => s with { PolicyVersion = info.Version });
+        return info.Version;
+    }
+
+    async Task<CheckpointResult> CheckpointAsync()
+    {
+        SetStatus(s => s with { Phase = "checkpointing" });
+        var config = Config;
+        // The checkpoint's weights are a published version, so its provenance can name the version exactly.
+        var version = await PublishAsync();
+        var step = Record.Status.Step;
+        var provenance = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, string>
+        {
+            ["experiment"] = ExperimentId,
+            ["algorithm"] = config.Algorithm,
+            ["config_sha256"] = Digests.ConfigSha256(config),
+            ["config_json"] = Digests.ConfigToJson(config),
+            ["dataset_sha256"] = Record.Learner?.DatasetSha256 ?? "",
+            ["policy_version"] = version.ToString(CultureInfo.InvariantCulture),
+            ["step"] = step.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = config.Seed.ToString(CultureInfo.InvariantCulture),
+        });
+        var result = await Learner.SaveCheckpoint(new CheckpointRequest
+        {
+            Directory = OutputDirectory.Checkpoint(config.OutputDir, step),
+            Provenance = provenance,
+        });
+        SetStatus(s => s with { CheckpointPath = result.Path });
+        return result;
+    }
+
+    async Task FailAsync(Exception error)
+    {
+        LogFailed(error, ExperimentId, Record.Status.Step);
+        Record.FinishedAt = DateTimeOffset.UtcNow;
+        SetStatus(s => s with { State = ExperimentState.Failed, Error = Describe(error) });
+        StopLoop();
+        await ReleaseWorkersAsync();
+        try { await state.WriteStateAsync(); }
+        catch (Exception e) { LogReleaseFailed(e, ExperimentId); }
+    }
+
+    void StopLoop()
+    {
+        _timer?.Dispose();
+        _timer = null;
+    }
+
+    /// <summary>Frees the learner's and sampler's models; a failure here must not hide the run's outcome.</summary>
+    async Task ReleaseWorkersAsync()
+    {
+        try
+        {
+            await Task.WhenAll(Learner.Release(), Sampler.Release());
+        }
+        catch (Exception e)
+        {
+            LogReleaseFailed(e, ExperimentId);
+        }
+    }
+
+    void SetStatus(Func<ExperimentStatus, ExperimentStatus> change) => Record.Status = change(Record.Status);
+
+    static string Describe(Exception e) => e is NotImplementedException ? $"not implemented: {e.Message}" : e.Message;
+
+    static int StepsToBoundary(int step, int every) => every > 0 ? every - step % every : int.MaxValue;
+
+    static bool IsBoundary(int step, int every) => every > 0 && step % every == 0;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: {Algorithm} run of {Steps} steps started")]
+    private partial void LogStarted(string experimentId, string algorithm, int steps);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: step {Step}, policy version {Version}: held-out accuracy {Accuracy:P1} ({Correct}/{Examples})")]
+    private partial void LogEvaluated(string experimentId, int step, long version, double accuracy, int correct, int examples);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: completed {Steps} steps in {Seconds:F1} s; accuracy {Before:P1} → {After:P1}; checkpoint {Checkpoint}")]
+    private partial void LogCompleted(string experimentId, int steps, double seconds, double before, double after, string checkpoint);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId} stopped at step {Step}: {Reason}")]
+    private partial void LogStopped(string experimentId, int step, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Experiment {ExperimentId} failed at step {Step}")]
+    private partial void LogFailed(Exception error, string experimentId, int step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: could not release its learner / sampler or save its state")]
+    private partial void LogReleaseFailed(Exception error, string experimentId);
+}

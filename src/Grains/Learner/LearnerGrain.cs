@@ -1,0 +1,154 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Learner;
+using RlhfActors.Abstractions.Policy;
+using RlhfActors.Grains.Device;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Sft;
+
+namespace RlhfActors.Grains.Learner;
+
+/// <summary>
+/// Owns an experiment's <see cref="SftLearner"/>. Every touch of the learner runs on the silo's device worker, so
+/// this grain's turns only await. The learner lives in memory only: an idle activation is kept for
+/// <see cref="CollectionAgeLimitAttribute"/>'s two hours (longer than any pause between training calls), and the
+/// experiment releases it explicitly when done.
+/// </summary>
+[CollectionAgeLimit(Hours = 2)]
+public sealed partial class LearnerGrain(DeviceWorkers devices, ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
+{
+    readonly DeviceWorker _device = devices.Get(DeviceWorkers.Cpu);
+    SftLearner? _learner;
+    int _totalSteps;
+    long _nextVersion;
+
+    public async Task<LearnerInfo> Initialize(ExperimentConfig config)
+    {
+        ExperimentConfigValidator.ThrowIfInvalid(config);
+        var experimentId = this.GetPrimaryKeyString();
+        await DisposeLearnerAsync();
+
+        var (learner, info) = await _device.RunAsync(() =>
+        {
+            // Resolve the model first: its errors (missing folder, bad model.config) are the cheapest to find.
+            var model = ExperimentSpecs.Model(config.Model);
+            var data = ExperimentData.Load(ExperimentSpecs.Data(config));
+            var spec = new SftLearnerSpec(model, config.Model.ResolvedTokenizer, data.Train, ExperimentSpecs.Sft(config),
+                config.Seed, _device.Device);
+            var created = SftLearner.Create(spec);
+            try
+            {
+                return (created, new LearnerInfo
+                {
+                    ModelConfigJson = created.Config.ToJson(),
+                    TrainExamples = data.Train.Count,
+                    EvalExamples = data.Eval.Count,
+                    DatasetSha256 = Digests.DatasetSha256(data),
+                    StepsDone = created.StepsDone,
+                });
+            }
+            catch
+            {
+                created.Dispose();
+                throw;
+            }
+        });
+        _learner = learner;
+        _totalSteps = config.Sft.Steps;
+        // Version numbers never repeat within an experiment id, even across runs: a sampler that still holds a
+        // version of an earlier run must see every new one as newer.
+        _nextVersion = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetLatestVersionNumber() + 1;
+        LogInitialized(experimentId, info.TrainExamples, info.EvalExamples, _device.Device);
+        return info;
+    }
+
+    public async Task<ImmutableArray<TrainStepMetrics>> TrainSteps(int steps)
+    {
+        var learner = RequireLearner();
+        if (steps <= 0) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be > 0");
+        var total = _totalSteps;
+        var metrics = await _device.RunAsync(() =>
+        {
+            var remaining = total - learner.StepsDone;
+            if (steps > remaining)
+                throw new InvalidOperationException($"asked for {steps} steps but only {remaining} of sft.steps={total} remain");
+            var result = ImmutableArray.CreateBuilder<TrainStepMetrics>(steps);
+            for (var i = 0; i < steps; i++)
+            {
+                var m = learner.Step();
+                result.Add(new TrainStepMetrics
+                {
+                    Step = m.Step, Loss = m.Loss, LearningRate = m.LearningRate,
+                    GradNorm = m.GradNorm, Tokens = m.Tokens, Seconds = m.Seconds,
+                });
+            }
+            return result.MoveToImmutable();
+        });
+        LogTrained(this.GetPrimaryKeyString(), metrics[^1].Step, metrics[^1].Loss);
+        return metrics;
+    }
+
+    public async Task<PolicyVersionInfo> PublishPolicy()
+    {
+        var learner = RequireLearner();
+        var experimentId = this.GetPrimaryKeyString();
+        var (weights, step) = await _device.RunAsync(() => (learner.ExportWeights().ToPayloads(), learner.StepsDone));
+        var version = new PolicyVersion
+        {
+            ExperimentId = experimentId,
+            Version = _nextVersion,
+            Step = step,
+            Weights = weights,
+            PublishedAt = DateTimeOffset.UtcNow,
+        };
+        var info = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).Publish(version);
+        _nextVersion++;
+        return info;
+    }
+
+    public async Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request)
+    {
+        var learner = RequireLearner();
+        if (string.IsNullOrWhiteSpace(request.Directory))
+            throw new ArgumentException("checkpoint directory is empty", nameof(request));
+        var info = await _device.RunAsync(() => learner.SaveCheckpoint(request.Directory, request.Provenance));
+        LogCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
+        return new CheckpointResult { Path = info.Path, Step = info.Step, ManifestSha256 = info.ManifestSha256 };
+    }
+
+    public async Task Release()
+    {
+        await DisposeLearnerAsync();
+        DeactivateOnIdle();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await DisposeLearnerAsync();
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    SftLearner RequireLearner() => _learner ?? throw new InvalidOperationException(
+        $"learner '{this.GetPrimaryKeyString()}' holds no model: call Initialize first (or it was deactivated)");
+
+    async Task DisposeLearnerAsync()
+    {
+        if (_learner is not { } learner) return;
+        _learner = null;
+        // Native memory belongs to the device thread's world; free it there.
+        await _device.RunAsync(learner.Dispose);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: learner ready ({Train} train / {Eval} held-out examples, device {Device})")]
+    private partial void LogInitialized(string experimentId, int train, int eval, string device);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Experiment {ExperimentId}: step {Step}, loss {Loss:F4}")]
+    private partial void LogTrained(string experimentId, int step, double loss);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: checkpoint of step {Step} written to {Path}")]
+    private partial void LogCheckpoint(string experimentId, int step, string path);
+}

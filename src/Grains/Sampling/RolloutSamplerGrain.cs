@@ -1,0 +1,136 @@
+using Microsoft.Extensions.Logging;
+using RlhfActors.Abstractions;
+using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Sampling;
+using RlhfActors.Grains.Device;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Evaluation;
+
+namespace RlhfActors.Grains.Sampling;
+
+/// <summary>
+/// Holds an inference copy of an experiment's policy (a <see cref="PolicyEvaluator"/>) and the held-out examples.
+/// It pulls weights from the experiment's <see cref="IPolicyGrain"/> only when its copy is older than asked for.
+/// </summary>
+[CollectionAgeLimit(Hours = 2)]
+public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, ILogger<RolloutSamplerGrain> logger)
+    : Grain, IRolloutSamplerGrain
+{
+    readonly DeviceWorker _device = devices.Get(DeviceWorkers.Cpu);
+    // Identifies the init the evaluator was built from (canonical config JSON + model config): records compare
+    // collections by reference, and every init that crossed the wire is a new instance.
+    string? _initKey;
+    PolicyEvaluator? _evaluator;
+    LoadedData? _data;
+    int _maxNewTokens;
+    // The version held: loaded into the evaluator, or waiting in _pending until there is one.
+    PolicyVersionInfo? _held;
+    PolicyVersion? _pending;
+
+    string ExperimentId => GrainKeys.ExperimentOfSampler(this.GetPrimaryKeyString());
+
+    public async Task Initialize(SamplerInit init)
+    {
+        ArgumentNullException.ThrowIfNull(init);
+        if (init.Config.Name != ExperimentId)
+            throw new ArgumentException($"sampler '{this.GetPrimaryKeyString()}' serves experiment '{ExperimentId}', not '{init.Config.Name}'", nameof(init));
+        var initKey = Digests.ConfigToJson(init.Config) + "\n" + init.ModelConfigJson;
+        if (_evaluator is not null && initKey == _initKey) return;
+
+        await DisposeEvaluatorAsync();
+        var config = init.Config;
+        var (evaluator, data) = await _device.RunAsync(() =>
+        {
+            var modelConfig = ExperimentSpecs.ModelConfigFromJson(init.ModelConfigJson);
+            var loaded = ExperimentData.Load(ExperimentSpecs.Data(config));
+            return (PolicyEvaluator.Create(modelConfig, config.Model.ResolvedTokenizer, config.Model.DType, _device.Device), loaded);
+        });
+        _evaluator = evaluator;
+        _data = data;
+        _initKey = initKey;
+        _maxNewTokens = config.Eval.MaxNewTokens;
+        // A fresh evaluator holds no weights: load a version pulled before it existed, or forget the old one's.
+        if (_pending is not null) await LoadPendingAsync();
+        else _held = null;
+        LogInitialized(this.GetPrimaryKeyString(), data.Eval.Count);
+    }
+
+    public async Task<PolicyVersionInfo> SyncPolicy(long minVersion)
+    {
+        if (_held is { } held && held.Version >= minVersion)
+        {
+            if (_pending is not null && _evaluator is not null) await LoadPendingAsync();
+            return held;
+        }
+
+        var latest = await GrainFactory.GetGrain<IPolicyGrain>(ExperimentId).GetLatest()
+                     ?? throw new InvalidOperationException($"experiment '{ExperimentId}' has published no policy yet");
+        if (latest.Version < minVersion)
+            throw new InvalidOperationException($"experiment '{ExperimentId}': policy version {minVersion} asked for, latest published is {latest.Version}");
+        _pending = latest;
+        _held = latest.Describe();
+        if (_evaluator is not null) await LoadPendingAsync();
+        LogSynced(this.GetPrimaryKeyString(), _held.Version, _held.Bytes);
+        return _held;
+    }
+
+    public async Task<EvalSummary> Evaluate(long minVersion)
+    {
+        if (_evaluator is not { } evaluator || _data is not { } data)
+            throw new InvalidOperationException($"sampler '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first");
+        var held = await SyncPolicy(minVersion);
+        var maxNewTokens = _maxNewTokens;
+        var result = await _device.RunAsync(() => evaluator.Evaluate(data.Eval, data.Verifier, maxNewTokens));
+        return new EvalSummary
+        {
+            PolicyVersion = held.Version,
+            Step = held.Step,
+            Examples = result.Examples,
+            Correct = result.Correct,
+            Accuracy = result.Accuracy,
+            Seconds = result.Seconds,
+        };
+    }
+
+    public async Task Release()
+    {
+        await DisposeEvaluatorAsync();
+        _pending = null;
+        _held = null;
+        DeactivateOnIdle();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await DisposeEvaluatorAsync();
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    async Task LoadPendingAsync()
+    {
+        var evaluator = _evaluator!;
+        var weights = _pending!.Weights.ToTensorBytes();
+        await _device.RunAsync(() => evaluator.LoadWeights(weights));
+        // The evaluator holds its own copy now; drop the message so the bytes can be collected.
+        _pending = null;
+    }
+
+    async Task DisposeEvaluatorAsync()
+    {
+        if (_evaluator is not { } evaluator) return;
+        _evaluator = null;
+        _data = null;
+        _initKey = null;
+        await _device.RunAsync(evaluator.Dispose);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sampler {Sampler}: evaluator ready ({Eval} held-out examples)")]
+    private partial void LogInitialized(string sampler, int eval);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Sampler {Sampler}: pulled policy version {Version} ({Bytes} bytes)")]
+    private partial void LogSynced(string sampler, long version, long bytes);
+}

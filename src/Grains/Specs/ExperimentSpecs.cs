@@ -1,0 +1,81 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Model;
+using RlhfActors.Training.Sft;
+using RlhfActors.Training.Tokenization;
+
+namespace RlhfActors.Grains.Specs;
+
+/// <summary>Turns the wire config (<see cref="ExperimentConfig"/>) into the Training layer's specs. Errors name the
+/// YAML field they come from.</summary>
+public static class ExperimentSpecs
+{
+    public static DataSpec Data(ExperimentConfig config) => new()
+    {
+        Task = config.Data.Task,
+        TaskParameters = config.Data.TaskParameters,
+        TrainExamples = config.Data.TrainExamples,
+        EvalExamples = config.Data.EvalExamples,
+        TrainFile = config.Data.TrainFile,
+        EvalFile = config.Data.EvalFile,
+        Seed = config.Seed,
+    };
+
+    public static SftOptions Sft(ExperimentConfig config) => new()
+    {
+        Steps = config.Sft.Steps,
+        BatchSize = config.Sft.BatchSize,
+        LearningRate = config.Sft.LearningRate,
+        MinLearningRateRatio = config.Sft.MinLearningRateRatio,
+        WarmupSteps = config.Sft.WarmupSteps,
+        WeightDecay = config.Sft.WeightDecay,
+        Beta1 = config.Sft.AdamBeta1,
+        Beta2 = config.Sft.AdamBeta2,
+        MaxGradNorm = config.Sft.MaxGradNorm,
+        CompletionOnlyLoss = config.Sft.CompletionOnlyLoss,
+    };
+
+    /// <summary>
+    /// Where the policy's weights start. For <c>init: scratch</c> the YAML's model.config is completed from the
+    /// tokenizer (vocab_size, bos_token_id, eos_token_id when omitted, so the checkpoint's config.json stops
+    /// generation where training taught it to) and validated. For a folder, its config.json is read.
+    /// </summary>
+    public static ModelSource Model(ModelSection model)
+    {
+        if (!model.IsScratch)
+        {
+            if (!Directory.Exists(model.Init))
+                throw new DirectoryNotFoundException($"model.init: folder '{model.Init}' does not exist");
+            var configPath = Path.Combine(model.Init, "config.json");
+            if (!File.Exists(configPath))
+                throw new FileNotFoundException($"model.init: '{model.Init}' has no config.json (not a Hugging Face model folder)", configPath);
+            return new ModelSource { Path = model.Init, Config = ModelConfig.Load(configPath), DType = model.DType };
+        }
+
+        if (string.IsNullOrWhiteSpace(model.ConfigJson))
+            throw new InvalidDataException("model.config is required when model.init is scratch");
+        var node = JsonNode.Parse(model.ConfigJson) as JsonObject
+                   ?? throw new InvalidDataException("model.config must be a mapping of config.json fields");
+        if (!node.ContainsKey("vocab_size") || !node.ContainsKey("eos_token_id") || !node.ContainsKey("bos_token_id"))
+        {
+            var tokenizer = Tokenizers.Create(model.ResolvedTokenizer);
+            if (!node.ContainsKey("vocab_size")) node["vocab_size"] = tokenizer.VocabSize;
+            else if (node["vocab_size"]!.GetValue<int>() < tokenizer.VocabSize)
+                throw new InvalidDataException(
+                    $"model.config.vocab_size is {node["vocab_size"]} but tokenizer '{model.ResolvedTokenizer}' has {tokenizer.VocabSize} tokens");
+            if (!node.ContainsKey("eos_token_id")) node["eos_token_id"] = tokenizer.EosId;
+            if (!node.ContainsKey("bos_token_id") && tokenizer.BosId is { } bos) node["bos_token_id"] = bos;
+        }
+        var config = ModelConfig.Parse(node.ToJsonString(), "model.config");
+        return new ModelSource { Config = config, DType = model.DType };
+    }
+
+    /// <summary>Parses the learner's config.json for a sampler.</summary>
+    public static ModelConfig ModelConfigFromJson(string json)
+    {
+        try { return ModelConfig.Parse(json, "learner model config"); }
+        catch (JsonException e) { throw new InvalidDataException($"learner model config: {e.Message}", e); }
+    }
+}

@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Grains;
+
+namespace RlhfActors.Tests.Grains;
+
+[Collection(ClusterCollection.Name)]
+public sealed class ExperimentGrainTests(ClusterFixture fixture)
+{
+    static string NewName(string what) => $"{what}-{Guid.NewGuid():N}"[..24];
+
+    [Fact]
+    public async Task Start_refuses_an_invalid_config_and_names_the_field()
+    {
+        var config = TinyExperiment.Create(NewName("bad-lr"));
+        config = config with { Sft = config.Sft with { LearningRate = -1 } };
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => grain.Start(config));
+
+        Assert.Contains("sft.learning_rate must be > 0 (got -1)", error.Message);
+        Assert.Equal(ExperimentState.Pending, (await grain.GetStatus()).State);
+    }
+
+    [Fact]
+    public async Task Start_refuses_a_config_whose_name_is_not_the_grain_key()
+    {
+        var config = TinyExperiment.Create("the-name");
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Client.GetGrain<IExperimentGrain>("another-key").Start(config));
+        Assert.Contains("does not match experiment 'another-key'", error.Message);
+    }
+
+    [Fact]
+    public async Task Start_refuses_an_output_dir_holding_an_earlier_runs_checkpoint()
+    {
+        var config = TinyExperiment.Create(NewName("reuse"));
+        Directory.CreateDirectory(Path.Combine(config.OutputDir, "checkpoint-30"));
+        try
+        {
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+                fixture.Client.GetGrain<IExperimentGrain>(config.Name).Start(config));
+            Assert.Contains("already holds checkpoint-30", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(config.OutputDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_run_that_fails_ends_Failed_with_the_reason()
+    {
+        var config = TinyExperiment.Create(NewName("no-model"));
+        var missing = Path.Combine(Path.GetTempPath(), $"no-such-model-{Guid.NewGuid():N}");
+        config = config with { Model = config.Model with { Init = missing, ConfigJson = null, Tokenizer = "char" } };
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+
+        await grain.Start(config);
+        var status = await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30));
+
+        Assert.Equal(ExperimentState.Failed, status.State);
+        Assert.Contains("model.init", status.Error);
+        Assert.Contains(missing, status.Error);
+        Assert.Null(await grain.GetResult());
+
+        // The outcome is persisted: a new activation reads it back from grain storage.
+        await fixture.Cluster.DeactivateAsync(grain);
+        var reread = await grain.GetStatus();
+        Assert.Equal(ExperimentState.Failed, reread.State);
+        Assert.Equal(status.Error, reread.Error);
+        Assert.Equal(config.Sft.Steps, reread.TotalSteps);
+
+        // A finished run can be started again (here it fails the same way).
+        await grain.Start(config);
+        Assert.Equal(ExperimentState.Failed, (await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30))).State);
+    }
+
+    /// <summary>End to end through both silos. Depends on the Training facade (model, data, tokenizer).</summary>
+    [Fact]
+    public async Task A_tiny_sft_run_completes_with_evaluations_and_a_checkpoint()
+    {
+        var config = TinyExperiment.Create(NewName("tiny-sft"));
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            await grain.Start(config);
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Start(config));
+            Assert.Contains("already running", error.Message);
+
+            var slowestStatus = TimeSpan.Zero;
+            var sawTraining = false;
+            ExperimentStatus status;
+            do
+            {
+                await Task.Delay(100);
+                var call = Stopwatch.StartNew();
+                status = await grain.GetStatus();
+                slowestStatus = call.Elapsed > slowestStatus ? call.Elapsed : slowestStatus;
+                sawTraining |= status.State == ExperimentState.Running && status.Step is > 0 and < 30;
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"still {status.State} at step {status.Step} after 60 s");
+            } while (!status.IsFinished);
+
+            Assert.True(status.State == ExperimentState.Completed, $"run failed: {status.Error}");
+            Assert.Equal(30, status.Step);
+            Assert.True(slowestStatus < TimeSpan.FromSeconds(2), $"GetStatus took {slowestStatus} while training ran");
+            Assert.True(sawTraining || clock.Elapsed < TimeSpan.FromSeconds(2), "never saw the run between its first and last step");
+
+            var result = await grain.GetResult();
+            Assert.NotNull(result);
+            Assert.Equal(30, result.Steps);
+            Assert.InRange(result.AccuracyBefore, 0, 1);
+            Assert.InRange(result.AccuracyAfter, 0, 1);
+            Assert.True(result.TrainTokensPerSecond > 0);
+            Assert.NotNull(result.FinalLoss);
+            // Before, at step 15 (eval.every), after.
+            Assert.Equal([0, 15, 30], result.Evals.Select(e => e.Step));
+            Assert.Equal(Path.Combine(config.OutputDir, "checkpoint-30"), result.CheckpointPath);
+            Assert.True(Directory.Exists(result.CheckpointPath), $"no checkpoint folder at {result.CheckpointPath}");
+            Assert.True(File.Exists(Path.Combine(result.CheckpointPath, "config.json")));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"tiny run took {clock.Elapsed}");
+        }
+        finally
+        {
+            if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Stop_is_a_no_op_on_an_experiment_that_is_not_running()
+    {
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(NewName("idle"));
+        var status = await grain.Stop("test");
+        Assert.Equal(ExperimentState.Pending, status.State);
+    }
+
+    /// <summary>Depends on the Training facade (model, data, tokenizer).</summary>
+    [Fact]
+    public async Task Stop_ends_a_running_experiment_between_chunks_and_it_can_start_again()
+    {
+        var config = TinyExperiment.Create(NewName("stop"));
+        config = config with { Sft = config.Sft with { Steps = 5000 }, Eval = config.Eval with { Every = 0 } };
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+        try
+        {
+            await grain.Start(config);
+            var clock = Stopwatch.StartNew();
+            while ((await grain.GetStatus()) is { State: ExperimentState.Running, Step: 0 })
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "no step within 30 s");
+                await Task.Delay(20);
+            }
+
+            var stopped = await grain.Stop("test says so");
+
+            Assert.True(stopped.State == ExperimentState.Stopped, $"{stopped.State}: {stopped.Error}");
+            Assert.Equal("stopped: test says so", stopped.Error);
+            Assert.InRange(stopped.Step, 1, 4999);
+            Assert.Equal(0, stopped.Step % 10); // whole chunks of StepsPerCall only
+            await Task.Delay(200);
+            Assert.Equal(stopped.Step, (await grain.GetStatus()).Step);
+            Assert.Null(await grain.GetResult());
+
+            await grain.Start(config with { Sft = config.Sft with { Steps = 20 } });
+            var again = await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30));
+            Assert.True(again.State == ExperimentState.Completed, $"{again.State}: {again.Error}");
+        }
+        finally
+        {
+            if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
+        }
+    }
+
+    /// <summary>Depends on the Training facade. A controller that loses its activation mid-run (silo restart) comes
+    /// back from persisted state and reports the run as interrupted instead of "running" forever.</summary>
+    [Fact]
+    public async Task A_run_whose_controller_was_deactivated_reports_it_was_interrupted()
+    {
+        var config = TinyExperiment.Create(NewName("lost"));
+        config = config with { Sft = config.Sft with { Steps = 5000 }, Eval = config.Eval with { Every = 0 } };
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+        try
+        {
+            await grain.Start(config);
+            var clock = Stopwatch.StartNew();
+            while ((await grain.GetStatus()) is { State: ExperimentState.Running, Step: 0 })
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "no step within 30 s");
+                await Task.Delay(20);
+            }
+
+            await fixture.Cluster.DeactivateAsync(grain);
+            var status = await grain.GetStatus();
+
+            Assert.Equal(ExperimentState.Failed, status.State);
+            Assert.Contains("interrupted", status.Error);
+            Assert.True(status.Step > 0, "the persisted step was lost");
+        }
+        finally
+        {
+            await fixture.Client.GetGrain<ILearnerGrain>(config.Name).Release();
+            if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
+        }
+    }
+
+    static async Task<ExperimentStatus> WaitUntilFinishedAsync(IExperimentGrain grain, TimeSpan limit)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await grain.GetStatus();
+            if (status.IsFinished) return status;
+            if (clock.Elapsed > limit) throw new TimeoutException($"experiment still {status.State} ({status.Phase}) after {limit}");
+            await Task.Delay(50);
+        }
+    }
+}
