@@ -21,6 +21,8 @@ public sealed record ExperimentStatus
     [Id(12)] public double? AccuracyBefore { get; init; }
     [Id(13)] public double? AccuracyAfter { get; init; }
     [Id(14)] public EvalSummary? LatestEval { get; init; }
+    /// <summary>Every evaluation so far, oldest first (a few per run), so a display polling now and then misses none.</summary>
+    [Id(17)] public System.Collections.Immutable.ImmutableArray<EvalSummary> Evals { get; init; } = [];
     [Id(15)] public string? CheckpointPath { get; init; }
     [Id(16)] public string? Error { get; init; }
 

@@ -10,19 +10,17 @@ namespace RlhfActors.Client.Progress;
 /// </summary>
 public sealed class ProgressReporter(TextWriter output, bool interactive)
 {
-    // Records compare by value: a new evaluation differs in version or step from the last one shown.
-    EvalSummary? _lastEval;
+    int _evalsShown;
     int _lastTenth = -1;
     string _lastPhase = "";
     int _drawnWidth;
 
     public void Report(ExperimentStatus status)
     {
-        if (status.LatestEval is { } eval && eval != _lastEval)
-        {
-            _lastEval = eval;
-            WriteLine(FormatEval(status.ExperimentId, eval));
-        }
+        // A new run (same display, restarted experiment) starts its history again.
+        if (status.Evals.Length < _evalsShown) _evalsShown = 0;
+        for (; _evalsShown < status.Evals.Length; _evalsShown++)
+            WriteLine(FormatEval(status.ExperimentId, status.Evals[_evalsShown]));
 
         if (interactive)
         {

@@ -223,7 +223,7 @@ public sealed partial class ExperimentGrain(
         await Sampler.Initialize(Record.SamplerInit!);
         var eval = await Sampler.Evaluate(version);
         Record.Evals.Add(eval);
-        SetStatus(s => s with { LatestEval = eval });
+        SetStatus(s => s with { LatestEval = eval, Evals = [.. Record.Evals] });
         LogEvaluated(ExperimentId, eval.Step, eval.PolicyVersion, eval.Accuracy, eval.Correct, eval.Examples);
         return eval;
     }

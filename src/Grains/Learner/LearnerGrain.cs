@@ -47,7 +47,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, ILogger<LearnerG
                     ModelConfigJson = created.Config.ToJson(),
                     TrainExamples = data.Train.Count,
                     EvalExamples = data.Eval.Count,
-                    DatasetSha256 = Digests.DatasetSha256(data),
+                    DatasetSha256 = ExperimentData.DatasetSha256(data),
                     StepsDone = created.StepsDone,
                 });
             }

@@ -62,29 +62,5 @@ public static class Digests
     /// they came from.</summary>
     public static string ConfigSha256(ExperimentConfig config) => Sha256(ConfigToJson(config));
 
-    /// <summary>SHA-256 over every train and held-out example (split names, counts, then length-prefixed UTF-8
-    /// prompts and completions, in order).</summary>
-    public static string DatasetSha256(LoadedData data)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        void Add(string s)
-        {
-            var bytes = Encoding.UTF8.GetBytes(s);
-            hash.AppendData(BitConverter.GetBytes(bytes.Length));
-            hash.AppendData(bytes);
-        }
-        foreach (var (split, examples) in new[] { ("train", data.Train), ("eval", data.Eval) })
-        {
-            Add(split);
-            Add(examples.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            foreach (var e in examples)
-            {
-                Add(e.Prompt);
-                Add(e.Completion);
-            }
-        }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
-    }
-
     static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }

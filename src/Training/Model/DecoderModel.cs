@@ -50,6 +50,9 @@ public sealed class DecoderModel : nn.Module<Tensor, Tensor>
             lm_head = new CastLinear(config.HiddenSize, config.VocabSize, false);
             register_module("lm_head", lm_head);
         }
+        // A model outlives the dispose scope it was built in (a device worker runs every job in one):
+        // its parameters must not be freed with the scope's temporaries.
+        foreach (var p in parameters()) p.DetachFromDisposeScope();
     }
 
     /// <summary>Hugging Face's init: N(0, 0.02) for linear and embedding weights, zero biases, unit norms.</summary>

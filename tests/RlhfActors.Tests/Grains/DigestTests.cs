@@ -38,10 +38,10 @@ public sealed class DigestTests
         IAnswerVerifier verifier = null!;
         var train = new List<PromptCompletion> { new("ab=", "ba"), new("cd=", "dc") };
         var eval = new List<PromptCompletion> { new("ef=", "fe") };
-        var hash = Digests.DatasetSha256(new LoadedData(train, eval, verifier));
+        var hash = ExperimentData.DatasetSha256(new LoadedData(train, eval, verifier));
 
-        Assert.Equal(hash, Digests.DatasetSha256(new LoadedData([.. train], [.. eval], verifier)));
-        Assert.NotEqual(hash, Digests.DatasetSha256(new LoadedData([train[0], new("cd=", "dd")], eval, verifier)));
-        Assert.NotEqual(hash, Digests.DatasetSha256(new LoadedData([train[0]], [train[1], .. eval], verifier)));
+        Assert.Equal(hash, ExperimentData.DatasetSha256(new LoadedData([.. train], [.. eval], verifier)));
+        Assert.NotEqual(hash, ExperimentData.DatasetSha256(new LoadedData([train[0], new("cd=", "dd")], eval, verifier)));
+        Assert.NotEqual(hash, ExperimentData.DatasetSha256(new LoadedData([train[0]], [train[1], .. eval], verifier)));
     }
 }

@@ -89,3 +89,24 @@ public sealed class DecoderModelTests
         Assert.InRange((bf16 - fp32).abs().max().item<float>(), 0, 0.1);
     }
 }
+
+public sealed class DecoderModelLifetimeTests
+{
+    [Fact]
+    public void A_model_built_inside_a_dispose_scope_survives_the_scope()
+    {
+        DecoderModel model;
+        using (var scope = NewDisposeScope())
+        {
+            model = new DecoderModel(TinyModels.Llama());
+            model.InitializeWeights(1);
+        }
+        using (model)
+        {
+            Assert.All(model.parameters(), p => Assert.False(p.IsInvalid));
+            Assert.Equal(2 + 2 * 9, model.named_parameters().Count()); // tied: embed + final norm + 9 per layer
+            using var scope = NewDisposeScope();
+            Assert.Equal(1.0f, model.named_parameters().First(p => p.name == "model.norm.weight").parameter[0].item<float>());
+        }
+    }
+}
