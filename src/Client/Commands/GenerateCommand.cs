@@ -1,3 +1,4 @@
+using RlhfActors.Training.Sft;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
@@ -67,7 +68,9 @@ public static class GenerateCommand
         if (!Directory.Exists(folder)) return Usage($"--model: folder '{folder}' does not exist");
         var configPath = Path.Combine(folder, "config.json");
         if (!File.Exists(configPath)) return Usage($"--model: '{folder}' has no config.json (not a Hugging Face model folder)");
-        var hasTokenizer = File.Exists(Path.Combine(folder, "tokenizer.json"));
+        // tokenizer.json, or the marker of the built-in character tokenizer that checkpoints carry.
+        var hasTokenizer = File.Exists(Path.Combine(folder, "tokenizer.json"))
+            || File.Exists(Path.Combine(folder, Tokenizers.CharMarkerFileName));
         if (r.Prompt is not null && !hasTokenizer)
             return Usage($"--prompt needs a tokenizer, and '{folder}' has no tokenizer.json; pass token ids with --ids");
 
@@ -77,8 +80,8 @@ public static class GenerateCommand
             var tokenizer = hasTokenizer ? Tokenizers.Create(folder) : null;
             if (promptIds is null)
             {
-                var encoded = tokenizer!.Encode(r.Prompt!);
-                promptIds = tokenizer.BosId is { } bos ? [bos, .. encoded] : [.. encoded];
+                // The same prompt encoding as training ([bos] + tokens), so a checkpoint sees what it learned on.
+                promptIds = EncodedExample.EncodePrompt(tokenizer!, r.Prompt!);
             }
             if (promptIds.Length == 0) return Usage("the prompt is empty");
             if (promptIds.Where(id => id >= config.VocabSize).Select(id => (int?)id).FirstOrDefault() is { } outside)

@@ -20,7 +20,8 @@ public static class CheckpointWriter
     /// <paramref name="maxShardBytes"/> is passed to <see cref="HfModelFolder.Save"/>: larger weights are sharded.</summary>
     public static CheckpointInfo Write(string directory, ModelConfig config, IReadOnlyList<TensorBytes> weights,
         IReadOnlyList<TensorBytes> optimizerState, string trainerStateJson, int step,
-        IReadOnlyDictionary<string, string> provenance, long maxShardBytes = 2L << 30)
+        IReadOnlyDictionary<string, string> provenance, long maxShardBytes = 2L << 30,
+        IReadOnlyDictionary<string, byte[]>? extraFiles = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(config);
@@ -41,6 +42,13 @@ public static class CheckpointWriter
             SafeTensorsFile.Write(Path.Combine(staging, CheckpointFiles.OptimizerState), optimizerState,
                 new Dictionary<string, string> { ["format"] = "pt" });
             AtomicFile.WriteAllText(Path.Combine(staging, CheckpointFiles.TrainerState), trainerStateJson);
+            // Extra files (the tokenizer's) are listed and hashed in the manifest like every other file.
+            foreach (var (name, bytes) in extraFiles ?? new Dictionary<string, byte[]>())
+            {
+                if (name != Path.GetFileName(name) || File.Exists(Path.Combine(staging, name)))
+                    throw new ArgumentException($"extra checkpoint file '{name}' must be a plain file name not already written", nameof(extraFiles));
+                AtomicFile.Write(Path.Combine(staging, name), s => s.Write(bytes));
+            }
             manifestSha256 = WriteManifest(staging, step, provenance);
         }
         catch

@@ -139,7 +139,7 @@ public sealed class SftLearner : IDisposable
     {
         var state = new TrainerState(StepsDone, seed, epoch, cursor, optimizer.StepCount);
         return CheckpointWriter.Write(directory, model.Config, ExportWeights(), optimizer.ExportState(),
-            JsonSerializer.Serialize(state), StepsDone, provenance);
+            JsonSerializer.Serialize(state), StepsDone, provenance, extraFiles: Tokenizers.FilesFor(tokenizer));
     }
 
     /// <summary>Restores weights, optimizer moments and the data cursor from a verified checkpoint.</summary>

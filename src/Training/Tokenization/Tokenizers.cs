@@ -4,6 +4,9 @@ public static class Tokenizers
 {
     public const string CharSpec = "char";
     const string HfFileName = "tokenizer.json";
+    const string HfConfigFileName = "tokenizer_config.json";
+    /// <summary>Marks a model folder whose tokenizer is the built-in character tokenizer (which has no tokenizer.json).</summary>
+    public const string CharMarkerFileName = "rlhf_char_tokenizer.json";
 
     /// <summary>"char" gives the built-in character tokenizer; otherwise a path to a Hugging Face tokenizer.json
     /// (or a folder that holds one).</summary>
@@ -16,9 +19,29 @@ public static class Tokenizers
         {
             var inFolder = Path.Combine(spec, HfFileName);
             if (File.Exists(inFolder)) return HfBpeTokenizer.Load(inFolder);
+            if (File.Exists(Path.Combine(spec, CharMarkerFileName))) return CharTokenizer.Instance;
             throw new ArgumentException($"tokenizer '{spec}' is a folder without a {HfFileName}", nameof(spec));
         }
         throw new ArgumentException(
             $"tokenizer '{spec}' is neither \"{CharSpec}\" nor an existing {HfFileName} file or a folder holding one", nameof(spec));
+    }
+
+    /// <summary>The files that let <see cref="Create"/> rebuild <paramref name="tokenizer"/> from a model folder:
+    /// tokenizer.json (+ tokenizer_config.json) for a Hugging Face tokenizer, a marker file for the character one.
+    /// Checkpoints carry them so `rlhf generate --prompt` works on a checkpoint.</summary>
+    public static IReadOnlyDictionary<string, byte[]> FilesFor(ITokenizer tokenizer)
+    {
+        switch (tokenizer)
+        {
+            case CharTokenizer:
+                return new Dictionary<string, byte[]> { [CharMarkerFileName] = "{\"type\": \"char\", \"vocab_size\": 99}\n"u8.ToArray() };
+            case HfBpeTokenizer hf:
+                var files = new Dictionary<string, byte[]> { [HfFileName] = File.ReadAllBytes(hf.Path) };
+                var config = Path.Combine(Path.GetDirectoryName(hf.Path) ?? ".", HfConfigFileName);
+                if (File.Exists(config)) files[HfConfigFileName] = File.ReadAllBytes(config);
+                return files;
+            default:
+                throw new ArgumentException($"no saved form for tokenizer {tokenizer.GetType().Name}", nameof(tokenizer));
+        }
     }
 }

@@ -167,5 +167,11 @@ public sealed class RunCommandTests : IDisposable
         Assert.InRange(ids.Count, 1, 4);
         Assert.Equal(ids.Count, logprobs.Count);
         Assert.All(logprobs, lp => Assert.True(lp <= 0, $"log-probability {lp} > 0"));
+
+        // The checkpoint carries its tokenizer, so text prompts work too.
+        var text = await CliRunner.RunAsync("generate", "--model", checkpoint!, "--prompt", "abc|", "--max-new-tokens", "4", "--greedy", "--json");
+        Assert.True(text.ExitCode == 0, text.ToString());
+        using var textJson = JsonDocument.Parse(text.Stdout.TrimEnd().Split('\n')[^1]);
+        Assert.True(textJson.RootElement.TryGetProperty("text", out _), text.Stdout);
     }
 }

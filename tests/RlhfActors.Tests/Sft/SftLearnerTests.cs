@@ -1,3 +1,4 @@
+using RlhfActors.Training.Tokenization;
 using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Evaluation;
@@ -60,7 +61,11 @@ public sealed class SftLearnerTests : IDisposable
         Assert.Equal(8, resumed.StepsDone);
         var actual = Enumerable.Range(0, 4).Select(_ => resumed.Step().Loss).ToArray();
         for (int i = 0; i < 4; i++) Assert.Equal(expected[i], actual[i], 6);
-        Assert.Equal("abc", CheckpointReader.Open(dir).Provenance["config_sha256"]);
+        var checkpoint = CheckpointReader.Open(dir);
+        Assert.Equal("abc", checkpoint.Provenance["config_sha256"]);
+        // The checkpoint names its tokenizer (hashed in the manifest), so generation from the folder can encode text.
+        Assert.Contains(Tokenizers.CharMarkerFileName, checkpoint.Manifest.Files.Keys);
+        Assert.IsType<CharTokenizer>(Tokenizers.Create(dir));
     }
 
     [Fact]
