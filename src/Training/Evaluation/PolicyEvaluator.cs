@@ -22,10 +22,11 @@ public sealed class PolicyEvaluator : IDisposable
 
     PolicyEvaluator(DecoderModel model, ITokenizer tokenizer) { this.model = model; this.tokenizer = tokenizer; }
 
-    public static PolicyEvaluator Create(ModelConfig config, string tokenizer, string dtype = "bf16", string device = "cpu")
+    public static PolicyEvaluator Create(ModelConfig config, string tokenizer, string dtype = "fp32", string device = "cpu")
     {
         var model = new DecoderModel(config, ModelFactory.ParseComputeType(dtype));
         model.to(new Device(device));
+        model.StoreWeightsInComputeType();
         model.eval();
         return new PolicyEvaluator(model, Tokenizers.Create(tokenizer));
     }

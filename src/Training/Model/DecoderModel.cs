@@ -129,5 +129,14 @@ public sealed class DecoderModel : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>Inference copies (samplers, evaluators, `rlhf generate`) have no optimizer and so need no fp32 master
+    /// weights: storing them in the compute dtype saves casting every weight at every decoding step.</summary>
+    public void StoreWeightsInComputeType()
+    {
+        if (parameters().All(p => p.dtype == ComputeType)) return;
+        this.to(ComputeType);
+        foreach (var p in parameters()) p.DetachFromDisposeScope();
+    }
+
     public long ParameterCount() => parameters().Sum(p => p.numel());
 }

@@ -9,6 +9,7 @@ public static class FolderGeneration
     public static GenerationResult Generate(string modelFolder, IReadOnlyList<int[]> prompts, SamplingOptions options, string dtype = "fp32")
     {
         using var model = ModelFactory.LoadFolder(modelFolder, ModelFactory.ParseComputeType(dtype), CPU);
+        model.StoreWeightsInComputeType();
         model.eval();
         return Sampler.Generate(model, prompts, options);
     }

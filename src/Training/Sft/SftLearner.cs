@@ -15,8 +15,8 @@ public sealed record ModelSource
 {
     public string? Path { get; init; }
     public ModelConfig? Config { get; init; }
-    /// <summary>Compute dtype: "bf16" or "fp32".</summary>
-    public string DType { get; init; } = "bf16";
+    /// <summary>Compute dtype: "fp32" or "bf16". fp32 by default: measured on this 2-core CPU, the built-in tasks' small decoders train faster in fp32 (15.7k vs 11.5k tok/s) and learn more per step (3-digit addition after 6000 steps: 100% vs 65.5%); bf16 pays off once matrix products dominate (sft-step bench, hidden 768: 2.6x faster). See README.</summary>
+    public string DType { get; init; } = "fp32";
 }
 
 public sealed record SftLearnerSpec(ModelSource Model, string Tokenizer, IReadOnlyList<PromptCompletion> Train,

@@ -72,7 +72,7 @@ public sealed class ConfigLoaderTests : IDisposable
         var config = ExperimentYamlLoader.Load(file);
 
         Assert.Equal(new SftSection(), config.Sft);
-        Assert.Equal("bf16", config.Model.DType);
+        Assert.Equal("fp32", config.Model.DType);
         Assert.Equal("char", config.Model.ResolvedTokenizer);
         Assert.Equal(Path.GetFullPath(Path.Combine("runs", "minimal")), config.OutputDir);
     }

@@ -110,3 +110,26 @@ public sealed class DecoderModelLifetimeTests
         }
     }
 }
+
+public sealed class InferenceCopyTests
+{
+    [Fact]
+    public void Weights_stored_in_bf16_survive_the_scope_and_give_the_same_greedy_ids_as_bf16_compute_over_fp32_weights()
+    {
+        var config = TinyModels.Llama();
+        using var master = TinyModels.Create(config, std: 0.05);
+        master.ComputeType = ScalarType.BFloat16;
+        var prompts = new[] { new[] { 3, 4, 5 }, new[] { 9, 1 } };
+        var options = new RlhfActors.Training.Sampling.SamplingOptions { Greedy = true, MaxNewTokens = 10 };
+        var expected = RlhfActors.Training.Sampling.Sampler.Generate(master, prompts, options);
+
+        using var copy = new DecoderModel(config, ScalarType.BFloat16);
+        RlhfActors.Training.Model.ModelFactory.LoadWeights(copy, RlhfActors.Training.Model.ModelFactory.ExportWeights(master), "master");
+        using (NewDisposeScope()) copy.StoreWeightsInComputeType();
+        Assert.All(copy.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        Assert.All(copy.parameters(), p => Assert.False(p.IsInvalid));
+        var actual = RlhfActors.Training.Sampling.Sampler.Generate(copy, prompts, options);
+        Assert.Equal(expected.Ids[0], actual.Ids[0]);
+        Assert.Equal(expected.Ids[1], actual.Ids[1]);
+    }
+}
