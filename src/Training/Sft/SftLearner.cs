@@ -124,12 +124,7 @@ public sealed class SftLearner : IDisposable
         return batch;
     }
 
-    int[] Shuffle(int forEpoch)
-    {
-        var indices = Enumerable.Range(0, examples.Length).ToArray();
-        new Random(HashCode.Combine(seed, forEpoch, 0x5f7)).Shuffle(indices);
-        return indices;
-    }
+    int[] Shuffle(int forEpoch) => DataOrder.ForEpoch(examples.Length, seed, forEpoch);
 
     public IReadOnlyList<TensorBytes> ExportWeights() => ModelFactory.ExportWeights(model);
 
