@@ -30,6 +30,8 @@ public static class SamplingBench
         {
             using var model = new DecoderModel(config, dtype);
             model.InitializeWeights(seed: 1);
+            // As the samplers and evaluators hold their copies: weights stored in the compute dtype (no fp32 masters).
+            model.StoreWeightsInComputeType();
             model.eval();
             string name = BenchOptions.Name(dtype);
 
