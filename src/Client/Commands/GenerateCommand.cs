@@ -106,7 +106,7 @@ public static class GenerateCommand
             else cli.Stdout.WriteLine(text ?? string.Join(' ', newIds));
             return ExitCodes.Ok;
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or NotImplementedException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or InvalidOperationException)
         {
             cli.Stderr.WriteLine($"error: generate failed: {e.Message}");
             return ExitCodes.Failed;

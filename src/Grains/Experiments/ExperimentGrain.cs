@@ -269,7 +269,7 @@ public sealed partial class ExperimentGrain(
     {
         LogFailed(error, ExperimentId, Record.Status.Step);
         Record.FinishedAt = DateTimeOffset.UtcNow;
-        SetStatus(s => s with { State = ExperimentState.Failed, Error = Describe(error) });
+        SetStatus(s => s with { State = ExperimentState.Failed, Error = error.Message });
         StopLoop();
         await ReleaseWorkersAsync();
         try { await state.WriteStateAsync(); }
@@ -296,8 +296,6 @@ public sealed partial class ExperimentGrain(
     }
 
     void SetStatus(Func<ExperimentStatus, ExperimentStatus> change) => Record.Status = change(Record.Status);
-
-    static string Describe(Exception e) => e is NotImplementedException ? $"not implemented: {e.Message}" : e.Message;
 
     static int StepsToBoundary(int step, int every) => every > 0 ? every - step % every : int.MaxValue;
 
