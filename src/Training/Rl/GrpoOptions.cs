@@ -95,7 +95,7 @@ public sealed record GrpoOptions
             if (!ok) errors.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"grpo.{field} {rule} (got {value})"));
         }
         static bool Finite(double x) => double.IsFinite(x);
-        Check(NumGenerations >= 2, "num_generations", "must be >= 2 (the group is the baseline)", NumGenerations);
+        Check(NumGenerations >= 2, "num_generations", "must be >= 2", NumGenerations);
         Check(Beta >= 0 && Finite(Beta), "beta", "must be >= 0", Beta);
         Check(EpsilonLow is >= 0 and < 1, "epsilon_low", "must be in [0, 1)", EpsilonLow);
         Check(EpsilonHigh >= 0 && Finite(EpsilonHigh), "epsilon_high", "must be >= 0", EpsilonHigh);
