@@ -90,6 +90,19 @@ public static class Advantages
         _ => throw new ArgumentOutOfRangeException(nameof(options), options.AdvantageEstimator, "unknown advantage estimator"),
     };
 
+    /// <summary>
+    /// DAPO dynamic sampling's filter: true for each group [B/G] whose rewards are not all equal. A group that is all
+    /// right or all wrong has zero group-relative advantage for every completion, so it adds no gradient, only
+    /// dilutes the batch; DAPO drops such groups and samples more prompts until the batch is full.
+    /// </summary>
+    public static bool[] GroupsWithSignal(Tensor rewards, int groupSize)
+    {
+        CheckGroups(rewards, groupSize);
+        using var scope = NewDisposeScope();
+        var grouped = rewards.view(-1, groupSize);
+        return grouped.amax([1L]).ne(grouped.amin([1L])).data<bool>().ToArray();
+    }
+
     /// <summary>Sequence advantages [B] → per-token advantages [B, T]: the same value on every completion token of a
     /// sequence, 0 on padding (outcome rewards carry no per-token credit assignment).</summary>
     public static Tensor PerToken(Tensor sequenceAdvantages, Tensor completionMask)

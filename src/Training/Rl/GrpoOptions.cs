@@ -31,8 +31,8 @@ public sealed record GrpoOptions
     public double EpsilonHigh { get; init; } = 0.2;
 
     /// <summary>Loss aggregation (TRL loss_type: "dapo" is the current default per grpo_config.py's docstring —
-    /// "dapo (default): normalizing with the number of active tokens in the global accumulated batch"; earlier TRL
-    /// releases defaulted to "grpo", then "bnpo"). Our Dapo normalises by the active tokens of the batch passed to
+    /// normalising by the number of active tokens in the global accumulated batch; the default has changed across TRL
+    /// releases, older ones used the per-sequence "grpo" normalisation). Our Dapo normalises by the active tokens of the batch passed to
     /// the loss; a learner that splits a step into micro-batches must keep that denominator global.</summary>
     public LossAggregation Aggregation { get; init; } = LossAggregation.Dapo;
 
@@ -71,7 +71,8 @@ public sealed record GrpoOptions
     public int OverlongBuffer { get; init; }
 
     /// <summary>DAPO dynamic sampling: drop groups whose rewards are all equal (zero advantage, no gradient) and
-    /// sample more (TRL: no such field). Off by default: it costs extra generation.</summary>
+    /// sample more (TRL: no such field; the filter is <see cref="Advantages.GroupsWithSignal"/>). Off by default: it
+    /// costs extra generation.</summary>
     public bool DynamicSampling { get; init; }
 
     /// <summary>Oldest rollout policy version accepted, in versions behind the learner (0 = strictly on-policy,

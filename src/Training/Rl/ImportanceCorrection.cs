@@ -16,7 +16,7 @@ public static class ImportanceCorrection
     /// </summary>
     public static Tensor TruncatedIs(Tensor behaviourLogp, Tensor oldLogp, double cap)
     {
-        if (!(cap > 0) || double.IsNaN(cap)) throw new ArgumentOutOfRangeException(nameof(cap), cap, "the importance-weight cap must be > 0");
+        if (!(cap > 0)) throw new ArgumentOutOfRangeException(nameof(cap), cap, "the importance-weight cap must be > 0");
         if (!behaviourLogp.shape.SequenceEqual(oldLogp.shape)) throw new ArgumentException("behaviour and old log-probs must have the same shape");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

@@ -116,6 +116,8 @@ public static class PolicyLoss
     /// <summary>Per-token losses [B, T] → scalar, over the masked tokens only (padding never counts).</summary>
     public static Tensor Aggregate(Tensor perToken, Tensor mask, LossAggregation aggregation, int maxCompletionLength = 0)
     {
+        if (aggregation == LossAggregation.DrGrpo && maxCompletionLength < 1)
+            throw new ArgumentException($"the dr_grpo aggregation needs max_completion_length >= 1 (got {maxCompletionLength})");
         using var scope = NewDisposeScope();
         var masked = perToken * mask;
         var loss = aggregation switch
@@ -151,9 +153,7 @@ public static class PolicyLoss
         if (i.Beta < 0 || !double.IsFinite(i.Beta)) throw new ArgumentException($"beta must be >= 0 (got {i.Beta})");
         if (i.Beta > 0 && i.RefLogp is null)
             throw new ArgumentException($"beta is {i.Beta} > 0, so the KL term needs reference log-probs (ref_logp is null)");
-        if (i.EpsilonLow is < 0 or >= 1) throw new ArgumentException($"epsilon_low must be in [0, 1) (got {i.EpsilonLow})");
-        if (i.EpsilonHigh < 0) throw new ArgumentException($"epsilon_high must be >= 0 (got {i.EpsilonHigh})");
-        if (i.Aggregation == LossAggregation.DrGrpo && i.MaxCompletionLength < 1)
-            throw new ArgumentException("the dr_grpo aggregation needs max_completion_length >= 1");
+        if (!(i.EpsilonLow >= 0 && i.EpsilonLow < 1)) throw new ArgumentException($"epsilon_low must be in [0, 1) (got {i.EpsilonLow})");
+        if (!(i.EpsilonHigh >= 0)) throw new ArgumentException($"epsilon_high must be >= 0 (got {i.EpsilonHigh})");
     }
 }

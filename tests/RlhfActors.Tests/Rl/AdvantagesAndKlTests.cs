@@ -37,6 +37,13 @@ public sealed class AdvantagesAndKlTests
     }
 
     [Fact]
+    public void Groups_with_equal_rewards_carry_no_signal()
+    {
+        using var scope = NewDisposeScope();
+        Assert.Equal([true, true, false], Advantages.GroupsWithSignal(Rewards(), 3));
+    }
+
+    [Fact]
     public void Rloo_subtracts_the_mean_of_the_other_completions()
     {
         using var scope = NewDisposeScope();

@@ -140,5 +140,26 @@ public sealed class PolicyLossTests
         var e = Assert.Throws<ArgumentException>(() => PolicyLoss.Compute(Inputs(Logp(), LossAggregation.Dapo) with { Beta = 0.04 }));
         Assert.Contains("ref_logp", e.Message);
         Assert.Throws<ArgumentException>(() => PolicyLoss.Compute(Inputs(Logp(), LossAggregation.DrGrpo) with { MaxCompletionLength = 0 }));
+        Assert.Throws<ArgumentException>(() => PolicyLoss.Compute(Inputs(Logp(), LossAggregation.Dapo) with { EpsilonHigh = double.NaN }));
+    }
+
+    [Fact]
+    public void Only_the_loss_tensor_outlives_the_call()
+    {
+        using var scope = NewDisposeScope();
+        var inputs = Inputs(Logp(), LossAggregation.Grpo, beta: 0.1) with { IsWeights = full(2, 3, 1.5f) };
+        var rewards = tensor(new float[] { 1, 0, 0, 1 });
+        long live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var output = PolicyLoss.Compute(inputs);
+        Assert.Equal(live + 1, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        output.Loss.Dispose();
+        Advantages.GroupRelative(rewards, 2).Dispose();
+        Advantages.Rloo(rewards, 2).Dispose();
+        Advantages.ReinforcePlusPlus(rewards).Dispose();
+        _ = Advantages.GroupsWithSignal(rewards, 2);
+        ImportanceCorrection.TruncatedIs(inputs.Logp, inputs.OldLogp!, 2).Dispose();
+        OverlongShaping.MaskTruncated(inputs.CompletionMask, tensor(new[] { false, true })).Dispose();
+        KlEstimators.K2(inputs.Logp, inputs.RefLogp!).Dispose();
+        Assert.Equal(live + 1, DisposeScopeManager.Statistics.ThreadTotalLiveCount);   // + the bool tensor built for MaskTruncated
     }
 }
