@@ -1,0 +1,159 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RlhfActors.Training.Rl;
+
+/// <summary>How per-token losses [B, T] become one scalar. The choice sets how much each token weighs, so it is a
+/// length bias decision, not a detail.</summary>
+public enum LossAggregation
+{
+    /// <summary>DeepSeekMath GRPO: mean over each sequence's tokens, then mean over sequences. A token of a short
+    /// completion weighs more than one of a long completion (biases towards short correct and long wrong answers).</summary>
+    Grpo,
+    /// <summary>DAPO (Yu et al. 2025): token-level mean, Σ over all masked tokens ÷ number of masked tokens in the
+    /// batch. Every token weighs the same. TRL's default loss_type.</summary>
+    Dapo,
+    /// <summary>Dr. GRPO (Liu et al. 2025): Σ over all masked tokens ÷ (B × max_completion_length), a constant, so
+    /// the normaliser does not depend on the lengths sampled in this batch.</summary>
+    DrGrpo,
+}
+
+/// <summary>
+/// Inputs of <see cref="PolicyLoss.Compute"/>. Per-token tensors are [B, T] (right-padded completions), the mask is
+/// float [B, T] with 1 on real completion tokens.
+/// </summary>
+/// <param name="Logp">log π_θ of the sampled tokens under the policy being trained; the loss is differentiable
+/// w.r.t. it.</param>
+/// <param name="OldLogp">log π_θ_old: the policy at the start of this step's μ iterations (the "old" policy of the
+/// PPO ratio). Null = μ = 1 and on-policy: Logp detached is used, so the ratio is 1 but its gradient is not 0.</param>
+/// <param name="Advantages">[B] sequence advantages (broadcast over tokens) or [B, T] per-token advantages.</param>
+/// <param name="CompletionMask">float [B, T], 1 = real completion token.</param>
+public sealed record PolicyLossInputs(Tensor Logp, Tensor? OldLogp, Tensor Advantages, Tensor CompletionMask)
+{
+    /// <summary>Reference-policy log-probs [B, T]; needed only when <see cref="Beta"/> &gt; 0.</summary>
+    public Tensor? RefLogp { get; init; }
+    /// <summary>Lower clip range: the ratio is clipped at 1 − ε_low.</summary>
+    public double EpsilonLow { get; init; } = 0.2;
+    /// <summary>Upper clip range: the ratio is clipped at 1 + ε_high (DAPO's clip-higher raises it to 0.28).</summary>
+    public double EpsilonHigh { get; init; } = 0.2;
+    /// <summary>KL coefficient β; 0 = no KL term and no reference model.</summary>
+    public double Beta { get; init; }
+    public KlEstimator KlEstimator { get; init; } = KlEstimator.K3;
+    public LossAggregation Aggregation { get; init; } = LossAggregation.Dapo;
+    /// <summary>The constant of <see cref="LossAggregation.DrGrpo"/> (TRL: max_completion_length), not the batch's
+    /// longest completion. Only read by DrGrpo.</summary>
+    public int MaxCompletionLength { get; init; }
+    /// <summary>Optional detached per-token weights [B, T] multiplying the surrogate term (not the KL term), e.g.
+    /// <see cref="ImportanceCorrection.TruncatedIs"/> for rollouts sampled by an older policy version; the order is
+    /// TRL's (IS-weight the surrogate, then add β·KL).</summary>
+    public Tensor? IsWeights { get; init; }
+}
+
+/// <summary>The scalar loss (differentiable w.r.t. Logp) and detached metrics over the masked tokens.</summary>
+/// <param name="MeanKl">Token-level mean of the KL estimate; null when β = 0 (no reference).</param>
+/// <param name="ClipFractionLow">Share of masked tokens where the lower clip was taken: ratio &lt; 1 − ε_low and A &lt; 0.</param>
+/// <param name="ClipFractionHigh">Share of masked tokens where the upper clip was taken: ratio &gt; 1 + ε_high and A &gt; 0.</param>
+/// <param name="MeanRatio">Token-level mean of π_θ/π_θ_old.</param>
+public sealed record PolicyLossOutput(Tensor Loss, double? MeanKl, double ClipFractionLow, double ClipFractionHigh, double MeanRatio)
+{
+    public double ClipFraction => ClipFractionLow + ClipFractionHigh;
+}
+
+/// <summary>
+/// The GRPO-family policy loss: PPO's clipped surrogate (Schulman et al. 2017) with asymmetric clip ranges (DAPO
+/// clip-higher) plus an optional β-weighted per-token KL to a reference (DeepSeekMath GRPO puts the KL in the loss,
+/// not in the reward):
+/// <code>
+/// ratio_t = exp(logp_t − old_logp_t)
+/// loss_t  = −min(ratio_t·A_t, clip(ratio_t, 1 − ε_low, 1 + ε_high)·A_t) + β·KL_t
+/// </code>
+/// then aggregated over the masked tokens as <see cref="LossAggregation"/> says.
+/// </summary>
+public static class PolicyLoss
+{
+    public static PolicyLossOutput Compute(PolicyLossInputs inputs)
+    {
+        var (logp, mask) = (inputs.Logp, inputs.CompletionMask);
+        Validate(inputs);
+        using var scope = NewDisposeScope();
+        var oldLogp = inputs.OldLogp ?? logp.detach();
+        var advantages = inputs.Advantages.dim() == 1 ? inputs.Advantages.unsqueeze(1) : inputs.Advantages;
+
+        // The PPO surrogate. min() takes the pessimistic branch: when the ratio has already moved past the clip in
+        // the direction the advantage pushes it, the clipped branch is taken and that token's gradient is 0.
+        var ratio = (logp - oldLogp).exp();
+        var clippedRatio = ratio.clamp(1 - inputs.EpsilonLow, 1 + inputs.EpsilonHigh);
+        var perToken = -minimum(ratio * advantages, clippedRatio * advantages);
+        if (inputs.IsWeights is not null) perToken = perToken * inputs.IsWeights;
+
+        Tensor? kl = null;
+        if (inputs.Beta > 0)
+        {
+            kl = KlEstimators.PerToken(inputs.KlEstimator, logp, inputs.RefLogp!);
+            perToken = perToken + inputs.Beta * kl;
+        }
+
+        var loss = Aggregate(perToken, mask, inputs.Aggregation, inputs.MaxCompletionLength);
+
+        // Metrics: token-level means over the masked tokens, detached (no graph kept).
+        double TokenMean(Tensor x)
+        {
+            using var noGrad = no_grad();
+            return ((x.detach() * mask).sum() / mask.sum().clamp_min(1)).ToDouble();
+        }
+        var adv = advantages.expand_as(ratio);
+        var lowClipped = ratio.lt(1 - inputs.EpsilonLow).logical_and(adv.lt(0)).to(mask.dtype);
+        var highClipped = ratio.gt(1 + inputs.EpsilonHigh).logical_and(adv.gt(0)).to(mask.dtype);
+        var output = new PolicyLossOutput(loss,
+            MeanKl: kl is null ? null : TokenMean(kl),
+            ClipFractionLow: TokenMean(lowClipped),
+            ClipFractionHigh: TokenMean(highClipped),
+            MeanRatio: TokenMean(ratio));
+        loss.MoveToOuterDisposeScope();
+        return output;
+    }
+
+    /// <summary>Per-token losses [B, T] → scalar, over the masked tokens only (padding never counts).</summary>
+    public static Tensor Aggregate(Tensor perToken, Tensor mask, LossAggregation aggregation, int maxCompletionLength = 0)
+    {
+        if (aggregation == LossAggregation.DrGrpo && maxCompletionLength < 1)
+            throw new ArgumentException($"the dr_grpo aggregation needs max_completion_length >= 1 (got {maxCompletionLength})");
+        using var scope = NewDisposeScope();
+        var masked = perToken * mask;
+        var loss = aggregation switch
+        {
+            // DeepSeekMath GRPO: (1/B) Σ_i (1/|o_i|) Σ_t loss_it. A fully masked sequence (e.g. a masked truncation)
+            // contributes 0 but still counts in B, as in TRL (clamp to 1 avoids 0/0).
+            LossAggregation.Grpo => (masked.sum(1) / mask.sum(1).clamp_min(1)).mean(),
+            // DAPO token-level: Σ_it loss_it / Σ_it mask_it.
+            LossAggregation.Dapo => masked.sum() / mask.sum().clamp_min(1),
+            // Dr. GRPO: Σ_it loss_it / (B · L_max), L_max a constant of the run.
+            LossAggregation.DrGrpo => masked.sum() / ((double)perToken.shape[0] * maxCompletionLength),
+            _ => throw new ArgumentOutOfRangeException(nameof(aggregation), aggregation, "unknown loss aggregation"),
+        };
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    static void Validate(PolicyLossInputs i)
+    {
+        long[] shape = i.Logp.shape;
+        string Show(long[] s) => "[" + string.Join(", ", s) + "]";
+        if (shape.Length != 2) throw new ArgumentException($"logp must be [B, T] (got {Show(shape)})");
+        void Same(Tensor? t, string name)
+        {
+            if (t is not null && !t.shape.SequenceEqual(shape))
+                throw new ArgumentException($"{name} must have logp's shape {Show(shape)} (got {Show(t.shape)})");
+        }
+        Same(i.OldLogp, "old_logp");
+        Same(i.CompletionMask, "completion mask");
+        Same(i.RefLogp, "ref_logp");
+        Same(i.IsWeights, "importance weights");
+        if (!(i.Advantages.dim() == 1 && i.Advantages.shape[0] == shape[0]))
+            Same(i.Advantages, "advantages ([B] or [B, T])");
+        if (i.Beta < 0 || !double.IsFinite(i.Beta)) throw new ArgumentException($"beta must be >= 0 (got {i.Beta})");
+        if (i.Beta > 0 && i.RefLogp is null)
+            throw new ArgumentException($"beta is {i.Beta} > 0, so the KL term needs reference log-probs (ref_logp is null)");
+        if (!(i.EpsilonLow >= 0 && i.EpsilonLow < 1)) throw new ArgumentException($"epsilon_low must be in [0, 1) (got {i.EpsilonLow})");
+        if (!(i.EpsilonHigh >= 0)) throw new ArgumentException($"epsilon_high must be >= 0 (got {i.EpsilonHigh})");
+    }
+}
