@@ -27,7 +27,12 @@ public sealed class HttpReward : IRewardFunction, IDisposable
         Options = options.Validated();
         _ownsClient = client is null;
         // The per-attempt timeout is ours; the client's own timeout would cut a slow-but-allowed attempt short.
-        _client = client ?? new HttpClient { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+        // A run lasts hours: recycling pooled connections lets a reward service that moves (new pod, new DNS
+        // record) be found again, which a client living as long as the run would otherwise never do.
+        _client = client ?? new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        {
+            Timeout = System.Threading.Timeout.InfiniteTimeSpan,
+        };
     }
 
     public HttpRewardOptions Options { get; }
