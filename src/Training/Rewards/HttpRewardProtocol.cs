@@ -1,0 +1,75 @@
+using System.Text.Json;
+
+namespace RlhfActors.Training.Rewards;
+
+/// <summary>The wire format of <see cref="HttpReward"/>: request <c>{"prompts": [...], "completions": [...],
+/// "references": [...]}</c> (a missing reference is JSON null), response <c>{"scores": [numbers]}</c> with one
+/// finite number per request, in order. Parallel arrays rather than objects so a Python server can hand them
+/// straight to a batched model.</summary>
+static class HttpRewardProtocol
+{
+    public static byte[] EncodeRequest(IReadOnlyList<RewardRequest> batch)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            WriteArray(json, "prompts", batch, r => r.Prompt);
+            WriteArray(json, "completions", batch, r => r.Completion);
+            WriteArray(json, "references", batch, r => r.Reference);
+            json.WriteEndObject();
+        }
+        return buffer.ToArray();
+    }
+
+    /// <summary>The scores in <paramref name="body"/>, or an InvalidDataException naming <paramref name="url"/> and
+    /// what is wrong with the answer.</summary>
+    public static double[] ParseScores(string body, int expected, Uri url)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"reward server {url} answered non-JSON ({e.Message}): {Excerpt(body)}", e);
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new InvalidDataException($"reward server {url} answered a JSON {root.ValueKind}, expected an object with a 'scores' array: {Excerpt(body)}");
+            if (!root.TryGetProperty("scores", out var scores))
+                throw new InvalidDataException($"reward server {url} answered without the field 'scores': {Excerpt(body)}");
+            if (scores.ValueKind != JsonValueKind.Array)
+                throw new InvalidDataException($"reward server {url} answered 'scores' as a JSON {scores.ValueKind}, expected an array of numbers");
+            int length = scores.GetArrayLength();
+            if (length != expected)
+                throw new InvalidDataException($"reward server {url} answered {length} scores for a batch of {expected}");
+
+            var result = new double[length];
+            int i = 0;
+            foreach (var element in scores.EnumerateArray())
+            {
+                if (element.ValueKind != JsonValueKind.Number)
+                    throw new InvalidDataException($"reward server {url} answered 'scores'[{i}] as a JSON {element.ValueKind}, expected a number");
+                // 1e999 is valid JSON but overflows to infinity; a non-finite reward would poison the advantages.
+                if (!element.TryGetDouble(out var value) || !double.IsFinite(value))
+                    throw new InvalidDataException($"reward server {url} answered 'scores'[{i}] = {element.GetRawText()}, which is not a finite number");
+                result[i++] = value;
+            }
+            return result;
+        }
+    }
+
+    /// <summary>The first 200 chars of a body, for error messages.</summary>
+    public static string Excerpt(string body) => body.Length <= 200 ? body : body[..200] + "…";
+
+    static void WriteArray(Utf8JsonWriter json, string name, IReadOnlyList<RewardRequest> batch, Func<RewardRequest, string?> field)
+    {
+        json.WriteStartArray(name);
+        foreach (var request in batch) json.WriteStringValue(field(request));
+        json.WriteEndArray();
+    }
+}
