@@ -66,3 +66,24 @@ public sealed class GrpoLearnerTests
         Assert.Throws<ArgumentException>(() => learner.Step(batch, new[] { 1.0, 0.0 }, 1e-3));
     }
 }
+
+public sealed class GrpoLoopTests
+{
+    [Fact]
+    public void The_in_process_loop_samples_scores_and_updates_through_the_reward_function()
+    {
+        var tok = CharTokenizer.Instance;
+        using var policy = TinyModels.Create(TinyModels.Llama() with { VocabSize = tok.VocabSize }, 2, std: 0.02);
+        var options = new GrpoOptions { NumGenerations = 4, MaxCompletionLength = 3 };
+        using var learner = new GrpoLearner(policy, null, options, tok.PadId);
+        var prompts = new[] { new PromptCompletion("1+1=", "2"), new PromptCompletion("2+2=", "4"), new PromptCompletion("3+3=", "6") };
+        var loop = new GrpoLoop(learner, tok, prompts, RlhfActors.Training.Rewards.ExactMatchReward.Instance, options, promptsPerStep: 2, seed: 1);
+        var first = loop.Step(1e-3);
+        var second = loop.Step(1e-3);
+        Assert.Equal(8, first.Sequences);
+        Assert.Equal(2, second.Step);
+        Assert.Equal(2, learner.PolicyVersion);
+        Assert.InRange(first.MeanReward, 0, 1);
+        Assert.True(first.CompletionTokens is > 0 and <= 8 * 3);
+    }
+}
