@@ -3,6 +3,7 @@ using RlhfActors.Training.Model;
 using RlhfActors.Training.Rewards;
 using RlhfActors.Training.Rollouts;
 using RlhfActors.Training.Sampling;
+using RlhfActors.Training.Sft;
 using RlhfActors.Training.Tasks;
 using RlhfActors.Training.Tokenization;
 
@@ -17,30 +18,26 @@ public sealed class GrpoLoop
 {
     readonly GrpoLearner learner;
     readonly ITokenizer tokenizer;
-    readonly IReadOnlyList<PromptCompletion> prompts;
+    readonly EpochSampler<PromptCompletion> prompts;
     readonly IRewardFunction reward;
     readonly GrpoOptions options;
     readonly int promptsPerStep, seed;
-    int[] order;
-    int epoch, cursor;
 
     public GrpoLoop(GrpoLearner learner, ITokenizer tokenizer, IReadOnlyList<PromptCompletion> prompts,
         IRewardFunction reward, GrpoOptions options, int promptsPerStep, int seed)
     {
-        if (prompts.Count == 0) throw new ArgumentException("no prompts");
         this.learner = learner;
         this.tokenizer = tokenizer;
-        this.prompts = prompts;
+        this.prompts = new EpochSampler<PromptCompletion>(prompts, seed);
         this.reward = reward;
         this.options = options;
         this.promptsPerStep = promptsPerStep;
         this.seed = seed;
-        order = Sft.DataOrder.ForEpoch(prompts.Count, seed, 0);
     }
 
     public GrpoStepMetrics Step(double learningRate)
     {
-        var batchPrompts = NextPrompts();
+        var batchPrompts = prompts.Next(promptsPerStep);
         var sampling = new SamplingOptions
         {
             MaxNewTokens = options.MaxCompletionLength,
@@ -55,16 +52,5 @@ public sealed class GrpoLoop
         // synchronous loop means.
         var scores = reward.ScoreAsync(requests, CancellationToken.None).GetAwaiter().GetResult();
         return learner.Step(rollouts, scores, learningRate);
-    }
-
-    PromptCompletion[] NextPrompts()
-    {
-        var batch = new PromptCompletion[promptsPerStep];
-        for (int i = 0; i < batch.Length; i++)
-        {
-            if (cursor == order.Length) { epoch++; cursor = 0; order = Sft.DataOrder.ForEpoch(prompts.Count, seed, epoch); }
-            batch[i] = prompts[order[cursor++]];
-        }
-        return batch;
     }
 }

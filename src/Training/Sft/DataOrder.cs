@@ -14,3 +14,42 @@ public static class DataOrder
         return indices;
     }
 }
+
+/// <summary>Hands out items in shuffled epochs (<see cref="DataOrder"/>); its position (epoch, cursor) is what a
+/// checkpoint saves to resume on the exact next item.</summary>
+public sealed class EpochSampler<T>
+{
+    readonly IReadOnlyList<T> items;
+    readonly int seed;
+    int[] order;
+
+    public EpochSampler(IReadOnlyList<T> items, int seed)
+    {
+        if (items.Count == 0) throw new ArgumentException("nothing to sample from", nameof(items));
+        this.items = items;
+        this.seed = seed;
+        order = DataOrder.ForEpoch(items.Count, seed, 0);
+    }
+
+    public int Epoch { get; private set; }
+    public int Cursor { get; private set; }
+
+    public T[] Next(int count)
+    {
+        var batch = new T[count];
+        for (int i = 0; i < count; i++)
+        {
+            if (Cursor == order.Length) Restore(Epoch + 1, 0);
+            batch[i] = items[order[Cursor++]];
+        }
+        return batch;
+    }
+
+    public void Restore(int epoch, int cursor)
+    {
+        if (epoch < 0 || cursor < 0 || cursor > items.Count) throw new ArgumentOutOfRangeException(nameof(cursor), $"epoch {epoch}, cursor {cursor}");
+        order = DataOrder.ForEpoch(items.Count, seed, epoch);
+        Epoch = epoch;
+        Cursor = cursor;
+    }
+}

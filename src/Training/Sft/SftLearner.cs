@@ -35,25 +35,22 @@ public sealed class SftLearner : IDisposable
     readonly DecoderModel model;
     readonly AdamW optimizer;
     readonly ITokenizer tokenizer;
-    readonly EncodedExample[] examples;
     readonly SftOptions options;
     readonly WarmupCosineSchedule schedule;
     readonly Device device;
     readonly int seed;
-    int[] order;
-    int epoch, cursor;
+    readonly EpochSampler<EncodedExample> data;
 
     SftLearner(DecoderModel model, ITokenizer tokenizer, EncodedExample[] examples, SftOptions options, int seed, Device device)
     {
         this.model = model;
         this.tokenizer = tokenizer;
-        this.examples = examples;
         this.options = options;
         this.seed = seed;
         this.device = device;
         optimizer = new AdamW(model.named_parameters(), options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
         schedule = new WarmupCosineSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRateRatio);
-        order = Shuffle(0);
+        data = new EpochSampler<EncodedExample>(examples, seed);
     }
 
     public static SftLearner Create(SftLearnerSpec spec)
@@ -92,7 +89,7 @@ public sealed class SftLearner : IDisposable
     public SftStepMetrics Step()
     {
         var clock = Stopwatch.StartNew();
-        var batch = SftBatch.Build(NextExamples(), tokenizer.PadId, options.CompletionOnlyLoss);
+        var batch = SftBatch.Build(data.Next(options.BatchSize), tokenizer.PadId, options.CompletionOnlyLoss);
         int step = StepsDone + 1;
         double lr = schedule.At(step);
         double loss, gradNorm;
@@ -113,18 +110,6 @@ public sealed class SftLearner : IDisposable
         return new SftStepMetrics(step, loss, lr, gradNorm, batch.RealTokens, clock.Elapsed.TotalSeconds);
     }
 
-    EncodedExample[] NextExamples()
-    {
-        var batch = new EncodedExample[options.BatchSize];
-        for (int i = 0; i < batch.Length; i++)
-        {
-            if (cursor == order.Length) { epoch++; cursor = 0; order = Shuffle(epoch); }
-            batch[i] = examples[order[cursor++]];
-        }
-        return batch;
-    }
-
-    int[] Shuffle(int forEpoch) => DataOrder.ForEpoch(examples.Length, seed, forEpoch);
 
     public IReadOnlyList<TensorBytes> ExportWeights() => ModelFactory.ExportWeights(model);
 
@@ -132,7 +117,7 @@ public sealed class SftLearner : IDisposable
     /// <paramref name="provenance"/> (config hash, dataset hash, …) goes into the manifest.</summary>
     public CheckpointInfo SaveCheckpoint(string directory, IReadOnlyDictionary<string, string> provenance)
     {
-        var state = new TrainerState(StepsDone, seed, epoch, cursor, optimizer.StepCount);
+        var state = new TrainerState(StepsDone, seed, data.Epoch, data.Cursor, optimizer.StepCount);
         return CheckpointWriter.Write(directory, model.Config, ExportWeights(), optimizer.ExportState(),
             JsonSerializer.Serialize(state), StepsDone, provenance, extraFiles: Tokenizers.FilesFor(tokenizer));
     }
@@ -148,9 +133,7 @@ public sealed class SftLearner : IDisposable
         ModelFactory.LoadWeights(model, checkpoint.Weights, directory);
         optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
         StepsDone = state.Step;
-        epoch = state.Epoch;
-        cursor = state.Cursor;
-        order = Shuffle(epoch);
+        data.Restore(state.Epoch, state.Cursor);
     }
 
     sealed record TrainerState(int Step, int Seed, int Epoch, int Cursor, long OptimizerSteps);
