@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Learner;
 using RlhfActors.Abstractions.Messaging;
+using RlhfActors.Abstractions.Placement;
 using RlhfActors.Abstractions.Policy;
 
 namespace RlhfActors.Abstractions.Grains;
@@ -25,6 +26,10 @@ public interface ILearnerGrain : IGrainWithStringKey
 
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("SaveCheckpoint")]
     Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request);
+
+    /// <summary>The silo and device this activation runs on (activates the grain; builds no model).</summary>
+    [Alias("GetPlacement")]
+    Task<GrainPlacement> GetPlacement();
 
     /// <summary>Frees the model and lets the activation go.</summary>
     [Alias("Release")]

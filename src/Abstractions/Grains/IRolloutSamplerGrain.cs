@@ -1,5 +1,6 @@
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Messaging;
+using RlhfActors.Abstractions.Placement;
 using RlhfActors.Abstractions.Policy;
 using RlhfActors.Abstractions.Sampling;
 
@@ -22,6 +23,10 @@ public interface IRolloutSamplerGrain : IGrainWithStringKey
     /// <summary>Greedy evaluation on the held-out examples with policy version <paramref name="minVersion"/> or newer.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Evaluate")]
     Task<EvalSummary> Evaluate(long minVersion);
+
+    /// <summary>The silo and device this activation runs on (activates the grain; builds no model).</summary>
+    [Alias("GetPlacement")]
+    Task<GrainPlacement> GetPlacement();
 
     [Alias("Release")]
     Task Release();

@@ -4,7 +4,9 @@ using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Learner;
 using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Placement;
 using RlhfActors.Grains.Device;
+using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Data;
@@ -18,13 +20,23 @@ namespace RlhfActors.Grains.Learner;
 /// <see cref="CollectionAgeLimitAttribute"/>'s two hours (longer than any pause between training calls), and the
 /// experiment releases it explicitly when done.
 /// </summary>
-[CollectionAgeLimit(Hours = 2)]
-public sealed partial class LearnerGrain(DeviceWorkers devices, ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
+[CollectionAgeLimit(Hours = 2), AcceleratorPlacement]
+public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
 {
-    readonly DeviceWorker _device = devices.Get(DeviceWorkers.Cpu);
+    // The silo's allocator picks this activation's device once: the model is built on it and stays there.
+    readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     SftLearner? _learner;
     int _totalSteps;
     long _nextVersion;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        LogActivated(this.GetPrimaryKeyString(), GrainContext.Address.SiloAddress!, _device.Device);
+        return Task.CompletedTask;
+    }
+
+    public Task<GrainPlacement> GetPlacement() =>
+        Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
 
     public async Task<LearnerInfo> Initialize(ExperimentConfig config)
     {
@@ -142,6 +154,9 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, ILogger<LearnerG
         // Native memory belongs to the device thread's world; free it there.
         await _device.RunAsync(learner.Dispose);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Learner {Grain} activated on silo {Silo}, device {Device}")]
+    private partial void LogActivated(string grain, SiloAddress silo, string device);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: learner ready ({Train} train / {Eval} held-out examples, device {Device})")]
     private partial void LogInitialized(string experimentId, int train, int eval, string device);

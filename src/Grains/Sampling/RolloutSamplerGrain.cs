@@ -4,7 +4,9 @@ using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Policy;
 using RlhfActors.Abstractions.Sampling;
+using RlhfActors.Abstractions.Placement;
 using RlhfActors.Grains.Device;
+using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Data;
@@ -16,11 +18,12 @@ namespace RlhfActors.Grains.Sampling;
 /// Holds an inference copy of an experiment's policy (a <see cref="PolicyEvaluator"/>) and the held-out examples.
 /// It pulls weights from the experiment's <see cref="IPolicyGrain"/> only when its copy is older than asked for.
 /// </summary>
-[CollectionAgeLimit(Hours = 2)]
-public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, ILogger<RolloutSamplerGrain> logger)
+[CollectionAgeLimit(Hours = 2), AcceleratorPlacement]
+public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<RolloutSamplerGrain> logger)
     : Grain, IRolloutSamplerGrain
 {
-    readonly DeviceWorker _device = devices.Get(DeviceWorkers.Cpu);
+    // The silo's allocator picks this activation's device once: the model is built on it and stays there.
+    readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     // Identifies the init the evaluator was built from (canonical config JSON + model config): records compare
     // collections by reference, and every init that crossed the wire is a new instance.
     string? _initKey;
@@ -32,6 +35,15 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, ILogger<R
     PolicyVersion? _pending;
 
     string ExperimentId => GrainKeys.ExperimentOfSampler(this.GetPrimaryKeyString());
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        LogActivated(this.GetPrimaryKeyString(), GrainContext.Address.SiloAddress!, _device.Device);
+        return Task.CompletedTask;
+    }
+
+    public Task<GrainPlacement> GetPlacement() =>
+        Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
 
     public async Task Initialize(SamplerInit init)
     {
@@ -127,6 +139,9 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, ILogger<R
         _initKey = null;
         await _device.RunAsync(evaluator.Dispose);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sampler {Grain} activated on silo {Silo}, device {Device}")]
+    private partial void LogActivated(string grain, SiloAddress silo, string device);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sampler {Sampler}: evaluator ready ({Eval} held-out examples)")]
     private partial void LogInitialized(string sampler, int eval);

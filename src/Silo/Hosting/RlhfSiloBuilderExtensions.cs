@@ -1,8 +1,10 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using RlhfActors.Abstractions.Messaging;
+using RlhfActors.Grains.Device;
 using RlhfActors.Grains.Experiments;
 using RlhfActors.Grains.Hosting;
 
@@ -22,9 +24,12 @@ public static class RlhfSiloBuilderExtensions
 
     /// <summary>
     /// Everything a silo needs to host the RLHF grains except clustering: messaging limits, grain storage, device
-    /// workers. Test clusters call this with their own clustering, so they run with the real silo's settings.
+    /// workers, accelerator placement. Test clusters call this with their own clustering, so they run with the real
+    /// silo's settings.
     /// </summary>
-    public static ISiloBuilder AddRlhfRuntime(this ISiloBuilder silo)
+    /// <param name="hardware">The devices this silo advertises; null reads section "Rlhf:Hardware" of the silo's
+    /// configuration and detects whatever it leaves unset.</param>
+    public static ISiloBuilder AddRlhfRuntime(this ISiloBuilder silo, SiloHardwareOptions? hardware = null)
     {
         silo.Configure<SiloMessagingOptions>(o =>
         {
@@ -38,6 +43,9 @@ public static class RlhfSiloBuilderExtensions
         silo.AddMemoryGrainStorage(GrainStorage.Experiments, (OptionsBuilder<MemoryGrainStorageOptions> storage) =>
             storage.Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
         silo.Services.AddRlhfGrainServices();
+        silo.AddAcceleratorPlacement(hardware
+            ?? silo.Configuration.GetSection(SiloHardwareOptions.Section).Get<SiloHardwareOptions>()
+            ?? new SiloHardwareOptions());
         return silo;
     }
 }

@@ -1,0 +1,28 @@
+using System.Globalization;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using RlhfActors.Grains.Device;
+
+namespace RlhfActors.Grains.Placement;
+
+/// <summary>The silo metadata keys through which a silo advertises its devices, and their reading back.</summary>
+public static class HardwareMetadata
+{
+    public const string Accelerator = "hardware.accelerator";
+    public const string DeviceCount = "hardware.device_count";
+
+    /// <summary>The metadata entries for resolved <paramref name="hardware"/>.</summary>
+    public static Dictionary<string, string> From(SiloHardwareOptions hardware) => new(StringComparer.Ordinal)
+    {
+        [Accelerator] = hardware.Accelerator ?? SiloHardwareOptions.NoAccelerator,
+        [DeviceCount] = (hardware.DeviceCount ?? 0).ToString(CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Accelerator devices a silo advertises; 0 for none, and for a silo whose metadata is not known (yet).</summary>
+    public static int AcceleratorDevices(SiloMetadata metadata)
+    {
+        var m = metadata.Metadata;
+        if (!m.TryGetValue(Accelerator, out var accelerator) || accelerator == SiloHardwareOptions.NoAccelerator) return 0;
+        return m.TryGetValue(DeviceCount, out var text)
+               && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : 0;
+    }
+}
