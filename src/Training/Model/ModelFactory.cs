@@ -23,14 +23,7 @@ public static class ModelFactory
     public static DecoderModel Create(ModelSource source, int vocabSize, long seed, Device device)
     {
         var computeType = ParseComputeType(source.DType);
-        if (source.Path is not null)
-        {
-            var content = HfModelFolder.Load(source.Path);
-            var model = new DecoderModel(content.Config, computeType);
-            LoadWeights(model, content.Weights, source.Path);
-            model.to(device);
-            return model;
-        }
+        if (source.Path is not null) return LoadFolder(source.Path, computeType, device);
         var config = source.Config ?? throw new ArgumentException("model source needs a path or a config");
         if (config.VocabSize == 0) config = config with { VocabSize = vocabSize };
         if (config.VocabSize < vocabSize)

@@ -133,7 +133,7 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal(2, unknown.ExitCode);
     }
 
-    /// <summary>End to end on an embedded silo. Depends on the Training facade (model, data, tokenizer).</summary>
+    /// <summary>End to end on an embedded silo.</summary>
     [Fact]
     public async Task A_tiny_run_with_json_ends_with_one_json_line()
     {

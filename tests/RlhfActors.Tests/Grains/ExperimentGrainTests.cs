@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Grains;
 
@@ -75,7 +76,7 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
         Assert.Equal(ExperimentState.Failed, (await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30))).State);
     }
 
-    /// <summary>End to end through both silos. Depends on the Training facade (model, data, tokenizer).</summary>
+    /// <summary>End to end through both silos.</summary>
     [Fact]
     public async Task A_tiny_sft_run_completes_with_evaluations_and_a_checkpoint()
     {
@@ -134,22 +135,15 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
         Assert.Equal(ExperimentState.Pending, status.State);
     }
 
-    /// <summary>Depends on the Training facade (model, data, tokenizer).</summary>
     [Fact]
     public async Task Stop_ends_a_running_experiment_between_chunks_and_it_can_start_again()
     {
         var config = TinyExperiment.Create(NewName("stop"));
-        config = config with { Sft = config.Sft with { Steps = 5000 }, Eval = config.Eval with { Every = 0 } };
+        config = LongRun(config);
         var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
         try
         {
-            await grain.Start(config);
-            var clock = Stopwatch.StartNew();
-            while ((await grain.GetStatus()) is { State: ExperimentState.Running, Step: 0 })
-            {
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "no step within 30 s");
-                await Task.Delay(20);
-            }
+            await StartAndWaitForFirstStepAsync(grain, config);
 
             var stopped = await grain.Stop("test says so");
 
@@ -171,23 +165,17 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
         }
     }
 
-    /// <summary>Depends on the Training facade. A controller that loses its activation mid-run (silo restart) comes
+    /// <summary>A controller that loses its activation mid-run (silo restart) comes
     /// back from persisted state and reports the run as interrupted instead of "running" forever.</summary>
     [Fact]
     public async Task A_run_whose_controller_was_deactivated_reports_it_was_interrupted()
     {
         var config = TinyExperiment.Create(NewName("lost"));
-        config = config with { Sft = config.Sft with { Steps = 5000 }, Eval = config.Eval with { Every = 0 } };
+        config = LongRun(config);
         var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
         try
         {
-            await grain.Start(config);
-            var clock = Stopwatch.StartNew();
-            while ((await grain.GetStatus()) is { State: ExperimentState.Running, Step: 0 })
-            {
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "no step within 30 s");
-                await Task.Delay(20);
-            }
+            await StartAndWaitForFirstStepAsync(grain, config);
 
             await fixture.Cluster.DeactivateAsync(grain);
             var status = await grain.GetStatus();
@@ -212,6 +200,21 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
             if (status.IsFinished) return status;
             if (clock.Elapsed > limit) throw new TimeoutException($"experiment still {status.State} ({status.Phase}) after {limit}");
             await Task.Delay(50);
+        }
+    }
+
+    /// <summary>A run long enough to be caught mid-way, with no evaluations in between.</summary>
+    static ExperimentConfig LongRun(ExperimentConfig config) =>
+        config with { Sft = config.Sft with { Steps = 5000 }, Eval = config.Eval with { Every = 0 } };
+
+    static async Task StartAndWaitForFirstStepAsync(IExperimentGrain grain, ExperimentConfig config)
+    {
+        await grain.Start(config);
+        var clock = Stopwatch.StartNew();
+        while ((await grain.GetStatus()) is { State: ExperimentState.Running, Step: 0 })
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "no step within 30 s");
+            await Task.Delay(20);
         }
     }
 }
