@@ -12,7 +12,7 @@ public sealed record ExperimentConfig
 {
     /// <summary>Experiment name; also the experiment's grain key. Letters, digits, '.', '_' and '-'.</summary>
     [Id(0)] public string Name { get; init; } = "";
-    /// <summary>Training algorithm; this slice knows only "sft".</summary>
+    /// <summary>"sft", or "grpo" (an SFT warm-up of <c>sft.steps</c>, possibly 0, then <c>grpo.steps</c> of GRPO).</summary>
     [Id(1)] public string Algorithm { get; init; } = "sft";
     [Id(2)] public int Seed { get; init; } = 1;
     [Id(3)] public ModelSection Model { get; init; } = new();
@@ -24,6 +24,12 @@ public sealed record ExperimentConfig
     [Id(8)] public string OutputDir { get; init; } = "";
     /// <summary>The YAML file this config was read from, when it was; for messages only.</summary>
     [Id(9)] public string? SourceFile { get; init; }
+    /// <summary>The GRPO stage; read when <see cref="Algorithm"/> is "grpo".</summary>
+    [Id(10)] public GrpoSection Grpo { get; init; } = new();
+
+    public bool IsGrpo => Algorithm == "grpo";
+    /// <summary>Steps of every stage: SFT (warm-up) and GRPO.</summary>
+    public int TotalSteps => Sft.Steps + (IsGrpo ? Grpo.Steps : 0);
 }
 
 /// <summary>The policy: where its weights start, its dtype and its tokenizer.</summary>

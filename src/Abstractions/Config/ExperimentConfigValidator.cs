@@ -10,7 +10,7 @@ namespace RlhfActors.Abstractions.Config;
 /// </summary>
 public static partial class ExperimentConfigValidator
 {
-    public static readonly IReadOnlyList<string> Algorithms = ["sft"];
+    public static readonly IReadOnlyList<string> Algorithms = ["sft", "grpo"];
     public static readonly IReadOnlyList<string> DTypes = ["bf16", "fp32"];
 
     public static IReadOnlyList<ConfigError> Validate(ExperimentConfig config)
@@ -46,21 +46,45 @@ public static partial class ExperimentConfigValidator
         Check(data.EvalExamples > 0, "data.eval_examples", "must be > 0", data.EvalExamples);
 
         var sft = config.Sft;
-        Check(sft.Steps > 0, "sft.steps", "must be > 0", sft.Steps);
+        if (config.IsGrpo) Check(sft.Steps >= 0, "sft.steps", "must be >= 0 (the SFT warm-up before GRPO; 0 = none)", sft.Steps);
+        else Check(sft.Steps > 0, "sft.steps", "must be > 0", sft.Steps);
         Check(sft.BatchSize > 0, "sft.batch_size", "must be > 0", sft.BatchSize);
         Check(sft.LearningRate > 0 && double.IsFinite(sft.LearningRate), "sft.learning_rate", "must be > 0", sft.LearningRate);
-        Check(sft.WarmupSteps >= 0 && sft.WarmupSteps <= sft.Steps, "sft.warmup_steps", "must be between 0 and sft.steps", sft.WarmupSteps);
+        Check(sft.WarmupSteps >= 0 && (sft.WarmupSteps <= sft.Steps || config.IsGrpo && sft.Steps == 0), "sft.warmup_steps", "must be between 0 and sft.steps", sft.WarmupSteps);
         Check(sft.MinLearningRateRatio is >= 0 and <= 1, "sft.min_learning_rate_ratio", "must be between 0 and 1", sft.MinLearningRateRatio);
         Check(sft.WeightDecay >= 0 && double.IsFinite(sft.WeightDecay), "sft.weight_decay", "must be >= 0", sft.WeightDecay);
         Check(sft.AdamBeta1 is >= 0 and < 1, "sft.adam_beta1", "must be in [0, 1)", sft.AdamBeta1);
         Check(sft.AdamBeta2 is >= 0 and < 1, "sft.adam_beta2", "must be in [0, 1)", sft.AdamBeta2);
         Check(sft.MaxGradNorm > 0 && double.IsFinite(sft.MaxGradNorm), "sft.max_grad_norm", "must be > 0", sft.MaxGradNorm);
 
+        if (config.IsGrpo) ValidateGrpo(config.Grpo, Check);
+
         Check(config.Eval.Every >= 0, "eval.every", "must be >= 0 (0 = only before and after training)", config.Eval.Every);
         Check(config.Eval.MaxNewTokens > 0, "eval.max_new_tokens", "must be > 0", config.Eval.MaxNewTokens);
         Check(config.Checkpoint.Every >= 0, "checkpoint.every", "must be >= 0 (0 = only at the end)", config.Checkpoint.Every);
         Check(config.OutputDir.Length > 0, "output_dir", "must be a folder path", config.OutputDir);
         return errors;
+    }
+
+    /// <summary>The system's GRPO fields (stage length, samplers, mode, rewards). The algorithm's own fields (β, ε,
+    /// loss_type, …) are checked by the Training layer's GrpoOptions, which the YAML loader and the grains also run.</summary>
+    static void ValidateGrpo(GrpoSection grpo, Action<bool, string, string, object?> check)
+    {
+        check(grpo.Steps > 0, "grpo.steps", "must be > 0", grpo.Steps);
+        check(grpo.PromptsPerStep > 0, "grpo.prompts_per_step", "must be > 0", grpo.PromptsPerStep);
+        check(grpo.Samplers is >= 1 and <= 64, "grpo.samplers", "must be between 1 and 64", grpo.Samplers);
+        check(grpo.Samplers <= grpo.PromptsPerStep, "grpo.samplers", "must be <= grpo.prompts_per_step (each sampler needs a prompt)", grpo.Samplers);
+        check(grpo.Mode is GrpoSection.Sync or GrpoSection.Async, "grpo.mode", $"must be {GrpoSection.Sync} or {GrpoSection.Async}", grpo.Mode);
+        check(grpo.Mode != GrpoSection.Async || grpo.MaxStaleness >= 1 || grpo.StaleMode == "truncated_is", "grpo.max_staleness",
+            "must be >= 1 in async mode with stale_mode drop (async rollouts are one version old; 0 would drop every batch)", grpo.MaxStaleness);
+        check(grpo.WeightDecay >= 0 && double.IsFinite(grpo.WeightDecay), "grpo.weight_decay", "must be >= 0", grpo.WeightDecay);
+        check(grpo.MaxGradNorm >= 0 && double.IsFinite(grpo.MaxGradNorm), "grpo.max_grad_norm", "must be >= 0 (0 = no clipping)", grpo.MaxGradNorm);
+        for (int i = 0; i < grpo.Rewards.Length; i++)
+        {
+            var term = grpo.Rewards[i];
+            check(term.Name.Length > 0, $"grpo.rewards[{i}].name", "must name a reward", term.Name);
+            check(double.IsFinite(term.Weight), $"grpo.rewards[{i}].weight", "must be a finite number", term.Weight);
+        }
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> listing every error, for callers that cannot report a list.</summary>

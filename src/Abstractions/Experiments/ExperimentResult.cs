@@ -15,9 +15,13 @@ public sealed record ExperimentResult
     /// <summary>Training tokens per second of wall time spent in training calls (evaluations and checkpoints excluded).</summary>
     [Id(5)] public double TrainTokensPerSecond { get; init; }
     [Id(6)] public double? FinalLoss { get; init; }
+    /// <summary>Held-out accuracy before the trained stage: before training for SFT, after the SFT warm-up for GRPO.</summary>
     [Id(7)] public double AccuracyBefore { get; init; }
     [Id(8)] public double AccuracyAfter { get; init; }
     [Id(9)] public string CheckpointPath { get; init; } = "";
     [Id(10)] public long PolicyVersion { get; init; }
     [Id(11)] public ImmutableArray<EvalSummary> Evals { get; init; } = [];
+    /// <summary>GRPO: held-out accuracy before any training (AccuracyBefore is after the SFT warm-up).</summary>
+    [Id(12)] public double? AccuracyAtStart { get; init; }
+    [Id(13)] public GrpoStats? Grpo { get; init; }
 }

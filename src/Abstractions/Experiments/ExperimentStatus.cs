@@ -25,6 +25,10 @@ public sealed record ExperimentStatus
     [Id(17)] public System.Collections.Immutable.ImmutableArray<EvalSummary> Evals { get; init; } = [];
     [Id(15)] public string? CheckpointPath { get; init; }
     [Id(16)] public string? Error { get; init; }
+    /// <summary>"sft" or "grpo": the stage the step counter is in.</summary>
+    [Id(18)] public string Stage { get; init; } = "sft";
+    /// <summary>GRPO totals so far; null before the GRPO stage.</summary>
+    [Id(19)] public GrpoStats? Grpo { get; init; }
 
     public bool IsFinished => State is ExperimentState.Completed or ExperimentState.Failed or ExperimentState.Stopped;
 }

@@ -4,6 +4,7 @@ using RlhfActors.Abstractions.Learner;
 using RlhfActors.Abstractions.Messaging;
 using RlhfActors.Abstractions.Placement;
 using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Rollouts;
 
 namespace RlhfActors.Abstractions.Grains;
 
@@ -23,6 +24,15 @@ public interface ILearnerGrain : IGrainWithStringKey
     /// <see cref="IPolicyGrain"/>.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("PublishPolicy")]
     Task<PolicyVersionInfo> PublishPolicy();
+
+    /// <summary>Ends the SFT warm-up and starts GRPO on the current weights (config's grpo section): publishes them
+    /// as the stage's first version, which rollouts and the reference start from.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("StartGrpo")]
+    Task<PolicyVersionInfo> StartGrpo();
+
+    /// <summary>One GRPO update; publishes the new version before returning (unless the batch was dropped as stale).</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GrpoStep")]
+    Task<GrpoStepResult> GrpoStep(GrpoStepRequest request);
 
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("SaveCheckpoint")]
     Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request);

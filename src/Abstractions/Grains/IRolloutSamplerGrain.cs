@@ -2,6 +2,7 @@ using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Messaging;
 using RlhfActors.Abstractions.Placement;
 using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Abstractions.Sampling;
 
 namespace RlhfActors.Abstractions.Grains;
@@ -23,6 +24,11 @@ public interface IRolloutSamplerGrain : IGrainWithStringKey
     /// <summary>Greedy evaluation on the held-out examples with policy version <paramref name="minVersion"/> or newer.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Evaluate")]
     Task<EvalSummary> Evaluate(long minVersion);
+
+    /// <summary>G completions per prompt of the request's shard, sampled with version <see cref="RolloutRequest.MinVersion"/>
+    /// or newer (pulled from the policy registry first when the held copy is older).</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Generate")]
+    Task<RolloutBatchMessage> Generate(RolloutRequest request);
 
     /// <summary>The silo and device this activation runs on (activates the grain; builds no model).</summary>
     [Alias("GetPlacement")]

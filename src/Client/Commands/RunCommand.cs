@@ -129,11 +129,33 @@ public static class RunCommand
             w.WriteStartObject("eval");
             WriteNumberOrNull(w, "accuracy_before", result.AccuracyBefore);
             WriteNumberOrNull(w, "accuracy_after", result.AccuracyAfter);
+            if (result.AccuracyAtStart is { } atStart) w.WriteNumber("accuracy_at_start", atStart);
             w.WriteEndObject();
+            if (result.Grpo is { } g) WriteGrpo(w, g);
             w.WriteString("checkpoint", result.CheckpointPath);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>What a GRPO run reports beside accuracy: reward, KL, clipping, staleness accounting, where time went.</summary>
+    static void WriteGrpo(Utf8JsonWriter w, GrpoStats g)
+    {
+        w.WriteStartObject("grpo");
+        w.WriteNumber("steps", g.Steps);
+        WriteNumberOrNull(w, "mean_reward", g.RecentMeanReward);
+        WriteNumberOrNull(w, "last_mean_reward", g.LastMeanReward);
+        WriteNumberOrNull(w, "kl", g.LastKl);
+        WriteNumberOrNull(w, "clip_fraction", g.LastClipFraction);
+        w.WriteNumber("stale_rollouts", g.StaleRollouts);
+        w.WriteNumber("dropped_rollouts", g.DroppedRollouts);
+        w.WriteNumber("corrected_rollouts", g.CorrectedRollouts);
+        w.WriteNumber("max_trained_staleness", g.MaxTrainedStaleness);
+        w.WriteNumber("filtered_groups", g.FilteredGroups);
+        w.WriteNumber("step_s", Math.Round(g.StepSeconds, 3));
+        w.WriteNumber("generation_s", Math.Round(g.GenerationSeconds, 3));
+        w.WriteNumber("update_s", Math.Round(g.UpdateSeconds, 3));
+        w.WriteEndObject();
     }
 
     static void WriteNumberOrNull(Utf8JsonWriter w, string name, double? value)
@@ -147,7 +169,11 @@ public static class RunCommand
         string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
         stdout.WriteLine($"experiment '{r.ExperimentId}' completed: {r.Steps} {r.Algorithm} steps in {F(r.WallSeconds, "F1")} s " +
                          $"({F(r.TrainTokensPerSecond, "F0")} train tokens/s)");
-        stdout.WriteLine($"held-out accuracy: {F(100 * r.AccuracyBefore, "F1")}% before, {F(100 * r.AccuracyAfter, "F1")}% after");
+        var before = r.Grpo is null ? "before" : "after the SFT warm-up";
+        stdout.WriteLine($"held-out accuracy: {F(100 * r.AccuracyBefore, "F1")}% {before}, {F(100 * r.AccuracyAfter, "F1")}% after");
+        if (r.Grpo is { } g)
+            stdout.WriteLine($"grpo: {g.Steps} updates, mean reward {F(g.RecentMeanReward ?? double.NaN, "F3")}, " +
+                             $"kl {(g.LastKl is { } kl ? F(kl, "F4") : "n/a (beta = 0)")}, stale rollouts {g.StaleRollouts}, dropped {g.DroppedRollouts}");
         stdout.WriteLine($"checkpoint: {r.CheckpointPath}");
     }
 }

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using RlhfActors.Abstractions.Config;
+using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Model;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -71,6 +72,12 @@ public static partial class ExperimentYamlLoader
         foreach (var error in ExperimentConfigValidator.Validate(config))
             context.FieldError(error.Path, error.Message);
         context.ThrowIfErrors();
+        if (config.IsGrpo)
+        {
+            foreach (var error in GrpoSpecs.Errors(config))
+                context.FieldError(error.Path, error.Message);
+            context.ThrowIfErrors();
+        }
 
         config = ResolvePaths(config, context);
         context.ThrowIfErrors();
@@ -91,6 +98,7 @@ public static partial class ExperimentYamlLoader
             Sft = ReadSft(root),
             Eval = ReadEval(root),
             Checkpoint = ReadCheckpoint(root),
+            Grpo = ReadGrpo(root),
             OutputDir = root.String("output_dir") ?? (name.Length > 0 ? Path.Combine("runs", name) : ""),
         };
     }
@@ -202,6 +210,58 @@ public static partial class ExperimentYamlLoader
         };
         eval.RejectUnknown();
         return section;
+    }
+
+    static GrpoSection ReadGrpo(MappingReader root)
+    {
+        var d = new GrpoSection();
+        if (root.Mapping("grpo") is not { } g) return d;
+        var section = d with
+        {
+            Steps = g.Int("steps") ?? d.Steps,
+            PromptsPerStep = g.Int("prompts_per_step") ?? d.PromptsPerStep,
+            NumGenerations = g.Int("num_generations") ?? d.NumGenerations,
+            LearningRate = g.Double("learning_rate") ?? d.LearningRate,
+            Beta = g.Double("beta") ?? d.Beta,
+            EpsilonLow = g.Double("epsilon") ?? d.EpsilonLow,
+            EpsilonHigh = g.Double("epsilon_high") ?? d.EpsilonHigh,
+            LossType = g.String("loss_type") ?? d.LossType,
+            KlEstimator = g.String("kl_estimator") ?? d.KlEstimator,
+            ScaleRewards = g.Bool("scale_rewards") ?? d.ScaleRewards,
+            AdvantageEstimator = g.String("advantage_estimator") ?? d.AdvantageEstimator,
+            NumIterations = g.Int("num_iterations") ?? d.NumIterations,
+            Temperature = g.Double("temperature") ?? d.Temperature,
+            MaxCompletionLength = g.Int("max_completion_length") ?? d.MaxCompletionLength,
+            MaskTruncatedCompletions = g.Bool("mask_truncated_completions") ?? d.MaskTruncatedCompletions,
+            OverlongBuffer = g.Int("overlong_buffer") ?? d.OverlongBuffer,
+            DynamicSampling = g.Bool("dynamic_sampling") ?? d.DynamicSampling,
+            Mode = g.String("mode") ?? d.Mode,
+            MaxStaleness = g.Int("max_staleness") ?? d.MaxStaleness,
+            StaleMode = g.String("stale_mode") ?? d.StaleMode,
+            IsCap = g.Double("is_cap") ?? d.IsCap,
+            Samplers = g.Int("samplers") ?? d.Samplers,
+            WeightDecay = g.Double("weight_decay") ?? d.WeightDecay,
+            MaxGradNorm = g.Double("max_grad_norm") ?? d.MaxGradNorm,
+            Rewards = [.. g.MappingList("rewards").Select(ReadRewardTerm)],
+        };
+        g.RejectUnknown();
+        return section;
+    }
+
+    static RewardTerm ReadRewardTerm(MappingReader item)
+    {
+        var args = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        if (item.Mapping("args") is { } argsReader)
+            foreach (var key in argsReader.Keys.ToList())
+                if (argsReader.String(key) is { } value) args[key] = value;
+        var term = new RewardTerm
+        {
+            Name = item.String("name") ?? "",
+            Weight = item.Double("weight") ?? 1.0,
+            Args = args.ToImmutable(),
+        };
+        item.RejectUnknown();
+        return term;
     }
 
     static CheckpointSection ReadCheckpoint(MappingReader root)

@@ -83,6 +83,33 @@ sealed class MappingReader
         return null;
     }
 
+    /// <summary>A list of mappings (<c>- name: x</c> items), each read by its own reader with path <c>key[i]</c>;
+    /// empty when the key is absent.</summary>
+    public IReadOnlyList<MappingReader> MappingList(string key)
+    {
+        if (Get(key, out var path) is not { } node) return [];
+        if (node is YamlScalarNode scalar && IsNull(scalar)) return [];
+        if (node is not YamlSequenceNode sequence)
+        {
+            _context.Error(node.Start.Line, $"{path} must be a list ('- name: …' items)");
+            return [];
+        }
+        var items = new List<MappingReader>();
+        for (int i = 0; i < sequence.Children.Count; i++)
+        {
+            if (sequence.Children[i] is YamlMappingNode item)
+            {
+                _context.RecordLine($"{path}[{i}]", item.Start.Line);
+                items.Add(new MappingReader(_context, item, $"{path}[{i}]"));
+            }
+            else
+            {
+                _context.Error(sequence.Children[i].Start.Line, $"{path}[{i}] must be a mapping ('- name: …')");
+            }
+        }
+        return items;
+    }
+
     /// <summary>All keys of this mapping, for free-form sections (task parameters).</summary>
     public IEnumerable<string> Keys => _entries.Keys;
 

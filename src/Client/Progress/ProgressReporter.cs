@@ -60,7 +60,14 @@ public sealed class ProgressReporter(TextWriter output, bool interactive)
         };
         if (s.LastLoss is { } loss) parts.Add($"loss {loss.ToString("F4", CultureInfo.InvariantCulture)}");
         if (s.LearningRate is { } lr) parts.Add($"lr {lr.ToString("0.00e+00", CultureInfo.InvariantCulture)}");
-        if (s.TokensPerSecond is { } tps) parts.Add($"{FormatRate(tps)} tok/s");
+        if (s.Grpo is { } g)
+        {
+            parts.Insert(1, "grpo");
+            if (g.RecentMeanReward is { } reward) parts.Add($"reward {reward.ToString("F3", CultureInfo.InvariantCulture)}");
+            if (g.LastKl is { } kl) parts.Add($"kl {kl.ToString("F4", CultureInfo.InvariantCulture)}");
+            if (g.StaleRollouts + g.DroppedRollouts > 0) parts.Add($"stale {g.StaleRollouts} dropped {g.DroppedRollouts}");
+        }
+        else if (s.TokensPerSecond is { } tps) parts.Add($"{FormatRate(tps)} tok/s");
         parts.Add($"elapsed {FormatTime(s.Elapsed)}");
         if (s.Eta is { } eta) parts.Add($"ETA {FormatTime(eta)}");
         if (s.Phase is not ("training" or "")) parts.Add($"({s.Phase})");

@@ -29,7 +29,7 @@ public sealed partial class ExperimentGrain(
     IOptions<ExperimentDriverOptions> options,
     ILogger<ExperimentGrain> logger) : Grain, IExperimentGrain
 {
-    enum Phase { Initialize, Train, Finish }
+    enum Phase { Initialize, Train, GrpoStart, GrpoTrain, Finish }
 
     readonly int _stepsPerCall = options.Value.StepsPerCall;
     IGrainTimer? _timer;
@@ -39,7 +39,10 @@ public sealed partial class ExperimentGrain(
     ExperimentConfig Config => Record.Config ?? throw new InvalidOperationException("experiment has no config");
     string ExperimentId => this.GetPrimaryKeyString();
     ILearnerGrain Learner => GrainFactory.GetGrain<ILearnerGrain>(ExperimentId);
-    IRolloutSamplerGrain Sampler => GrainFactory.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(ExperimentId, 0));
+    IRolloutSamplerGrain Sampler => SamplerAt(0);
+    IRolloutSamplerGrain SamplerAt(int index) => GrainFactory.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(ExperimentId, index));
+    IRewardModelGrain Reward => GrainFactory.GetGrain<IRewardModelGrain>(ExperimentId);
+    IReferenceGrain Reference => GrainFactory.GetGrain<IReferenceGrain>(ExperimentId);
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -80,7 +83,7 @@ public sealed partial class ExperimentGrain(
                 Algorithm = config.Algorithm,
                 State = ExperimentState.Running,
                 Phase = "initializing",
-                TotalSteps = config.Sft.Steps,
+                TotalSteps = config.TotalSteps,
             },
         };
         await state.WriteStateAsync();
@@ -91,7 +94,7 @@ public sealed partial class ExperimentGrain(
             Interleave = false,
             KeepAlive = true,
         });
-        LogStarted(ExperimentId, config.Algorithm, config.Sft.Steps);
+        LogStarted(ExperimentId, config.Algorithm, config.TotalSteps);
     }
 
     public Task<ExperimentStatus> GetStatus()
@@ -130,6 +133,8 @@ public sealed partial class ExperimentGrain(
             {
                 case Phase.Initialize: await InitializeAsync(); break;
                 case Phase.Train: await TrainChunkAsync(); break;
+                case Phase.GrpoStart: await StartGrpoAsync(); break;
+                case Phase.GrpoTrain: await GrpoStepAsync(); break;
                 case Phase.Finish: await FinishAsync(); break;
             }
             // Not with the tick's token: finishing disposes the timer, which cancels it, and the final state must
@@ -150,7 +155,9 @@ public sealed partial class ExperimentGrain(
         Record.SamplerInit = new SamplerInit { Config = config, ModelConfigJson = info.ModelConfigJson };
         var before = await EvaluateAsync();
         SetStatus(s => s with { AccuracyBefore = before.Accuracy, Phase = "training" });
-        _phase = Phase.Train;
+        if (config.IsGrpo) Record.AccuracyAtStart = before.Accuracy;
+        // A GRPO run without warm-up starts GRPO on the initial weights at once.
+        _phase = config.IsGrpo && config.Sft.Steps == 0 ? Phase.GrpoStart : Phase.Train;
     }
 
     async Task TrainChunkAsync()
@@ -179,7 +186,17 @@ public sealed partial class ExperimentGrain(
 
         if (step >= total)
         {
-            _phase = Phase.Finish;
+            if (config.IsGrpo)
+            {
+                // accuracy_before of a GRPO run is the warm-up's result: what GRPO is measured against.
+                var warm = await EvaluateAsync();
+                SetStatus(s => s with { AccuracyBefore = warm.Accuracy });
+                _phase = Phase.GrpoStart;
+            }
+            else
+            {
+                _phase = Phase.Finish;
+            }
             return;
         }
         if (IsBoundary(step, config.Eval.Every)) await EvaluateAsync();
@@ -207,6 +224,8 @@ public sealed partial class ExperimentGrain(
             CheckpointPath = checkpoint.Path,
             PolicyVersion = status.PolicyVersion,
             Evals = [.. Record.Evals],
+            AccuracyAtStart = Record.AccuracyAtStart,
+            Grpo = status.Grpo,
         };
         SetStatus(s => s with { State = ExperimentState.Completed, Phase = "done", AccuracyAfter = after.Accuracy });
         StopLoop();
@@ -282,12 +301,15 @@ public sealed partial class ExperimentGrain(
         _timer = null;
     }
 
-    /// <summary>Frees the learner's and sampler's models; a failure here must not hide the run's outcome.</summary>
+    /// <summary>Frees the learner's, samplers', reference's and reward's resources; a failure here must not hide the run's outcome.</summary>
     async Task ReleaseWorkersAsync()
     {
         try
         {
-            await Task.WhenAll(Learner.Release(), Sampler.Release());
+            var grpo = Record.Config?.IsGrpo == true;
+            var samplers = Enumerable.Range(0, grpo ? Record.Config!.Grpo.Samplers : 1).Select(i => SamplerAt(i).Release());
+            Task[] grpoRoles = grpo ? [Reward.Release(), Reference.Release()] : [];
+            await Task.WhenAll([Learner.Release(), .. samplers, .. grpoRoles]);
         }
         catch (Exception e)
         {

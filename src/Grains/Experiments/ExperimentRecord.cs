@@ -22,4 +22,6 @@ public sealed class ExperimentRecord
     [Id(8)] public LearnerInfo? Learner { get; set; }
     [Id(9)] public SamplerInit? SamplerInit { get; set; }
     [Id(10)] public int PublishedStep { get; set; } = -1;
+    /// <summary>GRPO runs: held-out accuracy before the SFT warm-up.</summary>
+    [Id(11)] public double? AccuracyAtStart { get; set; }
 }

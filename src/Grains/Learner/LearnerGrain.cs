@@ -10,7 +10,9 @@ using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Data;
+using RlhfActors.Training.Rl;
 using RlhfActors.Training.Sft;
+using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Grains.Learner;
 
@@ -26,8 +28,11 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     // The silo's allocator picks this activation's device once: the model is built on it and stays there.
     readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     SftLearner? _learner;
+    ExperimentConfig? _config;
     int _totalSteps;
     long _nextVersion;
+    // The newest publication and the global step it holds, so a second publish of the same weights is a no-op.
+    PolicyVersionInfo? _published;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -70,6 +75,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             }
         });
         _learner = learner;
+        _config = config;
+        _published = null;
         _totalSteps = config.Sft.Steps;
         // Version numbers never repeat within an experiment id, even across runs: a sampler that still holds a
         // version of an earlier run must see every new one as newer.
@@ -107,27 +114,42 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     public async Task<PolicyVersionInfo> PublishPolicy()
     {
         var learner = RequireLearner();
+        var grpo = _grpo;
+        var (weights, step) = await _device.RunAsync(() => (learner.ExportWeights().ToPayloads(), GlobalStep(learner, grpo)));
+        if (_published is { } published && published.Step == step) return published;
+        return await PublishAsync(weights, step, _nextVersion);
+    }
+
+    /// <summary>Hands <paramref name="weights"/> to the policy registry as <paramref name="version"/>; later
+    /// publications continue after it.</summary>
+    async Task<PolicyVersionInfo> PublishAsync(System.Collections.Immutable.ImmutableArray<Abstractions.Tensors.TensorPayload> weights, int step, long version)
+    {
         var experimentId = this.GetPrimaryKeyString();
-        var (weights, step) = await _device.RunAsync(() => (learner.ExportWeights().ToPayloads(), learner.StepsDone));
-        var version = new PolicyVersion
+        var info = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).Publish(new PolicyVersion
         {
             ExperimentId = experimentId,
-            Version = _nextVersion,
+            Version = version,
             Step = step,
             Weights = weights,
             PublishedAt = DateTimeOffset.UtcNow,
-        };
-        var info = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).Publish(version);
-        _nextVersion++;
+        });
+        _nextVersion = version + 1;
+        _published = info;
         return info;
     }
+
+    static int GlobalStep(SftLearner learner, GrpoLearner? grpo) => learner.StepsDone + (grpo?.StepsDone ?? 0);
 
     public async Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request)
     {
         var learner = RequireLearner();
         if (string.IsNullOrWhiteSpace(request.Directory))
             throw new ArgumentException("checkpoint directory is empty", nameof(request));
-        var info = await _device.RunAsync(() => learner.SaveCheckpoint(request.Directory, request.Provenance));
+        var grpo = _grpo;
+        var seed = _config!.Seed;
+        var info = await _device.RunAsync(() => grpo is null
+            ? learner.SaveCheckpoint(request.Directory, request.Provenance)
+            : grpo.SaveCheckpoint(request.Directory, GlobalStep(learner, grpo), seed, request.Provenance, Tokenizers.FilesFor(learner.Tokenizer)));
         LogCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
         return new CheckpointResult { Path = info.Path, Step = info.Step, ManifestSha256 = info.ManifestSha256 };
     }
@@ -150,9 +172,14 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     async Task DisposeLearnerAsync()
     {
         if (_learner is not { } learner) return;
-        _learner = null;
+        var grpo = _grpo;
+        (_learner, _grpo) = (null, null);
         // Native memory belongs to the device thread's world; free it there.
-        await _device.RunAsync(learner.Dispose);
+        await _device.RunAsync(() =>
+        {
+            grpo?.Dispose();
+            learner.Dispose();
+        });
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Learner {Grain} activated on silo {Silo}, device {Device}")]

@@ -5,7 +5,11 @@ using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Policy;
 using RlhfActors.Abstractions.Sampling;
 using RlhfActors.Abstractions.Placement;
+using System.Diagnostics;
+using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Grains.Device;
+using RlhfActors.Grains.Rollouts;
+using RlhfActors.Training.Sampling;
 using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
@@ -15,8 +19,8 @@ using RlhfActors.Training.Evaluation;
 namespace RlhfActors.Grains.Sampling;
 
 /// <summary>
-/// Holds an inference copy of an experiment's policy (a <see cref="PolicyEvaluator"/>) and the held-out examples.
-/// It pulls weights from the experiment's <see cref="IPolicyGrain"/> only when its copy is older than asked for.
+/// Holds an inference copy of an experiment's policy (a <see cref="PolicyEvaluator"/>) and the held-out examples:
+/// samples rollout groups for GRPO and evaluates held-out accuracy. It pulls weights from the experiment's <see cref="IPolicyGrain"/> only when its copy is older than asked for.
 /// </summary>
 [CollectionAgeLimit(Hours = 2), AcceleratorPlacement]
 public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<RolloutSamplerGrain> logger)
@@ -106,6 +110,24 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
             Accuracy = result.Accuracy,
             Seconds = result.Seconds,
         };
+    }
+
+    public async Task<RolloutBatchMessage> Generate(RolloutRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (_evaluator is not { } evaluator)
+            throw new InvalidOperationException($"sampler '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first");
+        if (request.Prompts.IsDefaultOrEmpty) throw new ArgumentException("rollout request has no prompts", nameof(request));
+        var held = await SyncPolicy(request.MinVersion);
+        var prompts = request.Prompts.ToPrompts();
+        var options = new SamplingOptions { MaxNewTokens = request.MaxNewTokens, Temperature = request.Temperature, Seed = request.Seed };
+        var (batch, seconds) = await _device.RunAsync(() =>
+        {
+            var clock = Stopwatch.StartNew();
+            var sampled = evaluator.SampleGroups(prompts, request.GroupSize, options, held.Version);
+            return (sampled, clock.Elapsed.TotalSeconds);
+        });
+        return batch.ToMessage(seconds);
     }
 
     public async Task Release()

@@ -25,7 +25,8 @@ public static class ExperimentSpecs
 
     public static SftOptions Sft(ExperimentConfig config) => new()
     {
-        Steps = config.Sft.Steps,
+        // A GRPO run may skip the warm-up (sft.steps: 0); the learner still needs a valid schedule to exist.
+        Steps = Math.Max(1, config.Sft.Steps),
         BatchSize = config.Sft.BatchSize,
         LearningRate = config.Sft.LearningRate,
         MinLearningRateRatio = config.Sft.MinLearningRateRatio,

@@ -2,6 +2,8 @@ using TorchSharp;
 using System.Diagnostics;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
+using RlhfActors.Training.Rl;
+using RlhfActors.Training.Rollouts;
 using RlhfActors.Training.Sampling;
 using RlhfActors.Training.Sft;
 using RlhfActors.Training.Tokenization;
@@ -12,8 +14,9 @@ namespace RlhfActors.Training.Evaluation;
 
 public sealed record EvalResult(int Examples, int Correct, double Accuracy, double Seconds);
 
-/// <summary>Holds an inference copy of a policy and scores held-out examples by greedy generation (exact match by
-/// the task's verifier). Not thread-safe: one device worker thread calls it.</summary>
+/// <summary>Holds an inference copy of a policy: scores held-out examples by greedy generation (exact match by the
+/// task's verifier), samples rollout groups, and scores completions' log-probs (as a frozen reference). Not
+/// thread-safe: one device worker thread calls it.</summary>
 public sealed class PolicyEvaluator : IDisposable
 {
     const int EvalBatch = 128;
@@ -54,6 +57,14 @@ public sealed class PolicyEvaluator : IDisposable
         }
         return results.ToArray();
     }
+
+    /// <summary>G sampled completions per prompt with behaviour log-probs (a rollout sampler's job).</summary>
+    public RolloutBatch SampleGroups(IReadOnlyList<PromptCompletion> prompts, int groupSize, SamplingOptions options, long policyVersion) =>
+        GroupSampler.Sample(model, tokenizer, prompts, groupSize, options, policyVersion);
+
+    /// <summary>Per-row log-probs of the completions under the held weights (a reference model's job).</summary>
+    public float[][] CompletionLogProbs(RolloutBatch batch, double temperature) =>
+        GrpoLearner.RowLogProbs(model, batch, temperature, tokenizer.PadId);
 
     public void Dispose() => model.Dispose();
 }

@@ -1,21 +1,36 @@
 using System.Diagnostics;
+using System.Text.Json;
+using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
 using RlhfActors.Training.Rollouts;
+using RlhfActors.Training.Sft;
+using RlhfActors.Training.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RlhfActors.Training.Rl;
 
+/// <summary>One GRPO update, as measured. <see cref="Dropped"/>: the batch was older than max_staleness and dropped
+/// (no update, version unchanged).</summary>
 public sealed record GrpoStepMetrics(int Step, long PolicyVersion, double Loss, double MeanReward, double? MeanKl,
-    double ClipFraction, double GradNorm, int Sequences, long CompletionTokens, double Seconds);
+    double ClipFraction, double GradNorm, int Sequences, long CompletionTokens, double Seconds)
+{
+    /// <summary>Learner version minus the batch's version when it arrived (0 = on-policy).</summary>
+    public long Staleness { get; init; }
+    public bool Dropped { get; init; }
+    /// <summary>Trained with truncated importance weights (a stale batch in truncated_is mode).</summary>
+    public bool ImportanceCorrected { get; init; }
+}
 
 /// <summary>
 /// One GRPO update per rollout batch (CleanRL-style: the whole algorithm is this method).
+/// 0. Staleness: a batch more than max_staleness versions old is dropped in "drop" mode, never trained on.
 /// 1. Advantages from the rewards (group-relative, Dr. GRPO, RLOO or REINFORCE++).
-/// 2. Old log-probs: the policy before this update (μ &gt; 1) or the detached current ones (μ = 1, ratio ≡ 1 at the
-///    first pass, as TRL). Rollouts from an older policy version get truncated importance weights min(π_old/μ_b, C).
-/// 3. Reference log-probs from the frozen reference (only when β &gt; 0).
+/// 2. Old log-probs: the policy before this update (μ &gt; 1 or a stale batch) or the detached current ones (μ = 1,
+///    ratio ≡ 1 at the first pass, as TRL). In truncated_is mode a stale batch gets weights min(π_old/μ_b, C).
+/// 3. Reference log-probs (only when β &gt; 0): from the frozen reference model, or precomputed by the caller (the
+///    grain pipeline's ReferenceGrain).
 /// 4. μ passes of: completion log-probs → clipped surrogate + β·KL, aggregated → backward → clip → AdamW.
 /// Not thread-safe: one device worker thread calls it.
 /// </summary>
@@ -32,8 +47,6 @@ public sealed class GrpoLearner : IDisposable
         double weightDecay = 0.0, double maxGradNorm = 1.0, long initialVersion = 0)
     {
         options.Validate();
-        if (options.Beta > 0 && reference is null)
-            throw new ArgumentException("grpo.beta > 0 needs a reference model");
         this.policy = policy;
         this.reference = reference;
         this.options = options;
@@ -44,18 +57,31 @@ public sealed class GrpoLearner : IDisposable
     }
 
     public DecoderModel Policy => policy;
+    public GrpoOptions Options => options;
     public int StepsDone { get; private set; }
     /// <summary>Bumped by every update: the version a rollout must be compared with for staleness.</summary>
     public long PolicyVersion { get; private set; }
 
-    public GrpoStepMetrics Step(RolloutBatch batch, IReadOnlyList<double> rewards, double learningRate)
+    /// <param name="referenceLogProbs">Per-row reference log-probs of the completion tokens, when the reference lives
+    /// elsewhere; null to use the reference model given at construction. Only read when β &gt; 0.</param>
+    public GrpoStepMetrics Step(RolloutBatch batch, IReadOnlyList<double> rewards, double learningRate,
+        IReadOnlyList<float[]>? referenceLogProbs = null)
     {
         if (rewards.Count != batch.Count) throw new ArgumentException($"{rewards.Count} rewards for {batch.Count} completions");
         if (batch.PolicyVersion > PolicyVersion) throw new ArgumentException("rollout comes from a newer policy than the learner's");
+        if (options.Beta > 0 && reference is null && referenceLogProbs is null)
+            throw new ArgumentException("grpo.beta > 0 needs a reference model or precomputed reference log-probs");
+        if (referenceLogProbs is not null && referenceLogProbs.Count != batch.Count)
+            throw new ArgumentException($"{referenceLogProbs.Count} reference rows for {batch.Count} completions");
         var clock = Stopwatch.StartNew();
+        long staleness = PolicyVersion - batch.PolicyVersion;
+        if (staleness > options.MaxStaleness && options.StaleMode == StaleRolloutMode.Drop)
+            return new GrpoStepMetrics(StepsDone, PolicyVersion, double.NaN, rewards.Average(), null, 0, double.NaN,
+                batch.Count, 0, clock.Elapsed.TotalSeconds) { Staleness = staleness, Dropped = true };
+        bool correct = staleness > 0 && options.StaleMode == StaleRolloutMode.TruncatedIs;
+
         using var scope = NewDisposeScope();
         policy.train();
-
         var rewardTensor = tensor(rewards.Select(r => (float)r).ToArray());
         var advantages = Advantages.Compute(rewardTensor, options with { NumGenerations = batch.GroupSize });
         var truncated = tensor(batch.Truncated.ToArray());
@@ -63,12 +89,14 @@ public sealed class GrpoLearner : IDisposable
         Tensor? oldLogp = null, refLogp = null, isWeights = null;
         using (no_grad())
         {
-            if (options.NumIterations > 1 || batch.PolicyVersion < PolicyVersion)
+            if (options.NumIterations > 1 || staleness > 0)
                 oldLogp = CompletionLogProbs.Compute(policy, batch.PromptIds, batch.CompletionIds, options.Temperature, padId).LogProbs;
             if (options.Beta > 0)
-                refLogp = CompletionLogProbs.Compute(reference!, batch.PromptIds, batch.CompletionIds, options.Temperature, padId).LogProbs;
-            if (batch.PolicyVersion < PolicyVersion && options.StaleMode == StaleRolloutMode.TruncatedIs)
-                isWeights = ImportanceCorrection.TruncatedIs(Behaviour(batch, oldLogp!.shape[1]), oldLogp!, options.IsCap);
+                refLogp = referenceLogProbs is not null
+                    ? RightPadded(referenceLogProbs, CompletionWidth(batch))
+                    : CompletionLogProbs.Compute(reference!, batch.PromptIds, batch.CompletionIds, options.Temperature, padId).LogProbs;
+            if (correct)
+                isWeights = ImportanceCorrection.TruncatedIs(RightPadded(batch.BehaviourLogProbs, oldLogp!.shape[1]), oldLogp!, options.IsCap);
         }
 
         PolicyLossOutput last = null!;
@@ -100,17 +128,48 @@ public sealed class GrpoLearner : IDisposable
         StepsDone++;
         PolicyVersion++;
         return new GrpoStepMetrics(StepsDone, PolicyVersion, last.Loss.item<float>(), rewards.Average(), last.MeanKl,
-            last.ClipFraction, gradNorm, batch.Count, tokens, clock.Elapsed.TotalSeconds);
+            last.ClipFraction, gradNorm, batch.Count, tokens, clock.Elapsed.TotalSeconds)
+        {
+            Staleness = staleness,
+            ImportanceCorrected = correct,
+        };
     }
 
-    /// <summary>The sampler's behaviour log-probs as a right-padded [B, T] tensor.</summary>
-    static Tensor Behaviour(RolloutBatch batch, long width)
+    /// <summary>Per-row completion log-probs of the reference model, for a learner elsewhere (ReferenceGrain).</summary>
+    public static float[][] RowLogProbs(DecoderModel model, RolloutBatch batch, double temperature, int padId)
     {
-        var data = new float[batch.Count * width];
-        for (int b = 0; b < batch.Count; b++)
-            for (int j = 0; j < batch.BehaviourLogProbs[b].Length; j++) data[b * width + j] = batch.BehaviourLogProbs[b][j];
-        return tensor(data, new long[] { batch.Count, width });
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var logp = CompletionLogProbs.Compute(model, batch.PromptIds, batch.CompletionIds, temperature, padId).LogProbs
+            .to(ScalarType.Float32).cpu();
+        var flat = logp.data<float>().ToArray();
+        long width = logp.shape[1];
+        return Enumerable.Range(0, batch.Count)
+            .Select(b => flat.AsSpan((int)(b * width), batch.CompletionIds[b].Length).ToArray())
+            .ToArray();
     }
+
+    static long CompletionWidth(RolloutBatch batch) => Math.Max(1, batch.CompletionIds.Max(c => c.Length));
+
+    /// <summary>Per-row values as a right-padded [B, width] tensor on the policy's device.</summary>
+    Tensor RightPadded(IReadOnlyList<float[]> rows, long width)
+    {
+        var data = new float[rows.Count * width];
+        for (int b = 0; b < rows.Count; b++)
+            for (int j = 0; j < rows[b].Length && j < width; j++) data[b * width + j] = rows[b][j];
+        return tensor(data, new long[] { rows.Count, width }, device: policy.parameters().First().device);
+    }
+
+    /// <summary>Weights (HF folder), this optimizer's moments and the GRPO position, verified like an SFT checkpoint.</summary>
+    public CheckpointInfo SaveCheckpoint(string directory, int globalStep, int seed, IReadOnlyDictionary<string, string> provenance,
+        IReadOnlyDictionary<string, byte[]> extraFiles)
+    {
+        var state = new GrpoTrainerState("grpo", globalStep, StepsDone, PolicyVersion, seed, optimizer.StepCount);
+        return CheckpointWriter.Write(directory, policy.Config, ModelFactory.ExportWeights(policy), optimizer.ExportState(),
+            JsonSerializer.Serialize(state), globalStep, provenance, extraFiles: extraFiles);
+    }
+
+    sealed record GrpoTrainerState(string Stage, int Step, int GrpoSteps, long PolicyVersion, int Seed, long OptimizerSteps);
 
     public void Dispose() => optimizer.Dispose();
 }

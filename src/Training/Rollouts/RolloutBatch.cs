@@ -17,4 +17,37 @@ public sealed record RolloutBatch(
 {
     public int Count => PromptIds.Count;
     public int Groups => Count / GroupSize;
+
+    /// <summary>The given rows, in that order (whole groups, for the result to stay a valid batch).</summary>
+    public RolloutBatch Select(IReadOnlyList<int> rows) => this with
+    {
+        PromptIds = rows.Select(r => PromptIds[r]).ToArray(),
+        CompletionIds = rows.Select(r => CompletionIds[r]).ToArray(),
+        BehaviourLogProbs = rows.Select(r => BehaviourLogProbs[r]).ToArray(),
+        Prompts = rows.Select(r => Prompts[r]).ToArray(),
+        CompletionTexts = rows.Select(r => CompletionTexts[r]).ToArray(),
+        References = rows.Select(r => References[r]).ToArray(),
+        Truncated = rows.Select(r => Truncated[r]).ToArray(),
+    };
+
+    /// <summary>The rows of several batches in order (e.g. one per sampler shard). All must share the group size;
+    /// the result carries the OLDEST policy version among them, so staleness is never under-counted.</summary>
+    public static RolloutBatch Concat(IReadOnlyList<RolloutBatch> parts)
+    {
+        if (parts.Count == 0) throw new ArgumentException("nothing to concatenate", nameof(parts));
+        if (parts.Count == 1) return parts[0];
+        if (parts.Any(p => p.GroupSize != parts[0].GroupSize)) throw new ArgumentException("rollout shards have different group sizes");
+        return new RolloutBatch(
+            parts.SelectMany(p => p.PromptIds).ToArray(),
+            parts.SelectMany(p => p.CompletionIds).ToArray(),
+            parts.SelectMany(p => p.BehaviourLogProbs).ToArray(),
+            parts.SelectMany(p => p.Prompts).ToArray(),
+            parts.SelectMany(p => p.CompletionTexts).ToArray(),
+            parts.SelectMany(p => p.References).ToArray(),
+            parts.SelectMany(p => p.Truncated).ToArray(),
+            parts[0].GroupSize,
+            // Behaviour log-probs stay per row, so importance weights remain exact; only the staleness check is
+            // coarsened to the oldest shard.
+            parts.Min(p => p.PolicyVersion));
+    }
 }

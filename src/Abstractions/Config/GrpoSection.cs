@@ -1,0 +1,62 @@
+using System.Collections.Immutable;
+
+namespace RlhfActors.Abstractions.Config;
+
+/// <summary>
+/// GRPO stage of an experiment (<c>algorithm: grpo</c>). Names are TRL's GRPOConfig names where TRL has the field;
+/// the defaults and the reason for each are documented on the Training layer's <c>GrpoOptions</c>, which this section
+/// is mapped to (and which checks the algorithm's fields, naming them <c>grpo.&lt;field&gt;</c>). The rest are this
+/// system's: the stage's length, the prompts per step, the samplers, sync/async.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rlhf.GrpoSection")]
+public sealed record GrpoSection
+{
+    public const string Sync = "sync";
+    public const string Async = "async";
+
+    /// <summary>GRPO updates (after the optional SFT warm-up of <c>sft.steps</c>).</summary>
+    [Id(0)] public int Steps { get; init; } = 200;
+    /// <summary>Prompts per update; each is sampled <see cref="NumGenerations"/> times.</summary>
+    [Id(1)] public int PromptsPerStep { get; init; } = 16;
+    [Id(2)] public int NumGenerations { get; init; } = 8;
+    [Id(3)] public double LearningRate { get; init; } = 1e-6;
+    [Id(4)] public double Beta { get; init; }
+    [Id(5)] public double EpsilonLow { get; init; } = 0.2;
+    /// <summary>Null: equal to <see cref="EpsilonLow"/> (TRL's epsilon_high default).</summary>
+    [Id(6)] public double? EpsilonHigh { get; init; }
+    /// <summary>grpo | dapo | dr_grpo.</summary>
+    [Id(7)] public string LossType { get; init; } = "dapo";
+    /// <summary>k1 | k2 | k3.</summary>
+    [Id(8)] public string KlEstimator { get; init; } = "k3";
+    [Id(9)] public bool ScaleRewards { get; init; } = true;
+    /// <summary>grpo | rloo | reinforce_plus_plus.</summary>
+    [Id(10)] public string AdvantageEstimator { get; init; } = "grpo";
+    [Id(11)] public int NumIterations { get; init; } = 1;
+    [Id(12)] public double Temperature { get; init; } = 1.0;
+    [Id(13)] public int MaxCompletionLength { get; init; } = 256;
+    [Id(14)] public bool MaskTruncatedCompletions { get; init; }
+    [Id(15)] public int OverlongBuffer { get; init; }
+    [Id(16)] public bool DynamicSampling { get; init; }
+    /// <summary>sync: generate, then train. async: samplers generate step t+1 while the learner trains step t.</summary>
+    [Id(17)] public string Mode { get; init; } = Sync;
+    [Id(18)] public int MaxStaleness { get; init; }
+    /// <summary>drop | truncated_is.</summary>
+    [Id(19)] public string StaleMode { get; init; } = "drop";
+    [Id(20)] public double IsCap { get; init; } = 2.0;
+    /// <summary>Rollout sampler grains sharing each step's prompts.</summary>
+    [Id(21)] public int Samplers { get; init; } = 1;
+    [Id(22)] public double WeightDecay { get; init; }
+    [Id(23)] public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Σ weight · reward over these; exact_match alone when empty.</summary>
+    [Id(24)] public ImmutableArray<RewardTerm> Rewards { get; init; } = [];
+}
+
+/// <summary>One named reward in the experiment's weighted sum (<c>grpo.rewards</c>), with its args (e.g. <c>url</c>
+/// for "http", <c>pattern</c> for "format").</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.RewardTerm")]
+public sealed record RewardTerm
+{
+    [Id(0)] public string Name { get; init; } = "";
+    [Id(1)] public double Weight { get; init; } = 1.0;
+    [Id(2)] public ImmutableSortedDictionary<string, string> Args { get; init; } = ImmutableSortedDictionary<string, string>.Empty;
+}

@@ -1,0 +1,100 @@
+using System.Collections.Immutable;
+using RlhfActors.Abstractions.Sampling;
+
+namespace RlhfActors.Abstractions.Rollouts;
+
+/// <summary>A prompt to sample from and, for verifiable rewards, its reference answer.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.PromptItem")]
+public sealed record PromptItem(
+    [property: Id(0)] string Prompt,
+    [property: Id(1)] string? Reference);
+
+/// <summary>The controller's order to a sampler: G completions for each prompt of its shard, with policy version
+/// <see cref="MinVersion"/> or newer.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.RolloutRequest")]
+public sealed record RolloutRequest
+{
+    /// <summary>0-based GRPO step the rollouts are for.</summary>
+    [Id(0)] public int Step { get; init; }
+    [Id(1)] public int Shard { get; init; }
+    [Id(2)] public ImmutableArray<PromptItem> Prompts { get; init; } = [];
+    [Id(3)] public int GroupSize { get; init; }
+    [Id(4)] public int MaxNewTokens { get; init; }
+    [Id(5)] public double Temperature { get; init; } = 1.0;
+    [Id(6)] public int Seed { get; init; }
+    [Id(7)] public long MinVersion { get; init; }
+}
+
+/// <summary>
+/// G completions per prompt (groups of <see cref="GroupSize"/> consecutive rows) with the behaviour log-probs of the
+/// policy version that produced them: the wire form of the Training layer's RolloutBatch. Token ids and log-probs
+/// are small plain arrays (a few KB per step for the built-in tasks), so Orleans' own codec carries them; immutable,
+/// so a call inside one silo passes the same object.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rlhf.RolloutBatchMessage")]
+public sealed record RolloutBatchMessage
+{
+    [Id(0)] public ImmutableArray<int[]> PromptIds { get; init; } = [];
+    [Id(1)] public ImmutableArray<int[]> CompletionIds { get; init; } = [];
+    [Id(2)] public ImmutableArray<float[]> BehaviourLogProbs { get; init; } = [];
+    [Id(3)] public ImmutableArray<string> Prompts { get; init; } = [];
+    [Id(4)] public ImmutableArray<string> CompletionTexts { get; init; } = [];
+    [Id(5)] public ImmutableArray<string?> References { get; init; } = [];
+    [Id(6)] public ImmutableArray<bool> Truncated { get; init; } = [];
+    [Id(7)] public int GroupSize { get; init; }
+    /// <summary>The policy version that sampled every row (the oldest one, after shards are merged).</summary>
+    [Id(8)] public long PolicyVersion { get; init; }
+    /// <summary>Generation time on the sampler's device worker.</summary>
+    [Id(9)] public double Seconds { get; init; }
+
+    public int Count => PromptIds.Length;
+}
+
+/// <summary>Completions to score, one reward each.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.RewardBatch")]
+public sealed record RewardBatch
+{
+    [Id(0)] public ImmutableArray<string> Prompts { get; init; } = [];
+    [Id(1)] public ImmutableArray<string> Completions { get; init; } = [];
+    [Id(2)] public ImmutableArray<string?> References { get; init; } = [];
+}
+
+/// <summary>What the reference grain holds: the experiment's model and the policy version it froze.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.ReferenceInit")]
+public sealed record ReferenceInit
+{
+    [Id(0)] public SamplerInit Model { get; init; } = new();
+    [Id(1)] public long Version { get; init; }
+}
+
+/// <summary>One GRPO update's inputs: the rollouts, their rewards and (β &gt; 0) the reference log-probs per row.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.GrpoStepRequest")]
+public sealed record GrpoStepRequest
+{
+    [Id(0)] public RolloutBatchMessage Rollouts { get; init; } = new();
+    [Id(1)] public ImmutableArray<double> Rewards { get; init; } = [];
+    /// <summary>Default (not empty) when β = 0: the reference is not asked.</summary>
+    [Id(2)] public ImmutableArray<float[]> ReferenceLogProbs { get; init; }
+    [Id(3)] public double LearningRate { get; init; }
+}
+
+/// <summary>One GRPO update as the learner measured it; the new version is already published when this returns.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.GrpoStepResult")]
+public sealed record GrpoStepResult
+{
+    /// <summary>Global step (SFT warm-up steps + GRPO steps).</summary>
+    [Id(0)] public int Step { get; init; }
+    [Id(1)] public long PolicyVersion { get; init; }
+    [Id(2)] public double Loss { get; init; }
+    [Id(3)] public double MeanReward { get; init; }
+    [Id(4)] public double? MeanKl { get; init; }
+    [Id(5)] public double ClipFraction { get; init; }
+    [Id(6)] public double GradNorm { get; init; }
+    [Id(7)] public int Sequences { get; init; }
+    [Id(8)] public long CompletionTokens { get; init; }
+    /// <summary>Update time on the learner's device worker (publication excluded).</summary>
+    [Id(9)] public double Seconds { get; init; }
+    [Id(10)] public long Staleness { get; init; }
+    [Id(11)] public bool Dropped { get; init; }
+    [Id(12)] public bool ImportanceCorrected { get; init; }
+}

@@ -1,0 +1,85 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Placement;
+using RlhfActors.Abstractions.Rollouts;
+using RlhfActors.Grains.Device;
+using RlhfActors.Grains.Placement;
+using RlhfActors.Grains.Rollouts;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Evaluation;
+
+namespace RlhfActors.Grains.Reference;
+
+/// <summary>
+/// The frozen reference policy: one inference copy of the version GRPO started from, asked for the completions'
+/// log-probs each step when β &gt; 0 (never otherwise — the controller skips the call, which saves a forward pass).
+/// A heavy grain: placed on an accelerator silo, its forward passes on the silo's device worker.
+/// </summary>
+[CollectionAgeLimit(Hours = 2), AcceleratorPlacement]
+public sealed partial class ReferenceGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<ReferenceGrain> logger)
+    : Grain, IReferenceGrain
+{
+    readonly DeviceWorker _device = devices.Get(allocator.Allocate());
+    PolicyEvaluator? _model;
+    string? _initKey;
+
+    public Task<GrainPlacement> GetPlacement() =>
+        Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
+
+    public async Task Initialize(ReferenceInit init)
+    {
+        ArgumentNullException.ThrowIfNull(init);
+        var experimentId = this.GetPrimaryKeyString();
+        var key = $"{Digests.ConfigToJson(init.Model.Config)}\n{init.Model.ModelConfigJson}\n{init.Version}";
+        if (_model is not null && key == _initKey) return;
+
+        var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
+                      ?? throw new InvalidOperationException(
+                          $"experiment '{experimentId}': reference policy version {init.Version} is no longer held by the policy registry");
+        await DisposeModelAsync();
+        var config = init.Model.Config;
+        var weights = version.Weights.ToTensorBytes();
+        _model = await _device.RunAsync(() =>
+        {
+            var model = PolicyEvaluator.Create(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson),
+                config.Model.ResolvedTokenizer, config.Model.DType, _device.Device);
+            model.LoadWeights(weights);
+            return model;
+        });
+        _initKey = key;
+        LogInitialized(experimentId, init.Version, GrainContext.Address.SiloAddress!, _device.Device);
+    }
+
+    public async Task<ImmutableArray<float[]>> LogProbs(RolloutBatchMessage rollouts, double temperature)
+    {
+        var model = _model ?? throw new InvalidOperationException(
+            $"reference '{this.GetPrimaryKeyString()}' holds no model: call Initialize first (or it was deactivated)");
+        var batch = rollouts.ToBatch();
+        var rows = await _device.RunAsync(() => model.CompletionLogProbs(batch, temperature));
+        return [.. rows];
+    }
+
+    public async Task Release()
+    {
+        await DisposeModelAsync();
+        DeactivateOnIdle();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await DisposeModelAsync();
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    async Task DisposeModelAsync()
+    {
+        if (_model is not { } model) return;
+        (_model, _initKey) = (null, null);
+        await _device.RunAsync(model.Dispose);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reference {ExperimentId}: froze policy version {Version} on silo {Silo}, device {Device}")]
+    private partial void LogInitialized(string experimentId, long version, SiloAddress silo, string device);
+}

@@ -1,0 +1,59 @@
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Rollouts;
+using RlhfActors.Training.Sft;
+using RlhfActors.Training.Tasks;
+
+namespace RlhfActors.Training.Rl;
+
+/// <summary>
+/// What one GRPO step samples, decided the same way by the in-process <see cref="GrpoLoop"/> and by the grain
+/// pipeline's controller, so that both train on the same prompts with the same sampling seeds: prompts come in
+/// shuffled epochs (stable seed), a step's prompts are split into contiguous shards (one per sampler), and shard
+/// <c>i</c> of step <c>t</c> samples with seed <see cref="ShardSeed"/>(seed, t, i).
+/// </summary>
+public sealed class GrpoPlan
+{
+    readonly EpochSampler<PromptCompletion> prompts;
+    readonly int seed;
+
+    public GrpoPlan(IReadOnlyList<PromptCompletion> prompts, int seed)
+    {
+        // Its own stream, so GRPO's prompt order does not repeat the SFT warm-up's example order.
+        this.prompts = new EpochSampler<PromptCompletion>(prompts, StableSeed.Derive(seed, 0x6770));
+        this.seed = seed;
+    }
+
+    /// <summary>The next <paramref name="count"/> prompts.</summary>
+    public PromptCompletion[] NextPrompts(int count) => prompts.Next(count);
+
+    /// <summary>Seed of shard <paramref name="shard"/> of step <paramref name="step"/> (0-based GRPO step).</summary>
+    public int ShardSeed(int step, int shard) => StableSeed.Derive(StableSeed.Derive(seed, step), shard);
+
+    /// <summary>Contiguous, near-equal shards (the first ones one longer); never an empty shard.</summary>
+    public static IReadOnlyList<T[]> Split<T>(IReadOnlyList<T> items, int shards)
+    {
+        if (shards < 1) throw new ArgumentOutOfRangeException(nameof(shards), shards, "at least one shard");
+        shards = Math.Min(shards, items.Count);
+        var result = new List<T[]>(shards);
+        int start = 0;
+        for (int i = 0; i < shards; i++)
+        {
+            int length = items.Count / shards + (i < items.Count % shards ? 1 : 0);
+            result.Add(items.Skip(start).Take(length).ToArray());
+            start += length;
+        }
+        return result;
+    }
+
+    /// <summary>DAPO dynamic sampling: the groups of <paramref name="batch"/> whose rewards are not all equal (the
+    /// others have zero advantage and give no gradient), with their rewards.</summary>
+    public static (RolloutBatch Batch, double[] Rewards) KeepGroupsWithSignal(RolloutBatch batch, IReadOnlyList<double> rewards)
+    {
+        int g = batch.GroupSize;
+        var keep = Enumerable.Range(0, batch.Groups)
+            .Where(group => Enumerable.Range(1, g - 1).Any(j => rewards[group * g + j] != rewards[group * g]))
+            .ToArray();
+        var rows = keep.SelectMany(group => Enumerable.Range(group * g, g)).ToArray();
+        return (batch.Select(rows), rows.Select(r => rewards[r]).ToArray());
+    }
+}
