@@ -11,6 +11,8 @@ using RlhfActors.Abstractions.Learner;
 using RlhfActors.Abstractions.Sampling;
 using RlhfActors.Grains.Specs;
 
+using RlhfActors.Grains.Placement;
+
 namespace RlhfActors.Grains.Experiments;
 
 /// <summary>
@@ -24,6 +26,7 @@ namespace RlhfActors.Grains.Experiments;
 /// replaces whole. KeepAlive makes every tick count as activity, so the controller is not collected mid-run.
 /// </para>
 /// </summary>
+[ControlPlanePlacement]
 public sealed partial class ExperimentGrain(
     [PersistentState("experiment", GrainStorage.Experiments)] IPersistentState<ExperimentRecord> state,
     IOptions<ExperimentDriverOptions> options,

@@ -9,7 +9,7 @@ public static class AcceleratorPlacementExtensions
 {
     /// <summary>
     /// Advertises this silo's devices as silo metadata, registers the <see cref="AcceleratorPlacementAttribute"/>
-    /// director that reads them, and the <see cref="DeviceAllocator"/> that hands heavy grains their device.
+    /// and <see cref="ControlPlanePlacementAttribute"/> directors that read them, and the <see cref="DeviceAllocator"/> that hands heavy grains their device.
     /// </summary>
     /// <param name="hardware">This silo's hardware; unset figures are detected now, at silo build time, because
     /// silo metadata is fixed for the silo's lifetime.</param>
@@ -22,6 +22,7 @@ public static class AcceleratorPlacementExtensions
         silo.UseSiloMetadata(HardwareMetadata.From(resolved));
         silo.Services.AddSingleton(new DeviceAllocator(resolved));
         silo.Services.AddPlacementDirector<AcceleratorPlacementStrategy, AcceleratorPlacementDirector>();
+        silo.Services.AddPlacementDirector<ControlPlanePlacementStrategy, ControlPlanePlacementDirector>();
         return silo;
     }
 }

@@ -3,6 +3,8 @@ using Microsoft.Extensions.Options;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Policy;
 
+using RlhfActors.Grains.Placement;
+
 namespace RlhfActors.Grains.Policy;
 
 /// <summary>
@@ -10,6 +12,7 @@ namespace RlhfActors.Grains.Policy;
 /// kept. Versions are immutable messages, so returning one hands out the stored object without a copy inside a
 /// silo, and serializes it once across silos.
 /// </summary>
+[ControlPlanePlacement]
 public sealed partial class PolicyGrain(IOptions<PolicyGrainOptions> options, ILogger<PolicyGrain> logger) : Grain, IPolicyGrain
 {
     readonly int _keep = options.Value.KeepVersions;

@@ -7,6 +7,8 @@ using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Rewards;
 
+using RlhfActors.Grains.Placement;
+
 namespace RlhfActors.Grains.Rewards;
 
 /// <summary>
@@ -14,6 +16,7 @@ namespace RlhfActors.Grains.Rewards;
 /// Verifiers are plain .NET and cheap, so this grain needs no device and goes wherever Orleans puts it; an HTTP reward
 /// awaits the endpoint without blocking a scheduler thread. Learned reward models join in the preference issue.
 /// </summary>
+[ControlPlanePlacement]
 public sealed partial class RewardModelGrain(ILogger<RewardModelGrain> logger) : Grain, IRewardModelGrain
 {
     CompositeReward? _reward;

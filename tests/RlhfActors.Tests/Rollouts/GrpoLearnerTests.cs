@@ -49,12 +49,79 @@ public sealed class GrpoLearnerTests
     }
 
     [Fact]
-    public void A_kl_penalty_without_a_reference_model_is_refused()
+    public void A_kl_penalty_without_a_reference_model_or_reference_log_probs_is_refused()
     {
         using var policy = CharModel(1);
-        var e = Assert.Throws<ArgumentException>(() => new GrpoLearner(policy, null, new GrpoOptions { Beta = 0.04 }, Tok.PadId));
+        using var learner = new GrpoLearner(policy, null, new GrpoOptions { NumGenerations = 2, Beta = 0.04 }, Tok.PadId);
+        var batch = Sample(policy, version: 0);
+        var e = Assert.Throws<ArgumentException>(() => learner.Step(batch, new[] { 1.0, 0.0 }, 1e-3));
         Assert.Contains("reference", e.Message);
     }
+
+    [Fact]
+    public void Precomputed_reference_log_probs_give_the_same_update_as_the_reference_model()
+    {
+        using var withModel = CharModel(4);
+        using var withRows = CharModel(4);
+        using var reference = CharModel(9);
+        var options = new GrpoOptions { NumGenerations = 4, Beta = 0.1, MaxCompletionLength = 3 };
+        using var a = new GrpoLearner(withModel, reference, options, Tok.PadId);
+        using var b = new GrpoLearner(withRows, null, options, Tok.PadId);
+        var batch = GroupSampler.Sample(withModel, Tok, new[] { new PromptCompletion("ab|", ""), new PromptCompletion("c|", "") }, 4,
+            new SamplingOptions { MaxNewTokens = 3, Seed = 7 }, 0);
+        var rewards = batch.CompletionIds.Select(c => (double)c.Length).ToArray();
+        var rows = GrpoLearner.RowLogProbs(reference, batch, options.Temperature, Tok.PadId);
+
+        var ma = a.Step(batch, rewards, 1e-2);
+        var mb = b.Step(batch, rewards, 1e-2, rows);
+
+        Assert.Equal(ma.MeanKl!.Value, mb.MeanKl!.Value, 6);
+        Assert.Equal(ma.Loss, mb.Loss, 6);
+        var wa = ModelFactory.ExportWeights(withModel);
+        var wb = ModelFactory.ExportWeights(withRows);
+        Assert.All(wa.Zip(wb), pair => Assert.Equal(pair.First.Data, pair.Second.Data));
+    }
+
+    [Fact]
+    public void A_batch_older_than_max_staleness_is_dropped_in_drop_mode_and_leaves_the_weights_alone()
+    {
+        using var policy = CharModel(2);
+        var options = new GrpoOptions { NumGenerations = 2, MaxStaleness = 1, MaxCompletionLength = 3 };
+        using var learner = new GrpoLearner(policy, null, options, Tok.PadId, initialVersion: 5);
+        var before = ModelFactory.ExportWeights(policy);
+
+        var dropped = learner.Step(Sample(policy, version: 3), new[] { 1.0, 0.0 }, 1e-2);
+
+        Assert.True(dropped.Dropped);
+        Assert.Equal(2, dropped.Staleness);
+        Assert.Equal(5, learner.PolicyVersion);
+        Assert.Equal(0, learner.StepsDone);
+        Assert.All(before.Zip(ModelFactory.ExportWeights(policy)), pair => Assert.Equal(pair.First.Data, pair.Second.Data));
+
+        var trained = learner.Step(Sample(policy, version: 4), new[] { 1.0, 0.0 }, 1e-2);
+        Assert.False(trained.Dropped);
+        Assert.Equal(1, trained.Staleness);
+        Assert.False(trained.ImportanceCorrected);
+        Assert.Equal(6, learner.PolicyVersion);
+    }
+
+    [Fact]
+    public void In_truncated_is_mode_a_stale_batch_is_trained_with_importance_weights()
+    {
+        using var policy = CharModel(2);
+        var options = new GrpoOptions { NumGenerations = 2, MaxStaleness = 0, StaleMode = StaleRolloutMode.TruncatedIs, MaxCompletionLength = 3 };
+        using var learner = new GrpoLearner(policy, null, options, Tok.PadId, initialVersion: 5);
+
+        var metrics = learner.Step(Sample(policy, version: 3), new[] { 1.0, 0.0 }, 1e-2);
+
+        Assert.False(metrics.Dropped);
+        Assert.True(metrics.ImportanceCorrected);
+        Assert.Equal(2, metrics.Staleness);
+        Assert.Equal(6, learner.PolicyVersion);
+    }
+
+    static RolloutBatch Sample(DecoderModel policy, long version) =>
+        GroupSampler.Sample(policy, Tok, new[] { new PromptCompletion("a|", "") }, 2, new SamplingOptions { MaxNewTokens = 3, Seed = 1 }, version);
 
     [Fact]
     public void Rollouts_from_a_future_policy_version_are_refused()

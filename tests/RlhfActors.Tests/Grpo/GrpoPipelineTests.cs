@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using RlhfActors.Abstractions;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Rollouts;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Model;
+using RlhfActors.Training.Rewards;
+using RlhfActors.Training.Rl;
+using RlhfActors.Training.Sft;
+using RlhfActors.Training.Weights;
+
+namespace RlhfActors.Tests.Grpo;
+
+[Collection(SplitClusterCollection.Name)]
+public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
+{
+    static string NewName(string what) => $"{what}-{Guid.NewGuid():N}"[..24];
+
+    /// <summary>The equivalence test: SFT warm-up, then one GRPO step (2 samplers, β &gt; 0, two rewards)
+    /// through controller → samplers → reward → reference → learner → policy registry, every message crossing
+    /// silos, gives bit-identical weights to <see cref="GrpoLoop"/> running the same math in this process.</summary>
+    [Fact]
+    public async Task One_grpo_step_through_the_grains_equals_the_in_process_step()
+    {
+        var config = TinyGrpo.Create(NewName("grpo-equal"));
+        try
+        {
+            var status = await RunAsync(config);
+            Assert.True(status.State == ExperimentState.Completed, $"run ended {status.State}: {status.Error}");
+            var registry = fixture.Client.GetGrain<IPolicyGrain>(config.Name);
+            var latest = await registry.GetLatest();
+            Assert.NotNull(latest);
+            var start = await registry.GetVersion(latest.Version - 1);
+            Assert.NotNull(start);
+            var result = await fixture.Client.GetGrain<IExperimentGrain>(config.Name).GetResult();
+            Assert.Equal(1, result!.Grpo!.Steps);
+            Assert.NotNull(result.Grpo.LastKl);
+
+            var (warm, stepped) = InProcess(config);
+
+            AssertSameWeights(warm, start.Weights.Select(w => w.ToTensorBytes()).ToArray(), "after the SFT warm-up");
+            AssertSameWeights(stepped, latest.Weights.Select(w => w.ToTensorBytes()).ToArray(), "after one GRPO step");
+            Assert.Contains(warm.Zip(stepped), pair => !pair.First.Data.AsSpan().SequenceEqual(pair.Second.Data));
+        }
+        finally
+        {
+            Cleanup(config);
+        }
+    }
+
+    [Fact]
+    public async Task The_heavy_grains_run_on_the_accelerator_silo_and_the_controller_elsewhere()
+    {
+        var config = TinyGrpo.Create(NewName("grpo-where"));
+        var accelerator = fixture.Cluster.Silos[1].SiloAddress;
+        var learner = await fixture.Client.GetGrain<ILearnerGrain>(config.Name).GetPlacement();
+        var sampler = await fixture.Client.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(config.Name, 1)).GetPlacement();
+        var reference = await fixture.Client.GetGrain<IReferenceGrain>(config.Name).GetPlacement();
+        Assert.All(new[] { learner, sampler, reference }, p => Assert.Equal(accelerator, p.Silo));
+    }
+
+    /// <summary>Async mode: every batch after the first was sampled one version behind the learner, and none older
+    /// than max_staleness was trained on.</summary>
+    [Fact]
+    public async Task Async_mode_never_trains_on_rollouts_older_than_max_staleness()
+    {
+        var config = TinyGrpo.Create(NewName("grpo-async"), grpoSteps: 4, mode: GrpoSection.Async);
+        try
+        {
+            var status = await RunAsync(config);
+            Assert.True(status.State == ExperimentState.Completed, $"run ended {status.State}: {status.Error}");
+            var grpo = status.Grpo!;
+            Assert.Equal(4, grpo.Steps);
+            Assert.InRange(grpo.MaxTrainedStaleness, 1, config.Grpo.MaxStaleness);
+            int rows = config.Grpo.PromptsPerStep * config.Grpo.NumGenerations;
+            Assert.Equal(3 * rows, grpo.StaleRollouts);
+            Assert.Equal(0, grpo.DroppedRollouts);
+        }
+        finally
+        {
+            Cleanup(config);
+        }
+    }
+
+    /// <summary>The learner grain itself refuses a batch that fell too far behind: the same rollouts, fed again
+    /// after an update, are one version old, which max_staleness 0 does not allow.</summary>
+    [Fact]
+    public async Task The_learner_grain_drops_a_batch_older_than_max_staleness()
+    {
+        var config = TinyGrpo.Create(NewName("grpo-stale"), samplers: 1);
+        config = config with { Grpo = config.Grpo with { Beta = 0, MaxStaleness = 0 } };
+        var learner = fixture.Client.GetGrain<ILearnerGrain>(config.Name);
+        var sampler = fixture.Client.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(config.Name, 0));
+        try
+        {
+            var info = await learner.Initialize(config);
+            var start = await learner.StartGrpo();
+            await sampler.Initialize(new Abstractions.Sampling.SamplerInit { Config = config, ModelConfigJson = info.ModelConfigJson });
+            var rollouts = await sampler.Generate(new RolloutRequest
+            {
+                Prompts = [new PromptItem("1+2=", "3"), new PromptItem("4+4=", "8")],
+                GroupSize = 2, MaxNewTokens = 3, Seed = 1, MinVersion = start.Version,
+            });
+            Assert.Equal(start.Version, rollouts.PolicyVersion);
+            var request = new GrpoStepRequest { Rollouts = rollouts, Rewards = [1, 0, 0, 1], LearningRate = 0.01 };
+
+            var first = await learner.GrpoStep(request);
+            var second = await learner.GrpoStep(request);
+
+            Assert.False(first.Dropped);
+            Assert.Equal(start.Version + 1, first.PolicyVersion);
+            Assert.True(second.Dropped);
+            Assert.Equal(1, second.Staleness);
+            Assert.Equal(first.PolicyVersion, second.PolicyVersion);
+            Assert.Equal(first.PolicyVersion, await fixture.Client.GetGrain<IPolicyGrain>(config.Name).GetLatestVersionNumber());
+        }
+        finally
+        {
+            await learner.Release();
+            await sampler.Release();
+        }
+    }
+
+    async Task<ExperimentStatus> RunAsync(ExperimentConfig config)
+    {
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+        await grain.Start(config);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await grain.GetStatus();
+            if (status.IsFinished) return status;
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"still {status.State} ({status.Phase}) at step {status.Step} after 90 s");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The same experiment as plain Training calls: SFT warm-up, a frozen reference copy, one GrpoLoop step
+    /// with as many shards as the config has samplers.</summary>
+    static (IReadOnlyList<TensorBytes> Warm, IReadOnlyList<TensorBytes> Stepped) InProcess(ExperimentConfig config)
+    {
+        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
+        using var sft = SftLearner.Create(new SftLearnerSpec(ExperimentSpecs.Model(config.Model), config.Model.ResolvedTokenizer,
+            data.Train, ExperimentSpecs.Sft(config), config.Seed));
+        for (int i = 0; i < config.Sft.Steps; i++) sft.Step();
+        var warm = sft.ExportWeights();
+        using var reference = new DecoderModel(sft.Config);
+        ModelFactory.LoadWeights(reference, warm, "reference");
+        var options = GrpoSpecs.Options(config);
+        using var grpo = new GrpoLearner(sft.Model, reference, options, sft.Tokenizer.PadId, config.Grpo.WeightDecay, config.Grpo.MaxGradNorm);
+        using var reward = RewardRegistry.Create(GrpoSpecs.Reward(config), config.Data.Task);
+        var loop = new GrpoLoop(grpo, sft.Tokenizer, data.Train, reward, options, config.Grpo.PromptsPerStep, config.Seed, config.Grpo.Samplers);
+        loop.Step(config.Grpo.LearningRate);
+        return (warm, sft.ExportWeights());
+    }
+
+    static void AssertSameWeights(IReadOnlyList<TensorBytes> expected, IReadOnlyList<TensorBytes> actual, string when)
+    {
+        Assert.Equal(expected.Select(t => t.Name).Order(), actual.Select(t => t.Name).Order());
+        var byName = actual.ToDictionary(t => t.Name);
+        foreach (var tensor in expected)
+            Assert.True(tensor.Data.AsSpan().SequenceEqual(byName[tensor.Name].Data), $"{tensor.Name} differs {when}");
+    }
+
+    static void Cleanup(ExperimentConfig config)
+    {
+        if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
+    }
+}
