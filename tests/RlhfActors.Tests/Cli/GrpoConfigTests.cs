@@ -1,0 +1,90 @@
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Client.Config;
+
+namespace RlhfActors.Tests.Cli;
+
+/// <summary>The <c>grpo:</c> section of an experiment YAML: values reach the config, and every bad field is named
+/// with its file and line (algorithm fields are checked by the Training layer's GrpoOptions).</summary>
+public sealed class GrpoConfigTests
+{
+    const string Yaml = """
+        name: tiny-grpo
+        algorithm: grpo
+        model:
+          init: scratch
+          tokenizer: char
+          config: {hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 32}
+        data:
+          task: addition
+          task_parameters: {digits: 2}
+        sft:
+          steps: 0
+        grpo:
+          steps: 50
+          prompts_per_step: 8
+          num_generations: 4
+          learning_rate: 0.0001
+          beta: 0.04
+          epsilon_high: 0.28
+          loss_type: dr_grpo
+          kl_estimator: k2
+          mode: async
+          max_staleness: 2
+          stale_mode: truncated_is
+          samplers: 2
+          rewards:
+            - name: exact_match
+            - name: format
+              weight: 0.2
+        output_dir: /tmp/rlhf-grpo-config-test
+        """;
+
+    [Fact]
+    public void A_grpo_section_parses_to_the_expected_record()
+    {
+        var config = ExperimentYamlLoader.Parse(Yaml, "grpo.yaml");
+        Assert.True(config.IsGrpo);
+        Assert.Equal(0, config.Sft.Steps);
+        Assert.Equal(50, config.TotalSteps);
+        var g = config.Grpo;
+        Assert.Equal((50, 8, 4), (g.Steps, g.PromptsPerStep, g.NumGenerations));
+        Assert.Equal((1e-4, 0.04, 0.2, 0.28), (g.LearningRate, g.Beta, g.EpsilonLow, g.EpsilonHigh!.Value));
+        Assert.Equal(("dr_grpo", "k2", "async", 2, "truncated_is", 2), (g.LossType, g.KlEstimator, g.Mode, g.MaxStaleness, g.StaleMode, g.Samplers));
+        Assert.Equal(["exact_match", "format"], g.Rewards.Select(r => r.Name));
+        Assert.Equal([1.0, 0.2], g.Rewards.Select(r => r.Weight));
+    }
+
+    [Theory]
+    [InlineData("  loss_type: dr_grpo", "  loss_type: ppo", "grpo.loss_type must be one of: grpo, dapo, dr_grpo (got 'ppo')")]
+    [InlineData("  kl_estimator: k2", "  kl_estimator: k4", "grpo.kl_estimator must be one of: k1, k2, k3 (got 'k4')")]
+    [InlineData("  beta: 0.04", "  beta: -1", "grpo.beta must be >= 0 (got -1)")]
+    [InlineData("  num_generations: 4", "  num_generations: 1", "grpo.num_generations must be >= 2 (got 1)")]
+    [InlineData("  samplers: 2", "  samplers: 9", "grpo.samplers must be <= grpo.prompts_per_step")]
+    [InlineData("  mode: async", "  mode: eager", "grpo.mode must be sync or async (got 'eager')")]
+    [InlineData("  steps: 50", "  steps: -3", "grpo.steps must be > 0 (got -3)")]
+    [InlineData("  stale_mode: truncated_is", "  stale_mode: keep", "grpo.stale_mode must be one of: drop, truncated_is (got 'keep')")]
+    public void A_bad_grpo_field_is_named_with_its_line(string line, string replacement, string expected)
+    {
+        var text = Yaml.Replace(line + "\n", replacement + "\n");
+        Assert.NotEqual(Yaml, text);
+        var error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(text, "grpo.yaml"));
+        var lineNumber = text.Split('\n').ToList().FindIndex(l => l == replacement) + 1;
+        Assert.Contains(error.Errors, e => e.StartsWith($"grpo.yaml:{lineNumber}: ") && e.Contains(expected));
+    }
+
+    [Fact]
+    public void An_unknown_reward_is_an_error_that_lists_the_known_ones()
+    {
+        var text = Yaml.Replace("    - name: format", "    - name: fromat");
+        var error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(text, "grpo.yaml"));
+        Assert.Contains(error.Errors, e => e.Contains("unknown reward 'fromat'") && e.Contains("exact_match"));
+    }
+
+    [Fact]
+    public void Async_mode_that_would_drop_every_batch_is_refused()
+    {
+        var text = Yaml.Replace("  max_staleness: 2\n", "  max_staleness: 0\n").Replace("  stale_mode: truncated_is\n", "  stale_mode: drop\n");
+        var error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(text, "grpo.yaml"));
+        Assert.Contains(error.Errors, e => e.Contains("grpo.max_staleness must be >= 1 in async mode"));
+    }
+}
