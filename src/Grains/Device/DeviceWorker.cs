@@ -13,16 +13,25 @@ public sealed class DeviceWorker : IDisposable
     readonly BlockingCollection<Action> _jobs = new();
     readonly Thread _thread;
 
-    public DeviceWorker(string device)
+    readonly int _threads;
+
+    /// <param name="name">Worker name: a torch device ("cpu", "cuda:0"), or a CPU worker "cpu#N".</param>
+    /// <param name="threads">libtorch intra-op threads for this worker's thread; 0 keeps the default.</param>
+    public DeviceWorker(string name, int threads = 0)
     {
-        Device = device;
+        Name = name;
+        Device = DeviceWorkers.TorchDevice(name);
+        _threads = threads;
         // A plain thread rather than a pool thread: jobs run for seconds, and thread-local torch state must stay put.
-        _thread = new Thread(Loop) { Name = $"rlhf-device-{device}", IsBackground = true };
+        _thread = new Thread(Loop) { Name = $"rlhf-device-{name}", IsBackground = true };
         _thread.Start();
     }
 
     /// <summary>The TorchSharp device name this worker serves: "cpu", "cuda:0", …</summary>
     public string Device { get; }
+
+    /// <summary>The worker's own name: the device, or "cpu#N" for the N-th extra CPU worker.</summary>
+    public string Name { get; }
 
     /// <summary>Managed id of the worker thread (for tests and diagnostics).</summary>
     public int ThreadId => _thread.ManagedThreadId;
@@ -68,6 +77,8 @@ public sealed class DeviceWorker : IDisposable
 
     void Loop()
     {
+        // Per thread: libtorch's OpenMP team size and MKL's thread count are thread-local settings.
+        if (_threads > 0) torch.set_num_threads(_threads);
         foreach (var job in _jobs.GetConsumingEnumerable())
             job();
     }

@@ -55,12 +55,27 @@ public sealed class AcceleratorPlacementTests
     }
 
     [Fact]
+    public void Several_cpu_workers_are_handed_out_in_turn_as_separate_threads_on_the_cpu_device()
+    {
+        var allocator = new DeviceAllocator(new SiloHardwareOptions { Accelerator = "none", DeviceCount = 0, CpuWorkers = 2, CpuThreadsPerWorker = 1 });
+        Assert.Equal(["cpu", "cpu#1", "cpu"], [allocator.Allocate(), allocator.Allocate(), allocator.Allocate()]);
+        using var workers = new DeviceWorkers(allocator);
+        var first = workers.Get("cpu");
+        var second = workers.Get("cpu#1");
+        Assert.NotEqual(first.ThreadId, second.ThreadId);
+        Assert.Equal(("cpu", "cpu"), (first.Device, second.Device));
+        Assert.Equal("cpu#1", second.Name);
+    }
+
+    [Fact]
     public void Bad_hardware_settings_are_rejected_by_name()
     {
         var e = Assert.Throws<ArgumentException>(() => new SiloHardwareOptions { Accelerator = "tpu" }.Validate());
         Assert.Contains("Rlhf:Hardware:Accelerator", e.Message);
         e = Assert.Throws<ArgumentException>(() => new SiloHardwareOptions { Accelerator = "none", DeviceCount = 2 }.Validate());
         Assert.Contains("Rlhf:Hardware:DeviceCount", e.Message);
+        e = Assert.Throws<ArgumentException>(() => new SiloHardwareOptions { CpuWorkers = 0 }.Validate());
+        Assert.Contains("Rlhf:Hardware:CpuWorkers", e.Message);
     }
 
     static SiloHardwareOptions Hardware(InProcessSiloHandle silo) =>
