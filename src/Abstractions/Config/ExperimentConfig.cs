@@ -68,6 +68,12 @@ public sealed record DataSection
     [Id(3)] public int EvalExamples { get; init; } = 200;
     [Id(4)] public string? TrainFile { get; init; }
     [Id(5)] public string? EvalFile { get; init; }
+    /// <summary>
+    /// Fraction (0–1) of the SFT demonstrations whose completion comes from a flawed teacher that drops carries
+    /// (built-in addition task only). Models distilling from an imperfect teacher; held-out examples and the GRPO
+    /// rewards' reference answers always stay exact, so RL with a verifier can exceed the teacher. 0 = exact data.
+    /// </summary>
+    [Id(6)] public double TeacherCarryDrop { get; init; }
 }
 
 /// <summary>Supervised fine-tuning hyperparameters; names follow TRL's SFTConfig / HF TrainingArguments.</summary>

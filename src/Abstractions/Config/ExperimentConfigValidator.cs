@@ -44,6 +44,8 @@ public static partial class ExperimentConfigValidator
         Check(data.TaskParameters.Count == 0 || data.Task is not null, "data.task_parameters", "needs data.task", "a mapping");
         Check(data.TrainExamples > 0, "data.train_examples", "must be > 0", data.TrainExamples);
         Check(data.EvalExamples > 0, "data.eval_examples", "must be > 0", data.EvalExamples);
+        Check(data.TeacherCarryDrop is >= 0 and <= 1, "data.teacher_carry_drop", "must be between 0 and 1", data.TeacherCarryDrop);
+        Check(data.TeacherCarryDrop == 0 || data.Task == "addition", "data.teacher_carry_drop", "needs data.task: addition", data.Task);
 
         var sft = config.Sft;
         if (config.IsGrpo) Check(sft.Steps >= 0, "sft.steps", "must be >= 0 (the SFT warm-up before GRPO; 0 = none)", sft.Steps);

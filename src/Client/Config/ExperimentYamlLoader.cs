@@ -173,6 +173,7 @@ public static partial class ExperimentYamlLoader
             EvalExamples = data.Int("eval_examples") ?? defaults.EvalExamples,
             TrainFile = data.String("train_file"),
             EvalFile = data.String("eval_file"),
+            TeacherCarryDrop = data.Double("teacher_carry_drop") ?? defaults.TeacherCarryDrop,
         };
         data.RejectUnknown();
         return section;

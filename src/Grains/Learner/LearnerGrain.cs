@@ -54,7 +54,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             // Resolve the model first: its errors (missing folder, bad model.config) are the cheapest to find.
             var model = ExperimentSpecs.Model(config.Model);
             var data = ExperimentData.Load(ExperimentSpecs.Data(config));
-            var spec = new SftLearnerSpec(model, config.Model.ResolvedTokenizer, data.Train, ExperimentSpecs.Sft(config),
+            var spec = new SftLearnerSpec(model, config.Model.ResolvedTokenizer, ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config),
                 config.Seed, _device.Device);
             var created = SftLearner.Create(spec);
             try

@@ -4,6 +4,7 @@ using RlhfActors.Abstractions.Config;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Sft;
+using RlhfActors.Training.Tasks;
 using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Grains.Specs;
@@ -22,6 +23,13 @@ public static class ExperimentSpecs
         EvalFile = config.Data.EvalFile,
         Seed = config.Seed,
     };
+
+    /// <summary>The SFT stage's examples: the training set, or (data.teacher_carry_drop) a flawed teacher's version of
+    /// it. Only SFT sees the flawed completions; GRPO prompts and held-out examples keep the exact answers.</summary>
+    public static IReadOnlyList<PromptCompletion> SftDemonstrations(ExperimentConfig config, IReadOnlyList<PromptCompletion> train) =>
+        config.Data.TeacherCarryDrop > 0
+            ? CarryDroppingTeacher.Corrupt(train, config.Data.TeacherCarryDrop, StableSeed.Derive(config.Seed, 0x7EAC))
+            : train;
 
     public static SftOptions Sft(ExperimentConfig config) => new()
     {
