@@ -93,12 +93,7 @@ public sealed partial class ExperimentGrain(
         };
         await state.WriteStateAsync();
         _phase = Phase.Initialize;
-        _timer?.Dispose();
-        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(TimeSpan.Zero, TickPeriod)
-        {
-            Interleave = false,
-            KeepAlive = true,
-        });
+        StartLoop(TickPeriod);
         LogStarted(ExperimentId, config.Algorithm, config.Sft.Steps);
     }
 
@@ -138,7 +133,7 @@ public sealed partial class ExperimentGrain(
             throw new InvalidOperationException($"experiment '{ExperimentId}' is {Describe(status)}: only a running experiment can be paused");
         // Not interleaved, so the chunk in flight has finished: the pause lands between units of work.
         SetStatus(s => s with { State = ExperimentState.Paused });
-        _timer?.Change(PausedTickPeriod, PausedTickPeriod);
+        StartLoop(PausedTickPeriod);
         LogPaused(ExperimentId, status.Step);
         await state.WriteStateAsync();
         return await GetStatus();
@@ -151,7 +146,7 @@ public sealed partial class ExperimentGrain(
             throw new InvalidOperationException($"experiment '{ExperimentId}' is {Describe(status)}: only a paused experiment can be resumed");
         // The loop's phase and the learner's model are as the pause left them, so the next tick continues there.
         SetStatus(s => s with { State = ExperimentState.Running });
-        _timer?.Change(TimeSpan.Zero, TickPeriod);
+        StartLoop(TickPeriod);
         LogResumed(ExperimentId, status.Step);
         await state.WriteStateAsync();
         return await GetStatus();
@@ -342,6 +337,18 @@ public sealed partial class ExperimentGrain(
         await ReleaseWorkersAsync();
         try { await state.WriteStateAsync(); }
         catch (Exception e) { LogReleaseFailed(e, ExperimentId); }
+    }
+
+    /// <summary>(Re)starts the loop's timer at <paramref name="period"/>, first tick at once: a resume must not wait
+    /// out whatever is left of a paused tick's delay.</summary>
+    void StartLoop(TimeSpan period)
+    {
+        _timer?.Dispose();
+        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(TimeSpan.Zero, period)
+        {
+            Interleave = false,
+            KeepAlive = true,
+        });
     }
 
     void StopLoop()

@@ -173,7 +173,7 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
     public async Task Pause_holds_the_step_and_Resume_continues_to_the_end()
     {
         var config = TinyExperiment.Create(NewName("pause"));
-        config = config with { Sft = config.Sft with { Steps = 100 }, Eval = config.Eval with { Every = 0 } };
+        config = config with { Sft = config.Sft with { Steps = 60 }, Eval = config.Eval with { Every = 0 } };
         var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
         try
         {
@@ -182,10 +182,10 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
             var paused = await grain.Pause();
 
             Assert.True(paused.State == ExperimentState.Paused, $"{paused.State}: {paused.Error}");
-            Assert.InRange(paused.Step, 10, 99);
+            Assert.InRange(paused.Step, 10, 59);
             Assert.Null(paused.Eta);
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Pause());
-            Assert.Contains($"is paused (step {paused.Step}/100)", error.Message);
+            Assert.Contains($"is paused (step {paused.Step}/60)", error.Message);
             var start = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Start(config));
             Assert.Contains("resume or stop it first", start.Message);
 
@@ -203,11 +203,11 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
             Assert.True(resumed.Step >= paused.Step, $"resumed at step {resumed.Step}, paused at {paused.Step}");
             var done = await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30));
             Assert.True(done.State == ExperimentState.Completed, $"{done.State}: {done.Error}");
-            Assert.Equal(100, done.Step);
-            Assert.Equal(100, (await grain.GetResult())!.Steps);
+            Assert.Equal(60, done.Step);
+            Assert.Equal(60, (await grain.GetResult())!.Steps);
 
             var resume = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Resume());
-            Assert.Contains("is completed (step 100/100): only a paused experiment can be resumed", resume.Message);
+            Assert.Contains("is completed (step 60/60): only a paused experiment can be resumed", resume.Message);
         }
         finally
         {
