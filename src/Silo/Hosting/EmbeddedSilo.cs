@@ -59,6 +59,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         // chatter is not.
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         builder.UseOrleans(silo => silo.UseRlhfSilo(options));
         var host = builder.Build();
         try
