@@ -128,6 +128,32 @@ public sealed class ControlCommandTests(ControlSiloFixture silo) : IClassFixture
         Assert.Contains("sft.steps must be > 0 (got 0)", run.Stderr);
     }
 
+    [Fact]
+    public async Task Run_with_cluster_and_without_detach_follows_the_run_on_that_silo_to_the_end()
+    {
+        var run = await CliRunner.RunAsync("run", WriteConfig("attached"), "--json", "--cluster", silo.Cluster);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var json = JsonDocument.Parse(run.Stdout.TrimEnd().Split('\n')[^1]);
+        Assert.Equal("attached", json.RootElement.GetProperty("experiment").GetString());
+        Assert.Equal(30, json.RootElement.GetProperty("steps").GetInt32());
+        var status = await Control("status", "attached");
+        Assert.Equal("completed", status.GetProperty("state").GetString());
+    }
+
+    [Theory]
+    [InlineData("--gateway-port", "0", "--gateway-port must be a TCP port 1-65535 (got 0)")]
+    [InlineData("--silo-port", "70000", "--silo-port must be a TCP port 1-65535 (got 70000)")]
+    [InlineData("--silo-port", "30000", "--gateway-port and --silo-port must differ (both 30000)")]
+    public async Task Silo_refuses_bad_ports(string option, string value, string expected)
+    {
+        var run = await CliRunner.RunAsync("silo", option, value);
+
+        Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
+        Assert.Contains(expected, run.Stderr);
+        Assert.Equal("", run.Stdout);
+    }
+
     async Task<JsonElement> Control(string command, string id, params string[] more)
     {
         var run = await CliRunner.RunAsync([command, id, "--json", "--cluster", silo.Cluster, .. more]);
