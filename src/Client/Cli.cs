@@ -15,6 +15,11 @@ public static class Cli
         var root = new RootCommand("rlhf: actor-based RLHF training on Orleans + TorchSharp")
         {
             RunCommand.Create(context),
+            ControlCommands.Status(context),
+            ControlCommands.Pause(context),
+            ControlCommands.Resume(context),
+            ControlCommands.Stop(context),
+            SiloCommand.Create(context),
             GenerateCommand.Create(context),
         };
 

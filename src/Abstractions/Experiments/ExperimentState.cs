@@ -9,4 +9,8 @@ public enum ExperimentState
     Failed,
     /// <summary>Stopped on request before the end (<c>IExperimentGrain.Stop</c>).</summary>
     Stopped,
+    /// <summary>Paused on request (<c>IExperimentGrain.Pause</c>): no work runs, the learner keeps its model in
+    /// memory, <c>Resume</c> continues from the same step. Last in the enum so that the serialized values of the
+    /// others stay as they were.</summary>
+    Paused,
 }

@@ -20,11 +20,25 @@ public interface IExperimentGrain : IGrainWithStringKey
     [AlwaysInterleave, Alias("GetStatus")]
     Task<ExperimentStatus> GetStatus();
 
-    /// <summary>Stops a running experiment after its current unit of work (a chunk of steps, an evaluation) and
-    /// frees its learner and sampler; state becomes <see cref="ExperimentState.Stopped"/>. No-op when not running.
+    /// <summary>Stops a running or paused experiment after its current unit of work (a chunk of steps, an
+    /// evaluation), checkpoints the last completed step (when a step completed; the path lands in
+    /// <see cref="ExperimentStatus.CheckpointPath"/>) and then frees its learner and sampler; state becomes
+    /// <see cref="ExperimentState.Stopped"/>. No-op in any other state.
     /// Not interleaved on purpose: it waits for the chunk in flight, so the stop never lands mid-update.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Stop")]
     Task<ExperimentStatus> Stop(string reason);
+
+    /// <summary>Pauses a running experiment after its current unit of work; state becomes
+    /// <see cref="ExperimentState.Paused"/> and the learner keeps its model in memory. Throws
+    /// <see cref="InvalidOperationException"/> naming the state when the experiment is not running.
+    /// Not interleaved, like <see cref="Stop"/>: it waits for the chunk in flight.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Pause")]
+    Task<ExperimentStatus> Pause();
+
+    /// <summary>Continues a paused experiment from the step it paused at. Throws
+    /// <see cref="InvalidOperationException"/> naming the state when the experiment is not paused.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Resume")]
+    Task<ExperimentStatus> Resume();
 
     /// <summary>The result once <see cref="ExperimentState.Completed"/>; null before.</summary>
     [AlwaysInterleave, Alias("GetResult")]

@@ -7,14 +7,16 @@ using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Client.Config;
+using RlhfActors.Client.Connection;
 using RlhfActors.Client.Progress;
 using RlhfActors.Grains.Experiments;
 using RlhfActors.Silo.Hosting;
 
 namespace RlhfActors.Client.Commands;
 
-/// <summary><c>rlhf run &lt;experiment.yaml&gt; [--json]</c>: validate the config, start an embedded silo, run the
-/// experiment to the end with a progress display.</summary>
+/// <summary><c>rlhf run &lt;experiment.yaml&gt; [--json] [--detach] [--cluster host:port]</c>: validate the config, then
+/// run the experiment to the end with a progress display on a silo of its own (the default) or on a running silo
+/// (<c>--cluster</c>), or with <c>--detach</c> submit it to a running silo and print its id.</summary>
 public static class RunCommand
 {
     static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(500);
@@ -26,13 +28,30 @@ public static class RunCommand
         {
             Description = "Print progress on stderr and, as the last line of stdout, one JSON object with the result",
         };
-        var command = new Command("run", "Run an experiment to the end on an in-process silo") { file, json };
+        var detach = new Option<bool>("--detach")
+        {
+            Description = $"Submit to a running silo (--cluster, default {ClusterEndpoint.Default}), print the experiment id and return; " +
+                          "follow it with `rlhf status <id>`",
+        };
+        // No default here: without --cluster (and without --detach) run hosts its own silo, as it always did.
+        var cluster = ClusterOption.Create(defaultToStandalone: false);
+        var command = new Command("run", "Run an experiment to the end on an in-process silo, or submit it to a running one")
+        {
+            file, json, detach, cluster,
+        };
         command.SetAction((parse, cancellationToken) =>
-            ExecuteAsync(parse.GetValue(file)!, parse.GetValue(json), cli, cancellationToken));
+        {
+            var path = parse.GetValue(file)!;
+            var endpoint = parse.GetValue(cluster);
+            return parse.GetValue(detach)
+                ? DetachedRun.ExecuteAsync(path, endpoint ?? ClusterEndpoint.Default, parse.GetValue(json), cli, cancellationToken)
+                : ExecuteAsync(path, endpoint, parse.GetValue(json), cli, cancellationToken);
+        });
         return command;
     }
 
-    static async Task<int> ExecuteAsync(string path, bool json, CliContext cli, CancellationToken cancellationToken)
+    /// <summary>Loads and checks the experiment file as every form of run does; null after printing the errors.</summary>
+    internal static ExperimentConfig? LoadConfig(string path, CliContext cli)
     {
         ExperimentConfig config;
         try
@@ -42,21 +61,36 @@ public static class RunCommand
         catch (ConfigLoadException e)
         {
             foreach (var error in e.Errors) cli.Stderr.WriteLine($"error: {error}");
-            return ExitCodes.Usage;
+            return null;
         }
         if (OutputDirectory.EarlierCheckpoint(config.OutputDir) is { } earlier)
         {
             cli.Stderr.WriteLine($"error: {path}: output_dir '{config.OutputDir}' already holds {earlier} from an earlier run; " +
                                  "remove it or choose another output_dir");
-            return ExitCodes.Usage;
+            return null;
         }
+        return config;
+    }
+
+    static async Task<int> ExecuteAsync(string path, ClusterEndpoint? endpoint, bool json, CliContext cli, CancellationToken cancellationToken)
+    {
+        if (LoadConfig(path, cli) is not { } config) return ExitCodes.Usage;
 
         var interactive = !json && cli.StdoutIsTerminal;
         var progress = new ProgressReporter(interactive ? cli.Stdout : cli.Stderr, interactive);
         try
         {
-            await using var silo = await EmbeddedSilo.StartAsync(cli.Stderr, LogLevel.Warning, cancellationToken);
-            var experiment = silo.Client.GetGrain<IExperimentGrain>(config.Name);
+            // Either a silo of its own (the default) or a connection to a running one.
+            await using IAsyncDisposable owner = endpoint is null
+                ? await EmbeddedSilo.StartAsync(cli.Stderr, LogLevel.Warning, cancellationToken)
+                : await ClusterConnection.ConnectAsync(endpoint, cancellationToken);
+            var client = owner switch
+            {
+                EmbeddedSilo silo => silo.Client,
+                ClusterConnection connection => connection.Client,
+                _ => throw new InvalidOperationException($"unexpected {owner.GetType().Name}"),
+            };
+            var experiment = client.GetGrain<IExperimentGrain>(config.Name);
             try
             {
                 await experiment.Start(config);
@@ -78,7 +112,8 @@ public static class RunCommand
                 // silo that is shutting down.
                 progress.Finish();
                 var stopped = await experiment.Stop("interrupted (Ctrl+C)");
-                cli.Stderr.WriteLine($"stopped: experiment '{config.Name}' at step {stopped.Step}/{stopped.TotalSteps}");
+                var checkpoint = stopped.CheckpointPath is { } saved ? $"; checkpoint: {saved}" : "";
+                cli.Stderr.WriteLine($"stopped: experiment '{config.Name}' at step {stopped.Step}/{stopped.TotalSteps}{checkpoint}");
                 return ExitCodes.Cancelled;
             }
             progress.Finish();
@@ -92,6 +127,11 @@ public static class RunCommand
             if (json) cli.Stdout.WriteLine(ResultJson(config, result));
             else WriteSummary(cli.Stdout, result);
             return ExitCodes.Ok;
+        }
+        catch (NoSiloException e)
+        {
+            cli.Stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.NoSilo;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -34,6 +34,11 @@ public sealed partial class ExperimentGrain(
 {
     enum Phase { Initialize, Train, GrpoStart, GrpoTrain, Finish }
 
+    // Running, the loop ticks as fast as the work allows; paused, it ticks only so that KeepAlive keeps the
+    // controller (and with it the paused run) from being collected as idle.
+    static readonly TimeSpan TickPeriod = TimeSpan.FromMilliseconds(1);
+    static readonly TimeSpan PausedTickPeriod = TimeSpan.FromSeconds(10);
+
     readonly int _stepsPerCall = options.Value.StepsPerCall;
     IGrainTimer? _timer;
     Phase _phase;
@@ -49,8 +54,9 @@ public sealed partial class ExperimentGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // A persisted run that is still "running" lost its loop (and its learner's memory) with the old activation.
-        if (Record.Status.State is ExperimentState.Running)
+        // A persisted run that is still "running" (or paused) lost its loop (and its learner's memory) with the old
+        // activation.
+        if (Record.Status.State is ExperimentState.Running or ExperimentState.Paused)
         {
             SetStatus(s => s with
             {
@@ -72,6 +78,8 @@ public sealed partial class ExperimentGrain(
             throw new ArgumentException($"config name '{config.Name}' does not match experiment '{ExperimentId}'", nameof(config));
         if (Record.Status.State is ExperimentState.Running)
             throw new InvalidOperationException($"experiment '{ExperimentId}' is already running (step {Record.Status.Step}/{Record.Status.TotalSteps})");
+        if (Record.Status.State is ExperimentState.Paused)
+            throw new InvalidOperationException($"experiment '{ExperimentId}' is paused at step {Record.Status.Step}/{Record.Status.TotalSteps}: resume or stop it first");
         if (OutputDirectory.EarlierCheckpoint(config.OutputDir) is { } earlier)
             throw new InvalidOperationException(
                 $"output_dir '{config.OutputDir}' already holds {earlier} from an earlier run; remove it or choose another output_dir");
@@ -91,12 +99,7 @@ public sealed partial class ExperimentGrain(
         };
         await state.WriteStateAsync();
         _phase = Phase.Initialize;
-        _timer?.Dispose();
-        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(TimeSpan.Zero, TimeSpan.FromMilliseconds(1))
-        {
-            Interleave = false,
-            KeepAlive = true,
-        });
+        StartLoop(TickPeriod);
         LogStarted(ExperimentId, config.Algorithm, config.TotalSteps);
     }
 
@@ -115,11 +118,13 @@ public sealed partial class ExperimentGrain(
 
     public async Task<ExperimentStatus> Stop(string reason)
     {
-        if (Record.Status.State is ExperimentState.Running)
+        if (Record.Status.State is ExperimentState.Running or ExperimentState.Paused)
         {
             StopLoop();
+            // Before the release: the checkpoint is written from the learner's model, which the release frees.
+            var checkpointError = await CheckpointOnStopAsync();
             Record.FinishedAt = DateTimeOffset.UtcNow;
-            SetStatus(s => s with { State = ExperimentState.Stopped, Phase = "stopped", Error = $"stopped: {reason}" });
+            SetStatus(s => s with { State = ExperimentState.Stopped, Phase = "stopped", Error = $"stopped: {reason}{checkpointError}" });
             LogStopped(ExperimentId, Record.Status.Step, reason);
             await ReleaseWorkersAsync();
             await state.WriteStateAsync();
@@ -127,8 +132,35 @@ public sealed partial class ExperimentGrain(
         return await GetStatus();
     }
 
+    public async Task<ExperimentStatus> Pause()
+    {
+        var status = Record.Status;
+        if (status.State is not ExperimentState.Running)
+            throw new InvalidOperationException($"experiment '{ExperimentId}' is {Describe(status)}: only a running experiment can be paused");
+        // Not interleaved, so the chunk in flight has finished: the pause lands between units of work.
+        SetStatus(s => s with { State = ExperimentState.Paused });
+        StartLoop(PausedTickPeriod);
+        LogPaused(ExperimentId, status.Step);
+        await state.WriteStateAsync();
+        return await GetStatus();
+    }
+
+    public async Task<ExperimentStatus> Resume()
+    {
+        var status = Record.Status;
+        if (status.State is not ExperimentState.Paused)
+            throw new InvalidOperationException($"experiment '{ExperimentId}' is {Describe(status)}: only a paused experiment can be resumed");
+        // The loop's phase and the learner's model are as the pause left them, so the next tick continues there.
+        SetStatus(s => s with { State = ExperimentState.Running });
+        StartLoop(TickPeriod);
+        LogResumed(ExperimentId, status.Step);
+        await state.WriteStateAsync();
+        return await GetStatus();
+    }
+
     async Task TickAsync(CancellationToken cancellationToken)
     {
+        // Paused too: the timer still ticks (slowly, see PausedTickPeriod) but no work runs until Resume.
         if (Record.Status.State is not ExperimentState.Running) return;
         try
         {
@@ -287,6 +319,37 @@ public sealed partial class ExperimentGrain(
         return result;
     }
 
+    /// <summary>
+    /// Checkpoints the last completed step when a stop lands mid-run, so a stopped run loses no training. Skipped
+    /// before the first step (nothing trained; the learner may not even hold a model yet) and when that step's
+    /// checkpoint is already written (a checkpoint.every boundary). Returns "" or, when the checkpoint failed, the
+    /// reason to append to the stop's message: the stop itself must still happen.
+    /// </summary>
+    async Task<string> CheckpointOnStopAsync()
+    {
+        var status = Record.Status;
+        // By folder name: the learner reports the path made absolute, and every checkpoint of this run is in one
+        // output_dir.
+        var folder = Path.GetFileName(OutputDirectory.Checkpoint(Config.OutputDir, status.Step));
+        if (status.Step <= 0 || Path.GetFileName(status.CheckpointPath) == folder) return "";
+        try
+        {
+            await CheckpointAsync();
+            return "";
+        }
+        catch (Exception e)
+        {
+            LogStopCheckpointFailed(e, ExperimentId, status.Step);
+            return $"; the checkpoint of step {status.Step} failed: {e.Message}";
+        }
+    }
+
+    static string Describe(ExperimentStatus status) => status.State switch
+    {
+        ExperimentState.Pending => "pending (never started)",
+        _ => $"{status.State.ToString().ToLowerInvariant()} (step {status.Step}/{status.TotalSteps})",
+    };
+
     async Task FailAsync(Exception error)
     {
         LogFailed(error, ExperimentId, Record.Status.Step);
@@ -296,6 +359,18 @@ public sealed partial class ExperimentGrain(
         await ReleaseWorkersAsync();
         try { await state.WriteStateAsync(); }
         catch (Exception e) { LogReleaseFailed(e, ExperimentId); }
+    }
+
+    /// <summary>(Re)starts the loop's timer at <paramref name="period"/>, first tick at once: a resume must not wait
+    /// out whatever is left of a paused tick's delay.</summary>
+    void StartLoop(TimeSpan period)
+    {
+        _timer?.Dispose();
+        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(TimeSpan.Zero, period)
+        {
+            Interleave = false,
+            KeepAlive = true,
+        });
     }
 
     void StopLoop()
@@ -337,6 +412,15 @@ public sealed partial class ExperimentGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId} stopped at step {Step}: {Reason}")]
     private partial void LogStopped(string experimentId, int step, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId} paused at step {Step}")]
+    private partial void LogPaused(string experimentId, int step);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId} resumed at step {Step}")]
+    private partial void LogResumed(string experimentId, int step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: the checkpoint of step {Step} on stop failed; stopping without it")]
+    private partial void LogStopCheckpointFailed(Exception error, string experimentId, int step);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Experiment {ExperimentId} failed at step {Step}")]
     private partial void LogFailed(Exception error, string experimentId, int step);

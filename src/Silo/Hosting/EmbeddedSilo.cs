@@ -7,24 +7,45 @@ using Microsoft.Extensions.Logging;
 namespace RlhfActors.Silo.Hosting;
 
 /// <summary>
-/// A single localhost silo inside the calling process: what <c>rlhf run</c> uses when no cluster is named. It takes
-/// free ports and a fresh cluster id, so several can run side by side (parallel tests, two terminals) without
-/// clashing with each other or with a standalone silo on the default ports.
+/// A single localhost silo inside the calling process: what <c>rlhf run</c> uses when no cluster is named (free
+/// ports and a fresh cluster id, so several can run side by side without clashing with each other or with a
+/// standalone silo on the default ports), and what <c>rlhf silo</c> runs in the foreground (the standalone silo's
+/// cluster id and ports, so that clients find it as they find <c>src/Silo</c>).
 /// </summary>
 public sealed class EmbeddedSilo : IAsyncDisposable
 {
     readonly IHost _host;
 
-    EmbeddedSilo(IHost host) => _host = host;
+    EmbeddedSilo(IHost host, RlhfSiloOptions options)
+    {
+        _host = host;
+        Options = options;
+    }
+
+    /// <summary>The cluster id and ports this silo runs with.</summary>
+    public RlhfSiloOptions Options { get; }
 
     /// <summary>The co-hosted cluster client: calls go through the silo's runtime, no gateway hop.</summary>
     public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
 
     public IServiceProvider Services => _host.Services;
 
-    /// <summary>Starts the silo; its log lines at <paramref name="minLevel"/> and above go to <paramref name="log"/>.</summary>
-    public static async Task<EmbeddedSilo> StartAsync(TextWriter log, LogLevel minLevel, CancellationToken cancellationToken = default)
+    /// <summary>Starts a private silo (free ports, fresh cluster id); its log lines at <paramref name="minLevel"/> and
+    /// above go to <paramref name="log"/>.</summary>
+    public static Task<EmbeddedSilo> StartAsync(TextWriter log, LogLevel minLevel, CancellationToken cancellationToken = default) =>
+        StartAsync(new RlhfSiloOptions
+        {
+            ClusterId = $"rlhf-embedded-{Guid.NewGuid():N}",
+            SiloPort = FreeLoopbackPort(),
+            GatewayPort = FreeLoopbackPort(),
+        }, log, minLevel, cancellationToken);
+
+    /// <summary>Starts a silo with the given cluster id and ports; throws <see cref="ArgumentException"/> naming a bad
+    /// setting.</summary>
+    public static async Task<EmbeddedSilo> StartAsync(RlhfSiloOptions options, TextWriter log, LogLevel minLevel,
+        CancellationToken cancellationToken = default)
     {
+        options.Validate();
         // No defaults: no console logger writing to stdout, no Ctrl+C hook of the host's own (the CLI owns Ctrl+C),
         // no appsettings.json picked up from whatever directory the user runs in.
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -34,12 +55,11 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         // Start-up notes that say nothing about a run (ServerGC advice; a watchdog that measures from process start).
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
-        var options = new RlhfSiloOptions
-        {
-            ClusterId = $"rlhf-embedded-{Guid.NewGuid():N}",
-            SiloPort = FreeLoopbackPort(),
-            GatewayPort = FreeLoopbackPort(),
-        };
+        // At Information (rlhf silo) the experiments' own lines are the point; the runtime's and the host's start-up
+        // chatter is not.
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
         builder.UseOrleans(silo => silo.UseRlhfSilo(options));
         var host = builder.Build();
         try
@@ -51,7 +71,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
             host.Dispose();
             throw;
         }
-        return new EmbeddedSilo(host);
+        return new EmbeddedSilo(host, options);
     }
 
     public async ValueTask DisposeAsync()
@@ -67,7 +87,8 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         }
     }
 
-    static int FreeLoopbackPort()
+    /// <summary>A TCP port free on the loopback interface right now (tests, and the private silo).</summary>
+    public static int FreeLoopbackPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -136,10 +136,11 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Stop_ends_a_running_experiment_between_chunks_and_it_can_start_again()
+    public async Task Stop_ends_a_running_experiment_between_chunks_checkpoints_it_and_it_can_start_again()
     {
         var config = TinyExperiment.Create(NewName("stop"));
         config = LongRun(config);
+        var again = config with { Sft = config.Sft with { Steps = 20 }, OutputDir = config.OutputDir + "-again" };
         var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
         try
         {
@@ -151,18 +152,109 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
             Assert.Equal("stopped: test says so", stopped.Error);
             Assert.InRange(stopped.Step, 1, 4999);
             Assert.Equal(0, stopped.Step % 10); // whole chunks of StepsPerCall only
+            AssertCheckpointAt(config, stopped);
             await Task.Delay(200);
             Assert.Equal(stopped.Step, (await grain.GetStatus()).Step);
             Assert.Null(await grain.GetResult());
 
-            await grain.Start(config with { Sft = config.Sft with { Steps = 20 } });
-            var again = await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30));
-            Assert.True(again.State == ExperimentState.Completed, $"{again.State}: {again.Error}");
+            // Into another output_dir: the stop's checkpoint now holds the first one.
+            await grain.Start(again);
+            var rerun = await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30));
+            Assert.True(rerun.State == ExperimentState.Completed, $"{rerun.State}: {rerun.Error}");
+        }
+        finally
+        {
+            if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
+            if (Directory.Exists(again.OutputDir)) Directory.Delete(again.OutputDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Pause_holds_the_step_and_Resume_continues_to_the_end()
+    {
+        var config = TinyExperiment.Create(NewName("pause"));
+        config = config with { Sft = config.Sft with { Steps = 60 }, Eval = config.Eval with { Every = 0 } };
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+        try
+        {
+            await StartAndWaitForFirstStepAsync(grain, config);
+
+            var paused = await grain.Pause();
+
+            Assert.True(paused.State == ExperimentState.Paused, $"{paused.State}: {paused.Error}");
+            Assert.InRange(paused.Step, 10, 59);
+            Assert.Null(paused.Eta);
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Pause());
+            Assert.Contains($"is paused (step {paused.Step}/60)", error.Message);
+            var start = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Start(config));
+            Assert.Contains("resume or stop it first", start.Message);
+
+            // No work while paused: the step stays put across two polls a second apart.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            var first = await grain.GetStatus();
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            var second = await grain.GetStatus();
+            Assert.Equal(ExperimentState.Paused, second.State);
+            Assert.Equal(paused.Step, first.Step);
+            Assert.Equal(paused.Step, second.Step);
+
+            var resumed = await grain.Resume();
+            Assert.Equal(ExperimentState.Running, resumed.State);
+            Assert.True(resumed.Step >= paused.Step, $"resumed at step {resumed.Step}, paused at {paused.Step}");
+            var done = await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30));
+            Assert.True(done.State == ExperimentState.Completed, $"{done.State}: {done.Error}");
+            Assert.Equal(60, done.Step);
+            Assert.Equal(60, (await grain.GetResult())!.Steps);
+
+            var resume = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Resume());
+            Assert.Contains("is completed (step 60/60): only a paused experiment can be resumed", resume.Message);
         }
         finally
         {
             if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Stop_of_a_paused_experiment_checkpoints_the_step_it_paused_at()
+    {
+        var config = LongRun(TinyExperiment.Create(NewName("pause-stop")));
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
+        try
+        {
+            await StartAndWaitForFirstStepAsync(grain, config);
+            var paused = await grain.Pause();
+
+            var stopped = await grain.Stop("done pausing");
+
+            Assert.True(stopped.State == ExperimentState.Stopped, $"{stopped.State}: {stopped.Error}");
+            Assert.Equal(paused.Step, stopped.Step);
+            AssertCheckpointAt(config, stopped);
+        }
+        finally
+        {
+            if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Pause_and_Resume_of_an_experiment_never_started_name_its_state()
+    {
+        var grain = fixture.Client.GetGrain<IExperimentGrain>(NewName("never"));
+
+        var pause = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Pause());
+        var resume = await Assert.ThrowsAsync<InvalidOperationException>(() => grain.Resume());
+
+        Assert.Contains("is pending (never started): only a running experiment can be paused", pause.Message);
+        Assert.Contains("is pending (never started): only a paused experiment can be resumed", resume.Message);
+    }
+
+    /// <summary>A stop's checkpoint: the folder of the step the run stopped at, complete (its manifest is written last).</summary>
+    static void AssertCheckpointAt(ExperimentConfig config, ExperimentStatus stopped)
+    {
+        var expected = Path.GetFullPath(Path.Combine(config.OutputDir, $"checkpoint-{stopped.Step}"));
+        Assert.Equal(expected, stopped.CheckpointPath);
+        Assert.True(File.Exists(Path.Combine(expected, "manifest.json")), $"no manifest.json in {expected}");
     }
 
     /// <summary>A controller that loses its activation mid-run (silo restart) comes

@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using RlhfActors.Abstractions.Experiments;
+
+namespace RlhfActors.Client.Commands;
+
+/// <summary>One status snapshot as the control commands print it: <c>key: value</c> lines for people, one JSON
+/// object for scripts.</summary>
+public static class StatusFormat
+{
+    /// <summary>"running", "paused", …: the state as the commands print it.</summary>
+    public static string StateName(ExperimentState state) => state.ToString().ToLowerInvariant();
+
+    public static void WriteText(TextWriter output, ExperimentStatus s)
+    {
+        string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
+        output.WriteLine($"experiment: {s.ExperimentId}");
+        output.WriteLine($"state: {StateName(s.State)}");
+        if (s.Phase.Length > 0) output.WriteLine($"phase: {s.Phase}");
+        output.WriteLine($"step: {s.Step}/{s.TotalSteps}");
+        if (s.LastLoss is { } loss) output.WriteLine($"loss: {F(loss, "F4")}");
+        if (Accuracy(s) is { } accuracy)
+            output.WriteLine($"accuracy: {F(100 * accuracy.Value, "F1")}% (held-out, step {accuracy.Step})");
+        if (s.CheckpointPath is { } checkpoint) output.WriteLine($"checkpoint: {checkpoint}");
+        if (s.Error is { } error) output.WriteLine($"error: {error}");
+    }
+
+    public static string Json(ExperimentStatus s)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("experiment", s.ExperimentId);
+            w.WriteString("state", StateName(s.State));
+            w.WriteString("phase", s.Phase);
+            w.WriteNumber("step", s.Step);
+            w.WriteNumber("total_steps", s.TotalSteps);
+            NumberOrNull(w, "loss", s.LastLoss);
+            var accuracy = Accuracy(s);
+            NumberOrNull(w, "accuracy", accuracy?.Value);
+            if (accuracy is { } a) w.WriteNumber("accuracy_step", a.Step);
+            else w.WriteNull("accuracy_step");
+            w.WriteString("checkpoint", s.CheckpointPath);
+            w.WriteString("error", s.Error);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>The latest held-out accuracy and the step it was measured at, if any evaluation ran.</summary>
+    static (double Value, int Step)? Accuracy(ExperimentStatus s) =>
+        s.LatestEval is { } eval ? (eval.Accuracy, eval.Step) : null;
+
+    static void NumberOrNull(Utf8JsonWriter w, string name, double? value)
+    {
+        if (value is { } v && double.IsFinite(v)) w.WriteNumber(name, v);
+        else w.WriteNull(name);
+    }
+}
