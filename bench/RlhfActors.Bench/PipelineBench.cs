@@ -43,8 +43,9 @@ public static class PipelineBench
         // The first torch work of the process pays for libtorch's start-up; the grain layouts run after it, so the
         // baseline is timed on a warm process too.
         InProcess(config with { Grpo = config.Grpo with { Steps = 2 } });
-        var inProcess = InProcess(config);
-        JsonLine.Write("pipeline", ("layout", "in-process"), ("mode", "sync"), ("steps", steps), ("step_s", inProcess));
+        var (inProcess, inProcessUpdate) = InProcess(config);
+        JsonLine.Write("pipeline", ("layout", "in-process"), ("mode", "sync"), ("steps", steps), ("step_s", inProcess),
+            ("update_s", inProcessUpdate));
 
         double? Layout(string name, int silos, string mode, int cpuWorkers, int threads)
         {
@@ -71,7 +72,9 @@ public static class PipelineBench
             }
         }
 
+        var only = Environment.GetEnvironmentVariable("RLHF_BENCH_PIPELINE_ONLY");
         var sync1 = Layout("1-silo", 1, GrpoSection.Sync, 1, 0);
+        if (only == "1-silo") return;
         var sync2 = Layout("2-silos", 2, GrpoSection.Sync, 1, 0);
         var syncSplit1 = Layout("1-silo-2-workers", 1, GrpoSection.Sync, 2, 1);
         var async1 = Layout("1-silo-2-workers", 1, GrpoSection.Async, 2, 1);
@@ -114,7 +117,7 @@ public static class PipelineBench
     };
 
     /// <summary>Mean seconds per step of <see cref="GrpoLoop"/> with a frozen reference copy, as the grains run it.</summary>
-    static double InProcess(ExperimentConfig config)
+    static (double Step, double Update) InProcess(ExperimentConfig config)
     {
         JsonLine.Progress("pipeline: in-process loop");
         var data = ExperimentData.Load(ExperimentSpecs.Data(config));
@@ -127,8 +130,9 @@ public static class PipelineBench
         using var reward = RewardRegistry.Create(GrpoSpecs.Reward(config), config.Data.Task);
         var loop = new GrpoLoop(learner, sft.Tokenizer, data.Train, reward, grpo, config.Grpo.PromptsPerStep, config.Seed);
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < config.Grpo.Steps; i++) loop.Step(config.Grpo.LearningRate);
-        return clock.Elapsed.TotalSeconds / config.Grpo.Steps;
+        double update = 0;
+        for (int i = 0; i < config.Grpo.Steps; i++) update += loop.Step(config.Grpo.LearningRate).Seconds;
+        return (clock.Elapsed.TotalSeconds / config.Grpo.Steps, update / config.Grpo.Steps);
     }
 
     static async Task<GrpoStats> RunGrainsAsync(ExperimentConfig config, int silos, int cpuWorkers, int threads)
