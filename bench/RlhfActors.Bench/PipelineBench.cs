@@ -20,7 +20,7 @@ namespace RlhfActors.Bench;
 /// <summary>
 /// What the actors cost over the same math in one process, and what async rollouts buy. One GRPO config (3-digit
 /// addition, the demo's decoder, 32 prompts × 8 completions, exact-match reward, β = 0.04 so the reference is asked)
-/// runs as: the in-process <see cref="GrpoLoop"/>; the grain pipeline on one silo; on two silos (heavy grains on the
+/// runs as: the in-process <see cref="InProcessGrpo"/>; the grain pipeline on one silo; on two silos (heavy grains on the
 /// silo that advertises an accelerator, controller / policy registry / reward on the other, so every message
 /// crosses); each grain layout in sync and async mode. Async needs the sampler and the learner on different device
 /// workers, so the async layouts give the heavy silo two CPU workers of one libtorch thread each (and, for a fair
@@ -72,9 +72,7 @@ public static class PipelineBench
             }
         }
 
-        var only = Environment.GetEnvironmentVariable("RLHF_BENCH_PIPELINE_ONLY");
         var sync1 = Layout("1-silo", 1, GrpoSection.Sync, 1, 0);
-        if (only == "1-silo") return;
         var sync2 = Layout("2-silos", 2, GrpoSection.Sync, 1, 0);
         var syncSplit1 = Layout("1-silo-2-workers", 1, GrpoSection.Sync, 2, 1);
         var async1 = Layout("1-silo-2-workers", 1, GrpoSection.Async, 2, 1);
@@ -116,22 +114,14 @@ public static class PipelineBench
         Eval = new EvalSection { Every = 0, MaxNewTokens = 5 },
     };
 
-    /// <summary>Mean seconds per step of <see cref="GrpoLoop"/> with a frozen reference copy, as the grains run it.</summary>
+    /// <summary>Mean seconds per step (and per update) of the config run in-process, as the grains run it.</summary>
     static (double Step, double Update) InProcess(ExperimentConfig config)
     {
         JsonLine.Progress("pipeline: in-process loop");
-        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
-        using var sft = SftLearner.Create(new SftLearnerSpec(ExperimentSpecs.Model(config.Model), config.Model.ResolvedTokenizer,
-            data.Train, ExperimentSpecs.Sft(config), config.Seed));
-        using var reference = new Training.Model.DecoderModel(sft.Config);
-        Training.Model.ModelFactory.LoadWeights(reference, sft.ExportWeights(), "reference");
-        var grpo = GrpoSpecs.Options(config);
-        using var learner = new GrpoLearner(sft.Model, reference, grpo, sft.Tokenizer.PadId, config.Grpo.WeightDecay, config.Grpo.MaxGradNorm);
-        using var reward = RewardRegistry.Create(GrpoSpecs.Reward(config), config.Data.Task);
-        var loop = new GrpoLoop(learner, sft.Tokenizer, data.Train, reward, grpo, config.Grpo.PromptsPerStep, config.Seed);
+        using var run = InProcessGrpo.Create(config);
         var clock = Stopwatch.StartNew();
         double update = 0;
-        for (int i = 0; i < config.Grpo.Steps; i++) update += loop.Step(config.Grpo.LearningRate).Seconds;
+        for (int i = 0; i < config.Grpo.Steps; i++) update += run.Step().Seconds;
         return (clock.Elapsed.TotalSeconds / config.Grpo.Steps, update / config.Grpo.Steps);
     }
 

@@ -14,19 +14,11 @@ public static class DetachedRun
         CancellationToken cancellationToken)
     {
         if (RunCommand.LoadConfig(path, cli) is not { } config) return ExitCodes.Usage;
-        try
+        return await ClusterCalls.GuardAsync(cli, cancellationToken, async () =>
         {
             await using var connection = await ClusterConnection.ConnectAsync(endpoint, cancellationToken);
             var experiment = connection.Client.GetGrain<IExperimentGrain>(config.Name);
-            try
-            {
-                await experiment.Start(config);
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-            {
-                cli.Stderr.WriteLine($"error: {path}: {e.Message}");
-                return ExitCodes.Usage;
-            }
+            if (!await ClusterCalls.TryStartAsync(experiment, config, path, cli)) return ExitCodes.Usage;
             if (json)
             {
                 var status = await experiment.GetStatus();
@@ -38,17 +30,7 @@ public static class DetachedRun
                 cli.Stdout.WriteLine(config.Name);
             }
             return ExitCodes.Ok;
-        }
-        catch (NoSiloException e)
-        {
-            cli.Stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.NoSilo;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            cli.Stderr.WriteLine("cancelled");
-            return ExitCodes.Cancelled;
-        }
+        });
     }
 
     static string Json(string id, string state)

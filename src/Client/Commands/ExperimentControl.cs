@@ -14,7 +14,7 @@ public static class ExperimentControl
     public static async Task<int> ExecuteAsync(string id, ClusterEndpoint endpoint, bool json, CliContext cli,
         Func<IExperimentGrain, Task<ExperimentStatus>> request, CancellationToken cancellationToken)
     {
-        try
+        return await ClusterCalls.GuardAsync(cli, cancellationToken, async () =>
         {
             await using var connection = await ClusterConnection.ConnectAsync(endpoint, cancellationToken);
             var experiment = connection.Client.GetGrain<IExperimentGrain>(id);
@@ -37,16 +37,6 @@ public static class ExperimentControl
             if (json) cli.Stdout.WriteLine(StatusFormat.Json(status));
             else StatusFormat.WriteText(cli.Stdout, status);
             return ExitCodes.Ok;
-        }
-        catch (NoSiloException e)
-        {
-            cli.Stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.NoSilo;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            cli.Stderr.WriteLine("cancelled");
-            return ExitCodes.Cancelled;
-        }
+        });
     }
 }

@@ -78,7 +78,7 @@ public static class RunCommand
 
         var interactive = !json && cli.StdoutIsTerminal;
         var progress = new ProgressReporter(interactive ? cli.Stdout : cli.Stderr, interactive);
-        try
+        return await ClusterCalls.GuardAsync(cli, cancellationToken, async () =>
         {
             // Either a silo of its own (the default) or a connection to a running one.
             await using IAsyncDisposable owner = endpoint is null
@@ -91,15 +91,7 @@ public static class RunCommand
                 _ => throw new InvalidOperationException($"unexpected {owner.GetType().Name}"),
             };
             var experiment = client.GetGrain<IExperimentGrain>(config.Name);
-            try
-            {
-                await experiment.Start(config);
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-            {
-                cli.Stderr.WriteLine($"error: {path}: {e.Message}");
-                return ExitCodes.Usage;
-            }
+            if (!await ClusterCalls.TryStartAsync(experiment, config, path, cli)) return ExitCodes.Usage;
 
             ExperimentStatus status;
             try
@@ -127,18 +119,7 @@ public static class RunCommand
             if (json) cli.Stdout.WriteLine(ResultJson(config, result));
             else WriteSummary(cli.Stdout, result);
             return ExitCodes.Ok;
-        }
-        catch (NoSiloException e)
-        {
-            cli.Stderr.WriteLine($"error: {e.Message}");
-            return ExitCodes.NoSilo;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Interrupted while the silo was starting.
-            cli.Stderr.WriteLine("cancelled");
-            return ExitCodes.Cancelled;
-        }
+        });
     }
 
     static async Task<ExperimentStatus> PollUntilFinishedAsync(IExperimentGrain experiment, ProgressReporter progress,

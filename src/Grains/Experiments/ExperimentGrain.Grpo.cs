@@ -7,6 +7,7 @@ using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Rl;
+using RlhfActors.Training.Rollouts;
 
 namespace RlhfActors.Grains.Experiments;
 
@@ -102,9 +103,10 @@ public sealed partial class ExperimentGrain
         var grpo = Config.Grpo;
         int step = _grpoRequested++;
         long minVersion = Record.Status.PolicyVersion;
-        var kept = new List<RolloutBatchMessage>();
+        var kept = new List<RolloutBatch>();
         var keptRewards = new List<double>();
         int keptGroups = 0, filtered = 0;
+        double seconds = 0;
         for (int attempt = 0; attempt == 0 || grpo.DynamicSampling && attempt <= GrpoLoop.MaxRefills && keptGroups < grpo.PromptsPerStep; attempt++)
         {
             var shards = GrpoPlan.Split(_plan!.NextPrompts(grpo.PromptsPerStep), grpo.Samplers);
@@ -126,13 +128,12 @@ public sealed partial class ExperimentGrain
             var (withSignal, signalRewards) = GrpoPlan.KeepGroupsWithSignal(merged.ToBatch(), rewards);
             filtered += merged.Count / merged.GroupSize - withSignal.Groups;
             keptGroups += withSignal.Groups;
-            kept.Add(withSignal.ToMessage(merged.Seconds));
+            seconds += merged.Seconds;
+            kept.Add(withSignal);
             keptRewards.AddRange(signalRewards);
         }
-        var all = RolloutMapping.Merge(kept);
-        int rows = Math.Min(all.Count, grpo.PromptsPerStep * grpo.NumGenerations);
-        var first = Enumerable.Range(0, rows).ToArray();
-        return new ScoredRollouts(all.ToBatch().Select(first).ToMessage(all.Seconds), [.. keptRewards.Take(rows)], filtered);
+        var (batch, batchRewards) = GrpoPlan.FirstGroups(RolloutBatch.Concat(kept), keptRewards, grpo.PromptsPerStep);
+        return new ScoredRollouts(batch.ToMessage(seconds), [.. batchRewards], filtered);
     }
 
     void RecordGrpoStep(ScoredRollouts scored, GrpoStepResult result, double seconds)

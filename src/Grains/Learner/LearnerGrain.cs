@@ -114,9 +114,11 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     public async Task<PolicyVersionInfo> PublishPolicy()
     {
         var learner = RequireLearner();
-        var grpo = _grpo;
-        var (weights, step) = await _device.RunAsync(() => (learner.ExportWeights().ToPayloads(), GlobalStep(learner, grpo)));
+        // Step counters change only inside device jobs this grain awaits, so reading them here is safe; checking
+        // first skips exporting weights that are already published.
+        var step = GlobalStep(learner, _grpo);
         if (_published is { } published && published.Step == step) return published;
+        var weights = await _device.RunAsync(() => learner.ExportWeights().ToPayloads());
         return await PublishAsync(weights, step, _nextVersion);
     }
 

@@ -48,11 +48,7 @@ public sealed class GrpoLoop
             var (more, moreRewards) = Generate(step, refill);
             (rollouts, rewards) = (RolloutBatch.Concat([rollouts, more]), [.. rewards, .. moreRewards]);
         }
-        if (options.DynamicSampling && rollouts.Groups > promptsPerStep)
-        {
-            var rows = Enumerable.Range(0, promptsPerStep * rollouts.GroupSize).ToArray();
-            (rollouts, rewards) = (rollouts.Select(rows), rows.Select(r => rewards[r]).ToArray());
-        }
+        if (options.DynamicSampling) (rollouts, rewards) = GrpoPlan.FirstGroups(rollouts, rewards, promptsPerStep);
         if (rollouts.Count == 0)
             return new GrpoStepMetrics(step, learner.PolicyVersion, double.NaN, double.NaN, null, 0, double.NaN, 0, 0, 0) { Dropped = true };
         return learner.Step(rollouts, rewards, learningRate);

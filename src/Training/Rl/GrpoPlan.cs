@@ -45,6 +45,14 @@ public sealed class GrpoPlan
         return result;
     }
 
+    /// <summary>The first <paramref name="groups"/> groups of <paramref name="batch"/> (all of them when it has fewer),
+    /// with their rewards: dynamic sampling's refills may overshoot the step's prompt count.</summary>
+    public static (RolloutBatch Batch, double[] Rewards) FirstGroups(RolloutBatch batch, IReadOnlyList<double> rewards, int groups)
+    {
+        var rows = Enumerable.Range(0, Math.Min(batch.Count, groups * batch.GroupSize)).ToArray();
+        return (batch.Select(rows), rows.Select(r => rewards[r]).ToArray());
+    }
+
     /// <summary>DAPO dynamic sampling: the groups of <paramref name="batch"/> whose rewards are not all equal (the
     /// others have zero advantage and give no gradient), with their rewards.</summary>
     public static (RolloutBatch Batch, double[] Rewards) KeepGroupsWithSignal(RolloutBatch batch, IReadOnlyList<double> rewards)

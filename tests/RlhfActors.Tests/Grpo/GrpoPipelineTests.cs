@@ -6,11 +6,6 @@ using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
-using RlhfActors.Training.Data;
-using RlhfActors.Training.Model;
-using RlhfActors.Training.Rewards;
-using RlhfActors.Training.Rl;
-using RlhfActors.Training.Sft;
 using RlhfActors.Training.Weights;
 
 namespace RlhfActors.Tests.Grpo;
@@ -40,7 +35,10 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
             Assert.Equal(1, result!.Grpo!.Steps);
             Assert.NotNull(result.Grpo.LastKl);
 
-            var (warm, stepped) = InProcess(config);
+            using var inProcess = InProcessGrpo.Create(config);
+            var warm = inProcess.WarmWeights;
+            inProcess.Step();
+            var stepped = inProcess.ExportWeights();
 
             AssertSameWeights(warm, start.Weights.Select(w => w.ToTensorBytes()).ToArray(), "after the SFT warm-up");
             AssertSameWeights(stepped, latest.Weights.Select(w => w.ToTensorBytes()).ToArray(), "after one GRPO step");
@@ -137,25 +135,6 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"still {status.State} ({status.Phase}) at step {status.Step} after 90 s");
             await Task.Delay(100);
         }
-    }
-
-    /// <summary>The same experiment as plain Training calls: SFT warm-up, a frozen reference copy, one GrpoLoop step
-    /// with as many shards as the config has samplers.</summary>
-    static (IReadOnlyList<TensorBytes> Warm, IReadOnlyList<TensorBytes> Stepped) InProcess(ExperimentConfig config)
-    {
-        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
-        using var sft = SftLearner.Create(new SftLearnerSpec(ExperimentSpecs.Model(config.Model), config.Model.ResolvedTokenizer,
-            data.Train, ExperimentSpecs.Sft(config), config.Seed));
-        for (int i = 0; i < config.Sft.Steps; i++) sft.Step();
-        var warm = sft.ExportWeights();
-        using var reference = new DecoderModel(sft.Config);
-        ModelFactory.LoadWeights(reference, warm, "reference");
-        var options = GrpoSpecs.Options(config);
-        using var grpo = new GrpoLearner(sft.Model, reference, options, sft.Tokenizer.PadId, config.Grpo.WeightDecay, config.Grpo.MaxGradNorm);
-        using var reward = RewardRegistry.Create(GrpoSpecs.Reward(config), config.Data.Task);
-        var loop = new GrpoLoop(grpo, sft.Tokenizer, data.Train, reward, options, config.Grpo.PromptsPerStep, config.Seed, config.Grpo.Samplers);
-        loop.Step(config.Grpo.LearningRate);
-        return (warm, sft.ExportWeights());
     }
 
     static void AssertSameWeights(IReadOnlyList<TensorBytes> expected, IReadOnlyList<TensorBytes> actual, string when)
