@@ -15,7 +15,7 @@ namespace RlhfActors.Training.Peft;
 /// </summary>
 public sealed class Nf4Tensor : IDisposable
 {
-    /// <summary>Values per second-level scale block is fixed by the caller; this is bitsandbytes' default.</summary>
+    /// <summary>Absmax values per second-level (fp32) scale under double quantisation; bitsandbytes uses 256 too.</summary>
     public const int DefaultScaleBlockSize = 256;
 
     readonly Tensor packed;          // uint8 [numel / 2]
