@@ -146,8 +146,8 @@ public static class PeftAdapterFolder
         {
             if (File.Exists(Path.Combine(folder, PickledWeightsFile)))
                 throw new InvalidDataException(
-                    $"adapter folder {folder} has no {WeightsFile}, only {PickledWeightsFile}: pickle adapters are not supported " +
-                    "(unpickling can run arbitrary code), convert to safetensors (e.g. in Python: " +
+                    $"adapter folder {folder} has no {WeightsFile}, only {PickledWeightsFile}: pickle adapters are not supported, convert to safetensors " +
+                    "(unpickling can run arbitrary code; e.g. in Python: " +
                     "PeftModel.from_pretrained(base, folder).save_pretrained(out, safe_serialization=True))");
             throw new InvalidDataException($"adapter folder {folder} has no {WeightsFile}");
         }
