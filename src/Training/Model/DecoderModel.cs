@@ -1,5 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using RlhfActors.Training.IO;
+using RlhfActors.Training.Peft;
 using static TorchSharp.torch;
 
 namespace RlhfActors.Training.Model;
@@ -37,6 +39,10 @@ public sealed class DecoderModel : nn.Module<Tensor, Tensor>
 
     public ModelConfig Config { get; }
     public ScalarType ComputeType { get; set; }
+    /// <summary>The LoRA / QLoRA settings of the adapters attached by <see cref="Peft.Lora.Attach"/>; null when none.</summary>
+    public LoraSettings? Lora { get; internal set; }
+    /// <summary>Turns every LoRA branch of this model off (the bare base) or on.</summary>
+    public LoraSwitch LoraSwitch { get; } = new();
 
     public DecoderModel(ModelConfig config, ScalarType computeType = ScalarType.Float32) : base(nameof(DecoderModel))
     {
@@ -105,29 +111,47 @@ public sealed class DecoderModel : nn.Module<Tensor, Tensor>
         return logits.to(ScalarType.Float32);
     }
 
-    /// <summary>Copies Hugging Face–named tensors into the parameters. Every parameter must be present with the
+    /// <summary>Copies Hugging Face–named base weights into the model. Every base parameter must be present with the
     /// right shape; unexpected names are errors, except lm_head.weight of a tied model and rotary inv_freq buffers
-    /// that old checkpoints carry.</summary>
+    /// that old checkpoints carry. LoRA adapters are not part of a state dict (see <see cref="Peft.Lora.LoadAdapter"/>);
+    /// a base held in NF4 is quantised again from the given weight.</summary>
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, string source)
     {
         using var _ = no_grad();
-        var parameters = named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var parameters = named_parameters().Where(p => !Peft.Lora.IsAdapterName(p.name)).ToDictionary(p => p.name, p => p.parameter);
+        var quantized = Linears().Where(l => l.Layer.Quantized is not null).ToDictionary(l => l.Name + ".weight", l => l.Layer);
         foreach (var (name, p) in parameters)
         {
-            if (!tensors.TryGetValue(name, out var t))
-                throw new InvalidDataException($"{source}: missing tensor '{name}' (shape [{string.Join(", ", p.shape)}])");
-            if (!t.shape.SequenceEqual(p.shape))
-                throw new InvalidDataException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.shape)}], the config needs [{string.Join(", ", p.shape)}]");
+            var t = Require(name, p.shape);
             p.copy_(t.to(p.dtype));
         }
+        foreach (var (name, layer) in quantized)
+            layer.ReplaceQuantizedBase(Require(name, new long[] { layer.OutFeatures, layer.InFeatures }));
         foreach (var name in tensors.Keys)
         {
-            if (parameters.ContainsKey(name)) continue;
+            if (parameters.ContainsKey(name) || quantized.ContainsKey(name)) continue;
             if (name == "lm_head.weight" && Config.TieWordEmbeddings) continue;
             if (name.EndsWith("rotary_emb.inv_freq")) continue;
             throw new InvalidDataException($"{source}: unexpected tensor '{name}' (not a parameter of this {Config.ModelType} config)");
         }
+
+        Tensor Require(string name, long[] shape)
+        {
+            if (!tensors.TryGetValue(name, out var t))
+                throw new InvalidDataException($"{source}: missing tensor '{name}' (shape [{string.Join(", ", shape)}])");
+            if (!t.shape.SequenceEqual(shape))
+                throw new InvalidDataException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.shape)}], the config needs [{string.Join(", ", shape)}]");
+            return t;
+        }
     }
+
+    /// <summary>Every linear layer with its parameter path (model.layers.0.self_attn.q_proj, …, lm_head).</summary>
+    public IEnumerable<(string Name, CastLinear Layer)> Linears() =>
+        named_modules().Where(m => m.module is CastLinear).Select(m => (m.name, (CastLinear)m.module));
+
+    /// <summary>The parameters an optimizer updates: all of them, or only the adapters under LoRA.</summary>
+    public IEnumerable<(string Name, Parameter Param)> TrainableParameters() =>
+        named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
 
     /// <summary>Inference copies (samplers, evaluators, `rlhf generate`) have no optimizer and so need no fp32 master
     /// weights: storing them in the compute dtype saves casting every weight at every decoding step.</summary>

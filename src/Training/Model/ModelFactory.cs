@@ -50,6 +50,17 @@ public static class ModelFactory
         model.LoadStateDict(tensors, source);
     }
 
-    public static IReadOnlyList<TensorBytes> ExportWeights(DecoderModel model) =>
-        model.named_parameters().Select(p => TorchTensors.FromTorch(p.name, p.parameter)).ToArray();
+    /// <summary>The model's base weights with Hugging Face names: every parameter but LoRA adapters, and the NF4 bases
+    /// of a QLoRA model dequantised to fp32 (the values its forward pass uses).</summary>
+    public static IReadOnlyList<TensorBytes> ExportWeights(DecoderModel model)
+    {
+        var dense = model.named_parameters().Where(p => !Peft.Lora.IsAdapterName(p.name))
+            .Select(p => TorchTensors.FromTorch(p.name, p.parameter));
+        var quantized = model.Linears().Where(l => l.Layer.Quantized is not null).Select(l =>
+        {
+            using var scope = NewDisposeScope();
+            return TorchTensors.FromTorch(l.Name + ".weight", l.Layer.Quantized!.Dequantize(ScalarType.Float32));
+        });
+        return dense.Concat(quantized).ToArray();
+    }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
+using RlhfActors.Training.Peft;
 using RlhfActors.Training.Rollouts;
 using RlhfActors.Training.Sft;
 using RlhfActors.Training.Weights;
@@ -52,7 +53,7 @@ public sealed class GrpoLearner : IDisposable
         this.options = options;
         this.maxGradNorm = maxGradNorm;
         this.padId = padId;
-        optimizer = new AdamW(policy.named_parameters(), beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: weightDecay);
+        optimizer = new AdamW(policy.TrainableParameters(), beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: weightDecay);
         PolicyVersion = initialVersion;
     }
 
@@ -69,8 +70,8 @@ public sealed class GrpoLearner : IDisposable
     {
         if (rewards.Count != batch.Count) throw new ArgumentException($"{rewards.Count} rewards for {batch.Count} completions");
         if (batch.PolicyVersion > PolicyVersion) throw new ArgumentException("rollout comes from a newer policy than the learner's");
-        if (options.Beta > 0 && reference is null && referenceLogProbs is null)
-            throw new ArgumentException("grpo.beta > 0 needs a reference model or precomputed reference log-probs");
+        if (options.Beta > 0 && reference is null && referenceLogProbs is null && policy.Lora is null)
+            throw new ArgumentException("grpo.beta > 0 needs a reference model, precomputed reference log-probs, or LoRA adapters to switch off");
         if (referenceLogProbs is not null && referenceLogProbs.Count != batch.Count)
             throw new ArgumentException($"{referenceLogProbs.Count} reference rows for {batch.Count} completions");
         var clock = Stopwatch.StartNew();
@@ -94,7 +95,10 @@ public sealed class GrpoLearner : IDisposable
             if (options.Beta > 0)
                 refLogp = referenceLogProbs is not null
                     ? RightPadded(referenceLogProbs, CompletionWidth(batch))
-                    : CompletionLogProbs.Compute(reference!, batch.PromptIds, batch.CompletionIds, options.Temperature, padId).LogProbs;
+                    : reference is not null
+                        ? CompletionLogProbs.Compute(reference, batch.PromptIds, batch.CompletionIds, options.Temperature, padId).LogProbs
+                        // Under LoRA the reference is the frozen base: the same model with its adapters off.
+                        : Lora.WithAdaptersOff(policy, () => CompletionLogProbs.Compute(policy, batch.PromptIds, batch.CompletionIds, options.Temperature, padId).LogProbs);
             if (correct)
                 isWeights = ImportanceCorrection.TruncatedIs(RightPadded(batch.BehaviourLogProbs, oldLogp!.shape[1]), oldLogp!, options.IsCap);
         }
@@ -121,7 +125,7 @@ public sealed class GrpoLearner : IDisposable
             });
             optimizer.ZeroGrad();
             last.Loss.backward();
-            gradNorm = maxGradNorm > 0 ? nn.utils.clip_grad_norm_(policy.parameters(), maxGradNorm) : double.NaN;
+            gradNorm = maxGradNorm > 0 ? nn.utils.clip_grad_norm_(policy.TrainableParameters().Select(p => p.Param), maxGradNorm) : double.NaN;
             optimizer.Step(learningRate);
             last = last with { Loss = last.Loss.detach().MoveToOuterDisposeScope() };
         }

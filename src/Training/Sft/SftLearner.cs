@@ -4,6 +4,8 @@ using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
+using RlhfActors.Training.Peft;
+using RlhfActors.Training.Tasks;
 using RlhfActors.Training.Tokenization;
 using RlhfActors.Training.Weights;
 using static TorchSharp.torch;
@@ -19,8 +21,9 @@ public sealed record ModelSource
     public string DType { get; init; } = "fp32";
 }
 
+/// <param name="Peft">LoRA / QLoRA adapters trained in this stage on a frozen base; null = full fine-tuning.</param>
 public sealed record SftLearnerSpec(ModelSource Model, string Tokenizer, IReadOnlyList<PromptCompletion> Train,
-    SftOptions Options, int Seed, string Device = "cpu");
+    SftOptions Options, int Seed, string Device = "cpu", LoraSettings? Peft = null);
 
 /// <summary>Checkpoint written by a learner: folder and the manifest's hashes.</summary>
 public sealed record CheckpointInfo(string Path, int Step, string ManifestSha256);
@@ -48,7 +51,7 @@ public sealed class SftLearner : IDisposable
         this.options = options;
         this.seed = seed;
         this.device = device;
-        optimizer = new AdamW(model.named_parameters(), options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
+        optimizer = new AdamW(model.TrainableParameters(), options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
         schedule = new WarmupCosineSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRateRatio);
         data = new EpochSampler<EncodedExample>(examples, seed);
     }
@@ -60,6 +63,7 @@ public sealed class SftLearner : IDisposable
         var tokenizer = Tokenizers.Create(spec.Tokenizer);
         var device = new Device(spec.Device);
         var model = ModelFactory.Create(spec.Model, tokenizer.VocabSize, spec.Seed, device);
+        if (spec.Peft is not null) Lora.Attach(model, spec.Peft, StableSeed.Derive(spec.Seed, Lora.SftSeedStream));
         var encoded = spec.Train.Select(e => EncodedExample.Encode(tokenizer, e)).ToArray();
         int longest = encoded.Max(e => e.Length);
         if (longest > model.Config.MaxPositionEmbeddings)
@@ -101,7 +105,7 @@ public sealed class SftLearner : IDisposable
             optimizer.ZeroGrad();
             lossTensor.backward();
             gradNorm = options.MaxGradNorm > 0
-                ? TorchSharp.torch.nn.utils.clip_grad_norm_(model.parameters(), options.MaxGradNorm)
+                ? TorchSharp.torch.nn.utils.clip_grad_norm_(model.TrainableParameters().Select(p => p.Param), options.MaxGradNorm)
                 : double.NaN;
             optimizer.Step(lr);
             loss = lossTensor.item<float>();
@@ -111,7 +115,8 @@ public sealed class SftLearner : IDisposable
     }
 
 
-    public IReadOnlyList<TensorBytes> ExportWeights() => ModelFactory.ExportWeights(model);
+    /// <summary>The policy as a plain model (Hugging Face names): under LoRA the adapters merged into the base.</summary>
+    public IReadOnlyList<TensorBytes> ExportWeights() => model.Lora is null ? ModelFactory.ExportWeights(model) : Lora.ExportMerged(model);
 
     /// <summary>Writes a Hugging Face folder + optimizer state + trainer state + manifest under <paramref name="directory"/>.
     /// <paramref name="provenance"/> (config hash, dataset hash, …) goes into the manifest.</summary>
