@@ -26,6 +26,8 @@ public sealed record ExperimentConfig
     [Id(9)] public string? SourceFile { get; init; }
     /// <summary>The GRPO stage; read when <see cref="Algorithm"/> is "grpo".</summary>
     [Id(10)] public GrpoSection Grpo { get; init; } = new();
+    /// <summary>LoRA / QLoRA adapters instead of full fine-tuning; type none by default.</summary>
+    [Id(11)] public PeftSection Peft { get; init; } = new();
 
     public bool IsGrpo => Algorithm == "grpo";
     /// <summary>Steps of every stage: SFT (warm-up) and GRPO.</summary>

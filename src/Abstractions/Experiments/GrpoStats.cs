@@ -31,4 +31,7 @@ public sealed record GrpoStats
     [Id(12)] public long CompletionTokens { get; init; }
     /// <summary>Groups dropped by dynamic sampling (all rewards equal), before refilling.</summary>
     [Id(13)] public long FilteredGroups { get; init; }
+    /// <summary>Bytes of the weights the latest update published for the samplers to pull: the whole policy, or under
+    /// LoRA only its adapter (adapter-only weight sync).</summary>
+    [Id(14)] public long LastSyncBytes { get; init; }
 }

@@ -3,7 +3,9 @@ using RlhfActors.Abstractions.Tensors;
 
 namespace RlhfActors.Abstractions.Policy;
 
-/// <summary>One published version of an experiment's policy: full weights, Hugging Face parameter names.</summary>
+/// <summary>One published version of an experiment's policy, Hugging Face parameter names: full weights, or under
+/// LoRA only the adapter tensors, applied on top of the full version <see cref="BaseVersion"/> (adapter-only weight
+/// sync: a new version moves a few MB of adapter, the base moves once per stage).</summary>
 [GenerateSerializer, Immutable, Alias("rlhf.PolicyVersion")]
 public sealed record PolicyVersion
 {
@@ -14,12 +16,18 @@ public sealed record PolicyVersion
     [Id(2)] public int Step { get; init; }
     [Id(3)] public ImmutableArray<TensorPayload> Weights { get; init; } = [];
     [Id(4)] public DateTimeOffset PublishedAt { get; init; }
+    /// <summary>−1: <see cref="Weights"/> are the full weights. Otherwise they are LoRA adapter tensors
+    /// (…q_proj.lora_A.weight) on top of this full version's weights.</summary>
+    [Id(5)] public long BaseVersion { get; init; } = -1;
+
+    public bool IsAdapter => BaseVersion >= 0;
 
     public PolicyVersionInfo Describe() => new()
     {
         ExperimentId = ExperimentId,
         Version = Version,
         Step = Step,
+        BaseVersion = BaseVersion,
         Tensors = Weights.Length,
         Bytes = Weights.Sum(w => (long)w.Data.Length),
         Sha256 = PayloadDigest.Sha256(Weights),
@@ -37,4 +45,6 @@ public sealed record PolicyVersionInfo
     [Id(4)] public long Bytes { get; init; }
     /// <summary><see cref="PayloadDigest.Sha256"/> of the weights.</summary>
     [Id(5)] public string Sha256 { get; init; } = "";
+    /// <summary>See <see cref="PolicyVersion.BaseVersion"/>: −1 for full weights.</summary>
+    [Id(6)] public long BaseVersion { get; init; } = -1;
 }

@@ -97,4 +97,7 @@ public sealed record GrpoStepResult
     [Id(10)] public long Staleness { get; init; }
     [Id(11)] public bool Dropped { get; init; }
     [Id(12)] public bool ImportanceCorrected { get; init; }
+    /// <summary>Bytes of the weights published after this update (0 when dropped): the whole policy, or under LoRA
+    /// only the adapter.</summary>
+    [Id(13)] public long PublishedBytes { get; init; }
 }

@@ -72,6 +72,9 @@ public static partial class ExperimentYamlLoader
         foreach (var error in ExperimentConfigValidator.Validate(config))
             context.FieldError(error.Path, error.Message);
         context.ThrowIfErrors();
+        foreach (var error in PeftSpecs.Errors(config))
+            context.FieldError(error.Path, error.Message);
+        context.ThrowIfErrors();
         if (config.IsGrpo)
         {
             foreach (var error in GrpoSpecs.Errors(config))
@@ -99,6 +102,7 @@ public static partial class ExperimentYamlLoader
             Eval = ReadEval(root),
             Checkpoint = ReadCheckpoint(root),
             Grpo = ReadGrpo(root),
+            Peft = ReadPeft(root),
             OutputDir = root.String("output_dir") ?? (name.Length > 0 ? Path.Combine("runs", name) : ""),
         };
     }
@@ -246,6 +250,24 @@ public static partial class ExperimentYamlLoader
             Rewards = [.. g.MappingList("rewards").Select(ReadRewardTerm)],
         };
         g.RejectUnknown();
+        return section;
+    }
+
+    static PeftSection ReadPeft(MappingReader root)
+    {
+        var d = new PeftSection();
+        if (root.Mapping("peft") is not { } p) return d;
+        var section = d with
+        {
+            Type = p.String("type") ?? PeftSection.Lora,
+            R = p.Int("r") ?? d.R,
+            Alpha = p.Double("alpha") ?? p.Double("lora_alpha") ?? d.Alpha,
+            Dropout = p.Double("dropout") ?? p.Double("lora_dropout") ?? d.Dropout,
+            TargetModules = [.. p.StringList("target_modules") ?? []],
+            DoubleQuant = p.Bool("double_quant") ?? d.DoubleQuant,
+            Stages = [.. p.StringList("stages") ?? []],
+        };
+        p.RejectUnknown();
         return section;
     }
 

@@ -110,6 +110,17 @@ sealed class MappingReader
         return items;
     }
 
+    /// <summary>A list of plain values (<c>[a, b]</c> or <c>- a</c> lines); null when the key is absent.</summary>
+    public IReadOnlyList<string>? StringList(string key)
+    {
+        if (Get(key, out var path) is not { } node) return null;
+        if (node is YamlScalarNode scalar && IsNull(scalar)) return null;
+        if (node is YamlSequenceNode sequence && sequence.Children.All(c => c is YamlScalarNode))
+            return sequence.Children.Select(c => ((YamlScalarNode)c).Value ?? "").ToArray();
+        _context.Error(node.Start.Line, $"{path} must be a list of names, e.g. [q_proj, v_proj]");
+        return null;
+    }
+
     /// <summary>All keys of this mapping, for free-form sections (task parameters).</summary>
     public IEnumerable<string> Keys => _entries.Keys;
 

@@ -46,7 +46,7 @@ public sealed partial class ExperimentGrain
             Reward.Initialize(config),
         };
         setup.AddRange(Enumerable.Range(0, config.Grpo.Samplers).Select(i => SamplerAt(i).Initialize(init)));
-        if (config.Grpo.Beta > 0) setup.Add(Reference.Initialize(new ReferenceInit { Model = init, Version = start.Version }));
+        if (NeedsReferenceGrain(config)) setup.Add(Reference.Initialize(new ReferenceInit { Model = init, Version = start.Version }));
         await Task.WhenAll(setup);
         // Prompts are drawn here, in the controller, like the in-process loop draws them: a built-in task's
         // generator is cheap, and JSONL prompts are read once.
@@ -69,7 +69,7 @@ public sealed partial class ExperimentGrain
         // Async: the next batch is generated (with the version published now) while this one trains.
         if (grpo.Mode == Abstractions.Config.GrpoSection.Async && _grpoRequested < grpo.Steps) _pending = SampleAndScoreAsync();
 
-        var reference = grpo.Beta > 0 && scored.Rollouts.Count > 0
+        var reference = NeedsReferenceGrain(config) && scored.Rollouts.Count > 0
             ? await Reference.LogProbs(scored.Rollouts, grpo.Temperature)
             : default;
         var result = scored.Rollouts.Count == 0
@@ -94,6 +94,11 @@ public sealed partial class ExperimentGrain
         if (IsBoundary(_grpoTrained, config.Checkpoint.Every)) await CheckpointAsync();
         SetStatus(s => s with { Phase = "training" });
     }
+
+    /// <summary>The KL term needs reference log-probs. Under LoRA the learner computes them itself with its adapters
+    /// switched off (the reference is its own frozen base), so no reference grain holds a second copy.</summary>
+    static bool NeedsReferenceGrain(Abstractions.Config.ExperimentConfig config) =>
+        config.Grpo.Beta > 0 && !config.Peft.Covers(Abstractions.Config.PeftSection.GrpoStage);
 
     /// <summary>Generates and scores the next step's rollouts over all samplers with the newest published version;
     /// under dynamic sampling keeps only groups with a reward signal, refilling up to <see cref="GrpoLoop.MaxRefills"/>
@@ -161,6 +166,7 @@ public sealed partial class ExperimentGrain
             UpdateSeconds = stats.UpdateSeconds + result.Seconds,
             CompletionTokens = stats.CompletionTokens + result.CompletionTokens,
             FilteredGroups = stats.FilteredGroups + scored.FilteredGroups,
+            LastSyncBytes = result.Dropped ? stats.LastSyncBytes : result.PublishedBytes,
         };
         if (!result.Dropped) Record.PublishedStep = result.Step;
         SetStatus(s => s with

@@ -4,7 +4,10 @@ using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Training.Peft;
 using RlhfActors.Training.Rl;
+using RlhfActors.Training.Tasks;
 
 namespace RlhfActors.Grains.Learner;
 
@@ -19,6 +22,14 @@ public sealed partial class LearnerGrain
         var config = _config!;
         if (!config.IsGrpo) throw new InvalidOperationException($"experiment '{config.Name}' is not a GRPO run (algorithm: {config.Algorithm})");
         if (_grpo is not null) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has already started GRPO");
+        if (PeftSpecs.For(config, PeftSection.GrpoStage) is { } peft)
+        {
+            // A fresh adapter on the warmed-up policy (merging the warm-up's adapter first): that policy becomes the
+            // base the reference switches back to, and a new base to publish once.
+            bool warmedUp = learner.StepsDone > 0 && config.Sft.Steps > 0;
+            await _device.RunAsync(() => Lora.BeginStage(learner.Model, peft, StableSeed.Derive(config.Seed, Lora.GrpoSeedStream), warmedUp));
+            if (warmedUp || _baseVersion is null) (_baseVersion, _published) = (null, null);
+        }
         var start = await PublishPolicy();
         var options = GrpoSpecs.Options(config);
         _grpo = await _device.RunAsync(() => new GrpoLearner(learner.Model, reference: null, options, learner.Tokenizer.PadId,
@@ -35,14 +46,19 @@ public sealed partial class LearnerGrain
         var batch = request.Rollouts.ToBatch();
         var rewards = request.Rewards;
         float[][]? reference = request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs];
+        var adapterOnly = learner.Model.Lora is not null;
         var (metrics, weights, step) = await _device.RunAsync(() =>
         {
             var m = grpo.Step(batch, rewards, request.LearningRate, reference);
             // Export inside the same job: the published weights are exactly the ones this update produced.
-            return (m, m.Dropped ? default : learner.ExportWeights().ToPayloads(), GlobalStep(learner, grpo));
+            var exported = m.Dropped ? default
+                : adapterOnly ? Lora.ExportAdapter(learner.Model).ToPayloads()
+                : learner.ExportWeights().ToPayloads();
+            return (m, exported, GlobalStep(learner, grpo));
         });
+        long publishedBytes = 0;
         if (metrics.Dropped) LogDropped(this.GetPrimaryKeyString(), batch.PolicyVersion, metrics.Staleness);
-        else await PublishAsync(weights, step, metrics.PolicyVersion);
+        else publishedBytes = (await PublishAsync(weights, step, metrics.PolicyVersion)).Bytes;
         return new GrpoStepResult
         {
             Step = step,
@@ -58,6 +74,7 @@ public sealed partial class LearnerGrain
             Staleness = metrics.Staleness,
             Dropped = metrics.Dropped,
             ImportanceCorrected = metrics.ImportanceCorrected,
+            PublishedBytes = publishedBytes,
         };
     }
 

@@ -10,6 +10,8 @@ using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Data;
+using RlhfActors.Training.Model;
+using RlhfActors.Training.Peft;
 using RlhfActors.Training.Rl;
 using RlhfActors.Training.Sft;
 using RlhfActors.Training.Tokenization;
@@ -33,6 +35,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     long _nextVersion;
     // The newest publication and the global step it holds, so a second publish of the same weights is a no-op.
     PolicyVersionInfo? _published;
+    // Under LoRA: the full-weights version the adapters are published against (null until the stage's base is out).
+    long? _baseVersion;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -55,7 +59,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             var model = ExperimentSpecs.Model(config.Model);
             var data = ExperimentData.Load(ExperimentSpecs.Data(config));
             var spec = new SftLearnerSpec(model, config.Model.ResolvedTokenizer, ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config),
-                config.Seed, _device.Device);
+                config.Seed, _device.Device, PeftSpecs.For(config, PeftSection.SftStage));
             var created = SftLearner.Create(spec);
             try
             {
@@ -77,6 +81,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         _learner = learner;
         _config = config;
         _published = null;
+        _baseVersion = null;
         _totalSteps = config.Sft.Steps;
         // Version numbers never repeat within an experiment id, even across runs: a sampler that still holds a
         // version of an earlier run must see every new one as newer.
@@ -118,13 +123,29 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         // first skips exporting weights that are already published.
         var step = GlobalStep(learner, _grpo);
         if (_published is { } published && published.Step == step) return published;
-        var weights = await _device.RunAsync(() => learner.ExportWeights().ToPayloads());
+        var weights = await ExportForSyncAsync(learner, step);
         return await PublishAsync(weights, step, _nextVersion);
+    }
+
+    /// <summary>What a new version must carry: the whole policy, or under LoRA the adapter alone — after publishing,
+    /// once per stage, the full-weights base the adapter applies to (adapter-only weight sync).</summary>
+    async Task<System.Collections.Immutable.ImmutableArray<Abstractions.Tensors.TensorPayload>> ExportForSyncAsync(SftLearner learner, int step)
+    {
+        var model = learner.Model;
+        if (model.Lora is null) return await _device.RunAsync(() => learner.ExportWeights().ToPayloads());
+        if (_baseVersion is null)
+        {
+            var baseWeights = await _device.RunAsync(() => ModelFactory.ExportWeights(model).ToPayloads());
+            var info = await PublishAsync(baseWeights, step, _nextVersion, baseVersion: -1);
+            _baseVersion = info.Version;
+        }
+        return await _device.RunAsync(() => Lora.ExportAdapter(model).ToPayloads());
     }
 
     /// <summary>Hands <paramref name="weights"/> to the policy registry as <paramref name="version"/>; later
     /// publications continue after it.</summary>
-    async Task<PolicyVersionInfo> PublishAsync(System.Collections.Immutable.ImmutableArray<Abstractions.Tensors.TensorPayload> weights, int step, long version)
+    async Task<PolicyVersionInfo> PublishAsync(System.Collections.Immutable.ImmutableArray<Abstractions.Tensors.TensorPayload> weights, int step, long version,
+        long? baseVersion = null)
     {
         var experimentId = this.GetPrimaryKeyString();
         var info = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).Publish(new PolicyVersion
@@ -134,6 +155,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             Step = step,
             Weights = weights,
             PublishedAt = DateTimeOffset.UtcNow,
+            // Under LoRA every publication after the stage's base is an adapter on top of it.
+            BaseVersion = baseVersion ?? _baseVersion ?? -1,
         });
         _nextVersion = version + 1;
         _published = info;

@@ -9,7 +9,7 @@ namespace RlhfActors.Grains.Policy;
 
 /// <summary>
 /// In-memory registry of an experiment's policy versions, newest <see cref="PolicyGrainOptions.KeepVersions"/>
-/// kept. Versions are immutable messages, so returning one hands out the stored object without a copy inside a
+/// kept, plus the full-weights base that the newest adapter versions apply to. Versions are immutable messages, so returning one hands out the stored object without a copy inside a
 /// silo, and serializes it once across silos.
 /// </summary>
 [ControlPlanePlacement]
@@ -30,8 +30,14 @@ public sealed partial class PolicyGrain(IOptions<PolicyGrainOptions> options, IL
         if (version.Weights.IsDefaultOrEmpty)
             throw new ArgumentException($"policy version {version.Version} has no weights", nameof(version));
 
+        if (version.IsAdapter && _versions.Find(v => v.Version == version.BaseVersion) is not { IsAdapter: false })
+            throw new ArgumentException($"adapter version {version.Version} names base version {version.BaseVersion}, which is not a full-weights version held here", nameof(version));
+
         _versions.Add(version);
-        if (_versions.Count > _keep) _versions.RemoveRange(0, _versions.Count - _keep);
+        // Trim the oldest, but never the base the newest adapter versions apply to.
+        long keepBase = version.IsAdapter ? version.BaseVersion : version.Version;
+        while (_versions.Count > _keep && _versions.FindIndex(v => v.Version != keepBase) is var oldest and >= 0 && oldest < _versions.Count - 1)
+            _versions.RemoveAt(oldest);
         var info = version.Describe();
         LogPublished(experimentId, info.Version, info.Step, info.Tensors, info.Bytes);
         return Task.FromResult(info);

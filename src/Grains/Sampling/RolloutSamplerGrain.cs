@@ -37,6 +37,9 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
     // The version held: loaded into the evaluator, or waiting in _pending until there is one.
     PolicyVersionInfo? _held;
     PolicyVersion? _pending;
+    // Under LoRA: the full-weights version loaded as this copy's base, and the adapters' shape.
+    long? _heldBase;
+    Training.Peft.LoraSettings? _peft;
 
     string ExperimentId => GrainKeys.ExperimentOfSampler(this.GetPrimaryKeyString());
 
@@ -69,6 +72,8 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
         _data = data;
         _initKey = initKey;
         _maxNewTokens = config.Eval.MaxNewTokens;
+        _peft = config.Peft.Enabled ? PeftSpecs.Settings(config.Peft) : null;
+        _heldBase = null;
         // A fresh evaluator holds no weights: load a version pulled before it existed, or forget the old one's.
         if (_pending is not null) await LoadPendingAsync();
         else _held = null;
@@ -135,6 +140,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
         await DisposeEvaluatorAsync();
         _pending = null;
         _held = null;
+        _heldBase = null;
         DeactivateOnIdle();
     }
 
@@ -147,8 +153,29 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
     async Task LoadPendingAsync()
     {
         var evaluator = _evaluator!;
-        var weights = _pending!.Weights.ToTensorBytes();
-        await _device.RunAsync(() => evaluator.LoadWeights(weights));
+        var pending = _pending!;
+        if (pending.IsAdapter)
+        {
+            // Adapter-only sync: the base moves once per stage, each new version is a few small tensors.
+            if (_heldBase != pending.BaseVersion)
+            {
+                var baseVersion = await GrainFactory.GetGrain<IPolicyGrain>(ExperimentId).GetVersion(pending.BaseVersion)
+                                  ?? throw new InvalidOperationException($"experiment '{ExperimentId}': base version {pending.BaseVersion} of adapter version {pending.Version} is no longer held");
+                var baseWeights = baseVersion.Weights.ToTensorBytes();
+                await _device.RunAsync(() => evaluator.LoadWeights(baseWeights));
+                _heldBase = pending.BaseVersion;
+                LogBaseLoaded(this.GetPrimaryKeyString(), pending.BaseVersion, baseVersion.Describe().Bytes);
+            }
+            var peft = _peft ?? throw new InvalidOperationException($"experiment '{ExperimentId}' published an adapter but its config has no peft section");
+            var adapter = pending.Weights.ToTensorBytes();
+            await _device.RunAsync(() => evaluator.LoadAdapter(peft, adapter));
+        }
+        else
+        {
+            var weights = pending.Weights.ToTensorBytes();
+            await _device.RunAsync(() => evaluator.LoadWeights(weights));
+            _heldBase = pending.Version;
+        }
         // The evaluator holds its own copy now; drop the message so the bytes can be collected.
         _pending = null;
     }
@@ -167,6 +194,9 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sampler {Sampler}: evaluator ready ({Eval} held-out examples)")]
     private partial void LogInitialized(string sampler, int eval);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sampler {Sampler}: loaded base version {Version} ({Bytes} bytes) for adapter-only sync")]
+    private partial void LogBaseLoaded(string sampler, long version, long bytes);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Sampler {Sampler}: pulled policy version {Version} ({Bytes} bytes)")]
     private partial void LogSynced(string sampler, long version, long bytes);

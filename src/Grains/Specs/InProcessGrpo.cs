@@ -1,6 +1,8 @@
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
+using RlhfActors.Training.Peft;
+using RlhfActors.Training.Tasks;
 using RlhfActors.Training.Rewards;
 using RlhfActors.Training.Rl;
 using RlhfActors.Training.Sft;
@@ -34,12 +36,16 @@ public sealed class InProcessGrpo : IDisposable
     {
         var data = ExperimentData.Load(ExperimentSpecs.Data(config));
         var sft = SftLearner.Create(new SftLearnerSpec(ExperimentSpecs.Model(config.Model), config.Model.ResolvedTokenizer,
-            ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config), config.Seed));
+            ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config), config.Seed,
+            Peft: PeftSpecs.For(config, PeftSection.SftStage)));
         for (int i = 0; i < config.Sft.Steps; i++) sft.Step();
         var warm = sft.ExportWeights();
         var options = GrpoSpecs.Options(config);
         DecoderModel? reference = null;
-        if (options.Beta > 0)
+        if (PeftSpecs.For(config, PeftSection.GrpoStage) is { } peft)
+            // Under LoRA the reference is the base with adapters off: no copy.
+            Lora.BeginStage(sft.Model, peft, StableSeed.Derive(config.Seed, Lora.GrpoSeedStream), previousStageTrained: config.Sft.Steps > 0);
+        else if (options.Beta > 0)
         {
             reference = new DecoderModel(sft.Config);
             ModelFactory.LoadWeights(reference, warm, "reference");

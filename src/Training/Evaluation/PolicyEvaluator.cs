@@ -2,6 +2,7 @@ using TorchSharp;
 using System.Diagnostics;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
+using RlhfActors.Training.Peft;
 using RlhfActors.Training.Rl;
 using RlhfActors.Training.Rollouts;
 using RlhfActors.Training.Sampling;
@@ -34,7 +35,21 @@ public sealed class PolicyEvaluator : IDisposable
         return new PolicyEvaluator(model, Tokenizers.Create(tokenizer));
     }
 
-    public void LoadWeights(IReadOnlyList<TensorBytes> weights) => ModelFactory.LoadWeights(model, weights, "published policy");
+    /// <summary>Loads full weights: the whole policy (any adapters this copy holds are reset to zero).</summary>
+    public void LoadWeights(IReadOnlyList<TensorBytes> weights)
+    {
+        ModelFactory.LoadWeights(model, weights, "published policy");
+        if (model.Lora is not null) Lora.ZeroAdapters(model);
+    }
+
+    /// <summary>Loads LoRA adapter tensors on top of the base already loaded (adapter-only weight sync). The first
+    /// adapter attaches branches of <paramref name="settings"/>' shape; the base stays dense here (a QLoRA learner
+    /// publishes its NF4 base dequantised, so this copy computes the same function).</summary>
+    public void LoadAdapter(LoraSettings settings, IReadOnlyList<TensorBytes> adapter)
+    {
+        if (model.Lora is null) Lora.Attach(model, settings with { QuantizeBase = false, Dropout = 0 }, seed: 0);
+        Lora.LoadAdapter(model, adapter, "published adapter");
+    }
 
     public EvalResult Evaluate(IReadOnlyList<PromptCompletion> examples, IAnswerVerifier verifier, int maxNewTokens)
     {

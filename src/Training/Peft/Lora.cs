@@ -47,7 +47,7 @@ public static class Lora
     public static void BeginStage(DecoderModel model, LoraSettings settings, long seed, bool previousStageTrained = true)
     {
         if (model.Lora is null) { Attach(model, settings, seed); return; }
-        if (model.Lora != settings) throw new InvalidOperationException("a PEFT stage must keep the run's peft settings");
+        if (!model.Lora.SameAs(settings)) throw new InvalidOperationException("a PEFT stage must keep the run's peft settings");
         if (!previousStageTrained) return;
         var generator = new Generator((ulong)seed);
         foreach (var (_, layer) in Targets(model, settings)) layer.MergeLora(settings, generator);
@@ -75,6 +75,13 @@ public static class Lora
                 throw new InvalidDataException($"{source}: adapter tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the model needs [{string.Join(", ", p.shape)}]");
             p.copy_(TorchTensors.ToTorch(t).to(p.dtype));
         }
+    }
+
+    /// <summary>Sets every adapter to zero (B = 0): the model computes its base.</summary>
+    public static void ZeroAdapters(DecoderModel model)
+    {
+        using var _ = no_grad();
+        foreach (var (_, p) in model.named_parameters().Where(p => p.name.EndsWith(".lora_B.weight"))) p.zero_();
     }
 
     /// <summary>The base weights with every adapter merged in: a plain model any tool loads (Hugging Face names).</summary>

@@ -26,6 +26,11 @@ public sealed record LoraSettings
 
     public double Scale => Alpha / Rank;
 
+    /// <summary>Value equality (the record's own compares the target list by reference).</summary>
+    public bool SameAs(LoraSettings other) =>
+        Rank == other.Rank && Alpha == other.Alpha && Dropout == other.Dropout && QuantizeBase == other.QuantizeBase
+        && DoubleQuant == other.DoubleQuant && TargetModules.SequenceEqual(other.TargetModules);
+
     /// <summary>What is wrong with these settings, one message per field; empty when they are usable.</summary>
     public IEnumerable<string> Errors()
     {

@@ -1,0 +1,50 @@
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Training.Peft;
+
+namespace RlhfActors.Grains.Specs;
+
+/// <summary>The config's <c>peft:</c> section → the Training layer's <see cref="LoraSettings"/> per stage. Errors name
+/// the YAML field (<c>peft.r</c>).</summary>
+public static class PeftSpecs
+{
+    static readonly string[] Types = [PeftSection.None, PeftSection.Lora, PeftSection.Qlora];
+
+    /// <summary>The adapters <paramref name="stage"/> ("sft" / "grpo") trains, or null for full fine-tuning.</summary>
+    public static LoraSettings? For(ExperimentConfig config, string stage) =>
+        config.Peft.Covers(stage) ? Settings(config.Peft) : null;
+
+    public static LoraSettings Settings(PeftSection p) => new()
+    {
+        Rank = p.R,
+        Alpha = p.Alpha,
+        Dropout = p.Dropout,
+        TargetModules = p.TargetModules.IsDefaultOrEmpty ? LoraSettings.AllLinear : [.. p.TargetModules],
+        QuantizeBase = p.Type == PeftSection.Qlora,
+        DoubleQuant = p.DoubleQuant,
+    };
+
+    public static IReadOnlyList<ConfigError> Errors(ExperimentConfig config)
+    {
+        var p = config.Peft;
+        var errors = new List<ConfigError>();
+        if (!Types.Contains(p.Type))
+        {
+            errors.Add(new ConfigError("peft.type", $"peft.type must be one of: {string.Join(", ", Types)} (got '{p.Type}')"));
+            return errors;
+        }
+        if (!p.Enabled) return errors;
+        foreach (var message in Settings(p).Errors())
+        {
+            var field = message.Split(' ')[0].TrimEnd(':');
+            errors.Add(new ConfigError($"peft.{field}", $"peft.{message}"));
+        }
+        string[] stages = config.IsGrpo ? [PeftSection.SftStage, PeftSection.GrpoStage] : [PeftSection.SftStage];
+        foreach (var s in p.Stages.IsDefaultOrEmpty ? [] : p.Stages)
+            if (!stages.Contains(s))
+                errors.Add(new ConfigError("peft.stages", $"peft.stages: '{s}' is not a stage of this {config.Algorithm} run ({string.Join(", ", stages)})"));
+        // Adapters stay on once a stage has them: a full fine-tuning stage after a PEFT stage is not supported.
+        if (config.IsGrpo && p.Covers(PeftSection.SftStage) && !p.Covers(PeftSection.GrpoStage))
+            errors.Add(new ConfigError("peft.stages", "peft.stages: a GRPO stage after a PEFT warm-up must use adapters too (use [sft, grpo] or [grpo])"));
+        return errors;
+    }
+}
