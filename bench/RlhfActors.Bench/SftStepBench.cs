@@ -75,7 +75,7 @@ public static class SftStepBench
     /// <summary>Random printable strings: prompt 8 characters, completion sized so that [bos] prompt completion
     /// [eos] is exactly <paramref name="sequenceLength"/> + 1 tokens, i.e. <paramref name="sequenceLength"/>
     /// input positions and no padding.</summary>
-    static PromptCompletion[] RandomExamples(int count, int sequenceLength, int seed)
+    internal static PromptCompletion[] RandomExamples(int count, int sequenceLength, int seed)
     {
         const int promptLength = 8;
         var random = new Random(seed);
