@@ -61,6 +61,9 @@ public sealed class InProcessGrpo : IDisposable
 
     public GrpoStepMetrics Step() => loop.Step(learningRate);
 
+    /// <summary>The policy being trained (under LoRA: the base with its adapters).</summary>
+    public DecoderModel Policy => sft.Model;
+
     public IReadOnlyList<TensorBytes> ExportWeights() => sft.ExportWeights();
 
     public void Dispose()
