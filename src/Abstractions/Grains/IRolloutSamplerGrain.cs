@@ -30,6 +30,12 @@ public interface IRolloutSamplerGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Generate")]
     Task<RolloutBatchMessage> Generate(RolloutRequest request);
 
+    /// <summary>Multi-LoRA serving: one batch whose rows each name an experiment whose newest adapter generates them
+    /// (or none: the bare base), all on this sampler's one base. Every named experiment's adapter must have been
+    /// trained on the base this sampler holds (same weights digest): experiments that share a base share samplers.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GenerateForAdapters")]
+    Task<AdapterGenerationResult> GenerateForAdapters(AdapterGenerationRequest request);
+
     /// <summary>The silo and device this activation runs on (activates the grain; builds no model).</summary>
     [Alias("GetPlacement")]
     Task<GrainPlacement> GetPlacement();

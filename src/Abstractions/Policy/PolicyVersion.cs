@@ -20,6 +20,12 @@ public sealed record PolicyVersion
     /// (…q_proj.lora_A.weight) on top of this full version's weights.</summary>
     [Id(5)] public long BaseVersion { get; init; } = -1;
 
+    /// <summary>Adapter versions: LoRA's α (the update is scaled by α / r; r is the rows of lora_A).</summary>
+    [Id(6)] public double AdapterAlpha { get; init; }
+    /// <summary>Adapter versions: <see cref="PolicyVersionInfo.Sha256"/> of the base's weights, so a sampler serving
+    /// adapters of several experiments can check they were all trained on the base it holds.</summary>
+    [Id(7)] public string BaseSha256 { get; init; } = "";
+
     public bool IsAdapter => BaseVersion >= 0;
 
     public PolicyVersionInfo Describe() => new()

@@ -37,6 +37,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     PolicyVersionInfo? _published;
     // Under LoRA: the full-weights version the adapters are published against (null until the stage's base is out).
     long? _baseVersion;
+    string _baseSha256 = "";
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -137,7 +138,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         {
             var baseWeights = await _device.RunAsync(() => ModelFactory.ExportWeights(model).ToPayloads());
             var info = await PublishAsync(baseWeights, step, _nextVersion, baseVersion: -1);
-            _baseVersion = info.Version;
+            (_baseVersion, _baseSha256) = (info.Version, info.Sha256);
         }
         return await _device.RunAsync(() => Lora.ExportAdapter(model).ToPayloads());
     }
@@ -157,6 +158,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             PublishedAt = DateTimeOffset.UtcNow,
             // Under LoRA every publication after the stage's base is an adapter on top of it.
             BaseVersion = baseVersion ?? _baseVersion ?? -1,
+            AdapterAlpha = (baseVersion ?? _baseVersion) is >= 0 ? _learner!.Model.Lora?.Alpha ?? 0 : 0,
+            BaseSha256 = (baseVersion ?? _baseVersion) is >= 0 ? _baseSha256 : "",
         });
         _nextVersion = version + 1;
         _published = info;

@@ -39,6 +39,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
     PolicyVersion? _pending;
     // Under LoRA: the full-weights version loaded as this copy's base, and the adapters' shape.
     long? _heldBase;
+    string? _heldBaseSha256;
     Training.Peft.LoraSettings? _peft;
 
     string ExperimentId => GrainKeys.ExperimentOfSampler(this.GetPrimaryKeyString());
@@ -73,7 +74,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
         _initKey = initKey;
         _maxNewTokens = config.Eval.MaxNewTokens;
         _peft = config.Peft.Enabled ? PeftSpecs.Settings(config.Peft) : null;
-        _heldBase = null;
+        (_heldBase, _heldBaseSha256) = (null, null);
         // A fresh evaluator holds no weights: load a version pulled before it existed, or forget the old one's.
         if (_pending is not null) await LoadPendingAsync();
         else _held = null;
@@ -140,7 +141,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
         await DisposeEvaluatorAsync();
         _pending = null;
         _held = null;
-        _heldBase = null;
+        (_heldBase, _heldBaseSha256) = (null, null);
         DeactivateOnIdle();
     }
 
@@ -164,6 +165,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
                 var baseWeights = baseVersion.Weights.ToTensorBytes();
                 await _device.RunAsync(() => evaluator.LoadWeights(baseWeights));
                 _heldBase = pending.BaseVersion;
+                _heldBaseSha256 = pending.BaseSha256;
                 LogBaseLoaded(this.GetPrimaryKeyString(), pending.BaseVersion, baseVersion.Describe().Bytes);
             }
             var peft = _peft ?? throw new InvalidOperationException($"experiment '{ExperimentId}' published an adapter but its config has no peft section");
@@ -175,6 +177,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
             var weights = pending.Weights.ToTensorBytes();
             await _device.RunAsync(() => evaluator.LoadWeights(weights));
             _heldBase = pending.Version;
+            _heldBaseSha256 = _held?.Version == pending.Version ? _held.Sha256 : pending.Describe().Sha256;
         }
         // The evaluator holds its own copy now; drop the message so the bytes can be collected.
         _pending = null;

@@ -42,6 +42,21 @@ public sealed class PolicyEvaluator : IDisposable
         if (model.Lora is not null) Lora.ZeroAdapters(model);
     }
 
+    /// <summary>Completions for rows that each name their adapter (null: the bare base), all in one batch over one
+    /// base (multi-LoRA serving). The bank is built for the call: adapters are a few small tensors, and a
+    /// sampler's set of adapters changes with every published version anyway.</summary>
+    public GenerationResult GenerateForAdapters(IReadOnlyList<string> prompts, IReadOnlyList<string?> rowAdapters,
+        IReadOnlyList<NamedAdapter> adapters, SamplingOptions options)
+    {
+        if (prompts.Count != rowAdapters.Count) throw new ArgumentException($"{prompts.Count} prompts for {rowAdapters.Count} adapter names");
+        using var bank = AdapterBank.Install(model, adapters);
+        using var route = bank.Route(rowAdapters);
+        var ids = prompts.Select(p => EncodedExample.EncodePrompt(tokenizer, p)).ToArray();
+        return Sampler.Generate(model, ids, options with { StopTokens = new[] { tokenizer.EosId } }, padId: tokenizer.PadId);
+    }
+
+    public ITokenizer Tokenizer => tokenizer;
+
     /// <summary>Loads LoRA adapter tensors on top of the base already loaded (adapter-only weight sync). The first
     /// adapter attaches branches of <paramref name="settings"/>' shape; the base stays dense here (a QLoRA learner
     /// publishes its NF4 base dequantised, so this copy computes the same function).</summary>

@@ -7,7 +7,18 @@ using static TorchSharp.torch;
 namespace RlhfActors.Training.Peft;
 
 /// <summary>One adapter to serve: its LoRA shape and its tensors (our parameter names, …q_proj.lora_A.weight).</summary>
-public sealed record NamedAdapter(string Name, LoraSettings Settings, IReadOnlyList<TensorBytes> Tensors);
+public sealed record NamedAdapter(string Name, LoraSettings Settings, IReadOnlyList<TensorBytes> Tensors)
+{
+    /// <summary>An adapter described by its tensors alone plus α: r is the rows of lora_A, the targets are the
+    /// modules the tensors name (what a published adapter version carries).</summary>
+    public static NamedAdapter FromTensors(string name, double alpha, IReadOnlyList<TensorBytes> tensors)
+    {
+        var a = tensors.FirstOrDefault(t => t.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal))
+                ?? throw new ArgumentException($"adapter '{name}' has no lora_A tensor");
+        var modules = tensors.Select(t => t.Name.Split('.')).Where(p => p.Length >= 3).Select(p => p[^3]).Distinct().ToArray();
+        return new NamedAdapter(name, new LoraSettings { Rank = (int)a.Shape[0], Alpha = alpha, TargetModules = modules }, tensors);
+    }
+}
 
 /// <summary>
 /// Many LoRA adapters on one frozen base, chosen per batch row (multi-LoRA serving, as vLLM and S-LoRA do): every
@@ -26,11 +37,10 @@ public sealed class AdapterBank : IDisposable
 
     public IReadOnlyCollection<string> Adapters => slots.Keys;
 
-    /// <summary>Installs <paramref name="adapters"/> into <paramref name="model"/> (replacing any bank it had). The
-    /// model must not carry a trainable LoRA branch of its own.</summary>
+    /// <summary>Installs <paramref name="adapters"/> into <paramref name="model"/> (replacing any bank it had). A LoRA
+    /// branch the model carries itself is switched off while a batch is routed through the bank.</summary>
     public static AdapterBank Install(DecoderModel model, IReadOnlyList<NamedAdapter> adapters)
     {
-        if (model.Lora is not null) throw new InvalidOperationException("a model with a trainable LoRA branch cannot also serve an adapter bank");
         var duplicate = adapters.GroupBy(a => a.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"adapter '{duplicate.Key}' is given twice");
         var byName = adapters.Select(a => (a, Tensors: a.Tensors.ToDictionary(t => t.Name))).ToArray();
@@ -81,7 +91,9 @@ public sealed class AdapterBank : IDisposable
         if (routing.RowSlots is not null) throw new InvalidOperationException("the adapter bank is already routing a batch");
         var device = model.parameters().First().device;
         routing.RowSlots = tensor(rowAdapters.Select(a => (long)SlotOf(a)).ToArray(), device: device).DetachFromDisposeScope();
-        return new RouteScope(routing);
+        bool ownBranches = model.LoraSwitch.Enabled;
+        model.LoraSwitch.Enabled = false;
+        return new RouteScope(routing, model.LoraSwitch, ownBranches);
     }
 
     public void Dispose()
@@ -91,10 +103,11 @@ public sealed class AdapterBank : IDisposable
         routing.RowSlots = null;
     }
 
-    sealed class RouteScope(AdapterRouting routing) : IDisposable
+    sealed class RouteScope(AdapterRouting routing, LoraSwitch ownBranches, bool wasEnabled) : IDisposable
     {
         public void Dispose()
         {
+            ownBranches.Enabled = wasEnabled;
             routing.RowSlots?.Dispose();
             routing.RowSlots = null;
         }

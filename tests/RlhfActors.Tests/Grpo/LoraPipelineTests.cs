@@ -1,7 +1,14 @@
 using System.Diagnostics;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Rollouts;
+using RlhfActors.Abstractions.Sampling;
+using RlhfActors.Training.Sampling;
+using RlhfActors.Training.Sft;
+using RlhfActors.Training.Tokenization;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Model;
@@ -54,6 +61,92 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
         finally
         {
             if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
+        }
+    }
+
+    /// <summary>Multi-LoRA serving on two silos: two experiments train adapters on the same base (same seed and warm-up,
+    /// different GRPO learning rates); one sampler serves a batch whose rows name either experiment or the bare base,
+    /// and every row generates exactly what that adapter generates alone on a model built here from the registry's
+    /// base and adapter. A third experiment on another base is refused.</summary>
+    [Fact]
+    public async Task One_sampler_serves_the_adapters_of_experiments_that_share_a_base()
+    {
+        ExperimentConfig Make(string tag, double lr, int seed)
+        {
+            var c = TinyGrpo.Create($"multi-{tag}-{Guid.NewGuid():N}"[..24], grpoSteps: 2);
+            return c with
+            {
+                Seed = seed,
+                Grpo = c.Grpo with { LearningRate = lr },
+                Peft = new PeftSection { Type = PeftSection.Lora, R = 4, Alpha = 8, Stages = [PeftSection.GrpoStage] },
+            };
+        }
+        var a = Make("a", 0.05, 5);
+        var b = Make("b", 0.02, 5);
+        var other = Make("c", 0.05, 6);
+        try
+        {
+            foreach (var config in new[] { a, b, other })
+            {
+                var status = await RunAsync(config);
+                Assert.True(status.State == ExperimentState.Completed, $"{config.Name} ended {status.State}: {status.Error}");
+            }
+            var latestA = (await fixture.Client.GetGrain<IPolicyGrain>(a.Name).GetLatest())!;
+            var latestB = (await fixture.Client.GetGrain<IPolicyGrain>(b.Name).GetLatest())!;
+            Assert.Equal(latestA.BaseSha256, latestB.BaseSha256);
+
+            var modelConfig = ExperimentSpecs.Model(a.Model).Config! with { VocabSize = Tokenizers.Create("char").VocabSize };
+            var sampler = fixture.Client.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(a.Name, 0));
+            await sampler.Initialize(new SamplerInit { Config = a, ModelConfigJson = modelConfig.ToJson() });
+            string?[] owners = [a.Name, b.Name, null, b.Name, a.Name, null];
+            string[] prompts = ["3+4=", "1+1=", "2+7=", "9+9=", "0+5=", "6+2="];
+            var result = await sampler.GenerateForAdapters(new AdapterGenerationRequest
+            {
+                Rows = [.. prompts.Zip(owners, (p, o) => new AdapterRow(p, o))],
+                MaxNewTokens = 3,
+            });
+            Assert.Equal(latestA.Version, result.AdapterVersions[a.Name]);
+            Assert.Equal(latestB.Version, result.AdapterVersions[b.Name]);
+
+            var baseWeights = (await fixture.Client.GetGrain<IPolicyGrain>(a.Name).GetVersion(latestA.BaseVersion))!.Weights.ToTensorBytes();
+            var tokenizer = Tokenizers.Create("char");
+            var options = new SamplingOptions { Greedy = true, MaxNewTokens = 3, StopTokens = [tokenizer.EosId] };
+            GenerationResult Alone(PolicyVersion? adapter, string prompt)
+            {
+                using var model = new DecoderModel(modelConfig);
+                ModelFactory.LoadWeights(model, baseWeights, "base");
+                if (adapter is not null)
+                {
+                    Lora.Attach(model, new LoraSettings { Rank = 4, Alpha = adapter.AdapterAlpha }, seed: 0);
+                    Lora.LoadAdapter(model, adapter.Weights.ToTensorBytes(), "adapter");
+                }
+                return Sampler.Generate(model, [EncodedExample.EncodePrompt(tokenizer, prompt)], options, padId: tokenizer.PadId);
+            }
+            var differs = false;
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                var alone = Alone(owners[i] == a.Name ? latestA : owners[i] == b.Name ? latestB : null, prompts[i]);
+                Assert.Equal(alone.Ids[0], result.CompletionIds[i]);
+                for (int t = 0; t < alone.LogProbs[0].Length; t++) Assert.Equal(alone.LogProbs[0][t], result.LogProbs[i][t], 4);
+                if (owners[i] is not null)
+                {
+                    var bare = Alone(null, prompts[i]);
+                    differs |= !bare.LogProbs[0].Zip(alone.LogProbs[0]).All(p => Math.Abs(p.First - p.Second) < 1e-4);
+                }
+            }
+            Assert.True(differs, "the adapters change the outputs, so the comparison means something");
+
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => sampler.GenerateForAdapters(new AdapterGenerationRequest
+            {
+                Rows = [new AdapterRow("1+2=", other.Name)],
+            }));
+            Assert.Contains("trained on base", refused.Message);
+            await sampler.Release();
+        }
+        finally
+        {
+            foreach (var config in new[] { a, b, other })
+                if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
         }
     }
 
