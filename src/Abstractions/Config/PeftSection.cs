@@ -4,8 +4,8 @@ namespace RlhfActors.Abstractions.Config;
 
 /// <summary>
 /// Parameter-efficient fine-tuning (<c>peft:</c>): train LoRA adapters on a frozen base instead of every weight, and
-/// under QLoRA hold the base's linear weights in 4-bit NF4. Field names are PEFT's LoraConfig names
-/// (<c>r</c>, <c>lora_alpha</c> also accepted as <c>alpha</c>, <c>lora_dropout</c> as <c>dropout</c>).
+/// under QLoRA hold the base's linear weights in 4-bit NF4. <c>r</c>, <c>alpha</c>, <c>dropout</c> and
+/// <c>target_modules</c> are PEFT's LoraConfig r, lora_alpha, lora_dropout and target_modules.
 /// Every PEFT stage starts a fresh adapter on the model as it stands: in a GRPO run with <c>stages: [sft, grpo]</c> the
 /// warm-up's adapter is merged into the base before GRPO starts, so GRPO's reference (the base with adapters off) is
 /// the warmed-up policy; with <c>stages: [grpo]</c> the warm-up trains every weight and GRPO trains adapters on it.

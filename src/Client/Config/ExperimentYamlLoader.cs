@@ -261,8 +261,8 @@ public static partial class ExperimentYamlLoader
         {
             Type = p.String("type") ?? PeftSection.Lora,
             R = p.Int("r") ?? d.R,
-            Alpha = p.Double("alpha") ?? p.Double("lora_alpha") ?? d.Alpha,
-            Dropout = p.Double("dropout") ?? p.Double("lora_dropout") ?? d.Dropout,
+            Alpha = p.Double("alpha") ?? d.Alpha,
+            Dropout = p.Double("dropout") ?? d.Dropout,
             TargetModules = [.. p.StringList("target_modules") ?? []],
             DoubleQuant = p.Bool("double_quant") ?? d.DoubleQuant,
             Stages = [.. p.StringList("stages") ?? []],
