@@ -119,12 +119,15 @@ public sealed class SftLearner : IDisposable
     public IReadOnlyList<TensorBytes> ExportWeights() => model.Lora is null ? ModelFactory.ExportWeights(model) : Lora.ExportMerged(model);
 
     /// <summary>Writes a Hugging Face folder + optimizer state + trainer state + manifest under <paramref name="directory"/>.
-    /// <paramref name="provenance"/> (config hash, dataset hash, …) goes into the manifest.</summary>
-    public CheckpointInfo SaveCheckpoint(string directory, IReadOnlyDictionary<string, string> provenance)
+    /// <paramref name="provenance"/> (config hash, dataset hash, …) goes into the manifest. Under LoRA the weights are
+    /// the merged policy and the adapter is added as <c>adapter/</c>, its base_model_name_or_path
+    /// <paramref name="baseModelPath"/> (null when the base is not a folder a reader could load).</summary>
+    public CheckpointInfo SaveCheckpoint(string directory, IReadOnlyDictionary<string, string> provenance, string? baseModelPath = null)
     {
         var state = new TrainerState(StepsDone, seed, data.Epoch, data.Cursor, optimizer.StepCount);
         return CheckpointWriter.Write(directory, model.Config, ExportWeights(), optimizer.ExportState(),
-            JsonSerializer.Serialize(state), StepsDone, provenance, extraFiles: Tokenizers.FilesFor(tokenizer));
+            JsonSerializer.Serialize(state), StepsDone, provenance, extraFiles: Tokenizers.FilesFor(tokenizer),
+            adapter: model.Lora is { } settings ? new PeftAdapter(settings, Lora.ExportAdapter(model), baseModelPath) : null);
     }
 
     /// <summary>Restores weights, optimizer moments and the data cursor from a verified checkpoint.</summary>
