@@ -138,10 +138,31 @@ public sealed class SftLearner : IDisposable
             ?? throw new InvalidDataException($"{directory}: empty trainer_state.json");
         if (state.Seed != seed)
             throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
-        ModelFactory.LoadWeights(model, checkpoint.Weights, directory);
+        LoadPolicy(checkpoint, directory);
         optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
         StepsDone = state.Step;
         data.Restore(state.Epoch, state.Cursor);
+    }
+
+    /// <summary>Full fine-tuning: the weights. LoRA: the checkpoint's weights are merged, so the base is recovered by
+    /// un-merging <c>adapter/</c> and the adapter is loaded into the branches the optimizer moments belong to
+    /// (loading the merged weights as the base would apply the adapter twice once it is loaded).</summary>
+    void LoadPolicy(LoadedCheckpoint checkpoint, string directory)
+    {
+        if (model.Lora is null)
+        {
+            if (checkpoint.Adapter is not null)
+                throw new InvalidDataException($"{directory}: the checkpoint holds a LoRA adapter, this run has no peft section");
+            ModelFactory.LoadWeights(model, checkpoint.Weights, directory);
+            return;
+        }
+        var adapter = checkpoint.Adapter
+            ?? throw new InvalidDataException($"{directory}: this run trains LoRA adapters, the checkpoint has no {CheckpointFiles.AdapterFolder}/ to resume them from");
+        var mine = model.Lora;
+        if (adapter.Settings.Rank != mine.Rank || adapter.Settings.Alpha != mine.Alpha || !adapter.Settings.TargetModules.SequenceEqual(mine.TargetModules))
+            throw new InvalidDataException($"{directory}: {CheckpointFiles.AdapterFolder}/{PeftAdapterFolder.ConfigFile} has r {adapter.Settings.Rank}, lora_alpha {adapter.Settings.Alpha}, target_modules [{string.Join(", ", adapter.Settings.TargetModules)}]; this run's peft section has r {mine.Rank}, alpha {mine.Alpha}, target_modules [{string.Join(", ", mine.TargetModules)}]");
+        ModelFactory.LoadWeights(model, Lora.Unmerge(checkpoint.Weights, adapter, directory), directory);
+        Lora.LoadAdapter(model, adapter.Tensors, Path.Combine(directory, CheckpointFiles.AdapterFolder));
     }
 
     sealed record TrainerState(int Step, int Seed, int Epoch, int Cursor, long OptimizerSteps);

@@ -36,7 +36,7 @@ public sealed class PeftCheckpointTests : IDisposable
             NumKeyValueHeads = 2, MaxPositionEmbeddings = 32, TieWordEmbeddings = true, RmsNormEps = 1e-5,
         };
         var learner = SftLearner.Create(new SftLearnerSpec(new ModelSource { Config = config }, "char", data.Train,
-            new SftOptions { Steps = steps, BatchSize = 8, LearningRate = 2e-2, WarmupSteps = 0 }, Seed: 4, Peft: peft));
+            new SftOptions { Steps = 10, BatchSize = 8, LearningRate = 2e-2, WarmupSteps = 0 }, Seed: 4, Peft: peft));
         for (int i = 0; i < steps; i++) learner.Step();
         return learner;
     }
@@ -79,6 +79,24 @@ public sealed class PeftCheckpointTests : IDisposable
         File.WriteAllBytes(weights, bytes);
         var e = Assert.Throws<InvalidDataException>(() => CheckpointReader.Verify(checkpoint));
         Assert.Contains("adapter/adapter_model.safetensors SHA-256", e.Message);
+    }
+
+    [Fact]
+    public void Resuming_a_lora_checkpoint_restores_the_base_and_the_adapter_not_the_merged_weights_as_base()
+    {
+        using var learner = Learner(Settings, steps: 3);
+        var checkpoint = Path.Combine(_dir.Path, "checkpoint-3");
+        learner.SaveCheckpoint(checkpoint, Provenance);
+        using var resumed = Learner(Settings, steps: 0);
+        resumed.LoadCheckpoint(checkpoint);
+
+        Assert.Equal(3, resumed.StepsDone);
+        AssertClose(Logits(learner.Model), Logits(resumed.Model), "resumed policy");
+        AssertClose(Lora.WithAdaptersOff(learner.Model, () => Logits(learner.Model)),
+            Lora.WithAdaptersOff(resumed.Model, () => Logits(resumed.Model)), "resumed base");
+        Assert.Equal(Hex(Lora.ExportAdapter(learner.Model)), Hex(Lora.ExportAdapter(resumed.Model)));
+        using var full = Learner(peft: null, steps: 0);
+        Assert.Contains("holds a LoRA adapter", Assert.Throws<InvalidDataException>(() => full.LoadCheckpoint(checkpoint)).Message);
     }
 
     [Fact]
