@@ -21,6 +21,7 @@ public static class Cli
             ControlCommands.Stop(context),
             SiloCommand.Create(context),
             GenerateCommand.Create(context),
+            ExportCommand.Create(context),
         };
 
         var parse = root.Parse(args);

@@ -17,7 +17,7 @@ public static class GenerateCommand
 {
     public static Command Create(CliContext cli)
     {
-        var model = new Option<string>("--model") { Description = "Hugging Face model folder (config.json + model.safetensors)", Required = true };
+        var model = new Option<string>("--model") { Description = "Hugging Face model folder (config.json + model.safetensors), or a PEFT adapter folder whose base_model_name_or_path is a local folder", Required = true };
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text, encoded with the folder's tokenizer (its BOS token prepended when it has one)" };
         var ids = new Option<string?>("--ids") { Description = "Prompt token ids, comma-separated: 1,2,3" };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 64 };
@@ -66,18 +66,25 @@ public static class GenerateCommand
 
         var folder = Path.GetFullPath(r.Model);
         if (!Directory.Exists(folder)) return Usage($"--model: folder '{folder}' does not exist");
-        var configPath = Path.Combine(folder, "config.json");
-        if (!File.Exists(configPath)) return Usage($"--model: '{folder}' has no config.json (not a Hugging Face model folder)");
+        // A PEFT adapter folder takes its config (and, when it has none, its tokenizer) from its base folder.
+        string configFolder, tokenizerFolder;
+        try
+        {
+            configFolder = ModelFolders.ConfigFolder(folder);
+            tokenizerFolder = ModelFolders.TokenizerFolder(folder, Tokenizers.FolderFiles);
+        }
+        catch (InvalidDataException e) { return Usage($"--model: {e.Message}"); }
+        var configPath = Path.Combine(configFolder, "config.json");
+        if (!File.Exists(configPath)) return Usage($"--model: '{folder}' has no config.json (not a Hugging Face model folder) and no adapter_config.json (not a PEFT adapter folder)");
         // tokenizer.json, or the marker of the built-in character tokenizer that checkpoints carry.
-        var hasTokenizer = File.Exists(Path.Combine(folder, "tokenizer.json"))
-            || File.Exists(Path.Combine(folder, Tokenizers.CharMarkerFileName));
+        var hasTokenizer = Tokenizers.FolderHasTokenizer(tokenizerFolder);
         if (r.Prompt is not null && !hasTokenizer)
-            return Usage($"--prompt needs a tokenizer, and '{folder}' has no tokenizer.json; pass token ids with --ids");
+            return Usage($"--prompt needs a tokenizer, and '{tokenizerFolder}' has no tokenizer.json; pass token ids with --ids");
 
         try
         {
             var config = ModelConfig.Load(configPath);
-            var tokenizer = hasTokenizer ? Tokenizers.Create(folder) : null;
+            var tokenizer = hasTokenizer ? Tokenizers.Create(tokenizerFolder) : null;
             if (promptIds is null)
             {
                 // The same prompt encoding as training ([bos] + tokens), so a checkpoint sees what it learned on.

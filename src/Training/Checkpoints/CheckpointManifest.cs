@@ -21,7 +21,8 @@ public sealed record CheckpointManifest
     [JsonPropertyName("step")] public int Step { get; init; }
     /// <summary>ISO 8601 UTC time of writing.</summary>
     [JsonPropertyName("created_utc")] public string CreatedUtc { get; init; } = "";
-    /// <summary>File name (relative to the checkpoint folder) → size and SHA-256.</summary>
+    /// <summary>File path relative to the checkpoint folder ('/'-separated: <c>adapter/adapter_config.json</c>) → size
+    /// and SHA-256.</summary>
     [JsonPropertyName("files")] public IReadOnlyDictionary<string, CheckpointFileEntry> Files { get; init; } = new Dictionary<string, CheckpointFileEntry>();
     /// <summary>Where the checkpoint came from: config hash, dataset hash, code version, …</summary>
     [JsonPropertyName("provenance")] public IReadOnlyDictionary<string, string> Provenance { get; init; } = new Dictionary<string, string>();
@@ -48,14 +49,22 @@ public sealed record CheckpointManifest
         if (manifest.Files is null) throw Corrupt(source, $"{FileName} field 'files' is missing");
         foreach (var (name, entry) in manifest.Files)
         {
-            // Names are plain files in the checkpoint folder; a path could make verification read elsewhere.
-            if (name.Length == 0 || name != Path.GetFileName(name) || name is "." or "..")
-                throw Corrupt(source, $"{FileName} lists '{name}', which is not a plain file name");
+            // Names are files inside the checkpoint folder; '..', rooted paths or backslashes could make verification
+            // read elsewhere, so each '/'-separated part must be a plain file name.
+            if (!IsRelativeFilePath(name))
+                throw Corrupt(source, $"{FileName} lists '{name}', which is not a plain file name or a '/'-separated path inside the checkpoint");
             if (entry is null || string.IsNullOrEmpty(entry.Sha256) || entry.Bytes < 0)
                 throw Corrupt(source, $"{FileName} entry for {name} needs 'sha256' and a non-negative 'bytes'");
         }
         return manifest with { Provenance = manifest.Provenance ?? new Dictionary<string, string>() };
     }
+
+    /// <summary>True for <c>model.safetensors</c> or <c>adapter/adapter_config.json</c>: '/'-separated parts, each a
+    /// plain file name (not empty, not '.' or '..', no '\' or ':').</summary>
+    public static bool IsRelativeFilePath(string name) =>
+        name.Length > 0 && name.Split('/').All(part =>
+            part.Length > 0 && part is not "." and not ".." && part == Path.GetFileName(part)
+            && !part.Contains('\\') && !part.Contains(':'));
 
     internal static InvalidDataException Corrupt(string checkpoint, string what, Exception? inner = null) =>
         new($"checkpoint {checkpoint} is corrupt: {what}; refusing to load", inner);

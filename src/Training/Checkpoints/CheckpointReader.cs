@@ -1,5 +1,6 @@
 using RlhfActors.Training.IO;
 using RlhfActors.Training.Model;
+using RlhfActors.Training.Peft;
 using RlhfActors.Training.Weights;
 
 namespace RlhfActors.Training.Checkpoints;
@@ -7,7 +8,12 @@ namespace RlhfActors.Training.Checkpoints;
 /// <summary>Everything a checkpoint holds, after its manifest hashes were verified.</summary>
 public sealed record LoadedCheckpoint(ModelConfig Config, IReadOnlyList<TensorBytes> Weights,
     IReadOnlyList<TensorBytes> OptimizerState, string TrainerStateJson, int Step,
-    IReadOnlyDictionary<string, string> Provenance, CheckpointManifest Manifest);
+    IReadOnlyDictionary<string, string> Provenance, CheckpointManifest Manifest)
+{
+    /// <summary>The LoRA adapter of <c>adapter/</c> (its tensors are already inside <see cref="Weights"/>, merged);
+    /// null for a full fine-tuning checkpoint.</summary>
+    public PeftAdapter? Adapter { get; init; }
+}
 
 /// <summary>Opens checkpoints written by <see cref="CheckpointWriter"/>. Verification comes first: a checkpoint
 /// with a missing, resized or altered file is refused with <see cref="InvalidDataException"/>, never loaded.</summary>
@@ -20,8 +26,13 @@ public static class CheckpointReader
         var optimizer = SafeTensorsFile.Read(Path.Combine(directory, CheckpointFiles.OptimizerState));
         var trainerState = File.ReadAllText(Path.Combine(directory, CheckpointFiles.TrainerState));
         return new LoadedCheckpoint(model.Config, model.Weights, optimizer.Tensors, trainerState, manifest.Step,
-            manifest.Provenance, manifest);
+            manifest.Provenance, manifest) { Adapter = HasAdapter(manifest) ? PeftAdapterFolder.Read(AdapterPath(directory)) : null };
     }
+
+    /// <summary>Whether the (verified) checkpoint holds a LoRA adapter in <c>adapter/</c>.</summary>
+    public static bool HasAdapter(CheckpointManifest manifest) => manifest.Files.ContainsKey(CheckpointFiles.AdapterFiles[0]);
+
+    public static string AdapterPath(string directory) => Path.Combine(directory, CheckpointFiles.AdapterFolder);
 
     /// <summary>Checks manifest.json and every file it lists (presence, byte count, SHA-256) and that the required
     /// files are listed; returns the manifest. Throws <see cref="InvalidDataException"/> on any mismatch.</summary>
@@ -40,6 +51,13 @@ public static class CheckpointReader
                 throw CheckpointManifest.Corrupt(directory, $"{CheckpointManifest.FileName} does not list required file {required}");
         if (!manifest.Files.ContainsKey(HfModelFolder.SingleWeightsFile) && !manifest.Files.ContainsKey(HfModelFolder.IndexFile))
             throw CheckpointManifest.Corrupt(directory, $"{CheckpointManifest.FileName} lists neither {HfModelFolder.SingleWeightsFile} nor {HfModelFolder.IndexFile}");
+
+        // An adapter is all or nothing: both files listed, and no unlisted adapter/ folder that an export would trust.
+        var listedAdapterFiles = CheckpointFiles.AdapterFiles.Count(manifest.Files.ContainsKey);
+        if (listedAdapterFiles == 1)
+            throw CheckpointManifest.Corrupt(directory, $"{CheckpointManifest.FileName} lists only one of {string.Join(" and ", CheckpointFiles.AdapterFiles)}");
+        if (listedAdapterFiles == 0 && Directory.Exists(AdapterPath(directory)))
+            throw CheckpointManifest.Corrupt(directory, $"it has an {CheckpointFiles.AdapterFolder}/ folder that {CheckpointManifest.FileName} does not list");
 
         foreach (var (name, expected) in manifest.Files)
         {

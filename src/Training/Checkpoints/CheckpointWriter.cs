@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using RlhfActors.Training.IO;
 using RlhfActors.Training.Model;
+using RlhfActors.Training.Peft;
 using RlhfActors.Training.Sft;
 using RlhfActors.Training.Weights;
 
@@ -10,18 +11,22 @@ namespace RlhfActors.Training.Checkpoints;
 
 /// <summary>
 /// Writes a checkpoint folder: a Hugging Face model folder (config.json + model.safetensors or shards),
-/// optimizer.safetensors, trainer_state.json and, last, manifest.json with every file's size and SHA-256.
+/// optimizer.safetensors, trainer_state.json, under LoRA an <c>adapter/</c> PEFT folder and, last, manifest.json with
+/// every file's size and SHA-256.
 /// Everything is written into a sibling temporary folder that is renamed into place only when complete, so
 /// <c>directory</c> holds either the old checkpoint or the whole new one, never a mix.
 /// </summary>
 public static class CheckpointWriter
 {
     /// <summary>Writes the checkpoint and returns its full path, step and the SHA-256 of manifest.json.
-    /// <paramref name="maxShardBytes"/> is passed to <see cref="HfModelFolder.Save"/>: larger weights are sharded.</summary>
+    /// <paramref name="maxShardBytes"/> is passed to <see cref="HfModelFolder.Save"/>: larger weights are sharded.
+    /// <paramref name="adapter"/> (a LoRA run): <paramref name="weights"/> are still the merged policy, so every plain
+    /// reader sees the model it trained, and the adapter alone is written to <c>adapter/</c> in PEFT's layout for
+    /// tools that serve or stack adapters; the manifest hashes its files like the rest.</summary>
     public static CheckpointInfo Write(string directory, ModelConfig config, IReadOnlyList<TensorBytes> weights,
         IReadOnlyList<TensorBytes> optimizerState, string trainerStateJson, int step,
         IReadOnlyDictionary<string, string> provenance, long maxShardBytes = 2L << 30,
-        IReadOnlyDictionary<string, byte[]>? extraFiles = null)
+        IReadOnlyDictionary<string, byte[]>? extraFiles = null, PeftAdapter? adapter = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(config);
@@ -49,6 +54,7 @@ public static class CheckpointWriter
                     throw new ArgumentException($"extra checkpoint file '{name}' must be a plain file name not already written", nameof(extraFiles));
                 AtomicFile.Write(Path.Combine(staging, name), s => s.Write(bytes));
             }
+            if (adapter is not null) PeftAdapterFolder.Write(Path.Combine(staging, CheckpointFiles.AdapterFolder), adapter);
             manifestSha256 = WriteManifest(staging, step, provenance);
         }
         catch
@@ -62,8 +68,10 @@ public static class CheckpointWriter
 
     static string WriteManifest(string staging, int step, IReadOnlyDictionary<string, string> provenance)
     {
-        var files = Directory.EnumerateFiles(staging)
-            .ToDictionary(p => Path.GetFileName(p), p => new CheckpointFileEntry(Hashing.Sha256Hex(p), new FileInfo(p).Length));
+        // Subfolders (adapter/) too, named by their relative path with '/' whatever the OS.
+        var files = Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories)
+            .ToDictionary(p => Path.GetRelativePath(staging, p).Replace(Path.DirectorySeparatorChar, '/'),
+                p => new CheckpointFileEntry(Hashing.Sha256Hex(p), new FileInfo(p).Length));
         var manifest = new CheckpointManifest
         {
             Step = step,

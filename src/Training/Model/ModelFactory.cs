@@ -1,5 +1,6 @@
 using TorchSharp;
 using RlhfActors.Training.IO;
+using RlhfActors.Training.Peft;
 using RlhfActors.Training.Sft;
 using RlhfActors.Training.Weights;
 using static TorchSharp.torch;
@@ -34,12 +35,44 @@ public static class ModelFactory
         return fresh;
     }
 
+    /// <summary>Loads a Hugging Face folder, or a PEFT adapter folder (<see cref="ModelFolders.IsAdapterFolder"/>):
+    /// its local base is loaded, LoRA attached (unquantised) and the adapter's tensors copied in, so anything that
+    /// takes a model folder — <c>rlhf generate</c>, evaluators — takes an exported adapter too.</summary>
     public static DecoderModel LoadFolder(string folder, ScalarType computeType, Device device)
+    {
+        if (ModelFolders.IsAdapterFolder(folder)) return LoadAdapterFolder(folder, computeType, device);
+        var model = LoadHfFolder(folder, computeType);
+        model.to(device);
+        return model;
+    }
+
+    static DecoderModel LoadAdapterFolder(string folder, ScalarType computeType, Device device)
+    {
+        var adapter = PeftAdapterFolder.Read(folder);
+        var baseFolder = ModelFolders.ResolveBase(folder, adapter.BaseModelNameOrPath);
+        // The base must be a plain folder: an adapter on an adapter is not a layout PEFT writes.
+        if (ModelFolders.IsAdapterFolder(baseFolder))
+            throw new InvalidDataException($"{Path.Combine(folder, PeftAdapterFolder.ConfigFile)}: base_model_name_or_path '{adapter.BaseModelNameOrPath}' is itself an adapter folder; it must be a full model folder");
+        var model = LoadHfFolder(baseFolder, computeType);
+        try
+        {
+            Lora.Attach(model, adapter.Settings with { QuantizeBase = false }, seed: 0);
+            Lora.LoadAdapter(model, adapter.Tensors, Path.Combine(folder, PeftAdapterFolder.WeightsFile));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.to(device);
+        return model;
+    }
+
+    static DecoderModel LoadHfFolder(string folder, ScalarType computeType)
     {
         var content = HfModelFolder.Load(folder);
         var model = new DecoderModel(content.Config, computeType);
         LoadWeights(model, content.Weights, folder);
-        model.to(device);
         return model;
     }
 

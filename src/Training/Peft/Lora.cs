@@ -97,6 +97,32 @@ public static class Lora
         }).ToArray();
     }
 
+    /// <summary>The inverse of <see cref="ExportMerged"/>: the base weights a merged model came from, W − (α/r)·B A in
+    /// fp32 for every linear layer the adapter targets (other weights pass through), cast back to each weight's
+    /// stored dtype. Lets an export ship a base for the adapter when the run's own base is not a local folder.</summary>
+    public static IReadOnlyList<TensorBytes> Unmerge(IReadOnlyList<TensorBytes> merged, PeftAdapter adapter, string source)
+    {
+        var tensors = adapter.Tensors.ToDictionary(t => t.Name);
+        var layers = tensors.Keys.Where(n => n.EndsWith(".lora_A.weight", StringComparison.Ordinal))
+            .Select(n => n[..^".lora_A.weight".Length]).ToHashSet(StringComparer.Ordinal);
+        var byName = merged.ToDictionary(w => w.Name);
+        foreach (var layer in layers.Where(l => !byName.ContainsKey(l + ".weight")))
+            throw new InvalidDataException($"{source}: the adapter adapts '{layer}', but the merged weights have no '{layer}.weight'");
+        return merged.Select(w =>
+        {
+            if (!w.Name.EndsWith(".weight", StringComparison.Ordinal) || !layers.Contains(w.Name[..^".weight".Length])) return w;
+            var layer = w.Name[..^".weight".Length];
+            using var scope = NewDisposeScope();
+            var a = TorchTensors.ToTorch(tensors[layer + ".lora_A.weight"]).to(ScalarType.Float32);
+            var b = TorchTensors.ToTorch(tensors[layer + ".lora_B.weight"]).to(ScalarType.Float32);
+            var weight = TorchTensors.ToTorch(w).to(ScalarType.Float32);
+            var delta = b.matmul(a) * adapter.Settings.Scale;
+            if (!delta.shape.SequenceEqual(weight.shape))
+                throw new InvalidDataException($"{source}: adapter of '{layer}' gives a [{string.Join(", ", delta.shape)}] update, the weight is [{string.Join(", ", weight.shape)}]");
+            return TorchTensors.FromTorch(w.Name, (weight - delta).to(TorchTensors.ToScalarType(w.DType)));
+        }).ToArray();
+    }
+
     /// <summary>Runs <paramref name="body"/> on the bare base (every LoRA branch off): the reference policy under LoRA.</summary>
     public static T WithAdaptersOff<T>(DecoderModel model, Func<T> body)
     {

@@ -164,13 +164,18 @@ public sealed class GrpoLearner : IDisposable
         return tensor(data, new long[] { rows.Count, width }, device: policy.parameters().First().device);
     }
 
-    /// <summary>Weights (HF folder), this optimizer's moments and the GRPO position, verified like an SFT checkpoint.</summary>
+    /// <summary>Weights (HF folder), this optimizer's moments and the GRPO position, verified like an SFT checkpoint.
+    /// Under LoRA the weights are the policy (adapters merged: the base alone is the reference, not what was trained)
+    /// and the adapter goes to <c>adapter/</c> with base_model_name_or_path <paramref name="baseModelPath"/>.</summary>
     public CheckpointInfo SaveCheckpoint(string directory, int globalStep, int seed, IReadOnlyDictionary<string, string> provenance,
-        IReadOnlyDictionary<string, byte[]> extraFiles)
+        IReadOnlyDictionary<string, byte[]> extraFiles, string? baseModelPath = null)
     {
         var state = new GrpoTrainerState("grpo", globalStep, StepsDone, PolicyVersion, seed, optimizer.StepCount);
-        return CheckpointWriter.Write(directory, policy.Config, ModelFactory.ExportWeights(policy), optimizer.ExportState(),
-            JsonSerializer.Serialize(state), globalStep, provenance, extraFiles: extraFiles);
+        var lora = policy.Lora;
+        var weights = lora is null ? ModelFactory.ExportWeights(policy) : Lora.ExportMerged(policy);
+        return CheckpointWriter.Write(directory, policy.Config, weights, optimizer.ExportState(),
+            JsonSerializer.Serialize(state), globalStep, provenance, extraFiles: extraFiles,
+            adapter: lora is null ? null : new PeftAdapter(lora, Lora.ExportAdapter(policy), baseModelPath));
     }
 
     sealed record GrpoTrainerState(string Stage, int Step, int GrpoSteps, long PolicyVersion, int Seed, long OptimizerSteps);

@@ -119,12 +119,15 @@ public sealed class SftLearner : IDisposable
     public IReadOnlyList<TensorBytes> ExportWeights() => model.Lora is null ? ModelFactory.ExportWeights(model) : Lora.ExportMerged(model);
 
     /// <summary>Writes a Hugging Face folder + optimizer state + trainer state + manifest under <paramref name="directory"/>.
-    /// <paramref name="provenance"/> (config hash, dataset hash, …) goes into the manifest.</summary>
-    public CheckpointInfo SaveCheckpoint(string directory, IReadOnlyDictionary<string, string> provenance)
+    /// <paramref name="provenance"/> (config hash, dataset hash, …) goes into the manifest. Under LoRA the weights are
+    /// the merged policy and the adapter is added as <c>adapter/</c>, its base_model_name_or_path
+    /// <paramref name="baseModelPath"/> (null when the base is not a folder a reader could load).</summary>
+    public CheckpointInfo SaveCheckpoint(string directory, IReadOnlyDictionary<string, string> provenance, string? baseModelPath = null)
     {
         var state = new TrainerState(StepsDone, seed, data.Epoch, data.Cursor, optimizer.StepCount);
         return CheckpointWriter.Write(directory, model.Config, ExportWeights(), optimizer.ExportState(),
-            JsonSerializer.Serialize(state), StepsDone, provenance, extraFiles: Tokenizers.FilesFor(tokenizer));
+            JsonSerializer.Serialize(state), StepsDone, provenance, extraFiles: Tokenizers.FilesFor(tokenizer),
+            adapter: model.Lora is { } settings ? new PeftAdapter(settings, Lora.ExportAdapter(model), baseModelPath) : null);
     }
 
     /// <summary>Restores weights, optimizer moments and the data cursor from a verified checkpoint.</summary>
@@ -135,10 +138,31 @@ public sealed class SftLearner : IDisposable
             ?? throw new InvalidDataException($"{directory}: empty trainer_state.json");
         if (state.Seed != seed)
             throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
-        ModelFactory.LoadWeights(model, checkpoint.Weights, directory);
+        LoadPolicy(checkpoint, directory);
         optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
         StepsDone = state.Step;
         data.Restore(state.Epoch, state.Cursor);
+    }
+
+    /// <summary>Full fine-tuning: the weights. LoRA: the checkpoint's weights are merged, so the base is recovered by
+    /// un-merging <c>adapter/</c> and the adapter is loaded into the branches the optimizer moments belong to
+    /// (loading the merged weights as the base would apply the adapter twice once it is loaded).</summary>
+    void LoadPolicy(LoadedCheckpoint checkpoint, string directory)
+    {
+        if (model.Lora is null)
+        {
+            if (checkpoint.Adapter is not null)
+                throw new InvalidDataException($"{directory}: the checkpoint holds a LoRA adapter, this run has no peft section");
+            ModelFactory.LoadWeights(model, checkpoint.Weights, directory);
+            return;
+        }
+        var adapter = checkpoint.Adapter
+            ?? throw new InvalidDataException($"{directory}: this run trains LoRA adapters, the checkpoint has no {CheckpointFiles.AdapterFolder}/ to resume them from");
+        var mine = model.Lora;
+        if (adapter.Settings.Rank != mine.Rank || adapter.Settings.Alpha != mine.Alpha || !adapter.Settings.TargetModules.SequenceEqual(mine.TargetModules))
+            throw new InvalidDataException($"{directory}: {CheckpointFiles.AdapterFolder}/{PeftAdapterFolder.ConfigFile} has r {adapter.Settings.Rank}, lora_alpha {adapter.Settings.Alpha}, target_modules [{string.Join(", ", adapter.Settings.TargetModules)}]; this run's peft section has r {mine.Rank}, alpha {mine.Alpha}, target_modules [{string.Join(", ", mine.TargetModules)}]");
+        ModelFactory.LoadWeights(model, Lora.Unmerge(checkpoint.Weights, adapter, directory), directory);
+        Lora.LoadAdapter(model, adapter.Tensors, Path.Combine(directory, CheckpointFiles.AdapterFolder));
     }
 
     sealed record TrainerState(int Step, int Seed, int Epoch, int Cursor, long OptimizerSteps);

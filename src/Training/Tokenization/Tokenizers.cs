@@ -8,6 +8,13 @@ public static class Tokenizers
     /// <summary>Marks a model folder whose tokenizer is the built-in character tokenizer (which has no tokenizer.json).</summary>
     public const string CharMarkerFileName = "rlhf_char_tokenizer.json";
 
+    /// <summary>The files a model folder may carry for its tokenizer (what <see cref="FilesFor"/> writes).</summary>
+    public static readonly IReadOnlyList<string> FolderFiles = [HfFileName, HfConfigFileName, CharMarkerFileName];
+
+    /// <summary>Whether <see cref="Create"/> finds a tokenizer in <paramref name="folder"/>.</summary>
+    public static bool FolderHasTokenizer(string folder) =>
+        File.Exists(Path.Combine(folder, HfFileName)) || File.Exists(Path.Combine(folder, CharMarkerFileName));
+
     /// <summary>"char" gives the built-in character tokenizer; otherwise a path to a Hugging Face tokenizer.json
     /// (or a folder that holds one).</summary>
     public static ITokenizer Create(string spec)
