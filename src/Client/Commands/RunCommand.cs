@@ -176,6 +176,8 @@ public static class RunCommand
         w.WriteNumber("step_s", Math.Round(g.StepSeconds, 3));
         w.WriteNumber("generation_s", Math.Round(g.GenerationSeconds, 3));
         w.WriteNumber("update_s", Math.Round(g.UpdateSeconds, 3));
+        // Bytes the newest version moved to the samplers: the whole policy, or under LoRA the adapter alone.
+        w.WriteNumber("last_sync_bytes", g.LastSyncBytes);
         w.WriteEndObject();
     }
 
