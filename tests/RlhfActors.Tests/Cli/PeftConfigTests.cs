@@ -19,7 +19,7 @@ public sealed class PeftConfigTests
           task: addition
           task_parameters: {digits: 2}
         sft:
-          steps: 10
+          steps: 100
         grpo:
           steps: 5
         peft:
@@ -39,7 +39,7 @@ public sealed class PeftConfigTests
         var config = ExperimentYamlLoader.Parse(Yaml, "peft.yaml");
         var p = config.Peft;
         Assert.Equal(("qlora", 4, 12.0, 0.05, false), (p.Type, p.R, p.Alpha, p.Dropout, p.DoubleQuant));
-        Assert.Equal(["q_proj", "v_proj"], p.TargetModules);
+        Assert.Equal(["q_proj", "v_proj"], p.TargetModules.ToArray());
         Assert.Null(PeftSpecs.For(config, PeftSection.SftStage));
         var grpo = PeftSpecs.For(config, PeftSection.GrpoStage)!;
         Assert.Equal((4, 12.0, 3.0, true, false), (grpo.Rank, grpo.Alpha, grpo.Scale, grpo.QuantizeBase, grpo.DoubleQuant));
