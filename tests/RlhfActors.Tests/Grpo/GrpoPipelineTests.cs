@@ -26,7 +26,7 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
         var config = TinyGrpo.Create(NewName("grpo-equal"));
         try
         {
-            var status = await RunAsync(config);
+            var status = await GrpoRuns.RunAsync(fixture.Client, config);
             Assert.True(status.State == ExperimentState.Completed, $"run ended {status.State}: {status.Error}");
             var registry = fixture.Client.GetGrain<IPolicyGrain>(config.Name);
             var latest = await registry.GetLatest();
@@ -42,8 +42,8 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
             inProcess.Step();
             var stepped = inProcess.ExportWeights();
 
-            AssertSameWeights(warm, start.Weights.Select(w => w.ToTensorBytes()).ToArray(), "after the SFT warm-up");
-            AssertSameWeights(stepped, latest.Weights.Select(w => w.ToTensorBytes()).ToArray(), "after one GRPO step");
+            GrpoRuns.AssertSameWeights(warm, start.Weights.Select(w => w.ToTensorBytes()).ToArray(), "after the SFT warm-up");
+            GrpoRuns.AssertSameWeights(stepped, latest.Weights.Select(w => w.ToTensorBytes()).ToArray(), "after one GRPO step");
             Assert.Contains(warm.Zip(stepped), pair => !pair.First.Data.AsSpan().SequenceEqual(pair.Second.Data));
         }
         finally
@@ -73,7 +73,7 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
         var config = TinyGrpo.Create(NewName("grpo-async"), grpoSteps: 4, mode: GrpoSection.Async);
         try
         {
-            var status = await RunAsync(config);
+            var status = await GrpoRuns.RunAsync(fixture.Client, config);
             Assert.True(status.State == ExperimentState.Completed, $"run ended {status.State}: {status.Error}");
             var grpo = status.Grpo!;
             Assert.Equal(4, grpo.Steps);
@@ -125,28 +125,6 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
             await learner.Release();
             await sampler.Release();
         }
-    }
-
-    async Task<ExperimentStatus> RunAsync(ExperimentConfig config)
-    {
-        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
-        await grain.Start(config);
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var status = await grain.GetStatus();
-            if (status.IsFinished) return status;
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"still {status.State} ({status.Phase}) at step {status.Step} after 90 s");
-            await Task.Delay(100);
-        }
-    }
-
-    static void AssertSameWeights(IReadOnlyList<TensorBytes> expected, IReadOnlyList<TensorBytes> actual, string when)
-    {
-        Assert.Equal(expected.Select(t => t.Name).Order(), actual.Select(t => t.Name).Order());
-        var byName = actual.ToDictionary(t => t.Name);
-        foreach (var tensor in expected)
-            Assert.True(tensor.Data.AsSpan().SequenceEqual(byName[tensor.Name].Data), $"{tensor.Name} differs {when}");
     }
 
     static void Cleanup(ExperimentConfig config)

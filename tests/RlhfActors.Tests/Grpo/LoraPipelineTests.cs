@@ -34,7 +34,7 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
         config = config with { Peft = new PeftSection { Type = type, R = 4, Alpha = 8, Stages = [PeftSection.GrpoStage] } };
         try
         {
-            var status = await RunAsync(config);
+            var status = await GrpoRuns.RunAsync(fixture.Client, config);
             Assert.True(status.State == ExperimentState.Completed, $"run ended {status.State}: {status.Error}");
             var registry = fixture.Client.GetGrain<IPolicyGrain>(config.Name);
             var latest = await registry.GetLatest();
@@ -53,8 +53,8 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
             using var inProcess = InProcessGrpo.Create(config);
             var warmBase = ModelFactory.ExportWeights(inProcess.Policy);
             var metrics = Enumerable.Range(0, config.Grpo.Steps).Select(_ => inProcess.Step()).ToArray();
-            AssertSameWeights(warmBase, baseVersion.Weights.Select(w => w.ToTensorBytes()).ToArray(), "base after the warm-up (merged)");
-            AssertSameWeights(Lora.ExportAdapter(inProcess.Policy), latest.Weights.Select(w => w.ToTensorBytes()).ToArray(), "adapter after GRPO");
+            GrpoRuns.AssertSameWeights(warmBase, baseVersion.Weights.Select(w => w.ToTensorBytes()).ToArray(), "base after the warm-up (merged)");
+            GrpoRuns.AssertSameWeights(Lora.ExportAdapter(inProcess.Policy), latest.Weights.Select(w => w.ToTensorBytes()).ToArray(), "adapter after GRPO");
             Assert.True(Lora.ExportAdapter(inProcess.Policy).Any(t => t.Name.EndsWith("lora_B.weight") && t.Data.Any(b => b != 0)),
                 string.Join("; ", metrics.Select(m => m.ToString())));
         }
@@ -88,7 +88,7 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
         {
             foreach (var config in new[] { a, b, other })
             {
-                var status = await RunAsync(config);
+                var status = await GrpoRuns.RunAsync(fixture.Client, config);
                 Assert.True(status.State == ExperimentState.Completed, $"{config.Name} ended {status.State}: {status.Error}");
             }
             var latestA = (await fixture.Client.GetGrain<IPolicyGrain>(a.Name).GetLatest())!;
@@ -150,25 +150,4 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
         }
     }
 
-    async Task<ExperimentStatus> RunAsync(ExperimentConfig config)
-    {
-        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
-        await grain.Start(config);
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var status = await grain.GetStatus();
-            if (status.IsFinished) return status;
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"still {status.State} ({status.Phase}) at step {status.Step} after 90 s");
-            await Task.Delay(100);
-        }
-    }
-
-    static void AssertSameWeights(IReadOnlyList<TensorBytes> expected, IReadOnlyList<TensorBytes> actual, string when)
-    {
-        Assert.Equal(expected.Select(t => t.Name).Order(), actual.Select(t => t.Name).Order());
-        var byName = actual.ToDictionary(t => t.Name);
-        foreach (var tensor in expected)
-            Assert.True(tensor.Data.AsSpan().SequenceEqual(byName[tensor.Name].Data), $"{tensor.Name} differs {when}");
-    }
 }

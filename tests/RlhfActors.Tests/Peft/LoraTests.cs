@@ -113,8 +113,10 @@ public sealed class LoraTests
             Lora.Attach(new DecoderModel(TinyModels.Llama()), settings with { TargetModules = ["lm_head"] }, 1)).Message);
     }
 
-    [Fact]
-    public void Lora_sft_learns_while_the_base_stays_bit_identical()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Lora_and_qlora_sft_learn_while_the_base_stays_bit_identical(bool qlora)
     {
         var data = ExperimentData.Load(new DataSpec
         {
@@ -126,7 +128,8 @@ public sealed class LoraTests
             NumKeyValueHeads = 2, MaxPositionEmbeddings = 32, TieWordEmbeddings = true, RmsNormEps = 1e-5,
         };
         var spec = new SftLearnerSpec(new ModelSource { Config = config }, "char", data.Train,
-            new SftOptions { Steps = 40, BatchSize = 16, LearningRate = 1e-2, WarmupSteps = 0 }, Seed: 4, Peft: new LoraSettings { Rank = 4, Alpha = 8 });
+            new SftOptions { Steps = 40, BatchSize = 16, LearningRate = 1e-2, WarmupSteps = 0 }, Seed: 4,
+            Peft: new LoraSettings { Rank = 4, Alpha = 8, QuantizeBase = qlora });
         using var learner = SftLearner.Create(spec);
         var baseBefore = ModelFactory.ExportWeights(learner.Model);
         double first = learner.Step().Loss, last = first;
@@ -201,28 +204,5 @@ public sealed class LoraTests
         // bf16 compute dequantises straight to bf16 and still matches the dense model run in bf16.
         model.ComputeType = dense.ComputeType = ScalarType.BFloat16;
         Assert.True(torch.allclose(Logits(model), Logits(dense), rtol: 1e-2, atol: 1e-2));
-    }
-
-    [Fact]
-    public void Qlora_sft_trains_the_adapters_only()
-    {
-        var data = ExperimentData.Load(new DataSpec
-        {
-            Task = "reverse", TaskParameters = new Dictionary<string, int> { ["length"] = 3 }, TrainExamples = 1000, EvalExamples = 20, Seed = 4,
-        });
-        var config = new ModelConfig
-        {
-            VocabSize = 0, HiddenSize = 64, IntermediateSize = 128, NumHiddenLayers = 2, NumAttentionHeads = 4,
-            NumKeyValueHeads = 2, MaxPositionEmbeddings = 32, TieWordEmbeddings = true, RmsNormEps = 1e-5,
-        };
-        var spec = new SftLearnerSpec(new ModelSource { Config = config }, "char", data.Train,
-            new SftOptions { Steps = 30, BatchSize = 16, LearningRate = 1e-2, WarmupSteps = 0 }, Seed: 4,
-            Peft: new LoraSettings { Rank = 4, Alpha = 8, QuantizeBase = true });
-        using var learner = SftLearner.Create(spec);
-        var baseBefore = ModelFactory.ExportWeights(learner.Model);
-        double first = learner.Step().Loss, last = first;
-        for (int i = 1; i < 30; i++) last = learner.Step().Loss;
-        Assert.True(last < first - 0.3, $"loss {first} → {last}");
-        Assert.Equal(baseBefore.Select(w => Convert.ToHexString(w.Data)), ModelFactory.ExportWeights(learner.Model).Select(w => Convert.ToHexString(w.Data)));
     }
 }

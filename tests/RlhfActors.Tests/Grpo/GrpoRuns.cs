@@ -1,0 +1,33 @@
+using System.Diagnostics;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Training.Weights;
+
+namespace RlhfActors.Tests.Grpo;
+
+/// <summary>What the GRPO pipeline tests share: run an experiment to its end through the grains, compare weights.</summary>
+internal static class GrpoRuns
+{
+    public static async Task<ExperimentStatus> RunAsync(IClusterClient client, ExperimentConfig config)
+    {
+        var grain = client.GetGrain<IExperimentGrain>(config.Name);
+        await grain.Start(config);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await grain.GetStatus();
+            if (status.IsFinished) return status;
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"still {status.State} ({status.Phase}) at step {status.Step} after 90 s");
+            await Task.Delay(100);
+        }
+    }
+
+    public static void AssertSameWeights(IReadOnlyList<TensorBytes> expected, IReadOnlyList<TensorBytes> actual, string when)
+    {
+        Assert.Equal(expected.Select(t => t.Name).Order(), actual.Select(t => t.Name).Order());
+        var byName = actual.ToDictionary(t => t.Name);
+        foreach (var tensor in expected)
+            Assert.True(tensor.Data.AsSpan().SequenceEqual(byName[tensor.Name].Data), $"{tensor.Name} differs {when}");
+    }
+}
