@@ -46,15 +46,11 @@ public sealed partial class LearnerGrain
         var batch = request.Rollouts.ToBatch();
         var rewards = request.Rewards;
         float[][]? reference = request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs];
-        var adapterOnly = learner.Model.Lora is not null;
         var (metrics, weights, step) = await _device.RunAsync(() =>
         {
             var m = grpo.Step(batch, rewards, request.LearningRate, reference);
             // Export inside the same job: the published weights are exactly the ones this update produced.
-            var exported = m.Dropped ? default
-                : adapterOnly ? Lora.ExportAdapter(learner.Model).ToPayloads()
-                : learner.ExportWeights().ToPayloads();
-            return (m, exported, GlobalStep(learner, grpo));
+            return (m, m.Dropped ? default : SyncPayload(learner), GlobalStep(learner, grpo));
         });
         long publishedBytes = 0;
         if (metrics.Dropped) LogDropped(this.GetPrimaryKeyString(), batch.PolicyVersion, metrics.Staleness);

@@ -133,15 +133,19 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     async Task<System.Collections.Immutable.ImmutableArray<Abstractions.Tensors.TensorPayload>> ExportForSyncAsync(SftLearner learner, int step)
     {
         var model = learner.Model;
-        if (model.Lora is null) return await _device.RunAsync(() => learner.ExportWeights().ToPayloads());
-        if (_baseVersion is null)
+        if (model.Lora is not null && _baseVersion is null)
         {
             var baseWeights = await _device.RunAsync(() => ModelFactory.ExportWeights(model).ToPayloads());
             var info = await PublishAsync(baseWeights, step, _nextVersion, baseVersion: -1);
             (_baseVersion, _baseSha256) = (info.Version, info.Sha256);
         }
-        return await _device.RunAsync(() => Lora.ExportAdapter(model).ToPayloads());
+        return await _device.RunAsync(() => SyncPayload(learner));
     }
+
+    /// <summary>The weights a version publishes once its base is out: the adapter under LoRA, else the whole policy.
+    /// Device-thread only.</summary>
+    static System.Collections.Immutable.ImmutableArray<Abstractions.Tensors.TensorPayload> SyncPayload(SftLearner learner) =>
+        learner.Model.Lora is null ? learner.ExportWeights().ToPayloads() : Lora.ExportAdapter(learner.Model).ToPayloads();
 
     /// <summary>Hands <paramref name="weights"/> to the policy registry as <paramref name="version"/>; later
     /// publications continue after it.</summary>
@@ -149,6 +153,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         long? baseVersion = null)
     {
         var experimentId = this.GetPrimaryKeyString();
+        // Under LoRA every publication after the stage's base is an adapter on top of it.
+        var onBase = baseVersion ?? _baseVersion ?? -1;
         var info = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).Publish(new PolicyVersion
         {
             ExperimentId = experimentId,
@@ -156,10 +162,9 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             Step = step,
             Weights = weights,
             PublishedAt = DateTimeOffset.UtcNow,
-            // Under LoRA every publication after the stage's base is an adapter on top of it.
-            BaseVersion = baseVersion ?? _baseVersion ?? -1,
-            AdapterAlpha = (baseVersion ?? _baseVersion) is >= 0 ? _learner!.Model.Lora?.Alpha ?? 0 : 0,
-            BaseSha256 = (baseVersion ?? _baseVersion) is >= 0 ? _baseSha256 : "",
+            BaseVersion = onBase,
+            AdapterAlpha = onBase >= 0 ? _learner!.Model.Lora?.Alpha ?? 0 : 0,
+            BaseSha256 = onBase >= 0 ? _baseSha256 : "",
         });
         _nextVersion = version + 1;
         _published = info;

@@ -36,8 +36,12 @@ public sealed partial class PolicyGrain(IOptions<PolicyGrainOptions> options, IL
         _versions.Add(version);
         // Trim the oldest, but never the base the newest adapter versions apply to.
         long keepBase = version.IsAdapter ? version.BaseVersion : version.Version;
-        while (_versions.Count > _keep && _versions.FindIndex(v => v.Version != keepBase) is var oldest and >= 0 && oldest < _versions.Count - 1)
+        while (_versions.Count > _keep)
+        {
+            int oldest = _versions.FindIndex(v => v.Version != keepBase);
+            if (oldest < 0 || oldest == _versions.Count - 1) break;
             _versions.RemoveAt(oldest);
+        }
         var info = version.Describe();
         LogPublished(experimentId, info.Version, info.Step, info.Tensors, info.Bytes);
         return Task.FromResult(info);

@@ -55,8 +55,6 @@ public sealed class PolicyEvaluator : IDisposable
         return Sampler.Generate(model, ids, options with { StopTokens = new[] { tokenizer.EosId } }, padId: tokenizer.PadId);
     }
 
-    public ITokenizer Tokenizer => tokenizer;
-
     /// <summary>Loads LoRA adapter tensors on top of the base already loaded (adapter-only weight sync). The first
     /// adapter attaches branches of <paramref name="settings"/>' shape; the base stays dense here (a QLoRA learner
     /// publishes its NF4 base dequantised, so this copy computes the same function).</summary>

@@ -45,7 +45,6 @@ public sealed class CastLinear : nn.Module<Tensor, Tensor>
     public bool HasLora => loraA is not null;
     public LoraFactor? LoraA => loraA;
     public LoraFactor? LoraB => loraB;
-    public double LoraScale => loraScale;
 
     public override Tensor forward(Tensor input)
     {
@@ -64,7 +63,7 @@ public sealed class CastLinear : nn.Module<Tensor, Tensor>
 
     /// <summary>The frozen base weight as the compute dtype needs it: cast from the dense parameter, or dequantised
     /// from NF4 on the fly (QLoRA keeps only the 4-bit codes resident).</summary>
-    public Tensor BaseWeight(ScalarType dtype) =>
+    Tensor BaseWeight(ScalarType dtype) =>
         quantized is not null ? quantized.Dequantize(dtype) : Cast(weight!, dtype);
 
     static Tensor Cast(Tensor t, ScalarType dtype) => t.dtype == dtype ? t : t.to(dtype);

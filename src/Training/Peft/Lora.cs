@@ -134,8 +134,4 @@ public static class Lora
 
     public static bool IsAdapterName(string parameterName) =>
         parameterName.EndsWith(".lora_A.weight", StringComparison.Ordinal) || parameterName.EndsWith(".lora_B.weight", StringComparison.Ordinal);
-
-    /// <summary>Bytes of the adapter tensors as exported (what an adapter-only weight sync moves).</summary>
-    public static long AdapterBytes(DecoderModel model) =>
-        model.named_parameters().Where(p => IsAdapterName(p.name)).Sum(p => p.parameter.numel() * 4);
 }

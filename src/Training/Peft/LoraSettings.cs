@@ -28,8 +28,12 @@ public sealed record LoraSettings
 
     /// <summary>Value equality (the record's own compares the target list by reference).</summary>
     public bool SameAs(LoraSettings other) =>
-        Rank == other.Rank && Alpha == other.Alpha && Dropout == other.Dropout && QuantizeBase == other.QuantizeBase
-        && DoubleQuant == other.DoubleQuant && TargetModules.SequenceEqual(other.TargetModules);
+        SameAdapterShape(other) && Dropout == other.Dropout && QuantizeBase == other.QuantizeBase && DoubleQuant == other.DoubleQuant;
+
+    /// <summary>Whether an adapter of <paramref name="other"/>'s settings fits these branches and scales the same: r, α
+    /// and the targeted modules (all a PEFT adapter folder records of the branches).</summary>
+    public bool SameAdapterShape(LoraSettings other) =>
+        Rank == other.Rank && Alpha == other.Alpha && TargetModules.SequenceEqual(other.TargetModules);
 
     /// <summary>What is wrong with these settings, one message per field; empty when they are usable.</summary>
     public IEnumerable<string> Errors()

@@ -159,7 +159,7 @@ public sealed class SftLearner : IDisposable
         var adapter = checkpoint.Adapter
             ?? throw new InvalidDataException($"{directory}: this run trains LoRA adapters, the checkpoint has no {CheckpointFiles.AdapterFolder}/ to resume them from");
         var mine = model.Lora;
-        if (adapter.Settings.Rank != mine.Rank || adapter.Settings.Alpha != mine.Alpha || !adapter.Settings.TargetModules.SequenceEqual(mine.TargetModules))
+        if (!adapter.Settings.SameAdapterShape(mine))
             throw new InvalidDataException($"{directory}: {CheckpointFiles.AdapterFolder}/{PeftAdapterFolder.ConfigFile} has r {adapter.Settings.Rank}, lora_alpha {adapter.Settings.Alpha}, target_modules [{string.Join(", ", adapter.Settings.TargetModules)}]; this run's peft section has r {mine.Rank}, alpha {mine.Alpha}, target_modules [{string.Join(", ", mine.TargetModules)}]");
         ModelFactory.LoadWeights(model, Lora.Unmerge(checkpoint.Weights, adapter, directory), directory);
         Lora.LoadAdapter(model, adapter.Tensors, Path.Combine(directory, CheckpointFiles.AdapterFolder));
