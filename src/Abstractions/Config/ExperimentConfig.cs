@@ -12,7 +12,9 @@ public sealed record ExperimentConfig
 {
     /// <summary>Experiment name; also the experiment's grain key. Letters, digits, '.', '_' and '-'.</summary>
     [Id(0)] public string Name { get; init; } = "";
-    /// <summary>"sft", or "grpo" (an SFT warm-up of <c>sft.steps</c>, possibly 0, then <c>grpo.steps</c> of GRPO).</summary>
+    /// <summary>"sft"; or an SFT warm-up of <c>sft.steps</c> (possibly 0) followed by "grpo" (<c>grpo.steps</c>), "ppo"
+    /// (a reward model, then <c>ppo.steps</c> with a critic), "dpo" (<c>dpo.steps</c> on labelled pairs) or "rlaif" (a
+    /// judge, then <c>rlaif.rounds</c> of online DPO on the judge's pairs).</summary>
     [Id(1)] public string Algorithm { get; init; } = "sft";
     [Id(2)] public int Seed { get; init; } = 1;
     [Id(3)] public ModelSection Model { get; init; } = new();
@@ -28,10 +30,34 @@ public sealed record ExperimentConfig
     [Id(10)] public GrpoSection Grpo { get; init; } = new();
     /// <summary>LoRA / QLoRA adapters instead of full fine-tuning; type none by default.</summary>
     [Id(11)] public PeftSection Peft { get; init; } = new();
+    /// <summary>The reward-model stage of a "ppo" run, or the judge's training in an "rlaif" run.</summary>
+    [Id(12)] public RewardModelSection RewardModel { get; init; } = new();
+    [Id(13)] public DpoSection Dpo { get; init; } = new();
+    [Id(14)] public PpoSection Ppo { get; init; } = new();
+    [Id(15)] public RlaifSection Rlaif { get; init; } = new();
 
-    public bool IsGrpo => Algorithm == "grpo";
-    /// <summary>Steps of every stage: SFT (warm-up) and GRPO.</summary>
-    public int TotalSteps => Sft.Steps + (IsGrpo ? Grpo.Steps : 0);
+    public const string SftAlgorithm = "sft", GrpoAlgorithm = "grpo", PpoAlgorithm = "ppo", DpoAlgorithm = "dpo", RlaifAlgorithm = "rlaif";
+
+    public bool IsGrpo => Algorithm == GrpoAlgorithm;
+    public bool IsPpo => Algorithm == PpoAlgorithm;
+    public bool IsDpo => Algorithm == DpoAlgorithm;
+    public bool IsRlaif => Algorithm == RlaifAlgorithm;
+    /// <summary>Every algorithm but plain SFT: the SFT section is a warm-up (possibly of 0 steps) before the stage that
+    /// the algorithm names.</summary>
+    public bool HasWarmUp => Algorithm != SftAlgorithm;
+    /// <summary>A reward model is trained (PPO's reward, or the judge of an RLAIF run whose judge is local).</summary>
+    public bool TrainsRewardModel => IsPpo || IsRlaif && Rlaif.Judge.Type == JudgeSection.RewardModel;
+
+    /// <summary>Policy updates of every stage: the SFT warm-up, then GRPO, PPO, DPO or the RLAIF rounds' DPO updates.
+    /// The reward model's steps are not policy updates and are not counted.</summary>
+    public int TotalSteps => Sft.Steps + Algorithm switch
+    {
+        GrpoAlgorithm => Grpo.Steps,
+        PpoAlgorithm => Ppo.Steps,
+        DpoAlgorithm => Dpo.Steps,
+        RlaifAlgorithm => Rlaif.Rounds * Rlaif.StepsPerRound,
+        _ => 0,
+    };
 }
 
 /// <summary>The policy: where its weights start, its dtype and its tokenizer.</summary>
@@ -101,6 +127,8 @@ public sealed record EvalSection
     /// <summary>Steps between evaluations; 0 = only before and after training.</summary>
     [Id(0)] public int Every { get; init; }
     [Id(1)] public int MaxNewTokens { get; init; } = 32;
+    /// <summary>Earlier tasks to watch for forgetting, evaluated with the main held-out set.</summary>
+    [Id(2)] public System.Collections.Immutable.ImmutableArray<WatchTask> Watch { get; init; } = [];
 }
 
 [GenerateSerializer, Immutable, Alias("rlhf.CheckpointSection")]

@@ -10,7 +10,10 @@ namespace RlhfActors.Abstractions.Config;
 /// </summary>
 public static partial class ExperimentConfigValidator
 {
-    public static readonly IReadOnlyList<string> Algorithms = ["sft", "grpo"];
+    public static readonly IReadOnlyList<string> Algorithms =
+        [ExperimentConfig.SftAlgorithm, ExperimentConfig.GrpoAlgorithm, ExperimentConfig.PpoAlgorithm, ExperimentConfig.DpoAlgorithm, ExperimentConfig.RlaifAlgorithm];
+    public static readonly IReadOnlyList<string> DpoLossTypes = [DpoSection.Sigmoid, DpoSection.Ipo, DpoSection.Robust, DpoSection.Simpo];
+    public static readonly IReadOnlyList<string> JudgeTypes = [JudgeSection.RewardModel, JudgeSection.Decoder, JudgeSection.Http];
     public static readonly IReadOnlyList<string> DTypes = ["bf16", "fp32"];
 
     public static IReadOnlyList<ConfigError> Validate(ExperimentConfig config)
@@ -48,11 +51,11 @@ public static partial class ExperimentConfigValidator
         Check(data.TeacherCarryDrop == 0 || data.Task == "addition", "data.teacher_carry_drop", "needs data.task: addition", data.Task);
 
         var sft = config.Sft;
-        if (config.IsGrpo) Check(sft.Steps >= 0, "sft.steps", "must be >= 0 (the SFT warm-up before GRPO; 0 = none)", sft.Steps);
+        if (config.HasWarmUp) Check(sft.Steps >= 0, "sft.steps", $"must be >= 0 (the SFT warm-up before {config.Algorithm}; 0 = none)", sft.Steps);
         else Check(sft.Steps > 0, "sft.steps", "must be > 0", sft.Steps);
         Check(sft.BatchSize > 0, "sft.batch_size", "must be > 0", sft.BatchSize);
         Check(sft.LearningRate > 0 && double.IsFinite(sft.LearningRate), "sft.learning_rate", "must be > 0", sft.LearningRate);
-        Check(sft.WarmupSteps >= 0 && (sft.WarmupSteps <= sft.Steps || config.IsGrpo && sft.Steps == 0), "sft.warmup_steps", "must be between 0 and sft.steps", sft.WarmupSteps);
+        Check(sft.WarmupSteps >= 0 && (sft.WarmupSteps <= sft.Steps || config.HasWarmUp && sft.Steps == 0), "sft.warmup_steps", "must be between 0 and sft.steps", sft.WarmupSteps);
         Check(sft.MinLearningRateRatio is >= 0 and <= 1, "sft.min_learning_rate_ratio", "must be between 0 and 1", sft.MinLearningRateRatio);
         Check(sft.WeightDecay >= 0 && double.IsFinite(sft.WeightDecay), "sft.weight_decay", "must be >= 0", sft.WeightDecay);
         Check(sft.AdamBeta1 is >= 0 and < 1, "sft.adam_beta1", "must be in [0, 1)", sft.AdamBeta1);
@@ -60,6 +63,16 @@ public static partial class ExperimentConfigValidator
         Check(sft.MaxGradNorm > 0 && double.IsFinite(sft.MaxGradNorm), "sft.max_grad_norm", "must be > 0", sft.MaxGradNorm);
 
         if (config.IsGrpo) ValidateGrpo(config.Grpo, Check);
+        if (config.TrainsRewardModel) ValidateRewardModel(config.RewardModel, Check);
+        if (config.IsPpo) ValidatePpo(config.Ppo, Check);
+        if (config.IsDpo || config.IsRlaif) ValidateDpo(config.Dpo, config.IsDpo, Check);
+        if (config.IsRlaif) ValidateRlaif(config.Rlaif, Check);
+        for (int i = 0; i < config.Eval.Watch.Length; i++)
+        {
+            var watch = config.Eval.Watch[i];
+            Check(watch.Task.Length > 0, $"eval.watch[{i}].task", "must name a built-in task", watch.Task);
+            Check(watch.EvalExamples > 0, $"eval.watch[{i}].eval_examples", "must be > 0", watch.EvalExamples);
+        }
 
         Check(config.Eval.Every >= 0, "eval.every", "must be >= 0 (0 = only before and after training)", config.Eval.Every);
         Check(config.Eval.MaxNewTokens > 0, "eval.max_new_tokens", "must be > 0", config.Eval.MaxNewTokens);
@@ -87,6 +100,92 @@ public static partial class ExperimentConfigValidator
             check(term.Name.Length > 0, $"grpo.rewards[{i}].name", "must name a reward", term.Name);
             check(double.IsFinite(term.Weight), $"grpo.rewards[{i}].weight", "must be a finite number", term.Weight);
         }
+    }
+
+    static void ValidateRewardModel(RewardModelSection rm, Action<bool, string, string, object?> check)
+    {
+        check(rm.Steps > 0, "reward_model.steps", "must be > 0", rm.Steps);
+        check(rm.BatchSize > 0, "reward_model.batch_size", "must be > 0", rm.BatchSize);
+        check(rm.LearningRate > 0 && double.IsFinite(rm.LearningRate), "reward_model.learning_rate", "must be > 0", rm.LearningRate);
+        check(rm.WarmupSteps >= 0 && rm.WarmupSteps <= rm.Steps, "reward_model.warmup_steps", "must be between 0 and reward_model.steps", rm.WarmupSteps);
+        check(rm.WeightDecay >= 0 && double.IsFinite(rm.WeightDecay), "reward_model.weight_decay", "must be >= 0", rm.WeightDecay);
+        check(rm.MaxGradNorm >= 0 && double.IsFinite(rm.MaxGradNorm), "reward_model.max_grad_norm", "must be >= 0 (0 = no clipping)", rm.MaxGradNorm);
+        check(rm.CenterRewardsCoefficient >= 0 && double.IsFinite(rm.CenterRewardsCoefficient), "reward_model.center_rewards_coefficient", "must be >= 0", rm.CenterRewardsCoefficient);
+        ValidatePairs(rm.Pairs, "reward_model.pairs", check);
+    }
+
+    static void ValidatePairs(PreferenceDataSection pairs, string path, Action<bool, string, string, object?> check)
+    {
+        check(pairs.Task is null || pairs.TrainFile is null, path, "must set at most one of 'task' and 'train_file'", pairs.Task);
+        check(pairs.TrainFile is null == pairs.EvalFile is null, $"{path}.eval_file", "must be given with train_file (held-out pairs)", pairs.EvalFile);
+        check(pairs.TrainExamples is null or > 0, $"{path}.train_examples", "must be > 0", pairs.TrainExamples);
+        check(pairs.EvalExamples is null or > 0, $"{path}.eval_examples", "must be > 0", pairs.EvalExamples);
+    }
+
+    static void ValidatePpo(PpoSection ppo, Action<bool, string, string, object?> check)
+    {
+        check(ppo.Steps > 0, "ppo.steps", "must be > 0", ppo.Steps);
+        check(ppo.PromptsPerStep > 0, "ppo.prompts_per_step", "must be > 0", ppo.PromptsPerStep);
+        check(ppo.NumGenerations > 0, "ppo.num_generations", "must be > 0", ppo.NumGenerations);
+        check(ppo.LearningRate > 0 && double.IsFinite(ppo.LearningRate), "ppo.learning_rate", "must be > 0", ppo.LearningRate);
+        check(ppo.CriticLearningRate > 0 && double.IsFinite(ppo.CriticLearningRate), "ppo.critic_learning_rate", "must be > 0", ppo.CriticLearningRate);
+        check(ppo.Gamma is > 0 and <= 1, "ppo.gamma", "must be in (0, 1]", ppo.Gamma);
+        check(ppo.Lam is >= 0 and <= 1, "ppo.lam", "must be in [0, 1]", ppo.Lam);
+        check(ppo.Cliprange > 0 && double.IsFinite(ppo.Cliprange), "ppo.cliprange", "must be > 0", ppo.Cliprange);
+        check(ppo.ClipRangeValue > 0 && double.IsFinite(ppo.ClipRangeValue), "ppo.cliprange_value", "must be > 0", ppo.ClipRangeValue);
+        check(ppo.KlCoef >= 0 && double.IsFinite(ppo.KlCoef), "ppo.kl_coef", "must be >= 0", ppo.KlCoef);
+        check(ppo.KlEstimator is "k1" or "k2" or "k3", "ppo.kl_estimator", "must be one of: k1, k2, k3", ppo.KlEstimator);
+        check(ppo.NumPpoEpochs > 0, "ppo.num_ppo_epochs", "must be > 0", ppo.NumPpoEpochs);
+        check(ppo.NumMiniBatches > 0 && ppo.NumMiniBatches <= ppo.PromptsPerStep * ppo.NumGenerations, "ppo.num_mini_batches",
+            "must be between 1 and prompts_per_step × num_generations", ppo.NumMiniBatches);
+        check(ppo.MaxCompletionLength > 0, "ppo.max_completion_length", "must be > 0", ppo.MaxCompletionLength);
+        check(ppo.Temperature > 0 && double.IsFinite(ppo.Temperature), "ppo.temperature", "must be > 0", ppo.Temperature);
+        check(ppo.Samplers is >= 1 and <= 64 && ppo.Samplers <= ppo.PromptsPerStep, "ppo.samplers", "must be between 1 and min(64, prompts_per_step)", ppo.Samplers);
+        check(ppo.MaxGradNorm >= 0 && double.IsFinite(ppo.MaxGradNorm), "ppo.max_grad_norm", "must be >= 0 (0 = no clipping)", ppo.MaxGradNorm);
+        for (int i = 0; i < ppo.Rewards.Length; i++)
+        {
+            check(ppo.Rewards[i].Name.Length > 0, $"ppo.rewards[{i}].name", "must name a reward", ppo.Rewards[i].Name);
+            check(double.IsFinite(ppo.Rewards[i].Weight), $"ppo.rewards[{i}].weight", "must be a finite number", ppo.Rewards[i].Weight);
+        }
+    }
+
+    static void ValidateDpo(DpoSection dpo, bool offline, Action<bool, string, string, object?> check)
+    {
+        if (offline) check(dpo.Steps > 0, "dpo.steps", "must be > 0", dpo.Steps);
+        check(dpo.BatchSize > 0, "dpo.batch_size", "must be > 0", dpo.BatchSize);
+        check(dpo.LearningRate > 0 && double.IsFinite(dpo.LearningRate), "dpo.learning_rate", "must be > 0", dpo.LearningRate);
+        check(dpo.Beta > 0 && double.IsFinite(dpo.Beta), "dpo.beta", "must be > 0", dpo.Beta);
+        check(DpoLossTypes.Contains(dpo.LossType), "dpo.loss_type", $"must be one of: {string.Join(", ", DpoLossTypes)}", dpo.LossType);
+        check(dpo.LabelSmoothing is >= 0 and < 0.5, "dpo.label_smoothing", "must be in [0, 0.5)", dpo.LabelSmoothing);
+        check(dpo.SimpoGamma >= 0 && double.IsFinite(dpo.SimpoGamma), "dpo.simpo_gamma", "must be >= 0", dpo.SimpoGamma);
+        check(dpo.WeightDecay >= 0 && double.IsFinite(dpo.WeightDecay), "dpo.weight_decay", "must be >= 0", dpo.WeightDecay);
+        check(dpo.MaxGradNorm >= 0 && double.IsFinite(dpo.MaxGradNorm), "dpo.max_grad_norm", "must be >= 0 (0 = no clipping)", dpo.MaxGradNorm);
+        ValidatePairs(dpo.Pairs, "dpo.pairs", check);
+    }
+
+    static void ValidateRlaif(RlaifSection rlaif, Action<bool, string, string, object?> check)
+    {
+        check(rlaif.Rounds > 0, "rlaif.rounds", "must be > 0", rlaif.Rounds);
+        check(rlaif.PromptsPerRound > 0, "rlaif.prompts_per_round", "must be > 0", rlaif.PromptsPerRound);
+        check(rlaif.NumCandidates >= 2, "rlaif.num_candidates", "must be >= 2 (a pair needs two candidates)", rlaif.NumCandidates);
+        check(rlaif.StepsPerRound > 0, "rlaif.steps_per_round", "must be > 0", rlaif.StepsPerRound);
+        check(rlaif.Temperature > 0 && double.IsFinite(rlaif.Temperature), "rlaif.temperature", "must be > 0", rlaif.Temperature);
+        check(rlaif.MaxCompletionLength > 0, "rlaif.max_completion_length", "must be > 0", rlaif.MaxCompletionLength);
+        check(rlaif.Samplers is >= 1 and <= 64 && rlaif.Samplers <= rlaif.PromptsPerRound, "rlaif.samplers", "must be between 1 and min(64, prompts_per_round)", rlaif.Samplers);
+        var judge = rlaif.Judge;
+        check(JudgeTypes.Contains(judge.Type), "rlaif.judge.type", $"must be one of: {string.Join(", ", JudgeTypes)}", judge.Type);
+        if (judge.Type == JudgeSection.Http)
+        {
+            check(Uri.TryCreate(judge.BaseUrl, UriKind.Absolute, out var url) && url.Scheme is "http" or "https", "rlaif.judge.base_url",
+                "must be an http(s) URL such as https://api.example.com/v1", judge.BaseUrl);
+            check(!string.IsNullOrWhiteSpace(judge.Model), "rlaif.judge.model", "must name the endpoint's model", judge.Model);
+        }
+        if (judge.Type == JudgeSection.Decoder)
+            check(!string.IsNullOrWhiteSpace(judge.Model), "rlaif.judge.model", "must be the judge's model folder", judge.Model);
+        check(judge.ApiKeyEnv is null || judge.ApiKeyEnv.Length > 0, "rlaif.judge.api_key_env", "must name an environment variable", judge.ApiKeyEnv);
+        check(judge.MaxConcurrency is >= 1 and <= 256, "rlaif.judge.max_concurrency", "must be between 1 and 256", judge.MaxConcurrency);
+        check(judge.TimeoutSeconds > 0 && double.IsFinite(judge.TimeoutSeconds), "rlaif.judge.timeout_seconds", "must be > 0", judge.TimeoutSeconds);
+        check(judge.Retries is >= 0 and <= 20, "rlaif.judge.retries", "must be between 0 and 20", judge.Retries);
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> listing every error, for callers that cannot report a list.</summary>

@@ -24,4 +24,10 @@ public sealed record ExperimentResult
     /// <summary>GRPO: held-out accuracy before any training (AccuracyBefore is after the SFT warm-up).</summary>
     [Id(12)] public double? AccuracyAtStart { get; init; }
     [Id(13)] public GrpoStats? Grpo { get; init; }
+    /// <summary>Each stage of the run so far with its figures (SFT, reward model, PPO / DPO / RLAIF).</summary>
+    [Id(14)] public System.Collections.Immutable.ImmutableArray<StageSummary> Stages { get; init; } = [];
+    /// <summary>Forgetting watch: one entry per <c>eval.watch</c> task.</summary>
+    [Id(15)] public System.Collections.Immutable.ImmutableArray<RetentionSummary> Retention { get; init; } = [];
+    /// <summary>RLAIF rounds so far.</summary>
+    [Id(16)] public System.Collections.Immutable.ImmutableArray<RlaifRoundSummary> Rounds { get; init; } = [];
 }

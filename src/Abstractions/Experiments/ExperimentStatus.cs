@@ -30,5 +30,12 @@ public sealed record ExperimentStatus
     /// <summary>GRPO totals so far; null before the GRPO stage.</summary>
     [Id(19)] public GrpoStats? Grpo { get; init; }
 
+    /// <summary>Each stage of the run so far with its figures (SFT, reward model, PPO / DPO / RLAIF).</summary>
+    [Id(20)] public System.Collections.Immutable.ImmutableArray<StageSummary> Stages { get; init; } = [];
+    /// <summary>Forgetting watch: one entry per <c>eval.watch</c> task.</summary>
+    [Id(21)] public System.Collections.Immutable.ImmutableArray<RetentionSummary> Retention { get; init; } = [];
+    /// <summary>RLAIF rounds so far.</summary>
+    [Id(22)] public System.Collections.Immutable.ImmutableArray<RlaifRoundSummary> Rounds { get; init; } = [];
+
     public bool IsFinished => State is ExperimentState.Completed or ExperimentState.Failed or ExperimentState.Stopped;
 }

@@ -4,6 +4,7 @@ using RlhfActors.Abstractions.Learner;
 using RlhfActors.Abstractions.Messaging;
 using RlhfActors.Abstractions.Placement;
 using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Preference;
 using RlhfActors.Abstractions.Rollouts;
 
 namespace RlhfActors.Abstractions.Grains;
@@ -33,6 +34,29 @@ public interface ILearnerGrain : IGrainWithStringKey
     /// <summary>One GRPO update; publishes the new version before returning (unless the batch was dropped as stale).</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GrpoStep")]
     Task<GrpoStepResult> GrpoStep(GrpoStepRequest request);
+
+    /// <summary>Ends the SFT warm-up and starts the DPO-family stage (config's dpo section) on the current weights,
+    /// published as the stage's first version (the reference freezes it).</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("StartDpo")]
+    Task<PolicyVersionInfo> StartDpo();
+
+    /// <summary>One DPO-family update; does not publish (DPO needs no sampler between steps): the controller publishes
+    /// when it evaluates or starts a round.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("DpoStep")]
+    Task<DpoStepResult> DpoStep(DpoStepRequest request);
+
+    /// <summary>Held-out preference accuracy of the policy's implicit reward β·(log π − log π_ref).</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("EvaluatePreferences")]
+    Task<PreferenceEvalResult> EvaluatePreferences(PreferenceEvalRequest request);
+
+    /// <summary>Ends the SFT warm-up and starts PPO (config's ppo section) on the current weights, published as the
+    /// stage's first version.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("StartPpo")]
+    Task<PolicyVersionInfo> StartPpo();
+
+    /// <summary>One PPO update (epochs × mini-batches); publishes the new version before returning.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("PpoStep")]
+    Task<PpoStepResult> PpoStep(PpoStepRequest request);
 
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("SaveCheckpoint")]
     Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request);

@@ -1,12 +1,14 @@
 using System.Collections.Immutable;
 using RlhfActors.Abstractions.Messaging;
 using RlhfActors.Abstractions.Placement;
+using RlhfActors.Abstractions.Preference;
 using RlhfActors.Abstractions.Rollouts;
 
 namespace RlhfActors.Abstractions.Grains;
 
 /// <summary>The frozen reference policy of an experiment (key: experiment id): log-probs of completions for the KL
-/// term. Only asked when β &gt; 0.</summary>
+/// term (GRPO / PPO, only asked when β &gt; 0) and of preference pairs for DPO (each pair computed once, then cached
+/// until the grain freezes another version).</summary>
 [Alias("rlhf.IReferenceGrain")]
 public interface IReferenceGrain : IGrainWithStringKey
 {
@@ -18,6 +20,10 @@ public interface IReferenceGrain : IGrainWithStringKey
     /// <summary>Per-row log-probs (at <paramref name="temperature"/>) of each completion token.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("LogProbs")]
     Task<ImmutableArray<float[]>> LogProbs(RolloutBatchMessage rollouts, double temperature);
+
+    /// <summary>Sequence log-probs of each pair's chosen and rejected completions; pairs seen before come from the cache.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("PairLogProbs")]
+    Task<ImmutableArray<PairLogProbs>> PairLogProbs(ImmutableArray<PreferencePairItem> pairs);
 
     [Alias("GetPlacement")]
     Task<GrainPlacement> GetPlacement();

@@ -1,22 +1,45 @@
 using System.Collections.Immutable;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Messaging;
+using RlhfActors.Abstractions.Preference;
 using RlhfActors.Abstractions.Rollouts;
+using RlhfActors.Abstractions.Tensors;
 
 namespace RlhfActors.Abstractions.Grains;
 
 /// <summary>Scores an experiment's completions (key: experiment id) with the reward the config names: verifiers
-/// (exact_match, format), an HTTP endpoint, or a weighted sum of them.</summary>
+/// (exact_match, format), an HTTP endpoint, the experiment's learned reward model (<c>reward_model</c>), or a
+/// weighted sum of them. The learned reward model is trained here too (Bradley–Terry on labelled pairs), on the
+/// silo's device worker, so it never leaves the grain that serves it.</summary>
 [Alias("rlhf.IRewardModelGrain")]
 public interface IRewardModelGrain : IGrainWithStringKey
 {
-    /// <summary>Builds the reward from <c>grpo.rewards</c>; idempotent for the same config.</summary>
+    /// <summary>Builds the reward from <c>grpo.rewards</c> / <c>ppo.rewards</c>; idempotent for the same config. A
+    /// <c>reward_model</c> term needs the model trained by <see cref="StartTraining"/> first.</summary>
     [Alias("Initialize")]
     Task Initialize(ExperimentConfig config);
 
     /// <summary>One reward per completion, in order. An HTTP reward may retry for a while: long timeout.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Score")]
     Task<ImmutableArray<double>> Score(RewardBatch batch);
+
+    /// <summary>Builds the reward model — a fresh scalar head on a copy of policy version <see cref="RewardModelInit.Version"/>
+    /// — and its labelled pairs (config's reward_model section); returns the held-out preference accuracy before
+    /// training.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("StartTraining")]
+    Task<PreferenceEvalResult> StartTraining(RewardModelInit init);
+
+    /// <summary>Runs <paramref name="steps"/> Bradley–Terry updates; one metrics record per step.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("TrainRewardModel")]
+    Task<ImmutableArray<RewardModelStepMetrics>> TrainRewardModel(int steps);
+
+    /// <summary>Held-out preference accuracy of the reward model as it stands.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("EvaluateRewardModel")]
+    Task<PreferenceEvalResult> EvaluateRewardModel();
+
+    /// <summary>The trained reward model's weights (LlamaForSequenceClassification names), e.g. for a judge.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("ExportRewardModel")]
+    Task<ImmutableArray<TensorPayload>> ExportRewardModel();
 
     [Alias("Release")]
     Task Release();

@@ -103,6 +103,10 @@ public static partial class ExperimentYamlLoader
             Checkpoint = ReadCheckpoint(root),
             Grpo = ReadGrpo(root),
             Peft = ReadPeft(root),
+            RewardModel = ReadRewardModel(root),
+            Dpo = ReadDpo(root),
+            Ppo = ReadPpo(root),
+            Rlaif = ReadRlaif(root),
             OutputDir = root.String("output_dir") ?? (name.Length > 0 ? Path.Combine("runs", name) : ""),
         };
     }
@@ -165,14 +169,10 @@ public static partial class ExperimentYamlLoader
     {
         var defaults = new DataSection();
         if (root.Mapping("data") is not { } data) return defaults;
-        var parameters = ImmutableSortedDictionary.CreateBuilder<string, int>(StringComparer.Ordinal);
-        if (data.Mapping("task_parameters") is { } taskParameters)
-            foreach (var key in taskParameters.Keys.ToList())
-                if (taskParameters.Int(key) is { } value) parameters[key] = value;
         var section = defaults with
         {
             Task = data.String("task"),
-            TaskParameters = parameters.ToImmutable(),
+            TaskParameters = ReadTaskParameters(data),
             TrainExamples = data.Int("train_examples") ?? defaults.TrainExamples,
             EvalExamples = data.Int("eval_examples") ?? defaults.EvalExamples,
             TrainFile = data.String("train_file"),
@@ -212,6 +212,7 @@ public static partial class ExperimentYamlLoader
         {
             Every = eval.Int("every") ?? d.Every,
             MaxNewTokens = eval.Int("max_new_tokens") ?? d.MaxNewTokens,
+            Watch = [.. eval.MappingList("watch").Select(ReadWatchTask)],
         };
         eval.RejectUnknown();
         return section;
@@ -250,6 +251,159 @@ public static partial class ExperimentYamlLoader
             Rewards = [.. g.MappingList("rewards").Select(ReadRewardTerm)],
         };
         g.RejectUnknown();
+        return section;
+    }
+
+    static WatchTask ReadWatchTask(MappingReader item)
+    {
+        var d = new WatchTask();
+        var task = item.String("task") ?? "";
+        var watch = d with
+        {
+            Task = task,
+            Name = item.String("name") ?? task,
+            TaskParameters = ReadTaskParameters(item),
+            EvalExamples = item.Int("eval_examples") ?? d.EvalExamples,
+        };
+        item.RejectUnknown();
+        return watch;
+    }
+
+    static ImmutableSortedDictionary<string, int> ReadTaskParameters(MappingReader section)
+    {
+        var parameters = ImmutableSortedDictionary.CreateBuilder<string, int>(StringComparer.Ordinal);
+        if (section.Mapping("task_parameters") is { } taskParameters)
+            foreach (var key in taskParameters.Keys.ToList())
+                if (taskParameters.Int(key) is { } value) parameters[key] = value;
+        return parameters.ToImmutable();
+    }
+
+    static PreferenceDataSection ReadPairs(MappingReader section)
+    {
+        var d = new PreferenceDataSection();
+        if (section.Mapping("pairs") is not { } p) return d;
+        var pairs = d with
+        {
+            Task = p.String("task"),
+            TaskParameters = ReadTaskParameters(p),
+            TrainExamples = p.Int("train_examples"),
+            EvalExamples = p.Int("eval_examples"),
+            TrainFile = p.String("train_file"),
+            EvalFile = p.String("eval_file"),
+            SeedOffset = p.Int("seed_offset") ?? d.SeedOffset,
+        };
+        p.RejectUnknown();
+        return pairs;
+    }
+
+    static RewardModelSection ReadRewardModel(MappingReader root)
+    {
+        var d = new RewardModelSection();
+        if (root.Mapping("reward_model") is not { } r) return d;
+        var section = d with
+        {
+            Steps = r.Int("steps") ?? d.Steps,
+            BatchSize = r.Int("batch_size") ?? d.BatchSize,
+            LearningRate = r.Double("learning_rate") ?? d.LearningRate,
+            WarmupSteps = r.Int("warmup_steps") ?? d.WarmupSteps,
+            WeightDecay = r.Double("weight_decay") ?? d.WeightDecay,
+            MaxGradNorm = r.Double("max_grad_norm") ?? d.MaxGradNorm,
+            CenterRewardsCoefficient = r.Double("center_rewards_coefficient") ?? d.CenterRewardsCoefficient,
+            Pairs = ReadPairs(r),
+        };
+        r.RejectUnknown();
+        return section;
+    }
+
+    static DpoSection ReadDpo(MappingReader root)
+    {
+        var d = new DpoSection();
+        if (root.Mapping("dpo") is not { } p) return d;
+        var section = d with
+        {
+            Steps = p.Int("steps") ?? d.Steps,
+            BatchSize = p.Int("batch_size") ?? d.BatchSize,
+            LearningRate = p.Double("learning_rate") ?? d.LearningRate,
+            Beta = p.Double("beta") ?? d.Beta,
+            LossType = p.String("loss_type") ?? d.LossType,
+            LabelSmoothing = p.Double("label_smoothing") ?? d.LabelSmoothing,
+            SimpoGamma = p.Double("simpo_gamma") ?? d.SimpoGamma,
+            WeightDecay = p.Double("weight_decay") ?? d.WeightDecay,
+            MaxGradNorm = p.Double("max_grad_norm") ?? d.MaxGradNorm,
+            Pairs = ReadPairs(p),
+        };
+        p.RejectUnknown();
+        return section;
+    }
+
+    static PpoSection ReadPpo(MappingReader root)
+    {
+        var d = new PpoSection();
+        if (root.Mapping("ppo") is not { } p) return d;
+        var section = d with
+        {
+            Steps = p.Int("steps") ?? d.Steps,
+            PromptsPerStep = p.Int("prompts_per_step") ?? d.PromptsPerStep,
+            NumGenerations = p.Int("num_generations") ?? d.NumGenerations,
+            LearningRate = p.Double("learning_rate") ?? d.LearningRate,
+            CriticLearningRate = p.Double("critic_learning_rate") ?? d.CriticLearningRate,
+            Gamma = p.Double("gamma") ?? d.Gamma,
+            Lam = p.Double("lam") ?? d.Lam,
+            Cliprange = p.Double("cliprange") ?? d.Cliprange,
+            ClipRangeValue = p.Double("cliprange_value") ?? d.ClipRangeValue,
+            KlCoef = p.Double("kl_coef") ?? d.KlCoef,
+            KlInReward = p.Bool("kl_in_reward") ?? d.KlInReward,
+            KlEstimator = p.String("kl_estimator") ?? d.KlEstimator,
+            WhitenAdvantages = p.Bool("whiten_advantages") ?? d.WhitenAdvantages,
+            WhitenRewards = p.Bool("whiten_rewards") ?? d.WhitenRewards,
+            NumPpoEpochs = p.Int("num_ppo_epochs") ?? d.NumPpoEpochs,
+            NumMiniBatches = p.Int("num_mini_batches") ?? d.NumMiniBatches,
+            MaxCompletionLength = p.Int("max_completion_length") ?? d.MaxCompletionLength,
+            Temperature = p.Double("temperature") ?? d.Temperature,
+            Samplers = p.Int("samplers") ?? d.Samplers,
+            MaxGradNorm = p.Double("max_grad_norm") ?? d.MaxGradNorm,
+            Rewards = [.. p.MappingList("rewards").Select(ReadRewardTerm)],
+        };
+        p.RejectUnknown();
+        return section;
+    }
+
+    static RlaifSection ReadRlaif(MappingReader root)
+    {
+        var d = new RlaifSection();
+        if (root.Mapping("rlaif") is not { } r) return d;
+        var section = d with
+        {
+            Rounds = r.Int("rounds") ?? d.Rounds,
+            PromptsPerRound = r.Int("prompts_per_round") ?? d.PromptsPerRound,
+            NumCandidates = r.Int("num_candidates") ?? d.NumCandidates,
+            StepsPerRound = r.Int("steps_per_round") ?? d.StepsPerRound,
+            Temperature = r.Double("temperature") ?? d.Temperature,
+            MaxCompletionLength = r.Int("max_completion_length") ?? d.MaxCompletionLength,
+            Samplers = r.Int("samplers") ?? d.Samplers,
+            RefreshReference = r.Bool("refresh_reference") ?? d.RefreshReference,
+            Judge = ReadJudge(r),
+        };
+        r.RejectUnknown();
+        return section;
+    }
+
+    static JudgeSection ReadJudge(MappingReader rlaif)
+    {
+        var d = new JudgeSection();
+        if (rlaif.Mapping("judge") is not { } j) return d;
+        var section = d with
+        {
+            Type = j.String("type") ?? d.Type,
+            BaseUrl = j.String("base_url"),
+            Model = j.String("model"),
+            ApiKeyEnv = j.String("api_key_env"),
+            MaxConcurrency = j.Int("max_concurrency") ?? d.MaxConcurrency,
+            TimeoutSeconds = j.Double("timeout_seconds") ?? d.TimeoutSeconds,
+            Retries = j.Int("retries") ?? d.Retries,
+            BothOrders = j.Bool("both_orders") ?? d.BothOrders,
+        };
+        j.RejectUnknown();
         return section;
     }
 
@@ -326,7 +480,18 @@ public static partial class ExperimentYamlLoader
                 TrainFile = Input(config.Data.TrainFile, "data.train_file", folder: false),
                 EvalFile = Input(config.Data.EvalFile, "data.eval_file", folder: false),
             },
+            RewardModel = config.RewardModel with { Pairs = ResolvePairs(config.RewardModel.Pairs, "reward_model.pairs") },
+            Dpo = config.Dpo with { Pairs = ResolvePairs(config.Dpo.Pairs, "dpo.pairs") },
+            Rlaif = config.Rlaif.Judge.Type == JudgeSection.Decoder
+                ? config.Rlaif with { Judge = config.Rlaif.Judge with { Model = Input(config.Rlaif.Judge.Model, "rlaif.judge.model", folder: true) } }
+                : config.Rlaif,
             OutputDir = Path.GetFullPath(config.OutputDir),
+        };
+
+        PreferenceDataSection ResolvePairs(PreferenceDataSection pairs, string path) => pairs with
+        {
+            TrainFile = Input(pairs.TrainFile, $"{path}.train_file", folder: false),
+            EvalFile = Input(pairs.EvalFile, $"{path}.eval_file", folder: false),
         };
     }
 

@@ -33,6 +33,11 @@ public static class PeftSpecs
             return errors;
         }
         if (!p.Enabled) return errors;
+        if (config.IsPpo || config.IsDpo || config.IsRlaif)
+        {
+            errors.Add(new ConfigError("peft.type", $"peft.type: adapters are supported in sft and grpo runs; a {config.Algorithm} run trains full weights (remove the peft section)"));
+            return errors;
+        }
         foreach (var message in Settings(p).Errors())
         {
             var field = message.Split(' ')[0].TrimEnd(':');

@@ -1,0 +1,43 @@
+namespace RlhfActors.Abstractions.Config;
+
+/// <summary>
+/// Iterative online DPO with an AI judge (<c>algorithm: rlaif</c>): each round the policy samples
+/// <see cref="NumCandidates"/> completions per prompt, <c>JudgeGrain</c> ranks them, the best and worst become a
+/// preference pair, and <see cref="StepsPerRound"/> DPO updates (<c>dpo:</c> section) train on the round's pairs.
+/// No ground-truth label enters the loop: the verifier only measures held-out accuracy after each round.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rlhf.RlaifSection")]
+public sealed record RlaifSection
+{
+    [Id(0)] public int Rounds { get; init; } = 4;
+    [Id(1)] public int PromptsPerRound { get; init; } = 256;
+    [Id(2)] public int NumCandidates { get; init; } = 4;
+    [Id(3)] public int StepsPerRound { get; init; } = 16;
+    [Id(4)] public double Temperature { get; init; } = 1.0;
+    [Id(5)] public int MaxCompletionLength { get; init; } = 32;
+    [Id(6)] public int Samplers { get; init; } = 1;
+    [Id(7)] public JudgeSection Judge { get; init; } = new();
+    /// <summary>Start each round's DPO reference from the round's starting policy (on-policy iterative DPO), rather
+    /// than keeping the SFT policy as the reference for every round.</summary>
+    [Id(8)] public bool RefreshReference { get; init; } = true;
+}
+
+/// <summary>The AI judge (<c>rlaif.judge:</c>). <c>reward_model</c>: the model trained by the <c>reward_model:</c>
+/// stage; <c>decoder</c>: a Hugging Face decoder folder (<c>model</c>) asked to answer "A" or "B"; <c>http</c>: an OpenAI-compatible chat-completions endpoint (the API key only from the environment variable
+/// named by <c>api_key_env</c>).</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.JudgeSection")]
+public sealed record JudgeSection
+{
+    public const string RewardModel = "reward_model", Decoder = "decoder", Http = "http";
+
+    [Id(0)] public string Type { get; init; } = RewardModel;
+    [Id(1)] public string? BaseUrl { get; init; }
+    /// <summary>http: the model name sent to the endpoint; decoder: the model folder.</summary>
+    [Id(2)] public string? Model { get; init; }
+    [Id(3)] public string? ApiKeyEnv { get; init; }
+    [Id(4)] public int MaxConcurrency { get; init; } = 8;
+    [Id(5)] public double TimeoutSeconds { get; init; } = 30;
+    [Id(6)] public int Retries { get; init; } = 4;
+    /// <summary>Judge every pair in both orders (A, B) and (B, A) to cancel position bias.</summary>
+    [Id(7)] public bool BothOrders { get; init; } = true;
+}
