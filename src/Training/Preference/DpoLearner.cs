@@ -86,23 +86,27 @@ public sealed class DpoLearner : IDisposable
         if (referenceLogProbs is not null && referenceLogProbs.Count != pairs.Count)
             throw new ArgumentException($"{referenceLogProbs.Count} reference rows for {pairs.Count} pairs");
         using var _ = no_grad();
-        policy.eval();
+        bool wasTraining = policy.training;
+        policy.eval();                                  // no LoRA dropout while measuring
         double correct = 0, margin = 0;
-        for (int start = 0; start < pairs.Count; start += EvalBatchSize)
+        try
         {
-            using var scope = NewDisposeScope();
-            int count = Math.Min(EvalBatchSize, pairs.Count - start);
-            var batch = pairs.Skip(start).Take(count).ToArray();
-            var rows = referenceLogProbs?.Skip(start).Take(count).ToArray();
-            var (refChosen, refRejected) = ReferenceLogProbs(batch, rows);
-            var logps = PreferenceLogProbs.Compute(policy, tokenizer, batch);
-            var output = DpoLoss.Compute(options.LossType,
-                new DpoLossInputs(logps.ChosenLogp, logps.RejectedLogp, refChosen, refRejected, logps.ChosenLength, logps.RejectedLength),
-                options.Beta, options.LabelSmoothing, options.SimpoGamma);
-            correct += output.Accuracy * count;
-            margin += output.Margin * count;
+            for (int start = 0; start < pairs.Count; start += EvalBatchSize)
+            {
+                using var scope = NewDisposeScope();
+                int count = Math.Min(EvalBatchSize, pairs.Count - start);
+                var batch = pairs.Skip(start).Take(count).ToArray();
+                var rows = referenceLogProbs?.Skip(start).Take(count).ToArray();
+                var (refChosen, refRejected) = ReferenceLogProbs(batch, rows);
+                var logps = PreferenceLogProbs.Compute(policy, tokenizer, batch);
+                var output = DpoLoss.Compute(options.LossType,
+                    new DpoLossInputs(logps.ChosenLogp, logps.RejectedLogp, refChosen, refRejected, logps.ChosenLength, logps.RejectedLength),
+                    options.Beta, options.LabelSmoothing, options.SimpoGamma);
+                correct += output.Accuracy * count;
+                margin += output.Margin * count;
+            }
         }
-        policy.train();
+        finally { policy.train(wasTraining); }
         return new PreferenceEval(correct / pairs.Count, margin / pairs.Count, pairs.Count);
     }
 

@@ -1,6 +1,7 @@
 using RlhfActors.Tests.Model;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
+using RlhfActors.Training.Peft;
 using RlhfActors.Training.Preference;
 using RlhfActors.Training.Tokenization;
 
@@ -103,6 +104,28 @@ public sealed class DpoLearnerTests
         var wa = ModelFactory.ExportWeights(withModel);
         var wb = ModelFactory.ExportWeights(withRows);
         Assert.All(wa.Zip(wb), pair => Assert.Equal(pair.First.Data, pair.Second.Data));
+    }
+
+    [Fact]
+    public void Under_lora_the_reference_is_the_base_model_with_the_adapters_off()
+    {
+        var (train, heldOut) = LetterRule();
+        using var policy = CharModel(8);
+        using var untouchedBase = CharModel(8);
+        Lora.Attach(policy, new LoraSettings { Rank = 4, Alpha = 8 }, seed: 1);
+        using var learner = new DpoLearner(policy, null, Tok, new DpoOptions { Beta = 0.5 });
+
+        // Adapters start at B = 0, so the policy is its base: the first loss is log 2.
+        Assert.Equal(Math.Log(2), learner.Step(train[..16], null, 1e-2).Loss, 1e-5);
+        for (int step = 1; step < 10; step++) learner.Step(train[(16 * step)..(16 * step + 16)], null, 1e-2);
+
+        var baseRows = PreferenceLogProbs.Rows(untouchedBase, Tok, heldOut);
+        var offRows = Lora.WithAdaptersOff(policy, () => PreferenceLogProbs.Rows(policy, Tok, heldOut));
+        Assert.All(baseRows.Zip(offRows), p => Assert.Equal(p.First.Chosen, p.Second.Chosen, 1e-5));
+        var (given, own) = (learner.Evaluate(heldOut, baseRows), learner.Evaluate(heldOut));
+        Assert.Equal(given.Accuracy, own.Accuracy);
+        Assert.Equal(given.Margin, own.Margin, 1e-5);
+        Assert.True(own.Margin > 0);
     }
 
     [Fact]
