@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Model;
+using RlhfActors.Training.Optim;
+using RlhfActors.Training.Peft;
+using RlhfActors.Training.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RlhfActors.Training.Preference;
+
+/// <summary>One DPO update, as measured: TRL's logged loss and rewards/* metrics, the pre-clip gradient norm.</summary>
+public sealed record DpoStepMetrics(int Step, double Loss, double RewardsChosen, double RewardsRejected, double Margin,
+    double Accuracy, double GradNorm, int Pairs, double Seconds);
+
+/// <summary>Held-out preference metrics: share of pairs whose chosen completion gets the larger implicit reward, and
+/// the mean reward margin (chosen − rejected), with the loss variant's own reward definition.</summary>
+public sealed record PreferenceEval(double Accuracy, double Margin, int Pairs);
+
+/// <summary>
+/// Offline preference optimisation of one policy (DPO, IPO, robust DPO, SimPO): per batch of pairs,
+/// 1. reference sequence log-probs, in this order of preference: given by the caller (computed elsewhere, e.g. a
+///    reference grain or a <see cref="ReferenceLogProbCache"/>), from the frozen reference model, or under LoRA from
+///    the policy itself with its adapters off (the frozen base is the reference). SimPO needs none.
+/// 2. policy log-probs of chosen and rejected (one forward, 2B rows) → <see cref="DpoLoss"/> → backward → clip →
+///    AdamW at the caller's learning rate (the schedule lives with the caller).
+/// Not thread-safe: one device worker thread calls it.
+/// </summary>
+public sealed class DpoLearner : IDisposable
+{
+    const int EvalBatchSize = 64;
+
+    readonly DecoderModel policy;
+    readonly DecoderModel? reference;
+    readonly ITokenizer tokenizer;
+    readonly DpoOptions options;
+    readonly AdamW optimizer;
+
+    public DpoLearner(DecoderModel policy, DecoderModel? reference, ITokenizer tokenizer, DpoOptions options)
+    {
+        options.Validate();
+        this.policy = policy;
+        this.reference = reference;
+        this.tokenizer = tokenizer;
+        this.options = options;
+        // TRL's (HF Trainer's) AdamW defaults: β₁ 0.9, β₂ 0.999, ε 1e-8.
+        optimizer = new AdamW(policy.TrainableParameters(), beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: options.WeightDecay);
+    }
+
+    public DecoderModel Policy => policy;
+    public DpoOptions Options => options;
+    public int StepsDone { get; private set; }
+
+    /// <param name="referenceLogProbs">Per-pair reference sequence log-probs (sums, as
+    /// <see cref="PreferenceLogProbs.Rows"/>), when the reference lives elsewhere; null to use the reference model,
+    /// or the policy with LoRA adapters off. Ignored by SimPO.</param>
+    public DpoStepMetrics Step(IReadOnlyList<PreferencePair> batch, IReadOnlyList<(float Chosen, float Rejected)>? referenceLogProbs,
+        double learningRate)
+    {
+        if (batch.Count == 0) throw new ArgumentException("an empty preference batch");
+        if (!(learningRate >= 0 && double.IsFinite(learningRate))) throw new ArgumentException($"learning rate must be >= 0 (got {learningRate})");
+        var clock = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        policy.train();
+        var (refChosen, refRejected) = ReferenceLogProbs(batch, referenceLogProbs);
+        var logps = PreferenceLogProbs.Compute(policy, tokenizer, batch);
+        var output = DpoLoss.Compute(options.LossType,
+            new DpoLossInputs(logps.ChosenLogp, logps.RejectedLogp, refChosen, refRejected, logps.ChosenLength, logps.RejectedLength),
+            options.Beta, options.LabelSmoothing, options.SimpoGamma);
+        optimizer.ZeroGrad();
+        output.Loss.backward();
+        var parameters = policy.TrainableParameters().Select(p => p.Param);
+        // Clip to the configured norm, or (0 = no clipping) measure it only: an infinite max norm leaves the gradients alone.
+        double gradNorm = nn.utils.clip_grad_norm_(parameters, options.MaxGradNorm > 0 ? options.MaxGradNorm : double.PositiveInfinity);
+        optimizer.Step(learningRate);
+        StepsDone++;
+        return new DpoStepMetrics(StepsDone, output.Loss.ToDouble(), output.RewardsChosen, output.RewardsRejected,
+            output.Margin, output.Accuracy, gradNorm, batch.Count, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Preference accuracy and mean margin of the current policy on held-out pairs, without gradient,
+    /// <see cref="EvalBatchSize"/> pairs per forward.</summary>
+    public PreferenceEval Evaluate(IReadOnlyList<PreferencePair> pairs, IReadOnlyList<(float Chosen, float Rejected)>? referenceLogProbs = null)
+    {
+        if (pairs.Count == 0) throw new ArgumentException("no preference pairs to evaluate");
+        if (referenceLogProbs is not null && referenceLogProbs.Count != pairs.Count)
+            throw new ArgumentException($"{referenceLogProbs.Count} reference rows for {pairs.Count} pairs");
+        using var _ = no_grad();
+        bool wasTraining = policy.training;
+        policy.eval();                                  // no LoRA dropout while measuring
+        double correct = 0, margin = 0;
+        try
+        {
+            for (int start = 0; start < pairs.Count; start += EvalBatchSize)
+            {
+                using var scope = NewDisposeScope();
+                int count = Math.Min(EvalBatchSize, pairs.Count - start);
+                var batch = pairs.Skip(start).Take(count).ToArray();
+                var rows = referenceLogProbs?.Skip(start).Take(count).ToArray();
+                var (refChosen, refRejected) = ReferenceLogProbs(batch, rows);
+                var logps = PreferenceLogProbs.Compute(policy, tokenizer, batch);
+                var output = DpoLoss.Compute(options.LossType,
+                    new DpoLossInputs(logps.ChosenLogp, logps.RejectedLogp, refChosen, refRejected, logps.ChosenLength, logps.RejectedLength),
+                    options.Beta, options.LabelSmoothing, options.SimpoGamma);
+                correct += output.Accuracy * count;
+                margin += output.Margin * count;
+            }
+        }
+        finally { policy.train(wasTraining); }
+        return new PreferenceEval(correct / pairs.Count, margin / pairs.Count, pairs.Count);
+    }
+
+    /// <summary>[B] reference sequence log-probs without gradient, in the current dispose scope; (null, null) for SimPO.</summary>
+    (Tensor? Chosen, Tensor? Rejected) ReferenceLogProbs(IReadOnlyList<PreferencePair> batch,
+        IReadOnlyList<(float Chosen, float Rejected)>? given)
+    {
+        if (!options.NeedsReference) return (null, null);
+        var device = policy.parameters().First().device;
+        if (given is not null)
+        {
+            if (given.Count != batch.Count) throw new ArgumentException($"{given.Count} reference rows for {batch.Count} pairs");
+            return (tensor(given.Select(r => r.Chosen).ToArray(), device: device),
+                tensor(given.Select(r => r.Rejected).ToArray(), device: device));
+        }
+        if (reference is null && policy.Lora is null)
+            throw new ArgumentException($"dpo.loss_type {options.LossType} needs a reference model, precomputed reference log-probs, " +
+                "or LoRA adapters to switch off");
+        using var _ = no_grad();
+        var logps = reference is not null
+            ? PreferenceLogProbs.Compute(reference, tokenizer, batch)
+            // Under LoRA the reference is the frozen base: the same model with its adapters off.
+            : Lora.WithAdaptersOff(policy, () => PreferenceLogProbs.Compute(policy, tokenizer, batch));
+        return (logps.ChosenLogp, logps.RejectedLogp);
+    }
+
+    public void Dispose() => optimizer.Dispose();
+}
