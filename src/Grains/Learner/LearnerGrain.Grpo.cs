@@ -50,7 +50,7 @@ public sealed partial class LearnerGrain
         {
             var m = grpo.Step(batch, rewards, request.LearningRate, reference);
             // Export inside the same job: the published weights are exactly the ones this update produced.
-            return (m, m.Dropped ? default : SyncPayload(learner), GlobalStep(learner, grpo));
+            return (m, m.Dropped ? default : SyncPayload(learner), GlobalStep(learner));
         });
         long publishedBytes = 0;
         if (metrics.Dropped) LogDropped(this.GetPrimaryKeyString(), batch.PolicyVersion, metrics.Staleness);

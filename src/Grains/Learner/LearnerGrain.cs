@@ -122,7 +122,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         var learner = RequireLearner();
         // Step counters change only inside device jobs this grain awaits, so reading them here is safe; checking
         // first skips exporting weights that are already published.
-        var step = GlobalStep(learner, _grpo);
+        var step = GlobalStep(learner);
         if (_published is { } published && published.Step == step) return published;
         var weights = await ExportForSyncAsync(learner, step);
         return await PublishAsync(weights, step, _nextVersion);
@@ -171,7 +171,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         return info;
     }
 
-    static int GlobalStep(SftLearner learner, GrpoLearner? grpo) => learner.StepsDone + (grpo?.StepsDone ?? 0);
+    /// <summary>Policy updates so far over every stage: the SFT warm-up, then GRPO, DPO or PPO.</summary>
+    int GlobalStep(SftLearner learner) => learner.StepsDone + (_grpo?.StepsDone ?? 0) + (_dpo?.StepsDone ?? 0) + (_ppo?.StepsDone ?? 0);
 
     public async Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request)
     {
@@ -180,9 +181,13 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             throw new ArgumentException("checkpoint directory is empty", nameof(request));
         var grpo = _grpo;
         var seed = _config!.Seed;
-        var info = await _device.RunAsync(() => grpo is null
-            ? learner.SaveCheckpoint(request.Directory, request.Provenance)
-            : grpo.SaveCheckpoint(request.Directory, GlobalStep(learner, grpo), seed, request.Provenance, Tokenizers.FilesFor(learner.Tokenizer)));
+        // DPO and PPO stages write the policy alone (their optimizer moments are not checkpointed: no resume yet).
+        string? policyOnlyStage = _dpo is not null ? "dpo" : _ppo is not null ? "ppo" : null;
+        var info = await _device.RunAsync(() => policyOnlyStage is not null
+            ? PolicyCheckpoint.Write(request.Directory, learner, policyOnlyStage, GlobalStep(learner), seed, request.Provenance)
+            : grpo is null
+                ? learner.SaveCheckpoint(request.Directory, request.Provenance)
+                : grpo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance, Tokenizers.FilesFor(learner.Tokenizer)));
         LogCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
         return new CheckpointResult { Path = info.Path, Step = info.Step, ManifestSha256 = info.ManifestSha256 };
     }
@@ -205,12 +210,14 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     async Task DisposeLearnerAsync()
     {
         if (_learner is not { } learner) return;
-        var grpo = _grpo;
-        (_learner, _grpo) = (null, null);
+        var (grpo, dpo, ppo) = (_grpo, _dpo, _ppo);
+        (_learner, _grpo, _dpo, _ppo) = (null, null, null, null);
         // Native memory belongs to the device thread's world; free it there.
         await _device.RunAsync(() =>
         {
             grpo?.Dispose();
+            dpo?.Dispose();
+            ppo?.Dispose();
             learner.Dispose();
         });
     }

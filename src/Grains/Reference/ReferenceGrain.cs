@@ -8,7 +8,9 @@ using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
+using RlhfActors.Abstractions.Preference;
 using RlhfActors.Training.Evaluation;
+using RlhfActors.Training.Preference;
 
 namespace RlhfActors.Grains.Reference;
 
@@ -24,6 +26,9 @@ public sealed partial class ReferenceGrain(DeviceWorkers devices, DeviceAllocato
     readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     PolicyEvaluator? _model;
     string? _initKey;
+    // DPO asks for the same pairs every epoch (and held-out pairs at every evaluation): each is computed once per
+    // frozen version. Replaced whenever another version is frozen.
+    ReferenceLogProbCache _pairCache = new();
 
     public Task<GrainPlacement> GetPlacement() =>
         Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
@@ -49,6 +54,7 @@ public sealed partial class ReferenceGrain(DeviceWorkers devices, DeviceAllocato
             return model;
         });
         _initKey = key;
+        _pairCache = new ReferenceLogProbCache();
         LogInitialized(experimentId, init.Version, GrainContext.Address.SiloAddress!, _device.Device);
     }
 
@@ -59,6 +65,22 @@ public sealed partial class ReferenceGrain(DeviceWorkers devices, DeviceAllocato
         var batch = rollouts.ToBatch();
         var rows = await _device.RunAsync(() => model.CompletionLogProbs(batch, temperature));
         return [.. rows];
+    }
+
+    public async Task<ImmutableArray<PairLogProbs>> PairLogProbs(ImmutableArray<PreferencePairItem> pairs)
+    {
+        var model = _model ?? throw new InvalidOperationException(
+            $"reference '{this.GetPrimaryKeyString()}' holds no model: call Initialize first (or it was deactivated)");
+        var cache = _pairCache;
+        var asked = pairs.Select(p => p.ToPair()).ToArray();
+        var missing = cache.Missing(asked);
+        if (missing.Count > 0)
+        {
+            var rows = await _device.RunAsync(() => model.PairLogProbs(missing));
+            for (int i = 0; i < missing.Count; i++) cache.Add(missing[i], rows[i]);
+        }
+        return [.. asked.Select(p => cache.TryGet(p, out var lp) ? new PairLogProbs(lp.Chosen, lp.Rejected)
+            : throw new InvalidOperationException("a pair's reference log-probs went missing from the cache"))];
     }
 
     public async Task Release()

@@ -94,5 +94,9 @@ public sealed class PolicyEvaluator : IDisposable
     public float[][] CompletionLogProbs(RolloutBatch batch, double temperature) =>
         GrpoLearner.RowLogProbs(model, batch, temperature, tokenizer.PadId);
 
+    /// <summary>Sequence log-probs of each pair's chosen and rejected completions (a DPO reference's job).</summary>
+    public (float Chosen, float Rejected)[] PairLogProbs(IReadOnlyList<PreferencePair> pairs) =>
+        Preference.PreferenceLogProbs.Rows(model, tokenizer, pairs);
+
     public void Dispose() => model.Dispose();
 }

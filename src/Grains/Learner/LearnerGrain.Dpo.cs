@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Logging;
+using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Preference;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Training.Preference;
+
+namespace RlhfActors.Grains.Learner;
+
+/// <summary>The learner's DPO-family stage (algorithm dpo, and every RLAIF round): the model the warm-up trained, a
+/// fresh AdamW, one update per call on the pairs the controller sends with their reference log-probs.</summary>
+public sealed partial class LearnerGrain
+{
+    DpoLearner? _dpo;
+
+    public async Task<PolicyVersionInfo> StartDpo()
+    {
+        var learner = RequireLearner();
+        var config = _config!;
+        if (!config.IsDpo && !config.IsRlaif)
+            throw new InvalidOperationException($"experiment '{config.Name}' is not a DPO or RLAIF run (algorithm: {config.Algorithm})");
+        if (_dpo is not null) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has already started DPO");
+        var start = await PublishPolicy();
+        var options = PreferenceSpecs.Dpo(config);
+        // The reference never lives here: the controller sends log-probs from ReferenceGrain (SimPO needs none).
+        _dpo = await _device.RunAsync(() => new DpoLearner(learner.Model, reference: null, learner.Tokenizer, options));
+        LogStageStarted(this.GetPrimaryKeyString(), "DPO", start.Version, start.Step);
+        return start;
+    }
+
+    public async Task<DpoStepResult> DpoStep(DpoStepRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var learner = RequireLearner();
+        var dpo = _dpo ?? throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has not started DPO: call StartDpo first");
+        var pairs = request.Pairs.Select(p => p.ToPair()).ToArray();
+        var reference = ReferenceRows(request.Reference);
+        var (m, step) = await _device.RunAsync(() => (dpo.Step(pairs, reference, request.LearningRate), GlobalStep(learner)));
+        return new DpoStepResult
+        {
+            Step = step,
+            PolicyVersion = _published?.Version ?? -1,
+            Loss = m.Loss,
+            RewardsChosen = m.RewardsChosen,
+            RewardsRejected = m.RewardsRejected,
+            Margin = m.Margin,
+            Accuracy = m.Accuracy,
+            GradNorm = m.GradNorm,
+            Pairs = m.Pairs,
+            Seconds = m.Seconds,
+        };
+    }
+
+    public async Task<PreferenceEvalResult> EvaluatePreferences(PreferenceEvalRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var dpo = _dpo ?? throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has not started DPO: call StartDpo first");
+        var pairs = request.Pairs.Select(p => p.ToPair()).ToArray();
+        var reference = ReferenceRows(request.Reference);
+        var eval = await _device.RunAsync(() => dpo.Evaluate(pairs, reference));
+        return eval.ToResult();
+    }
+
+    static (float Chosen, float Rejected)[]? ReferenceRows(System.Collections.Immutable.ImmutableArray<PairLogProbs> reference) =>
+        reference.IsDefault ? null : reference.Select(r => (r.Chosen, r.Rejected)).ToArray();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: {Stage} starts from policy version {Version} (step {Step})")]
+    private partial void LogStageStarted(string experimentId, string stage, long version, int step);
+}

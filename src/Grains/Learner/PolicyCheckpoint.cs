@@ -1,0 +1,17 @@
+using System.Text.Json;
+using RlhfActors.Training.Checkpoints;
+using RlhfActors.Training.Sft;
+using RlhfActors.Training.Tokenization;
+
+namespace RlhfActors.Grains.Learner;
+
+/// <summary>The checkpoint of a DPO or PPO stage: the policy as a Hugging Face folder (with tokenizer and verified
+/// manifest, like every checkpoint) and a trainer state naming the stage. The stage's optimizer moments are not
+/// written: there is no resume of those stages yet, and an optimizer file that no loader reads would only mislead.</summary>
+static class PolicyCheckpoint
+{
+    public static CheckpointInfo Write(string directory, SftLearner learner, string stage, int step, int seed,
+        IReadOnlyDictionary<string, string> provenance) =>
+        CheckpointWriter.Write(directory, learner.Config, learner.ExportWeights(), optimizerState: [],
+            JsonSerializer.Serialize(new { stage, step, seed }), step, provenance, extraFiles: Tokenizers.FilesFor(learner.Tokenizer));
+}

@@ -1,0 +1,65 @@
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Preference;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Preference;
+using RlhfActors.Training.RewardModeling;
+
+namespace RlhfActors.Grains.Specs;
+
+/// <summary>The config's preference sections → the Training layer's pairs and options. Errors name the YAML field.</summary>
+public static class PreferenceSpecs
+{
+    /// <summary>Labelled train and held-out pairs of a <c>pairs:</c> section: read from JSONL files, or made from a
+    /// built-in task's exact answers (the experiment's task and parameters unless the section names others, generated
+    /// with its own seed so the pairs' prompts are not the policy's).</summary>
+    public static (IReadOnlyList<PreferencePair> Train, IReadOnlyList<PreferencePair> Eval) Pairs(ExperimentConfig config, PreferenceDataSection pairs, string field)
+    {
+        if (pairs.TrainFile is not null)
+            return (PreferenceJsonl.Read(pairs.TrainFile), PreferenceJsonl.Read(pairs.EvalFile
+                ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file")));
+        var task = pairs.Task ?? config.Data.Task
+                   ?? throw new ArgumentException($"{field}: name a task or a train_file (the experiment's data has no task to make pairs from)");
+        var parameters = pairs.TaskParameters.Count > 0 || task != config.Data.Task ? pairs.TaskParameters : config.Data.TaskParameters;
+        int seed = config.Seed + pairs.SeedOffset;
+        var data = ExperimentData.Load(new DataSpec
+        {
+            Task = task,
+            TaskParameters = parameters,
+            TrainExamples = pairs.TrainExamples ?? config.Data.TrainExamples,
+            EvalExamples = pairs.EvalExamples ?? config.Data.EvalExamples,
+            Seed = seed,
+        });
+        return (ArithmeticPreferences.Build(data.Train, seed), ArithmeticPreferences.Build(data.Eval, seed + 1));
+    }
+
+    public static DpoOptions Dpo(ExperimentConfig config) => new()
+    {
+        Beta = config.Dpo.Beta,
+        LossType = config.Dpo.LossType switch
+        {
+            DpoSection.Sigmoid => DpoLossType.Sigmoid,
+            DpoSection.Ipo => DpoLossType.Ipo,
+            DpoSection.Robust => DpoLossType.Robust,
+            DpoSection.Simpo => DpoLossType.Simpo,
+            var other => throw new ArgumentException($"dpo.loss_type must be one of: sigmoid, ipo, robust, simpo (got '{other}')"),
+        },
+        LabelSmoothing = config.Dpo.LabelSmoothing,
+        SimpoGamma = config.Dpo.SimpoGamma,
+        LearningRate = config.Dpo.LearningRate,
+        BatchSize = config.Dpo.BatchSize,
+        MaxGradNorm = config.Dpo.MaxGradNorm,
+        WeightDecay = config.Dpo.WeightDecay,
+    };
+
+    public static PreferencePair ToPair(this PreferencePairItem item) => new(item.Prompt, item.Chosen, item.Rejected);
+
+    public static PreferencePairItem ToItem(this PreferencePair pair) => new(pair.Prompt, pair.Chosen, pair.Rejected);
+
+    public static PreferenceEvalResult ToResult(this PreferenceEval eval) => new()
+    {
+        Pairs = eval.Pairs,
+        Correct = (int)Math.Round(eval.Accuracy * eval.Pairs),
+        Accuracy = eval.Accuracy,
+        MeanMargin = eval.Margin,
+    };
+}
