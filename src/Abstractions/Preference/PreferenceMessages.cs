@@ -92,4 +92,8 @@ public sealed record RankResult
     /// <summary>Pairs judged in both orders whose two verdicts disagreed (position bias at work).</summary>
     [Id(3)] public int OrderDisagreements { get; init; }
     [Id(4)] public double Seconds { get; init; }
+    /// <summary>Set when the judge's endpoint stayed down: no pairs this time; the judge keeps the prompts (and every
+    /// verdict it already has) and judges them first on the next call.</summary>
+    [Id(5)] public string? Unavailable { get; init; }
+    [Id(6)] public int PendingPrompts { get; init; }
 }

@@ -32,7 +32,7 @@ public sealed partial class ExperimentGrain(
     IOptions<ExperimentDriverOptions> options,
     ILogger<ExperimentGrain> logger) : Grain, IExperimentGrain
 {
-    enum Phase { Initialize, Train, GrpoStart, GrpoTrain, Finish }
+    enum Phase { Initialize, Train, GrpoStart, GrpoTrain, RewardModelStart, RewardModelTrain, DpoStart, DpoTrain, PpoStart, PpoTrain, RlaifStart, RlaifRound, Finish }
 
     // Running, the loop ticks as fast as the work allows; paused, it ticks only so that KeepAlive keeps the
     // controller (and with it the paused run) from being collected as idle.
@@ -51,6 +51,17 @@ public sealed partial class ExperimentGrain(
     IRolloutSamplerGrain SamplerAt(int index) => GrainFactory.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(ExperimentId, index));
     IRewardModelGrain Reward => GrainFactory.GetGrain<IRewardModelGrain>(ExperimentId);
     IReferenceGrain Reference => GrainFactory.GetGrain<IReferenceGrain>(ExperimentId);
+    ICriticGrain Critic => GrainFactory.GetGrain<ICriticGrain>(ExperimentId);
+    IJudgeGrain Judge => GrainFactory.GetGrain<IJudgeGrain>(ExperimentId);
+
+    /// <summary>Rollout samplers the run's online stage uses (evaluation uses the first).</summary>
+    static int SamplerCount(ExperimentConfig config) => config.Algorithm switch
+    {
+        ExperimentConfig.GrpoAlgorithm => config.Grpo.Samplers,
+        ExperimentConfig.PpoAlgorithm => config.Ppo.Samplers,
+        ExperimentConfig.RlaifAlgorithm => config.Rlaif.Samplers,
+        _ => 1,
+    };
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -170,6 +181,14 @@ public sealed partial class ExperimentGrain(
                 case Phase.Train: await TrainChunkAsync(); break;
                 case Phase.GrpoStart: await StartGrpoAsync(); break;
                 case Phase.GrpoTrain: await GrpoStepAsync(); break;
+                case Phase.RewardModelStart: await StartRewardModelAsync(); break;
+                case Phase.RewardModelTrain: await RewardModelChunkAsync(); break;
+                case Phase.DpoStart: await StartDpoAsync(); break;
+                case Phase.DpoTrain: await DpoChunkAsync(); break;
+                case Phase.PpoStart: await StartPpoAsync(); break;
+                case Phase.PpoTrain: await PpoStepAsync(); break;
+                case Phase.RlaifStart: await StartRlaifAsync(); break;
+                case Phase.RlaifRound: await RlaifRoundAsync(); break;
                 case Phase.Finish: await FinishAsync(); break;
             }
             // Not with the tick's token: finishing disposes the timer, which cancels it, and the final state must
@@ -190,9 +209,10 @@ public sealed partial class ExperimentGrain(
         Record.SamplerInit = new SamplerInit { Config = config, ModelConfigJson = info.ModelConfigJson };
         var before = await EvaluateAsync();
         SetStatus(s => s with { AccuracyBefore = before.Accuracy, Phase = "training" });
-        if (config.IsGrpo) Record.AccuracyAtStart = before.Accuracy;
-        // A GRPO run without warm-up starts GRPO on the initial weights at once.
-        _phase = config.IsGrpo && config.Sft.Steps == 0 ? Phase.GrpoStart : Phase.Train;
+        if (config.HasWarmUp) Record.AccuracyAtStart = before.Accuracy;
+        BeginStage("sft", "training");
+        // A run without warm-up starts its stage on the initial weights at once.
+        _phase = config.HasWarmUp && config.Sft.Steps == 0 ? AfterWarmUp(config) : Phase.Train;
     }
 
     async Task TrainChunkAsync()
@@ -221,12 +241,18 @@ public sealed partial class ExperimentGrain(
 
         if (step >= total)
         {
-            if (config.IsGrpo)
+            if (config.HasWarmUp)
             {
-                // accuracy_before of a GRPO run is the warm-up's result: what GRPO is measured against.
+                // accuracy_before of a multi-stage run is the warm-up's result: what the later stages are measured
+                // against.
                 var warm = await EvaluateAsync();
                 SetStatus(s => s with { AccuracyBefore = warm.Accuracy });
-                _phase = Phase.GrpoStart;
+                EndStage(ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, double>
+                {
+                    ["loss"] = last.Loss,
+                    ["eval/accuracy"] = warm.Accuracy,
+                }));
+                _phase = AfterWarmUp(config);
             }
             else
             {
@@ -238,6 +264,16 @@ public sealed partial class ExperimentGrain(
         if (IsBoundary(step, config.Checkpoint.Every)) await CheckpointAsync();
         SetStatus(s => s with { Phase = "training" });
     }
+
+    /// <summary>The stage that follows the SFT warm-up.</summary>
+    static Phase AfterWarmUp(ExperimentConfig config) => config.Algorithm switch
+    {
+        ExperimentConfig.GrpoAlgorithm => Phase.GrpoStart,
+        ExperimentConfig.PpoAlgorithm => Phase.RewardModelStart,
+        ExperimentConfig.DpoAlgorithm => Phase.DpoStart,
+        ExperimentConfig.RlaifAlgorithm => config.TrainsRewardModel ? Phase.RewardModelStart : Phase.RlaifStart,
+        _ => Phase.Finish,
+    };
 
     async Task FinishAsync()
     {
@@ -261,6 +297,9 @@ public sealed partial class ExperimentGrain(
             Evals = [.. Record.Evals],
             AccuracyAtStart = Record.AccuracyAtStart,
             Grpo = status.Grpo,
+            Stages = [.. Record.Stages],
+            Rounds = [.. Record.Rounds],
+            Retention = status.Retention,
         };
         SetStatus(s => s with { State = ExperimentState.Completed, Phase = "done", AccuracyAfter = after.Accuracy });
         StopLoop();
@@ -384,10 +423,12 @@ public sealed partial class ExperimentGrain(
     {
         try
         {
-            var grpo = Record.Config?.IsGrpo == true;
-            var samplers = Enumerable.Range(0, grpo ? Record.Config!.Grpo.Samplers : 1).Select(i => SamplerAt(i).Release());
-            Task[] grpoRoles = grpo ? [Reward.Release(), Reference.Release()] : [];
-            await Task.WhenAll([Learner.Release(), .. samplers, .. grpoRoles]);
+            var config = Record.Config;
+            var samplers = Enumerable.Range(0, config is null ? 1 : SamplerCount(config)).Select(i => SamplerAt(i).Release());
+            // Releasing a role that never activated just activates and frees an empty grain: cheap, and simpler than
+            // tracking which roles this run used.
+            Task[] roles = config?.HasWarmUp == true ? [Reward.Release(), Reference.Release(), Critic.Release(), Judge.Release()] : [];
+            await Task.WhenAll([Learner.Release(), .. samplers, .. roles]);
         }
         catch (Exception e)
         {

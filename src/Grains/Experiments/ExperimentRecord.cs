@@ -24,4 +24,13 @@ public sealed class ExperimentRecord
     [Id(10)] public int PublishedStep { get; set; } = -1;
     /// <summary>GRPO runs: held-out accuracy before the SFT warm-up.</summary>
     [Id(11)] public double? AccuracyAtStart { get; set; }
+    /// <summary>Finished stages with their figures, in order (the running stage is added when it ends).</summary>
+    [Id(12)] public List<StageSummary> Stages { get; set; } = [];
+    [Id(13)] public List<RlaifRoundSummary> Rounds { get; set; } = [];
+    /// <summary>Forgetting watch: every evaluation of each watched task, by name, the first one before training.</summary>
+    [Id(14)] public Dictionary<string, List<EvalSummary>> Watched { get; set; } = [];
+    /// <summary>When the running stage started, for its summary's seconds.</summary>
+    [Id(15)] public DateTimeOffset? StageStartedAt { get; set; }
+    /// <summary>The policy step the running stage started at (its summary counts the steps since).</summary>
+    [Id(16)] public int StageStartStep { get; set; }
 }

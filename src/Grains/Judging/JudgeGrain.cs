@@ -1,0 +1,150 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Placement;
+using RlhfActors.Abstractions.Preference;
+using RlhfActors.Grains.Device;
+using RlhfActors.Grains.Placement;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Judging;
+using RlhfActors.Training.Model;
+using RlhfActors.Training.RewardModeling;
+using RlhfActors.Training.Scoring;
+using RlhfActors.Training.Tokenization;
+using static TorchSharp.torch;
+
+namespace RlhfActors.Grains.Judging;
+
+/// <summary>
+/// RLAIF's AI judge. Three backends (config's rlaif.judge.type):
+/// <list type="bullet">
+/// <item><c>reward_model</c>: the reward model the experiment's <c>RewardModelGrain</c> trained, copied here once
+/// (its weights travel as a message) and run on this silo's device worker; candidates are scored pointwise;</item>
+/// <item><c>decoder</c>: a local decoder folder asked "A or B", read from its next-token log-probs, both orders;</item>
+/// <item><c>http</c>: an OpenAI-compatible chat-completions endpoint, both orders, bounded concurrency, retries.</item>
+/// </list>
+/// When the endpoint stays down, <see cref="Rank"/> returns no pairs and says why; the prompts stay pending here with
+/// every verdict already given, and the next call judges them first, so an outage loses no pair.
+/// </summary>
+[CollectionAgeLimit(Hours = 2), AcceleratorPlacement]
+public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<JudgeGrain> logger) : Grain, IJudgeGrain
+{
+    readonly DeviceWorker _device = devices.Get(allocator.Allocate());
+    JudgeSection? _section;
+    RewardModelScorer? _scorer;
+    DecoderModel? _decoder;
+    VerdictCache? _pairwise;
+    readonly List<CandidateGroup> _pending = [];
+
+    public Task<GrainPlacement> GetPlacement() =>
+        Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
+
+    public async Task Initialize(JudgeInit init)
+    {
+        ArgumentNullException.ThrowIfNull(init);
+        var config = init.Model.Config;
+        var section = config.Rlaif.Judge;
+        if (_section == section && (_scorer ?? (object?)_pairwise) is not null) return;
+        await DisposeJudgeAsync();
+        var experimentId = this.GetPrimaryKeyString();
+        switch (section.Type)
+        {
+            case JudgeSection.RewardModel:
+                var weights = (await GrainFactory.GetGrain<IRewardModelGrain>(experimentId).ExportRewardModel()).ToTensorBytes();
+                _scorer = await _device.RunAsync(() =>
+                {
+                    var model = ScalarHeadModel.FromWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
+                        ModelFactory.ParseComputeType(config.Model.DType), new TorchSharp.torch.Device(_device.Device));
+                    return new RewardModelScorer(model, Tokenizers.Create(config.Model.ResolvedTokenizer));
+                });
+                break;
+            case JudgeSection.Decoder:
+                var folder = section.Model ?? throw new ArgumentException("rlaif.judge.model must be the judge's model folder");
+                var (decoder, judge) = await _device.RunAsync(() =>
+                {
+                    var model = ModelFactory.LoadFolder(folder, ModelFactory.ParseComputeType(config.Model.DType), new TorchSharp.torch.Device(_device.Device));
+                    model.eval();
+                    return (model, new DecoderChoiceJudge(model, Tokenizers.Create(folder), section.BothOrders));
+                });
+                (_decoder, _pairwise) = (decoder, new VerdictCache(judge));
+                break;
+            case JudgeSection.Http:
+                _pairwise = new VerdictCache(new HttpChatJudge(JudgeSpecs.Http(section)));
+                break;
+            default:
+                throw new ArgumentException($"rlaif.judge.type must be one of: reward_model, decoder, http (got '{section.Type}')");
+        }
+        _section = section;
+        LogInitialized(experimentId, section.Type, GrainContext.Address.SiloAddress!, _device.Device);
+    }
+
+    public async Task<RankResult> Rank(ImmutableArray<CandidateGroup> groups)
+    {
+        if (_section is null) throw new InvalidOperationException(
+            $"judge '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first (or it was deactivated)");
+        var clock = Stopwatch.StartNew();
+        // Prompts an outage left pending go first: they were sampled earlier and are owed a verdict.
+        var all = _pending.Concat(groups).ToArray();
+        var sets = all.Select(g => new CandidateSet(g.Prompt, g.Candidates)).ToArray();
+        RankOutcome outcome;
+        try
+        {
+            outcome = _scorer is { } scorer
+                ? await _device.RunAsync(() => CandidateRanking.RankByScores(sets, rows => scorer.Score(rows)))
+                : _decoder is not null
+                    ? await _device.RunAsync(() => CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None).GetAwaiter().GetResult())
+                    : await CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None);
+        }
+        catch (JudgeUnavailableException e)
+        {
+            _pending.Clear();
+            _pending.AddRange(all);
+            LogUnavailable(e, this.GetPrimaryKeyString(), all.Length);
+            return new RankResult { Unavailable = e.Message, PendingPrompts = all.Length, Seconds = clock.Elapsed.TotalSeconds };
+        }
+        _pending.Clear();
+        _pairwise?.Clear();
+        return new RankResult
+        {
+            Pairs = [.. outcome.Pairs.Select(p => new PreferencePairItem(p.Prompt, p.Chosen, p.Rejected))],
+            Judgements = outcome.Judgements,
+            Skipped = outcome.Skipped,
+            OrderDisagreements = outcome.OrderDisagreements,
+            Seconds = clock.Elapsed.TotalSeconds,
+        };
+    }
+
+    public async Task Release()
+    {
+        await DisposeJudgeAsync();
+        DeactivateOnIdle();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await DisposeJudgeAsync();
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    async Task DisposeJudgeAsync()
+    {
+        var (scorer, decoder, pairwise) = (_scorer, _decoder, _pairwise);
+        (_scorer, _decoder, _pairwise, _section) = (null, null, null, null);
+        pairwise?.Dispose();
+        if (scorer is not null || decoder is not null)
+            await _device.RunAsync(() =>
+            {
+                scorer?.Dispose();
+                decoder?.Dispose();
+            });
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Judge {ExperimentId}: {Type} judge on silo {Silo}, device {Device}")]
+    private partial void LogInitialized(string experimentId, string type, SiloAddress silo, string device);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Judge {ExperimentId}: endpoint unavailable; {Prompts} prompts kept pending for the next call")]
+    private partial void LogUnavailable(Exception error, string experimentId, int prompts);
+}
