@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using RlhfActors.Training.Optim;
+using RlhfActors.Training.Rollouts;
+using RlhfActors.Training.Scoring;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RlhfActors.Training.Rl.Ppo;
+
+/// <summary>One critic update. ValueLoss, ClipFraction and GradNorm are means over the <see cref="Updates"/>
+/// minibatch steps; ExplainedVariance is that of the values the step started from (the V_old that GAE used), as TRL
+/// and SB3 report it, so it measures the critic the rollout saw.</summary>
+public sealed record CriticStepMetrics(int Step, double ValueLoss, double ClipFraction, double ExplainedVariance,
+    double GradNorm, int Updates, double Seconds);
+
+/// <summary>
+/// PPO's critic: a <see cref="ScalarHeadModel"/> reading V(s_t) at every completion position, trained apart from the
+/// policy (its own model, optimizer and learning rate; possibly its own actor). It gives the values GAE needs
+/// (<see cref="Values"/>) and regresses them on the returns GAE produced (<see cref="Step"/>) with the clipped
+/// <see cref="ValueLoss"/>, over the same epochs × minibatches plan as the policy (<see cref="MiniBatchPlan"/>).
+/// Not thread-safe: one device worker thread calls it.
+/// </summary>
+public sealed class CriticLearner : IDisposable
+{
+    readonly ScalarHeadModel critic;
+    readonly AdamW optimizer;
+    readonly PpoOptions options;
+    readonly int padId;
+
+    public CriticLearner(ScalarHeadModel critic, PpoOptions options, int padId, double weightDecay = 0.0)
+    {
+        options.Validate();
+        this.critic = critic;
+        this.options = options;
+        this.padId = padId;
+        optimizer = new AdamW(critic.TrainableParameters(), beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: weightDecay);
+    }
+
+    public ScalarHeadModel Critic => critic;
+    public int StepsDone { get; private set; }
+    /// <summary>AdamW steps taken so far (epochs × minibatches per critic step).</summary>
+    public long OptimizerSteps => optimizer.StepCount;
+
+    /// <summary>V(s_t) of every completion token, one array per row as long as its completion (no grad).</summary>
+    public float[][] Values(RolloutBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        critic.Train(false);
+        var (values, _) = critic.CompletionValues(batch.PromptIds, batch.CompletionIds, padId);
+        return PerTokenRows.Rows(values, batch.CompletionIds.Select(c => c.Length).ToArray());
+    }
+
+    /// <param name="returns">Per-row GAE returns (<see cref="PpoStepResult.Returns"/>).</param>
+    /// <param name="oldValues">The values GAE used (<see cref="Values"/> before this step): the clip's anchor.</param>
+    public CriticStepMetrics Step(RolloutBatch batch, IReadOnlyList<float[]> returns, IReadOnlyList<float[]> oldValues, double learningRate)
+    {
+        PerTokenRows.CheckLengths(returns, batch.CompletionIds, "return");
+        PerTokenRows.CheckLengths(oldValues, batch.CompletionIds, "value");
+        var clock = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        critic.Train();
+        var device = critic.Body.parameters().First().device;
+        long width = Math.Max(1, batch.CompletionIds.Max(c => c.Length));
+        var targets = PerTokenRows.RightPadded(returns, width, device);
+        var anchors = PerTokenRows.RightPadded(oldValues, width, device);
+        var mask = PerTokenRows.RightPadded(batch.CompletionIds.Select(c => Enumerable.Repeat(1f, c.Length).ToArray()).ToArray(), width, device);
+        double explained = ExplainedVariance.Compute(anchors, targets, mask);
+
+        var plan = MiniBatchPlan.Rows(batch.Count, options.Epochs, options.MiniBatches, StepsDone);
+        double lossSum = 0, clipSum = 0, normSum = 0;
+        foreach (var rows in plan)
+        {
+            using var miniScope = NewDisposeScope();
+            var (values, miniMask) = critic.CompletionValues(rows.Select(r => batch.PromptIds[r]).ToArray(),
+                rows.Select(r => batch.CompletionIds[r]).ToArray(), padId);
+            var index = tensor(rows.Select(r => (long)r).ToArray(), device: device);
+            Tensor Pick(Tensor t) => t.index_select(0, index).narrow(1, 0, values.shape[1]);
+            var output = ValueLoss.Compute(values, Pick(anchors), Pick(targets), miniMask, options.ClipRangeValue);
+            optimizer.ZeroGrad();
+            output.Loss.backward();
+            normSum += options.MaxGradNorm > 0
+                ? nn.utils.clip_grad_norm_(critic.TrainableParameters().Select(p => p.Param), options.MaxGradNorm)
+                : double.NaN;
+            optimizer.Step(learningRate);
+            lossSum += output.Loss.ToDouble();
+            clipSum += output.ClipFraction;
+        }
+        StepsDone++;
+        return new CriticStepMetrics(StepsDone, lossSum / plan.Count, clipSum / plan.Count, explained, normSum / plan.Count,
+            plan.Count, clock.Elapsed.TotalSeconds);
+    }
+
+    public void Dispose() => optimizer.Dispose();
+}
