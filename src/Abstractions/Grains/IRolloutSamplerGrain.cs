@@ -25,6 +25,11 @@ public interface IRolloutSamplerGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Evaluate")]
     Task<EvalSummary> Evaluate(long minVersion);
 
+    /// <summary>Forgetting watch: greedy evaluation of each <c>eval.watch</c> task's held-out set (in config order) with
+    /// version <paramref name="minVersion"/> or newer.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("EvaluateWatched")]
+    Task<System.Collections.Immutable.ImmutableArray<EvalSummary>> EvaluateWatched(long minVersion);
+
     /// <summary>G completions per prompt of the request's shard, sampled with version <see cref="RolloutRequest.MinVersion"/>
     /// or newer (pulled from the policy registry first when the held copy is older).</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Generate")]

@@ -36,7 +36,8 @@ public sealed partial class ExperimentGrain
     async Task StartGrpoAsync()
     {
         var config = Config;
-        SetStatus(s => s with { Stage = "grpo", Phase = "starting grpo", Grpo = new GrpoStats() });
+        BeginStage("grpo", "starting grpo");
+        SetStatus(s => s with { Grpo = new GrpoStats() });
         var start = await Learner.StartGrpo();
         Record.PublishedStep = start.Step;
         SetStatus(s => s with { PolicyVersion = start.Version });
@@ -87,6 +88,10 @@ public sealed partial class ExperimentGrain
 
         if (_grpoTrained >= grpo.Steps)
         {
+            var stats = Record.Status.Grpo!;
+            var metrics = new Dictionary<string, double> { ["reward"] = stats.RecentMeanReward ?? double.NaN, ["loss"] = result.Loss };
+            if (stats.LastKl is { } kl) metrics["kl"] = kl;
+            EndStage(metrics.ToImmutableSortedDictionary(StringComparer.Ordinal));
             _phase = Phase.Finish;
             return;
         }

@@ -278,6 +278,12 @@ public sealed partial class ExperimentGrain(
     async Task FinishAsync()
     {
         var after = await EvaluateAsync();
+        if (!Config.HasWarmUp)
+            EndStage(ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, double>
+            {
+                ["loss"] = Record.Status.LastLoss ?? double.NaN,
+                ["eval/accuracy"] = after.Accuracy,
+            }));
         var checkpoint = await CheckpointAsync();
         var status = Record.Status;
         Record.FinishedAt = DateTimeOffset.UtcNow;
@@ -317,8 +323,32 @@ public sealed partial class ExperimentGrain(
         var eval = await Sampler.Evaluate(version);
         Record.Evals.Add(eval);
         SetStatus(s => s with { LatestEval = eval, Evals = [.. Record.Evals] });
+        if (Config.Eval.Watch.Length > 0) await EvaluateWatchedAsync(version);
         LogEvaluated(ExperimentId, eval.Step, eval.PolicyVersion, eval.Accuracy, eval.Correct, eval.Examples);
         return eval;
+    }
+
+    /// <summary>The forgetting watch: every watched task at this evaluation; retention = now ÷ before training.</summary>
+    async Task EvaluateWatchedAsync(long version)
+    {
+        var evals = await Sampler.EvaluateWatched(version);
+        var retention = ImmutableArray.CreateBuilder<RetentionSummary>();
+        foreach (var (watch, eval) in Config.Eval.Watch.Zip(evals))
+        {
+            if (!Record.Watched.TryGetValue(watch.Name, out var history)) Record.Watched[watch.Name] = history = [];
+            history.Add(eval);
+            double before = history[0].Accuracy;
+            retention.Add(new RetentionSummary
+            {
+                Name = watch.Name,
+                Before = before,
+                Latest = eval.Accuracy,
+                Retention = before > 0 ? eval.Accuracy / before : null,
+                Evals = [.. history],
+            });
+            LogWatched(ExperimentId, watch.Name, eval.Step, eval.Accuracy, before);
+        }
+        SetStatus(s => s with { Retention = retention.ToImmutable() });
     }
 
     async Task<long> PublishAsync()
@@ -447,6 +477,9 @@ public sealed partial class ExperimentGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: step {Step}, policy version {Version}: held-out accuracy {Accuracy:P1} ({Correct}/{Examples})")]
     private partial void LogEvaluated(string experimentId, int step, long version, double accuracy, int correct, int examples);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: watched task {Task} at step {Step}: accuracy {Accuracy:P1} (before training {Before:P1})")]
+    private partial void LogWatched(string experimentId, string task, int step, double accuracy, double before);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: completed {Steps} steps in {Seconds:F1} s; accuracy {Before:P1} → {After:P1}; checkpoint {Checkpoint}")]
     private partial void LogCompleted(string experimentId, int steps, double seconds, double before, double after, string checkpoint);

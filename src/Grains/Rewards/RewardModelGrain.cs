@@ -2,65 +2,190 @@ using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Preference;
 using RlhfActors.Abstractions.Rollouts;
+using RlhfActors.Abstractions.Tensors;
+using RlhfActors.Grains.Device;
+using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
+using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Model;
+using RlhfActors.Training.RewardModeling;
 using RlhfActors.Training.Rewards;
-
-using RlhfActors.Grains.Placement;
+using RlhfActors.Training.Scoring;
+using RlhfActors.Training.Tasks;
+using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Grains.Rewards;
 
 /// <summary>
-/// Holds an experiment's reward function (verifiers and/or an HTTP endpoint, weighted) and scores completions.
-/// Verifiers are plain .NET and cheap, so this grain needs no device and goes wherever Orleans puts it; an HTTP reward
-/// awaits the endpoint without blocking a scheduler thread. Learned reward models join in the preference issue.
+/// Holds an experiment's reward and scores completions with it: verifiers and HTTP endpoints (plain .NET, awaited
+/// without blocking a scheduler thread), and the experiment's learned reward model — a scalar head on a copy of the
+/// SFT policy, trained here with the Bradley–Terry loss on labelled pairs (<see cref="StartTraining"/>,
+/// <see cref="TrainRewardModel"/>) and then served as the <c>reward_model</c> term of the weighted sum. The model
+/// lives on this silo's device worker, so the grain is placed like the other heavy roles.
 /// </summary>
-[ControlPlanePlacement]
-public sealed partial class RewardModelGrain(ILogger<RewardModelGrain> logger) : Grain, IRewardModelGrain
+[CollectionAgeLimit(Hours = 2), AcceleratorPlacement]
+public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<RewardModelGrain> logger)
+    : Grain, IRewardModelGrain
 {
+    readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     CompositeReward? _reward;
+    double _modelWeight;
     string? _key;
+    RewardModelTrainer? _trainer;
+    IReadOnlyList<PreferencePair> _heldOut = [];
 
     public Task Initialize(ExperimentConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
         var key = Digests.ConfigToJson(config);
-        if (_reward is not null && key == _key) return Task.CompletedTask;
-        var reward = RewardRegistry.Create(GrpoSpecs.Reward(config), config.Data.Task);
+        if (_key == key) return Task.CompletedTask;
+        var terms = config.IsPpo
+            ? PpoSpecs.Rewards(config).Select(t => new RewardComponentSpec(t.Name, t.Weight, t.Args)).ToArray()
+            : GrpoSpecs.Reward(config).Components.ToArray();
+        var modelTerms = terms.Where(t => t.Name == PpoSpecs.RewardModelTerm).ToArray();
+        if (modelTerms.Length > 0 && _trainer is null)
+            throw new InvalidOperationException($"reward model '{this.GetPrimaryKeyString()}': the '{PpoSpecs.RewardModelTerm}' reward needs the reward-model stage to have trained it first");
+        var others = terms.Where(t => t.Name != PpoSpecs.RewardModelTerm).ToArray();
+        var reward = others.Length > 0 ? RewardRegistry.Create(new RewardSpec(others), config.Data.Task) : null;
         DisposeReward();
-        (_reward, _key) = (reward, key);
-        LogInitialized(this.GetPrimaryKeyString(), string.Join(" + ", reward.Components.Select(c => $"{c.Weight}·{c.Reward.Name}")));
+        (_reward, _modelWeight, _key) = (reward, modelTerms.Sum(t => t.Weight), key);
+        LogInitialized(this.GetPrimaryKeyString(), string.Join(" + ", terms.Select(c => $"{c.Weight}·{c.Name}")));
         return Task.CompletedTask;
     }
 
     public async Task<ImmutableArray<double>> Score(RewardBatch batch)
     {
-        var reward = _reward ?? throw new InvalidOperationException(
+        if (_key is null) throw new InvalidOperationException(
             $"reward model '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first (or it was deactivated)");
-        var scores = await reward.ScoreAsync(batch.ToRequests(), CancellationToken.None);
+        var scores = _reward is { } reward ? await reward.ScoreAsync(batch.ToRequests(), CancellationToken.None) : new double[batch.Completions.Length];
+        if (_modelWeight != 0 && _trainer is { } trainer)
+        {
+            var learned = await _device.RunAsync(() => new RewardModelScorer(trainer.Model, trainer.Tokenizer).Score(batch.Prompts, batch.Completions));
+            for (int i = 0; i < scores.Length; i++) scores[i] += _modelWeight * learned[i];
+        }
         return [.. scores];
     }
 
-    public Task Release()
+    public async Task<PreferenceEvalResult> StartTraining(RewardModelInit init)
     {
-        DisposeReward();
-        DeactivateOnIdle();
-        return Task.CompletedTask;
+        ArgumentNullException.ThrowIfNull(init);
+        var experimentId = this.GetPrimaryKeyString();
+        var config = init.Model.Config;
+        var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
+                      ?? throw new InvalidOperationException($"experiment '{experimentId}': policy version {init.Version} for the reward model is no longer held by the policy registry");
+        if (version.BaseVersion >= 0)
+            throw new InvalidOperationException($"experiment '{experimentId}': the reward model needs full weights, version {init.Version} is an adapter");
+        await DisposeTrainerAsync();
+        var weights = version.Weights.ToTensorBytes();
+        var section = config.RewardModel;
+        var options = new RewardModelOptions
+        {
+            Steps = section.Steps,
+            BatchSize = section.BatchSize,
+            LearningRate = section.LearningRate,
+            WarmupSteps = section.WarmupSteps,
+            WeightDecay = section.WeightDecay,
+            MaxGradNorm = section.MaxGradNorm,
+            CenterRewardsCoefficient = section.CenterRewardsCoefficient,
+        };
+        var (trainer, heldOut, before) = await _device.RunAsync(() =>
+        {
+            var (train, eval) = PreferenceSpecs.Pairs(config, section.Pairs, "reward_model.pairs");
+            var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
+            var model = ScalarHeadModel.FromPolicyWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
+                StableSeed.Derive(config.Seed, RewardHeadSeedStream), ModelFactory.ParseComputeType(config.Model.DType),
+                new TorchSharp.torch.Device(_device.Device));
+            try
+            {
+                var created = RewardModelTrainer.Create(model, tokenizer, train, options, config.Seed);
+                return (created, eval, created.Evaluate(eval));
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        });
+        (_trainer, _heldOut, _key) = (trainer, heldOut, null);
+        LogTrainingStarted(experimentId, init.Version, heldOut.Count, before.Accuracy);
+        return ToResult(before);
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    /// <summary>The reward head's initialisation draws from its own seed stream, apart from the policy's.</summary>
+    const int RewardHeadSeedStream = 0x2E3A;
+
+    public async Task<ImmutableArray<Abstractions.Preference.RewardModelStepMetrics>> TrainRewardModel(int steps)
+    {
+        var trainer = RequireTrainer();
+        if (steps <= 0) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be > 0");
+        return await _device.RunAsync(() =>
+        {
+            var result = ImmutableArray.CreateBuilder<Abstractions.Preference.RewardModelStepMetrics>(steps);
+            for (int i = 0; i < steps; i++)
+            {
+                var m = trainer.Step();
+                result.Add(new Abstractions.Preference.RewardModelStepMetrics
+                {
+                    Step = m.Step, Loss = m.Loss, Accuracy = m.Accuracy, MeanMargin = m.MeanMargin, LearningRate = m.LearningRate, Seconds = m.Seconds,
+                });
+            }
+            return result.MoveToImmutable();
+        });
+    }
+
+    public async Task<PreferenceEvalResult> EvaluateRewardModel()
+    {
+        var trainer = RequireTrainer();
+        var heldOut = _heldOut;
+        return ToResult(await _device.RunAsync(() => trainer.Evaluate(heldOut)));
+    }
+
+    public async Task<ImmutableArray<TensorPayload>> ExportRewardModel()
+    {
+        var trainer = RequireTrainer();
+        return await _device.RunAsync(() => trainer.ExportWeights().ToPayloads());
+    }
+
+    static PreferenceEvalResult ToResult(PreferenceAccuracy a) =>
+        new() { Pairs = a.Pairs, Correct = a.Correct, Accuracy = a.Accuracy, MeanMargin = a.MeanMargin };
+
+    RewardModelTrainer RequireTrainer() => _trainer ?? throw new InvalidOperationException(
+        $"reward model '{this.GetPrimaryKeyString()}' has no learned model: call StartTraining first (or it was deactivated)");
+
+    public async Task Release()
     {
         DisposeReward();
-        return base.OnDeactivateAsync(reason, cancellationToken);
+        await DisposeTrainerAsync();
+        DeactivateOnIdle();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        DisposeReward();
+        await DisposeTrainerAsync();
+        await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
     void DisposeReward()
     {
         _reward?.Dispose();
-        (_reward, _key) = (null, null);
+        (_reward, _key, _modelWeight) = (null, null, 0);
+    }
+
+    async Task DisposeTrainerAsync()
+    {
+        if (_trainer is not { } trainer) return;
+        _trainer = null;
+        await _device.RunAsync(trainer.Dispose);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reward model {ExperimentId}: {Terms}")]
     private partial void LogInitialized(string experimentId, string terms);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reward model {ExperimentId}: training from policy version {Version}; {Pairs} held-out pairs, preference accuracy {Accuracy:P1} before")]
+    private partial void LogTrainingStarted(string experimentId, long version, int pairs, double accuracy);
 }

@@ -33,6 +33,8 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
     string? _initKey;
     PolicyEvaluator? _evaluator;
     LoadedData? _data;
+    // eval.watch: earlier tasks' held-out sets, evaluated beside the main one for the forgetting watch.
+    IReadOnlyList<(string Name, LoadedData Data)> _watched = [];
     int _maxNewTokens;
     // The version held: loaded into the evaluator, or waiting in _pending until there is one.
     PolicyVersionInfo? _held;
@@ -63,14 +65,16 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
 
         await DisposeEvaluatorAsync();
         var config = init.Config;
-        var (evaluator, data) = await _device.RunAsync(() =>
+        var (evaluator, data, watched) = await _device.RunAsync(() =>
         {
             var modelConfig = ExperimentSpecs.ModelConfigFromJson(init.ModelConfigJson);
             var loaded = ExperimentData.Load(ExperimentSpecs.Data(config));
-            return (PolicyEvaluator.Create(modelConfig, config.Model.ResolvedTokenizer, config.Model.DType, _device.Device), loaded);
+            var watch = config.Eval.Watch.Select(w => (w.Name, ExperimentData.Load(ExperimentSpecs.Watch(config, w)))).ToArray();
+            return (PolicyEvaluator.Create(modelConfig, config.Model.ResolvedTokenizer, config.Model.DType, _device.Device), loaded, watch);
         });
         _evaluator = evaluator;
         _data = data;
+        _watched = watched;
         _initKey = initKey;
         _maxNewTokens = config.Eval.MaxNewTokens;
         _peft = config.Peft.Enabled ? PeftSpecs.Settings(config.Peft) : null;
@@ -98,6 +102,19 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
         if (_evaluator is not null) await LoadPendingAsync();
         LogSynced(this.GetPrimaryKeyString(), _held.Version, _held.Bytes);
         return _held;
+    }
+
+    public async Task<ImmutableArray<EvalSummary>> EvaluateWatched(long minVersion)
+    {
+        if (_evaluator is not { } evaluator)
+            throw new InvalidOperationException($"sampler '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first");
+        var held = await SyncPolicy(minVersion);
+        var (watched, maxNewTokens) = (_watched, _maxNewTokens);
+        var results = await _device.RunAsync(() => watched.Select(w => evaluator.Evaluate(w.Data.Eval, w.Data.Verifier, maxNewTokens)).ToArray());
+        return [.. results.Select(r => new EvalSummary
+        {
+            PolicyVersion = held.Version, Step = held.Step, Examples = r.Examples, Correct = r.Correct, Accuracy = r.Accuracy, Seconds = r.Seconds,
+        })];
     }
 
     public async Task<EvalSummary> Evaluate(long minVersion)

@@ -24,6 +24,17 @@ public static class ExperimentSpecs
         Seed = config.Seed,
     };
 
+    /// <summary>A watched earlier task's held-out set (eval.watch): generated from its own task and parameters with the
+    /// experiment's seed; only its held-out half is read.</summary>
+    public static DataSpec Watch(ExperimentConfig config, WatchTask watch) => new()
+    {
+        Task = watch.Task,
+        TaskParameters = watch.TaskParameters,
+        TrainExamples = 1,
+        EvalExamples = watch.EvalExamples,
+        Seed = config.Seed,
+    };
+
     /// <summary>The SFT stage's examples: the training set, or (data.teacher_carry_drop) a flawed teacher's version of
     /// it. Only SFT sees the flawed completions; GRPO prompts and held-out examples keep the exact answers.</summary>
     public static IReadOnlyList<PromptCompletion> SftDemonstrations(ExperimentConfig config, IReadOnlyList<PromptCompletion> train) =>

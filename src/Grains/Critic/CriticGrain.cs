@@ -1,0 +1,108 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Placement;
+using RlhfActors.Abstractions.Preference;
+using RlhfActors.Abstractions.Rollouts;
+using RlhfActors.Grains.Device;
+using RlhfActors.Grains.Placement;
+using RlhfActors.Grains.Rollouts;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Model;
+using RlhfActors.Training.Rl.Ppo;
+using RlhfActors.Training.Scoring;
+using RlhfActors.Training.Tokenization;
+
+namespace RlhfActors.Grains.Critic;
+
+/// <summary>
+/// PPO's critic: a value model with its own weights and optimizer — a scalar head on a copy of the policy version PPO
+/// starts from (InstructGPT starts the critic from the reward model; starting from the policy keeps the reward model
+/// a separate, frozen role here). A heavy grain: placed on an accelerator silo, its work on the silo's device worker.
+/// </summary>
+[CollectionAgeLimit(Hours = 2), AcceleratorPlacement]
+public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<CriticGrain> logger) : Grain, ICriticGrain
+{
+    readonly DeviceWorker _device = devices.Get(allocator.Allocate());
+    CriticLearner? _critic;
+    string? _initKey;
+
+    public Task<GrainPlacement> GetPlacement() =>
+        Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
+
+    public async Task Initialize(CriticInit init)
+    {
+        ArgumentNullException.ThrowIfNull(init);
+        var experimentId = this.GetPrimaryKeyString();
+        var key = $"{Digests.ConfigToJson(init.Model.Config)}\n{init.Model.ModelConfigJson}\n{init.Version}";
+        if (_critic is not null && key == _initKey) return;
+        var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
+                      ?? throw new InvalidOperationException($"experiment '{experimentId}': policy version {init.Version} for the critic is no longer held by the policy registry");
+        if (version.BaseVersion >= 0)
+            throw new InvalidOperationException($"experiment '{experimentId}': the critic needs full weights, version {init.Version} is an adapter");
+        await DisposeCriticAsync();
+        var config = init.Model.Config;
+        var weights = version.Weights.ToTensorBytes();
+        var options = PpoSpecs.Options(config);
+        _critic = await _device.RunAsync(() =>
+        {
+            var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
+            var model = ScalarHeadModel.FromPolicyWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
+                Training.Tasks.StableSeed.Derive(config.Seed, CriticSeedStream), ModelFactory.ParseComputeType(config.Model.DType),
+                new TorchSharp.torch.Device(_device.Device));
+            return new CriticLearner(model, options, tokenizer.PadId);
+        });
+        _initKey = key;
+        LogInitialized(experimentId, init.Version, GrainContext.Address.SiloAddress!, _device.Device);
+    }
+
+    /// <summary>The critic's value head draws from its own seed stream, apart from the policy's.</summary>
+    const int CriticSeedStream = 0xC217;
+
+    public async Task<ImmutableArray<float[]>> Values(RolloutBatchMessage rollouts)
+    {
+        var critic = RequireCritic();
+        var batch = rollouts.ToBatch();
+        var values = await _device.RunAsync(() => critic.Values(batch));
+        return [.. values];
+    }
+
+    public async Task<CriticStepResult> Train(CriticTrainRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var critic = RequireCritic();
+        var batch = request.Rollouts.ToBatch();
+        var m = await _device.RunAsync(() => critic.Step(batch, [.. request.Returns], [.. request.OldValues], request.LearningRate));
+        return new CriticStepResult { ValueLoss = m.ValueLoss, ClipFraction = m.ClipFraction, ExplainedVariance = m.ExplainedVariance, Seconds = m.Seconds };
+    }
+
+    public async Task Release()
+    {
+        await DisposeCriticAsync();
+        DeactivateOnIdle();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await DisposeCriticAsync();
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    CriticLearner RequireCritic() => _critic ?? throw new InvalidOperationException(
+        $"critic '{this.GetPrimaryKeyString()}' holds no model: call Initialize first (or it was deactivated)");
+
+    async Task DisposeCriticAsync()
+    {
+        if (_critic is not { } critic) return;
+        (_critic, _initKey) = (null, null);
+        await _device.RunAsync(() =>
+        {
+            critic.Critic.Dispose();
+            critic.Dispose();
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Critic {ExperimentId}: value model from policy version {Version} on silo {Silo}, device {Device}")]
+    private partial void LogInitialized(string experimentId, long version, SiloAddress silo, string device);
+}

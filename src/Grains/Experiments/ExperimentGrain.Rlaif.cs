@@ -1,0 +1,151 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Preference;
+using RlhfActors.Abstractions.Rollouts;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Rl;
+using RlhfActors.Training.Sft;
+
+namespace RlhfActors.Grains.Experiments;
+
+/// <summary>
+/// RLAIF as iterative online DPO, one round per tick:
+/// 1. the samplers draw <c>num_candidates</c> completions per prompt from the newest policy;
+/// 2. <c>JudgeGrain</c> ranks each prompt's candidates and pairs the best with the worst;
+/// 3. (refresh_reference) the reference freezes the round's starting policy; <c>steps_per_round</c> DPO updates train
+///    on the round's pairs;
+/// 4. the held-out set is evaluated — the verifier measures, it never labels: no ground truth enters steps 1–3.
+/// The judge's agreement with the verifier on its own pairs is reported beside, after the fact, as a gauge of how
+/// imperfect the AI judge is.
+/// When the judge's endpoint stays down the round is not lost: the run pauses with the judge's message, the judge
+/// keeps the round's prompts and verdicts, and <c>rlhf resume</c> retries the round.
+/// </summary>
+public sealed partial class ExperimentGrain
+{
+    int _round;
+    IAnswerVerifier? _verifier;
+    ImmutableArray<CandidateGroup> _roundGroups = [];
+    ImmutableDictionary<string, string?> _roundReferences = ImmutableDictionary<string, string?>.Empty;
+
+    async Task StartRlaifAsync()
+    {
+        var config = Config;
+        BeginStage("rlaif", "starting rlaif");
+        await Judge.Initialize(new JudgeInit { Model = Record.SamplerInit! });
+        await StartDpoLearnerAsync();
+        await Task.WhenAll(Enumerable.Range(0, config.Rlaif.Samplers).Select(i => SamplerAt(i).Initialize(Record.SamplerInit!)));
+        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
+        _plan = new GrpoPlan(data.Train, config.Seed);
+        _verifier = data.Verifier;
+        _round = 0;
+        _roundGroups = [];
+        _phase = Phase.RlaifRound;
+        LogRlaifStarted(ExperimentId, config.Rlaif.Judge.Type, config.Rlaif.Rounds);
+    }
+
+    async Task RlaifRoundAsync()
+    {
+        var config = Config;
+        var rlaif = config.Rlaif;
+        var clock = Stopwatch.StartNew();
+        int round = _round + 1;
+        var version = await PublishAsync();
+
+        // 1. Candidates (kept across a judge outage: the resumed round judges the same ones).
+        if (_roundGroups.IsDefaultOrEmpty)
+        {
+            SetStatus(s => s with { Phase = $"round {round}: sampling" });
+            var rollouts = await SampleAsync(_round, rlaif.PromptsPerRound, rlaif.NumCandidates, rlaif.MaxCompletionLength, rlaif.Temperature, rlaif.Samplers);
+            _roundGroups = [.. Enumerable.Range(0, rollouts.Count / rollouts.GroupSize).Select(g => new CandidateGroup(
+                rollouts.Prompts[g * rollouts.GroupSize],
+                [.. rollouts.CompletionTexts.Skip(g * rollouts.GroupSize).Take(rollouts.GroupSize)]))];
+            _roundReferences = Enumerable.Range(0, rollouts.Count).Select(i => (rollouts.Prompts[i], rollouts.References[i]))
+                .DistinctBy(p => p.Item1).ToImmutableDictionary(p => p.Item1, p => p.Item2);
+        }
+
+        // 2. The judge's pairs.
+        SetStatus(s => s with { Phase = $"round {round}: judging" });
+        var ranked = await Judge.Rank(_roundGroups);
+        if (ranked.Unavailable is { } why)
+        {
+            SetStatus(s => s with { State = ExperimentState.Paused, Phase = $"round {round}: judge unavailable", Error = $"judge unavailable ({ranked.PendingPrompts} prompts pending; resume to retry the round): {why}" });
+            StartLoop(PausedTickPeriod);
+            LogJudgeUnavailable(ExperimentId, round, ranked.PendingPrompts);
+            return;
+        }
+        _roundGroups = [];
+        var pairs = ranked.Pairs;
+
+        // 3. DPO on the round's pairs, against the round's starting policy.
+        SetStatus(s => s with { Phase = $"round {round}: dpo", Error = null });
+        if (rlaif.RefreshReference && round > 1 && DpoNeedsReference)
+            await Reference.Initialize(new ReferenceInit { Model = Record.SamplerInit!, Version = version });
+        DpoStepResult? last = null;
+        if (pairs.Length > 0)
+        {
+            var order = new EpochSampler<PreferencePairItem>(pairs, Training.Tasks.StableSeed.Derive(config.Seed, round));
+            for (int i = 0; i < rlaif.StepsPerRound; i++) last = await DpoStepOnAsync([.. order.Next(Math.Min(config.Dpo.BatchSize, pairs.Length))]);
+        }
+
+        // 4. The verifier measures the new policy on held-out prompts.
+        var eval = await EvaluateAsync();
+        _round = round;
+        var summary = new RlaifRoundSummary
+        {
+            Round = round,
+            Pairs = pairs.Length,
+            Skipped = ranked.Skipped,
+            OrderDisagreements = ranked.OrderDisagreements,
+            JudgeAgreement = JudgeAgreement(pairs),
+            Loss = last?.Loss ?? double.NaN,
+            Margin = last?.Margin ?? double.NaN,
+            AccuracyAfter = eval.Accuracy,
+            Seconds = clock.Elapsed.TotalSeconds,
+        };
+        Record.Rounds.Add(summary);
+        SetStatus(s => s with { Rounds = [.. Record.Rounds], Phase = "training" });
+        LogRound(ExperimentId, round, pairs.Length, summary.JudgeAgreement ?? double.NaN, eval.Accuracy);
+
+        if (round >= rlaif.Rounds)
+        {
+            EndStage(ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, double>
+            {
+                ["rounds"] = round,
+                ["pairs"] = Record.Rounds.Sum(r => r.Pairs),
+                ["eval/accuracy_first_round"] = Record.Rounds[0].AccuracyAfter,
+                ["eval/accuracy"] = eval.Accuracy,
+                ["judge/agreement"] = Record.Rounds.Where(r => r.JudgeAgreement is not null).Select(r => r.JudgeAgreement!.Value).DefaultIfEmpty(double.NaN).Average(),
+            }));
+            _phase = Phase.Finish;
+        }
+    }
+
+    /// <summary>Of the judge's pairs where exactly one side is right by the verifier, the share where the judge chose
+    /// that one. Measured after the round for the report only.</summary>
+    double? JudgeAgreement(ImmutableArray<PreferencePairItem> pairs)
+    {
+        int decisive = 0, agreed = 0;
+        foreach (var pair in pairs)
+        {
+            if (!_roundReferences.TryGetValue(pair.Prompt, out var reference) || reference is null) continue;
+            var example = new PromptCompletion(pair.Prompt, reference);
+            bool chosen = _verifier!.IsCorrect(example, pair.Chosen), rejected = _verifier.IsCorrect(example, pair.Rejected);
+            if (chosen == rejected) continue;
+            decisive++;
+            if (chosen) agreed++;
+        }
+        return decisive == 0 ? null : (double)agreed / decisive;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: RLAIF with a {Judge} judge, {Rounds} rounds")]
+    private partial void LogRlaifStarted(string experimentId, string judge, int rounds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: round {Round}: {Pairs} judged pairs (judge agrees with the verifier on {Agreement:P1}); held-out accuracy {Accuracy:P1}")]
+    private partial void LogRound(string experimentId, int round, int pairs, double agreement, double accuracy);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: round {Round}: judge unavailable; paused with {Pending} prompts pending")]
+    private partial void LogJudgeUnavailable(string experimentId, int round, int pending);
+}
