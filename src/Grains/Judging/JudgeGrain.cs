@@ -34,6 +34,7 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
 {
     readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     JudgeSection? _section;
+    ScalarHeadModel? _rewardModel;
     RewardModelScorer? _scorer;
     DecoderModel? _decoder;
     VerdictCache? _pairwise;
@@ -54,11 +55,11 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
         {
             case JudgeSection.RewardModel:
                 var weights = (await GrainFactory.GetGrain<IRewardModelGrain>(experimentId).ExportRewardModel()).ToTensorBytes();
-                _scorer = await _device.RunAsync(() =>
+                (_rewardModel, _scorer) = await _device.RunAsync(() =>
                 {
                     var model = ScalarHeadModel.FromWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
                         ModelFactory.ParseComputeType(config.Model.DType), new TorchSharp.torch.Device(_device.Device));
-                    return new RewardModelScorer(model, Tokenizers.Create(config.Model.ResolvedTokenizer));
+                    return (model, new RewardModelScorer(model, Tokenizers.Create(config.Model.ResolvedTokenizer)));
                 });
                 break;
             case JudgeSection.Decoder:
@@ -93,7 +94,7 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
         try
         {
             outcome = _scorer is { } scorer
-                ? await _device.RunAsync(() => CandidateRanking.RankByScores(sets, rows => scorer.Score(rows)))
+                ? await _device.RunAsync(() => CandidateRanking.RankByScores(sets, rows => scorer.ScoreTexts(rows)))
                 : _decoder is not null
                     ? await _device.RunAsync(() => CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None).GetAwaiter().GetResult())
                     : await CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None);
@@ -131,13 +132,13 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
 
     async Task DisposeJudgeAsync()
     {
-        var (scorer, decoder, pairwise) = (_scorer, _decoder, _pairwise);
-        (_scorer, _decoder, _pairwise, _section) = (null, null, null, null);
+        var (rewardModel, decoder, pairwise) = (_rewardModel, _decoder, _pairwise);
+        (_rewardModel, _scorer, _decoder, _pairwise, _section) = (null, null, null, null, null);
         pairwise?.Dispose();
-        if (scorer is not null || decoder is not null)
+        if (rewardModel is not null || decoder is not null)
             await _device.RunAsync(() =>
             {
-                scorer?.Dispose();
+                rewardModel?.Dispose();
                 decoder?.Dispose();
             });
     }

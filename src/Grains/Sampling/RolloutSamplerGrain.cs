@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Experiments;

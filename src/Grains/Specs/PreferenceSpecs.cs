@@ -15,8 +15,8 @@ public static class PreferenceSpecs
     public static (IReadOnlyList<PreferencePair> Train, IReadOnlyList<PreferencePair> Eval) Pairs(ExperimentConfig config, PreferenceDataSection pairs, string field)
     {
         if (pairs.TrainFile is not null)
-            return (PreferenceJsonl.Read(pairs.TrainFile), PreferenceJsonl.Read(pairs.EvalFile
-                ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file")));
+            return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile).Select(m => m.Pair).ToArray(), PreferenceJsonl.ReadPreferencePairs(pairs.EvalFile
+                ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file")).Select(m => m.Pair).ToArray());
         var task = pairs.Task ?? config.Data.Task
                    ?? throw new ArgumentException($"{field}: name a task or a train_file (the experiment's data has no task to make pairs from)");
         var parameters = pairs.TaskParameters.Count > 0 || task != config.Data.Task ? pairs.TaskParameters : config.Data.TaskParameters;
