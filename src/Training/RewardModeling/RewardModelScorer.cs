@@ -8,8 +8,9 @@ namespace RlhfActors.Training.RewardModeling;
 /// Scores (prompt, completion) texts with a trained reward model: what a reward-model grain or a judge calls.
 /// A completion text maps to ids as in training (<see cref="EncodedPreference"/>): [bos] + prompt tokens, then
 /// completion tokens + [eos], and the score is the head at that eos. A sampled completion is decoded without its
-/// eos (<see cref="ITokenizer.Decode"/> drops it), so re-encoding it here restores exactly the ids the policy emitted;
-/// a completion cut off at the length limit is scored as if it had ended there. The caller owns the model.
+/// eos (<see cref="ITokenizer.Decode"/> drops it), so re-encoding it here restores the ids the policy emitted (exactly
+/// for the character tokenizer; for BPE, the canonical tokenization of the same text); a completion cut off at the
+/// length limit is scored as if it had ended there. The caller owns the model.
 /// Not thread-safe: one device worker thread calls it.
 /// </summary>
 public sealed class RewardModelScorer(ScalarHeadModel model, ITokenizer tokenizer, int batchSize = RewardModelTrainer.EvaluationBatchSize)
