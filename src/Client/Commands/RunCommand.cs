@@ -153,6 +153,9 @@ public static class RunCommand
             if (result.AccuracyAtStart is { } atStart) w.WriteNumber("accuracy_at_start", atStart);
             w.WriteEndObject();
             if (result.Grpo is { } g) WriteGrpo(w, g);
+            if (result.Stages.Length > 1) WriteStages(w, result.Stages);
+            if (!result.Rounds.IsDefaultOrEmpty) WriteRounds(w, result.Rounds);
+            if (!result.Retention.IsDefaultOrEmpty) WriteRetention(w, result.Retention);
             w.WriteString("checkpoint", result.CheckpointPath);
             w.WriteEndObject();
         }
@@ -181,6 +184,61 @@ public static class RunCommand
         w.WriteEndObject();
     }
 
+    /// <summary>Each stage of a multi-stage run (sft → reward_model → ppo, sft → dpo, …) with its own figures.</summary>
+    static void WriteStages(Utf8JsonWriter w, System.Collections.Immutable.ImmutableArray<StageSummary> stages)
+    {
+        w.WriteStartArray("stages");
+        foreach (var stage in stages)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", stage.Name);
+            w.WriteNumber("steps", stage.Steps);
+            w.WriteNumber("seconds", Math.Round(stage.Seconds, 3));
+            w.WriteStartObject("metrics");
+            foreach (var (name, value) in stage.Metrics) WriteNumberOrNull(w, name, Math.Round(value, 6));
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>RLAIF: one entry per round, with the policy's held-out accuracy after it.</summary>
+    static void WriteRounds(Utf8JsonWriter w, System.Collections.Immutable.ImmutableArray<RlaifRoundSummary> rounds)
+    {
+        w.WriteStartArray("rounds");
+        foreach (var r in rounds)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("round", r.Round);
+            w.WriteNumber("pairs", r.Pairs);
+            w.WriteNumber("skipped", r.Skipped);
+            w.WriteNumber("order_disagreements", r.OrderDisagreements);
+            WriteNumberOrNull(w, "judge_agreement", r.JudgeAgreement);
+            WriteNumberOrNull(w, "dpo_loss", r.Loss);
+            WriteNumberOrNull(w, "dpo_margin", r.Margin);
+            w.WriteNumber("accuracy", r.AccuracyAfter);
+            w.WriteNumber("seconds", Math.Round(r.Seconds, 3));
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>The forgetting watch: each watched task's accuracy before training, at the end, and their ratio.</summary>
+    static void WriteRetention(Utf8JsonWriter w, System.Collections.Immutable.ImmutableArray<RetentionSummary> retention)
+    {
+        w.WriteStartArray("retention");
+        foreach (var r in retention)
+        {
+            w.WriteStartObject();
+            w.WriteString("task", r.Name);
+            w.WriteNumber("accuracy_before", r.Before);
+            w.WriteNumber("accuracy_after", r.Latest);
+            WriteNumberOrNull(w, "retention", r.Retention);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
     static void WriteNumberOrNull(Utf8JsonWriter w, string name, double? value)
     {
         if (value is { } v && double.IsFinite(v)) w.WriteNumber(name, v);
@@ -192,11 +250,19 @@ public static class RunCommand
         string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
         stdout.WriteLine($"experiment '{r.ExperimentId}' completed: {r.Steps} {r.Algorithm} steps in {F(r.WallSeconds, "F1")} s " +
                          $"({F(r.TrainTokensPerSecond, "F0")} train tokens/s)");
-        var before = r.Grpo is null ? "before" : "after the SFT warm-up";
+        var before = r.AccuracyAtStart is null ? "before" : "after the SFT warm-up";
         stdout.WriteLine($"held-out accuracy: {F(100 * r.AccuracyBefore, "F1")}% {before}, {F(100 * r.AccuracyAfter, "F1")}% after");
         if (r.Grpo is { } g)
             stdout.WriteLine($"grpo: {g.Steps} updates, mean reward {F(g.RecentMeanReward ?? double.NaN, "F3")}, " +
                              $"kl {(g.LastKl is { } kl ? F(kl, "F4") : "n/a (beta = 0)")}, stale rollouts {g.StaleRollouts}, dropped {g.DroppedRollouts}");
+        foreach (var stage in r.Stages.Length > 1 ? r.Stages : [])
+            stdout.WriteLine($"stage {stage.Name}: {stage.Steps} steps in {F(stage.Seconds, "F1")} s; " +
+                             string.Join(", ", stage.Metrics.Select(m => $"{m.Key} {F(m.Value, "G4")}")));
+        foreach (var round in r.Rounds.IsDefault ? [] : r.Rounds)
+            stdout.WriteLine($"round {round.Round}: {round.Pairs} judged pairs, judge agreement {(round.JudgeAgreement is { } a ? F(a, "F3") : "n/a")}, accuracy {F(100 * round.AccuracyAfter, "F1")}%");
+        foreach (var watch in r.Retention.IsDefault ? [] : r.Retention)
+            stdout.WriteLine($"watched task {watch.Name}: {F(100 * watch.Before, "F1")}% before, {F(100 * watch.Latest, "F1")}% after" +
+                             (watch.Retention is { } ret ? $" (retention {F(ret, "F3")})" : ""));
         stdout.WriteLine($"checkpoint: {r.CheckpointPath}");
     }
 }

@@ -87,8 +87,9 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
         if (_section is null) throw new InvalidOperationException(
             $"judge '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first (or it was deactivated)");
         var clock = Stopwatch.StartNew();
-        // Prompts an outage left pending go first: they were sampled earlier and are owed a verdict.
-        var all = _pending.Concat(groups).ToArray();
+        // Prompts an outage left pending go first: they were sampled earlier and are owed a verdict. A controller that
+        // retries the same round sends them again; they are judged once.
+        var all = _pending.Concat(groups).DistinctBy(g => (g.Prompt, string.Join('\u0001', g.Candidates))).ToArray();
         var sets = all.Select(g => new CandidateSet(g.Prompt, g.Candidates)).ToArray();
         RankOutcome outcome;
         try

@@ -9,10 +9,10 @@ namespace RlhfActors.Tests.Grpo;
 /// <summary>What the GRPO pipeline tests share: run an experiment to its end through the grains, compare weights.</summary>
 internal static class GrpoRuns
 {
-    public static async Task<ExperimentStatus> RunAsync(IClusterClient client, ExperimentConfig config)
+    public static async Task<ExperimentStatus> RunAsync(IClusterClient client, ExperimentConfig config, bool alreadyStarted = false)
     {
         var grain = client.GetGrain<IExperimentGrain>(config.Name);
-        await grain.Start(config);
+        if (!alreadyStarted) await grain.Start(config);
         var clock = Stopwatch.StartNew();
         while (true)
         {
