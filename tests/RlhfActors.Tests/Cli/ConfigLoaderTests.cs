@@ -110,7 +110,7 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Contains(error.Errors, e => e.Contains("eval.every must be >= 0"));
     }
 
-    static string FindRepoFile(string relative)
+    internal static string FindRepoFile(string relative)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

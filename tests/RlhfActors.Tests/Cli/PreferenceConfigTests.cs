@@ -1,0 +1,112 @@
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Client.Config;
+
+namespace RlhfActors.Tests.Cli;
+
+/// <summary>The preference sections (<c>reward_model:</c>, <c>dpo:</c>, <c>ppo:</c>, <c>rlaif:</c> with its judge,
+/// <c>eval.watch</c>): the shipped demo configs load, values reach the config, and bad fields are named with their
+/// line.</summary>
+public sealed class PreferenceConfigTests
+{
+    const string Yaml = """
+        name: tiny-rlaif
+        algorithm: rlaif
+        model:
+          init: scratch
+          tokenizer: char
+          config: {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 32}
+        data:
+          task: addition
+          task_parameters: {digits: 2}
+        sft:
+          steps: 100
+        reward_model:
+          steps: 50
+          pairs:
+            task_parameters: {digits: 3}
+            train_examples: 500
+        rlaif:
+          rounds: 3
+          num_candidates: 4
+          judge:
+            type: http
+            base_url: https://judge.example/v1
+            model: judge-1
+            api_key_env: JUDGE_KEY
+            max_concurrency: 4
+        dpo:
+          beta: 0.2
+          loss_type: ipo
+          label_smoothing: 0.1
+        eval:
+          watch:
+            - task: reverse
+              task_parameters: {length: 3}
+              eval_examples: 50
+        """;
+
+    [Theory]
+    [InlineData("experiments/dpo-arithmetic.yaml", "dpo")]
+    [InlineData("experiments/rlhf-ppo-arithmetic.yaml", "ppo")]
+    [InlineData("experiments/rlaif-arithmetic.yaml", "rlaif")]
+    public void The_demo_configs_load(string file, string algorithm)
+    {
+        var config = ExperimentYamlLoader.Load(ConfigLoaderTests.FindRepoFile(file));
+        Assert.Equal(algorithm, config.Algorithm);
+        Assert.True(config.TotalSteps > config.Sft.Steps);
+    }
+
+    [Fact]
+    public void Values_reach_the_config()
+    {
+        var config = ExperimentYamlLoader.Parse(Yaml, "rlaif.yaml");
+        Assert.True(config.IsRlaif);
+        Assert.False(config.TrainsRewardModel);   // an http judge needs no reward model
+        Assert.Equal(3, config.RewardModel.Pairs.TaskParameters["digits"]);
+        Assert.Equal(500, config.RewardModel.Pairs.TrainExamples);
+        Assert.Equal(3, config.Rlaif.Rounds);
+        Assert.Equal(JudgeSection.Http, config.Rlaif.Judge.Type);
+        Assert.Equal("JUDGE_KEY", config.Rlaif.Judge.ApiKeyEnv);
+        Assert.Equal(4, config.Rlaif.Judge.MaxConcurrency);
+        Assert.Equal(DpoSection.Ipo, config.Dpo.LossType);
+        Assert.Equal(0.1, config.Dpo.LabelSmoothing);
+        var watch = Assert.Single(config.Eval.Watch);
+        Assert.Equal("reverse", watch.Name);
+        Assert.Equal(3, watch.TaskParameters["length"]);
+        Assert.Equal(100 + 3 * config.Rlaif.StepsPerRound, config.TotalSteps);
+    }
+
+    [Theory]
+    [InlineData("    type: http", "    type: oracle", "rlaif.judge.type must be one of: reward_model, decoder, http")]
+    [InlineData("    base_url: https://judge.example/v1", "    base_url: judge.example", "rlaif.judge.base_url must be an http(s) URL")]
+    [InlineData("  num_candidates: 4", "  num_candidates: 1", "rlaif.num_candidates must be >= 2")]
+    [InlineData("  loss_type: ipo", "  loss_type: kto", "dpo.loss_type must be one of: sigmoid, ipo, robust, simpo")]
+    [InlineData("  label_smoothing: 0.1", "  label_smoothing: 0.5", "dpo.label_smoothing must be in [0, 0.5)")]
+    [InlineData("    max_concurrency: 4", "    max_concurrency: 0", "rlaif.judge.max_concurrency must be between 1 and 256")]
+    [InlineData("  rounds: 3", "  roundz: 3", "unknown key 'rlaif.roundz'")]
+    public void A_bad_field_is_named_with_its_line(string line, string replacement, string expected)
+    {
+        var text = Yaml.Replace(line + "\n", replacement + "\n");
+        Assert.NotEqual(Yaml, text);
+        var error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(text, "rlaif.yaml"));
+        var lineNumber = text.Split('\n').ToList().FindIndex(l => l == replacement) + 1;
+        Assert.Contains(error.Errors, e => e.StartsWith($"rlaif.yaml:{lineNumber}: ") && e.Contains(expected));
+    }
+
+    [Fact]
+    public void Ppo_fields_are_checked_by_name()
+    {
+        var text = Yaml.Replace("algorithm: rlaif", "algorithm: ppo") + "\nppo:\n  lam: 1.5\n  num_mini_batches: 0\n";
+        var error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(text, "ppo.yaml"));
+        Assert.True(error.Errors.Any(e => e.Contains("ppo.lam must be in [0, 1]")), string.Join("\n", error.Errors));
+        Assert.True(error.Errors.Any(e => e.Contains("ppo.num_mini_batches must be between 1")), string.Join("\n", error.Errors));
+    }
+
+    [Fact]
+    public void Adapters_are_refused_outside_sft_and_grpo_runs()
+    {
+        var text = Yaml.Replace("algorithm: rlaif", "algorithm: dpo") + "\npeft:\n  type: lora\n";
+        var error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(text, "dpo.yaml"));
+        Assert.True(error.Errors.Any(e => e.Contains("peft.type: adapters are supported in sft and grpo runs")), string.Join("\n", error.Errors));
+    }
+}
