@@ -212,7 +212,7 @@ public static partial class ExperimentYamlLoader
         {
             Every = eval.Int("every") ?? d.Every,
             MaxNewTokens = eval.Int("max_new_tokens") ?? d.MaxNewTokens,
-            Watch = [.. eval.MappingList("watch").Select(ReadWatchTask)],
+            Watch = eval.MappingList("watch") is { Count: > 0 } watch ? [.. watch.Select(ReadWatchTask)] : d.Watch,
         };
         eval.RejectUnknown();
         return section;
@@ -362,7 +362,7 @@ public static partial class ExperimentYamlLoader
             Temperature = p.Double("temperature") ?? d.Temperature,
             Samplers = p.Int("samplers") ?? d.Samplers,
             MaxGradNorm = p.Double("max_grad_norm") ?? d.MaxGradNorm,
-            Rewards = [.. p.MappingList("rewards").Select(ReadRewardTerm)],
+            Rewards = p.MappingList("rewards") is { Count: > 0 } rewards ? [.. rewards.Select(ReadRewardTerm)] : d.Rewards,
         };
         p.RejectUnknown();
         return section;
