@@ -115,29 +115,6 @@ public sealed partial class ExperimentGrain
         return metrics.ToImmutableSortedDictionary(StringComparer.Ordinal);
     }
 
-    /// <summary>Marks the start of a stage: its name in the status, its clock.</summary>
-    void BeginStage(string stage, string phase)
-    {
-        Record.StageStartedAt = DateTimeOffset.UtcNow;
-        Record.StageStartStep = Record.Status.Step;
-        SetStatus(s => s with { Stage = stage, Phase = phase });
-    }
-
-    /// <summary>Closes the running stage with its figures, into the status and (at the end) the result.</summary>
-    void EndStage(ImmutableSortedDictionary<string, double> metrics, int? steps = null)
-    {
-        var started = Record.StageStartedAt ?? DateTimeOffset.UtcNow;
-        var summary = new StageSummary
-        {
-            Name = Record.Status.Stage,
-            Steps = steps ?? Record.Status.Step - Record.StageStartStep,
-            Seconds = (DateTimeOffset.UtcNow - started).TotalSeconds,
-            Metrics = metrics,
-        };
-        Record.Stages.Add(summary);
-        SetStatus(s => s with { Stages = [.. Record.Stages] });
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: DPO from policy version {Version} on {Train} pairs ({Eval} held out; preference accuracy {Accuracy:P1} before)")]
     private partial void LogDpoStarted(string experimentId, long version, int train, int eval, double accuracy);
 

@@ -119,19 +119,8 @@ public sealed partial class ExperimentGrain
         double seconds = 0;
         for (int attempt = 0; attempt == 0 || grpo.DynamicSampling && attempt <= GrpoLoop.MaxRefills && keptGroups < grpo.PromptsPerStep; attempt++)
         {
-            var shards = GrpoPlan.Split(_plan!.NextPrompts(grpo.PromptsPerStep), grpo.Samplers);
-            var parts = await Task.WhenAll(shards.Select((prompts, i) => SamplerAt(i).Generate(new RolloutRequest
-            {
-                Step = step,
-                Shard = i,
-                Prompts = prompts.ToPromptItems(),
-                GroupSize = grpo.NumGenerations,
-                MaxNewTokens = grpo.MaxCompletionLength,
-                Temperature = grpo.Temperature,
-                Seed = _plan.ShardSeed(step, attempt * grpo.Samplers + i),
-                MinVersion = minVersion,
-            })));
-            var merged = RolloutMapping.Merge(parts);
+            var merged = await SampleAsync(step, grpo.PromptsPerStep, grpo.NumGenerations, grpo.MaxCompletionLength, grpo.Temperature,
+                grpo.Samplers, minVersion, seedIndex: attempt * grpo.Samplers);
             var rewards = await Reward.Score(merged.ToRewardBatch());
             if (!grpo.DynamicSampling) return new ScoredRollouts(merged, rewards, 0);
 

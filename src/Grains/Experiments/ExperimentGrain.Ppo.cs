@@ -100,10 +100,13 @@ public sealed partial class ExperimentGrain
         SetStatus(s => s with { Phase = "training" });
     }
 
-    /// <summary>Completions for the plan's next <paramref name="prompts"/> prompts, split over the samplers, with the
-    /// newest published version.</summary>
-    async Task<RolloutBatchMessage> SampleAsync(int step, int prompts, int perPrompt, int maxNewTokens, double temperature, int samplers)
+    /// <summary>Completions for the plan's next <paramref name="prompts"/> prompts, split over the samplers, with version
+    /// <paramref name="minVersion"/> or newer (default: the newest published). Sampler i draws with seed index
+    /// <paramref name="seedIndex"/> + i (GRPO's dynamic-sampling refills move it on).</summary>
+    async Task<RolloutBatchMessage> SampleAsync(int step, int prompts, int perPrompt, int maxNewTokens, double temperature, int samplers,
+        long? minVersion = null, int seedIndex = 0)
     {
+        long version = minVersion ?? Record.Status.PolicyVersion;
         var shards = GrpoPlan.Split(_plan!.NextPrompts(prompts), samplers);
         var parts = await Task.WhenAll(shards.Select((shard, i) => SamplerAt(i).Generate(new RolloutRequest
         {
@@ -113,8 +116,8 @@ public sealed partial class ExperimentGrain
             GroupSize = perPrompt,
             MaxNewTokens = maxNewTokens,
             Temperature = temperature,
-            Seed = _plan.ShardSeed(step, i),
-            MinVersion = Record.Status.PolicyVersion,
+            Seed = _plan.ShardSeed(step, seedIndex + i),
+            MinVersion = version,
         })));
         return RolloutMapping.Merge(parts);
     }

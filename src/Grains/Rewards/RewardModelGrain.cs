@@ -36,6 +36,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
     double _modelWeight;
     string? _key;
     RewardModelTrainer? _trainer;
+    RewardModelScorer? _scorer;
     IReadOnlyList<PreferencePair> _heldOut = [];
 
     public Task Initialize(ExperimentConfig config)
@@ -62,9 +63,9 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         if (_key is null) throw new InvalidOperationException(
             $"reward model '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first (or it was deactivated)");
         var scores = _reward is { } reward ? await reward.ScoreAsync(batch.ToRequests(), CancellationToken.None) : new double[batch.Completions.Length];
-        if (_modelWeight != 0 && _trainer is { } trainer)
+        if (_modelWeight != 0 && _scorer is { } scorer)
         {
-            var learned = await _device.RunAsync(() => new RewardModelScorer(trainer.Model, trainer.Tokenizer).Score(batch.Prompts, batch.Completions));
+            var learned = await _device.RunAsync(() => scorer.Score(batch.Prompts, batch.Completions));
             for (int i = 0; i < scores.Length; i++) scores[i] += _modelWeight * learned[i];
         }
         return [.. scores];
@@ -110,7 +111,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
                 throw;
             }
         });
-        (_trainer, _heldOut, _key) = (trainer, heldOut, null);
+        (_trainer, _scorer, _heldOut, _key) = (trainer, new RewardModelScorer(trainer.Model, trainer.Tokenizer), heldOut, null);
         LogTrainingStarted(experimentId, init.Version, heldOut.Count, before.Accuracy);
         return ToResult(before);
     }
@@ -179,7 +180,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
     async Task DisposeTrainerAsync()
     {
         if (_trainer is not { } trainer) return;
-        _trainer = null;
+        (_trainer, _scorer) = (null, null);
         await _device.RunAsync(trainer.Dispose);
     }
 
