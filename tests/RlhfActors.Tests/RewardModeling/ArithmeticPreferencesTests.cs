@@ -21,12 +21,47 @@ public sealed class ArithmeticPreferencesTests
     }
 
     [Fact]
-    public void The_carry_dropped_sum_is_used_when_it_differs_otherwise_one_digit_moves_by_one()
+    public void Rejected_is_the_carry_dropped_sum_a_digit_moved_by_one_or_another_prompts_answer()
     {
-        var pairs = ArithmeticPreferences.Build([new("58+67=", "125"), new("12+34=", "46"), new("5+4=", "9")], seed: 3);
-        Assert.Equal("15", pairs[0].Rejected);
-        Assert.Contains(pairs[1].Rejected, new[] { "36", "56", "45", "47" });
-        Assert.Contains(pairs[2].Rejected, new[] { "8" }); // 9 + 1 is not a digit
+        var answers = Sums.Select(e => e.Completion).ToHashSet();
+        int carry = 0, digit = 0, other = 0;
+        foreach (var pair in ArithmeticPreferences.Build(Sums, seed: 1))
+        {
+            if (pair.Rejected == CarryDroppingTeacher.SumWithoutCarries(pair.Prompt)) carry++;
+            else if (pair.Rejected.Length == pair.Chosen.Length && pair.Rejected.Zip(pair.Chosen).Count(c => c.First != c.Second) == 1
+                     && pair.Rejected.Zip(pair.Chosen).All(c => Math.Abs(c.First - c.Second) <= 1)) digit++;
+            else
+            {
+                Assert.Contains(pair.Rejected, answers);
+                other++;
+            }
+        }
+        // Drawn uniformly; a sum without carries (no carry-dropped mistake) takes a digit moved by one instead.
+        Assert.InRange(carry, 100, 200);
+        Assert.InRange(digit, 150, 250);
+        Assert.InRange(other, 120, 220);
+    }
+
+    [Fact]
+    public void The_size_of_the_answer_does_not_tell_chosen_from_rejected()
+    {
+        // Carry drops alone are always smaller than the sum: a reward model learns "bigger wins", and PPO exploits it.
+        var pairs = ArithmeticPreferences.Build(Sums, seed: 2);
+        double biggerRejected = pairs.Count(p => long.Parse(p.Rejected) > long.Parse(p.Chosen)) / (double)pairs.Count;
+        Assert.InRange(biggerRejected, 0.3, 0.6);
+    }
+
+    [Fact]
+    public void Without_another_answer_or_a_carry_a_digit_moves_by_one()
+    {
+        foreach (var seed in Enumerable.Range(0, 20))
+        {
+            var pairs = ArithmeticPreferences.Build([new("5+4=", "9"), new("3+6=", "9")], seed);
+            Assert.All(pairs, p => Assert.Equal("8", p.Rejected)); // 9 + 1 is not a digit
+        }
+        var alone = Enumerable.Range(0, 40).Select(seed => ArithmeticPreferences.Build([new("58+67=", "125")], seed).Single().Rejected).ToHashSet();
+        Assert.Subset(new HashSet<string> { "15", "225", "115", "135", "124", "126" }, alone);
+        Assert.Contains("15", alone);
     }
 
     [Fact]
