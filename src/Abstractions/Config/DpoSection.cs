@@ -23,4 +23,7 @@ public sealed record DpoSection
     [Id(7)] public double WeightDecay { get; init; }
     [Id(8)] public double MaxGradNorm { get; init; } = 1.0;
     [Id(9)] public PreferenceDataSection Pairs { get; init; } = new();
+    /// <summary>α of RPO (Pang et al. 2024, TRL rpo_alpha): adds α × the chosen completions' per-token NLL to the loss,
+    /// so chosen answers gain likelihood instead of both sides losing it; 0 = off.</summary>
+    [Id(10)] public double RpoAlpha { get; init; }
 }

@@ -158,6 +158,7 @@ public static partial class ExperimentConfigValidator
         check(DpoLossTypes.Contains(dpo.LossType), "dpo.loss_type", $"must be one of: {string.Join(", ", DpoLossTypes)}", dpo.LossType);
         check(dpo.LabelSmoothing is >= 0 and < 0.5, "dpo.label_smoothing", "must be in [0, 0.5)", dpo.LabelSmoothing);
         check(dpo.SimpoGamma >= 0 && double.IsFinite(dpo.SimpoGamma), "dpo.simpo_gamma", "must be >= 0", dpo.SimpoGamma);
+        check(dpo.RpoAlpha >= 0 && double.IsFinite(dpo.RpoAlpha), "dpo.rpo_alpha", "must be >= 0 (0 = off)", dpo.RpoAlpha);
         check(dpo.WeightDecay >= 0 && double.IsFinite(dpo.WeightDecay), "dpo.weight_decay", "must be >= 0", dpo.WeightDecay);
         check(dpo.MaxGradNorm >= 0 && double.IsFinite(dpo.MaxGradNorm), "dpo.max_grad_norm", "must be >= 0 (0 = no clipping)", dpo.MaxGradNorm);
         ValidatePairs(dpo.Pairs, "dpo.pairs", check);

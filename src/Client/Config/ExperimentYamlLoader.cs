@@ -328,6 +328,7 @@ public static partial class ExperimentYamlLoader
             LossType = p.String("loss_type") ?? d.LossType,
             LabelSmoothing = p.Double("label_smoothing") ?? d.LabelSmoothing,
             SimpoGamma = p.Double("simpo_gamma") ?? d.SimpoGamma,
+            RpoAlpha = p.Double("rpo_alpha") ?? d.RpoAlpha,
             WeightDecay = p.Double("weight_decay") ?? d.WeightDecay,
             MaxGradNorm = p.Double("max_grad_norm") ?? d.MaxGradNorm,
             Pairs = ReadPairs(p),

@@ -45,6 +45,7 @@ public static class PreferenceSpecs
         },
         LabelSmoothing = config.Dpo.LabelSmoothing,
         SimpoGamma = config.Dpo.SimpoGamma,
+        RpoAlpha = config.Dpo.RpoAlpha,
         LearningRate = config.Dpo.LearningRate,
         BatchSize = config.Dpo.BatchSize,
         MaxGradNorm = config.Dpo.MaxGradNorm,

@@ -22,8 +22,8 @@ public sealed record PreferenceEval(double Accuracy, double Margin, int Pairs);
 /// 1. reference sequence log-probs, in this order of preference: given by the caller (computed elsewhere, e.g. a
 ///    reference grain or a <see cref="ReferenceLogProbCache"/>), from the frozen reference model, or under LoRA from
 ///    the policy itself with its adapters off (the frozen base is the reference). SimPO needs none.
-/// 2. policy log-probs of chosen and rejected (one forward, 2B rows) → <see cref="DpoLoss"/> → backward → clip →
-///    AdamW at the caller's learning rate (the schedule lives with the caller).
+/// 2. policy log-probs of chosen and rejected (one forward, 2B rows) → <see cref="DpoLoss"/> (+ α·NLL of chosen when
+///    rpo_alpha &gt; 0) → backward → clip → AdamW at the caller's learning rate (the schedule lives with the caller).
 /// Not thread-safe: one device worker thread calls it.
 /// </summary>
 public sealed class DpoLearner : IDisposable
@@ -67,14 +67,17 @@ public sealed class DpoLearner : IDisposable
         var output = DpoLoss.Compute(options.LossType,
             new DpoLossInputs(logps.ChosenLogp, logps.RejectedLogp, refChosen, refRejected, logps.ChosenLength, logps.RejectedLength),
             options.Beta, options.LabelSmoothing, options.SimpoGamma);
+        var loss = options.RpoAlpha > 0
+            ? output.Loss + options.RpoAlpha * DpoLoss.ChosenNll(logps.ChosenLogp, logps.ChosenLength)
+            : output.Loss;
         optimizer.ZeroGrad();
-        output.Loss.backward();
+        loss.backward();
         var parameters = policy.TrainableParameters().Select(p => p.Param);
         // Clip to the configured norm, or (0 = no clipping) measure it only: an infinite max norm leaves the gradients alone.
         double gradNorm = nn.utils.clip_grad_norm_(parameters, options.MaxGradNorm > 0 ? options.MaxGradNorm : double.PositiveInfinity);
         optimizer.Step(learningRate);
         StepsDone++;
-        return new DpoStepMetrics(StepsDone, output.Loss.ToDouble(), output.RewardsChosen, output.RewardsRejected,
+        return new DpoStepMetrics(StepsDone, loss.ToDouble(), output.RewardsChosen, output.RewardsRejected,
             output.Margin, output.Accuracy, gradNorm, batch.Count, clock.Elapsed.TotalSeconds);
     }
 

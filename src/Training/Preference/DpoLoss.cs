@@ -51,6 +51,21 @@ public static class DpoLoss
     };
 
     /// <summary>
+    /// RPO's extra term (Pang et al. 2024, "Iterative Reasoning Preference Optimization"; TRL rpo_alpha): the chosen
+    /// completions' negative log-likelihood per token, over the whole batch as TRL's cross-entropy averages it:
+    /// <code>nll = −Σ_b log π(c_b) / Σ_b |c_b|</code>
+    /// The learner adds α·nll to any variant's loss. Why: the pairwise losses only widen the gap, and on reasoning
+    /// tasks both log π(c) and log π(r) tend to fall, taking greedy accuracy down with them; the NLL term holds the
+    /// chosen answers up.
+    /// </summary>
+    public static Tensor ChosenNll(Tensor chosenLogp, Tensor chosenLength)
+    {
+        if (chosenLogp.shape.Length != 1 || !chosenLogp.shape.SequenceEqual(chosenLength.shape))
+            throw new ArgumentException($"chosen log-probs [{string.Join(", ", chosenLogp.shape)}] and lengths [{string.Join(", ", chosenLength.shape)}] must both be [B]");
+        return -chosenLogp.sum() / chosenLength.sum();
+    }
+
+    /// <summary>
     /// DPO, and cDPO when ε &gt; 0 (the label is taken to be flipped with probability ε):
     /// <code>loss = −(1−ε)·log σ(β·h) − ε·log σ(−β·h)</code>
     /// On sums of token log-probs. Rewards: β·(log π(c) − log π_ref(c)), likewise for r.

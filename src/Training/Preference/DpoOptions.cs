@@ -22,6 +22,10 @@ public sealed record DpoOptions
     /// <summary>γ, SimPO's target reward margin (TRL CPOConfig simpo_gamma: 0.5); read by simpo only.</summary>
     public double SimpoGamma { get; init; } = 0.5;
 
+    /// <summary>α of RPO (TRL rpo_alpha: None = 0): weight of the chosen completions' per-token NLL added to the loss
+    /// (<see cref="DpoLoss.ChosenNll"/>).</summary>
+    public double RpoAlpha { get; init; }
+
     /// <summary>Peak learning rate (TRL learning_rate: 1e-6, for billion-parameter models; small decoders need more).</summary>
     public double LearningRate { get; init; } = 1e-6;
 
@@ -43,6 +47,7 @@ public sealed record DpoOptions
             if (!ok) errors.Add(string.Create(CultureInfo.InvariantCulture, $"dpo.{field} {rule} (got {value})"));
         }
         Check(Enum.IsDefined(LossType), "loss_type", "must be sigmoid, ipo, robust or simpo", LossType);
+        Check(RpoAlpha >= 0 && double.IsFinite(RpoAlpha), "rpo_alpha", "must be >= 0 (0 = off)", RpoAlpha);
         Check(LearningRate > 0 && double.IsFinite(LearningRate), "learning_rate", "must be > 0", LearningRate);
         Check(BatchSize >= 1, "batch_size", "must be >= 1", BatchSize);
         Check(MaxGradNorm >= 0 && double.IsFinite(MaxGradNorm), "max_grad_norm", "must be >= 0 (0 = no clipping)", MaxGradNorm);

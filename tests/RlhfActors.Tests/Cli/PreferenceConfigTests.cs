@@ -38,6 +38,7 @@ public sealed class PreferenceConfigTests
           beta: 0.2
           loss_type: ipo
           label_smoothing: 0.1
+          rpo_alpha: 0.5
         eval:
           watch:
             - task: reverse
@@ -70,6 +71,7 @@ public sealed class PreferenceConfigTests
         Assert.Equal(4, config.Rlaif.Judge.MaxConcurrency);
         Assert.Equal(DpoSection.Ipo, config.Dpo.LossType);
         Assert.Equal(0.1, config.Dpo.LabelSmoothing);
+        Assert.Equal(0.5, config.Dpo.RpoAlpha);
         var watch = Assert.Single(config.Eval.Watch);
         Assert.Equal("reverse", watch.Name);
         Assert.Equal(3, watch.TaskParameters["length"]);
@@ -82,6 +84,7 @@ public sealed class PreferenceConfigTests
     [InlineData("  num_candidates: 4", "  num_candidates: 1", "rlaif.num_candidates must be >= 2")]
     [InlineData("  loss_type: ipo", "  loss_type: kto", "dpo.loss_type must be one of: sigmoid, ipo, robust, simpo")]
     [InlineData("  label_smoothing: 0.1", "  label_smoothing: 0.5", "dpo.label_smoothing must be in [0, 0.5)")]
+    [InlineData("  rpo_alpha: 0.5", "  rpo_alpha: -1", "dpo.rpo_alpha must be >= 0 (0 = off)")]
     [InlineData("    max_concurrency: 4", "    max_concurrency: 0", "rlaif.judge.max_concurrency must be between 1 and 256")]
     [InlineData("  rounds: 3", "  roundz: 3", "unknown key 'rlaif.roundz'")]
     public void A_bad_field_is_named_with_its_line(string line, string replacement, string expected)

@@ -66,6 +66,27 @@ public sealed class DpoLearnerTests
     }
 
     [Fact]
+    public void Rpo_adds_alpha_times_the_chosen_nll_and_raises_the_chosen_log_prob_where_dpo_alone_does_less()
+    {
+        var batch = LetterRule().Train[..16];
+        using var reference = CharModel(5);
+        double ChosenAfterOneStep(double alpha, out DpoStepMetrics metrics)
+        {
+            using var policy = CharModel(5);
+            using var learner = new DpoLearner(policy, reference, Tok, new DpoOptions { Beta = 0.1, RpoAlpha = alpha });
+            metrics = learner.Step(batch, null, learningRate: 1e-3);
+            return PreferenceLogProbs.Rows(policy, Tok, batch).Average(r => r.Chosen);
+        }
+        var start = PreferenceLogProbs.Rows(reference, Tok, batch);
+        double nll = -start.Sum(r => r.Chosen) / batch.Sum(p => Tok.Encode(p.Chosen).Count + 1);   // completion + eos
+        double dpo = ChosenAfterOneStep(0, out var plain), rpo = ChosenAfterOneStep(1.0, out var withNll);
+        // At the first step the policy is the reference: DPO's loss is log 2, and RPO adds exactly α·nll.
+        Assert.Equal(Math.Log(2), plain.Loss, 1e-5);
+        Assert.Equal(Math.Log(2) + nll, withNll.Loss, 1e-4);
+        Assert.True(rpo > dpo && rpo > start.Average(r => r.Chosen), $"mean log π(chosen): start {start.Average(r => r.Chosen):F4}, dpo {dpo:F4}, rpo {rpo:F4}");
+    }
+
+    [Fact]
     public void At_the_first_step_the_policy_is_the_reference_so_dpo_is_log_2_and_ipo_1_over_4_beta_squared()
     {
         var batch = LetterRule().Train[..8];

@@ -47,6 +47,14 @@ public sealed class DpoLossTests
         Assert.Equal(output.Loss.ToDouble(), DpoLoss.Compute(DpoLossType.Sigmoid, Inputs(), beta, eps).Loss.ToDouble(), 1e-7);
     }
 
+    [Fact]
+    public void Rpo_nll_is_minus_the_chosen_log_probs_over_all_chosen_tokens()
+    {
+        double expected = -(Pc[0] + Pc[1]) / (Lc[0] + Lc[1]);   // 4.2 / 5 = 0.84
+        Assert.Equal(expected, DpoLoss.ChosenNll(Tensor(Pc), Tensor(Lc)).ToDouble(), 1e-6);
+        Assert.Throws<ArgumentException>(() => DpoLoss.ChosenNll(Tensor(Pc), Tensor(new double[] { 1, 2, 3 })));
+    }
+
     [Theory]
     [InlineData(0.1, 0.0)]
     [InlineData(0.5, 0.2)]
