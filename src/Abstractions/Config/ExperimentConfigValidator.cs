@@ -104,10 +104,11 @@ public static partial class ExperimentConfigValidator
 
     static void ValidateRewardModel(RewardModelSection rm, Action<bool, string, string, object?> check)
     {
-        check(rm.Steps > 0, "reward_model.steps", "must be > 0", rm.Steps);
+        if (rm.Init is null) check(rm.Steps > 0, "reward_model.steps", "must be > 0", rm.Steps);
+        else check(rm.Steps >= 0, "reward_model.steps", "must be >= 0 (0 with reward_model.init: use it as it is)", rm.Steps);
         check(rm.BatchSize > 0, "reward_model.batch_size", "must be > 0", rm.BatchSize);
         check(rm.LearningRate > 0 && double.IsFinite(rm.LearningRate), "reward_model.learning_rate", "must be > 0", rm.LearningRate);
-        check(rm.WarmupSteps >= 0 && rm.WarmupSteps <= rm.Steps, "reward_model.warmup_steps", "must be between 0 and reward_model.steps", rm.WarmupSteps);
+        check(rm.WarmupSteps >= 0 && (rm.Steps == 0 || rm.WarmupSteps <= rm.Steps), "reward_model.warmup_steps", "must be between 0 and reward_model.steps", rm.WarmupSteps);
         check(rm.WeightDecay >= 0 && double.IsFinite(rm.WeightDecay), "reward_model.weight_decay", "must be >= 0", rm.WeightDecay);
         check(rm.MaxGradNorm >= 0 && double.IsFinite(rm.MaxGradNorm), "reward_model.max_grad_norm", "must be >= 0 (0 = no clipping)", rm.MaxGradNorm);
         check(rm.CenterRewardsCoefficient >= 0 && double.IsFinite(rm.CenterRewardsCoefficient), "reward_model.center_rewards_coefficient", "must be >= 0", rm.CenterRewardsCoefficient);
@@ -187,6 +188,8 @@ public static partial class ExperimentConfigValidator
         check(judge.MaxConcurrency is >= 1 and <= 256, "rlaif.judge.max_concurrency", "must be between 1 and 256", judge.MaxConcurrency);
         check(judge.TimeoutSeconds > 0 && double.IsFinite(judge.TimeoutSeconds), "rlaif.judge.timeout_seconds", "must be > 0", judge.TimeoutSeconds);
         check(judge.Retries is >= 0 and <= 20, "rlaif.judge.retries", "must be between 0 and 20", judge.Retries);
+        check(judge.MinConfidence is >= 0.5 and < 1, "rlaif.judge.min_confidence",
+            "must be in [0.5, 1): the judge's probability that best beats worst (0.5 keeps every pair)", judge.MinConfidence);
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> listing every error, for callers that cannot report a list.</summary>

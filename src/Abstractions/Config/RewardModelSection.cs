@@ -17,4 +17,9 @@ public sealed record RewardModelSection
     /// <summary>TRL's center_rewards_coefficient: a penalty on (r_c + r_r)² that keeps scores near zero.</summary>
     [Id(6)] public double CenterRewardsCoefficient { get; init; }
     [Id(7)] public PreferenceDataSection Pairs { get; init; } = new();
+    /// <summary>Start from a trained reward model (a folder an earlier run wrote as <c>output_dir/reward_model</c>, or
+    /// any <c>LlamaForSequenceClassification</c> folder with one label) instead of a fresh head on the SFT policy.
+    /// With <c>steps: 0</c> the stage only measures it on the held-out pairs: one judge trained once, reused by many
+    /// runs.</summary>
+    [Id(8)] public string? Init { get; init; }
 }

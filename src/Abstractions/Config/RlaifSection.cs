@@ -40,4 +40,8 @@ public sealed record JudgeSection
     [Id(6)] public int Retries { get; init; } = 4;
     /// <summary>Judge every pair in both orders (A, B) and (B, A) to cancel position bias.</summary>
     [Id(7)] public bool BothOrders { get; init; } = true;
+    /// <summary>Keep a prompt's best ≻ worst pair only when the judge's own probability for it is at least this
+    /// (reward model: σ(r_best − r_worst); pairwise: its verdict on the two). 0.5 keeps every pair it can tell apart;
+    /// higher trades pairs for a judge that is right more often on the ones it keeps.</summary>
+    [Id(8)] public double MinConfidence { get; init; } = 0.5;
 }

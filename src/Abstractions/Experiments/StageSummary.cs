@@ -43,4 +43,8 @@ public sealed record RlaifRoundSummary
     [Id(6)] public double Margin { get; init; }
     [Id(7)] public double AccuracyAfter { get; init; }
     [Id(8)] public double Seconds { get; init; }
+    /// <summary>Prompts left out because the judge was less sure than rlaif.judge.min_confidence.</summary>
+    [Id(9)] public int Uncertain { get; init; }
+    /// <summary>Share of the judge's pairs whose chosen answer the verifier says is right (measured, never fed back).</summary>
+    [Id(10)] public double? ChosenCorrect { get; init; }
 }

@@ -23,9 +23,9 @@ public interface IRewardModelGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Score")]
     Task<ImmutableArray<double>> Score(RewardBatch batch);
 
-    /// <summary>Builds the reward model — a fresh scalar head on a copy of policy version <see cref="RewardModelInit.Version"/>
-    /// — and its labelled pairs (config's reward_model section); returns the held-out preference accuracy before
-    /// training.</summary>
+    /// <summary>Builds the reward model — a fresh scalar head on a copy of policy version <see cref="RewardModelInit.Version"/>,
+    /// or the trained one in reward_model.init — and its labelled pairs (config's reward_model section); returns the
+    /// held-out preference accuracy before training.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("StartTraining")]
     Task<PreferenceEvalResult> StartTraining(RewardModelInit init);
 
@@ -37,9 +37,15 @@ public interface IRewardModelGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("EvaluateRewardModel")]
     Task<PreferenceEvalResult> EvaluateRewardModel();
 
-    /// <summary>The trained reward model's weights (LlamaForSequenceClassification names), e.g. for a judge.</summary>
+    /// <summary>The trained reward model's config and weights (LlamaForSequenceClassification names), e.g. for a judge.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("ExportRewardModel")]
-    Task<ImmutableArray<TensorPayload>> ExportRewardModel();
+    Task<RewardModelExport> ExportRewardModel();
+
+    /// <summary>Writes the reward model as a Hugging Face folder (config.json with num_labels 1, model.safetensors,
+    /// the tokenizer's files) that reward_model.init and AutoModelForSequenceClassification read; returns its full
+    /// path.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("SaveRewardModel")]
+    Task<string> SaveRewardModel(string directory);
 
     [Alias("Release")]
     Task Release();

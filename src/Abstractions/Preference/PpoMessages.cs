@@ -72,6 +72,15 @@ public sealed record RewardModelInit
     [Id(1)] public long Version { get; init; }
 }
 
+/// <summary>A trained reward model as it travels to a judge: its own config.json (it need not be the policy's shape
+/// when it came from reward_model.init) and its weights.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.RewardModelExport")]
+public sealed record RewardModelExport
+{
+    [Id(0)] public string ModelConfigJson { get; init; } = "";
+    [Id(1)] public System.Collections.Immutable.ImmutableArray<Tensors.TensorPayload> Weights { get; init; } = [];
+}
+
 /// <summary>What the judge needs: the experiment (its rlaif.judge section) and, for a reward-model judge, the
 /// experiment whose <c>RewardModelGrain</c> holds the trained reward model.</summary>
 [GenerateSerializer, Immutable, Alias("rlhf.JudgeInit")]

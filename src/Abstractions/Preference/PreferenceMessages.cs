@@ -96,4 +96,6 @@ public sealed record RankResult
     /// verdict it already has) and judges them first on the next call.</summary>
     [Id(5)] public string? Unavailable { get; init; }
     [Id(6)] public int PendingPrompts { get; init; }
+    /// <summary>Prompts whose best ≻ worst the judge was less sure of than rlaif.judge.min_confidence: no pair.</summary>
+    [Id(7)] public int Uncertain { get; init; }
 }

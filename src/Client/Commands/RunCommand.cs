@@ -212,8 +212,10 @@ public static class RunCommand
             w.WriteNumber("round", r.Round);
             w.WriteNumber("pairs", r.Pairs);
             w.WriteNumber("skipped", r.Skipped);
+            w.WriteNumber("uncertain", r.Uncertain);
             w.WriteNumber("order_disagreements", r.OrderDisagreements);
             WriteNumberOrNull(w, "judge_agreement", r.JudgeAgreement);
+            WriteNumberOrNull(w, "chosen_correct", r.ChosenCorrect);
             WriteNumberOrNull(w, "dpo_loss", r.Loss);
             WriteNumberOrNull(w, "dpo_margin", r.Margin);
             w.WriteNumber("accuracy", r.AccuracyAfter);
@@ -259,7 +261,7 @@ public static class RunCommand
             stdout.WriteLine($"stage {stage.Name}: {stage.Steps} steps in {F(stage.Seconds, "F1")} s; " +
                              string.Join(", ", stage.Metrics.Select(m => $"{m.Key} {F(m.Value, "G4")}")));
         foreach (var round in r.Rounds.IsDefault ? [] : r.Rounds)
-            stdout.WriteLine($"round {round.Round}: {round.Pairs} judged pairs, judge agreement {(round.JudgeAgreement is { } a ? F(a, "F3") : "n/a")}, accuracy {F(100 * round.AccuracyAfter, "F1")}%");
+            stdout.WriteLine($"round {round.Round}: {round.Pairs} judged pairs{(round.Uncertain > 0 ? $" ({round.Uncertain} too uncertain)" : "")}, judge agreement {(round.JudgeAgreement is { } a ? F(a, "F3") : "n/a")}, accuracy {F(100 * round.AccuracyAfter, "F1")}%");
         foreach (var watch in r.Retention.IsDefault ? [] : r.Retention)
             stdout.WriteLine($"watched task {watch.Name}: {F(100 * watch.Before, "F1")}% before, {F(100 * watch.Latest, "F1")}% after" +
                              (watch.Retention is { } ret ? $" (retention {F(ret, "F3")})" : ""));

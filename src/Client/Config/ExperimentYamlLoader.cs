@@ -310,6 +310,7 @@ public static partial class ExperimentYamlLoader
             MaxGradNorm = r.Double("max_grad_norm") ?? d.MaxGradNorm,
             CenterRewardsCoefficient = r.Double("center_rewards_coefficient") ?? d.CenterRewardsCoefficient,
             Pairs = ReadPairs(r),
+            Init = r.String("init"),
         };
         r.RejectUnknown();
         return section;
@@ -403,6 +404,7 @@ public static partial class ExperimentYamlLoader
             TimeoutSeconds = j.Double("timeout_seconds") ?? d.TimeoutSeconds,
             Retries = j.Int("retries") ?? d.Retries,
             BothOrders = j.Bool("both_orders") ?? d.BothOrders,
+            MinConfidence = j.Double("min_confidence") ?? d.MinConfidence,
         };
         j.RejectUnknown();
         return section;
@@ -481,7 +483,11 @@ public static partial class ExperimentYamlLoader
                 TrainFile = Input(config.Data.TrainFile, "data.train_file", folder: false),
                 EvalFile = Input(config.Data.EvalFile, "data.eval_file", folder: false),
             },
-            RewardModel = config.RewardModel with { Pairs = ResolvePairs(config.RewardModel.Pairs, "reward_model.pairs") },
+            RewardModel = config.RewardModel with
+            {
+                Pairs = ResolvePairs(config.RewardModel.Pairs, "reward_model.pairs"),
+                Init = Input(config.RewardModel.Init, "reward_model.init", folder: true),
+            },
             Dpo = config.Dpo with { Pairs = ResolvePairs(config.Dpo.Pairs, "dpo.pairs") },
             Rlaif = config.Rlaif.Judge.Type == JudgeSection.Decoder
                 ? config.Rlaif with { Judge = config.Rlaif.Judge with { Model = Input(config.Rlaif.Judge.Model, "rlaif.judge.model", folder: true) } }

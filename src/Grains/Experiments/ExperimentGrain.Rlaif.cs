@@ -92,14 +92,17 @@ public sealed partial class ExperimentGrain
 
         // 4. The verifier measures the new policy on held-out prompts.
         var eval = await EvaluateAsync();
+        var agreement = JudgeAgreement(pairs);
         _round = round;
         var summary = new RlaifRoundSummary
         {
             Round = round,
             Pairs = pairs.Length,
             Skipped = ranked.Skipped,
+            Uncertain = ranked.Uncertain,
             OrderDisagreements = ranked.OrderDisagreements,
-            JudgeAgreement = JudgeAgreement(pairs),
+            JudgeAgreement = agreement.Agreement,
+            ChosenCorrect = agreement.ChosenCorrect,
             Loss = last?.Loss ?? double.NaN,
             Margin = last?.Margin ?? double.NaN,
             AccuracyAfter = eval.Accuracy,
@@ -123,21 +126,24 @@ public sealed partial class ExperimentGrain
         }
     }
 
-    /// <summary>Of the judge's pairs where exactly one side is right by the verifier, the share where the judge chose
-    /// that one. Measured after the round for the report only.</summary>
-    double? JudgeAgreement(ImmutableArray<PreferencePairItem> pairs)
+    /// <summary>The judge's pairs measured by the verifier after the round, for the report only: of the pairs where
+    /// exactly one side is right, the share where the judge chose that one (agreement); and of all pairs, the share
+    /// whose chosen answer is right (the rest teach a wrong answer as "better", whatever the judge's agreement).</summary>
+    (double? Agreement, double? ChosenCorrect) JudgeAgreement(ImmutableArray<PreferencePairItem> pairs)
     {
-        int decisive = 0, agreed = 0;
+        int verified = 0, right = 0, decisive = 0, agreed = 0;
         foreach (var pair in pairs)
         {
             if (!_roundReferences.TryGetValue(pair.Prompt, out var reference) || reference is null) continue;
             var example = new PromptCompletion(pair.Prompt, reference);
             bool chosen = _verifier!.IsCorrect(example, pair.Chosen), rejected = _verifier.IsCorrect(example, pair.Rejected);
+            verified++;
+            if (chosen) right++;
             if (chosen == rejected) continue;
             decisive++;
             if (chosen) agreed++;
         }
-        return decisive == 0 ? null : (double)agreed / decisive;
+        return (decisive == 0 ? null : (double)agreed / decisive, verified == 0 ? null : (double)right / verified);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: RLAIF with a {Judge} judge, {Rounds} rounds")]

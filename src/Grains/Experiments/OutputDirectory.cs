@@ -7,14 +7,20 @@ namespace RlhfActors.Grains.Experiments;
 public static class OutputDirectory
 {
     const string Prefix = "checkpoint-";
+    const string RewardModelFolder = "reward_model";
 
     public static string Checkpoint(string outputDir, int step) =>
         Path.Combine(outputDir, Prefix + step.ToString(CultureInfo.InvariantCulture));
 
-    /// <summary>The name of a checkpoint an earlier run left in <paramref name="outputDir"/>, or null. A new run
-    /// refuses such a folder rather than overwrite or mix with another run's checkpoints.</summary>
+    /// <summary>The reward model a PPO or RLAIF run trained (its reward or its judge), for reward_model.init.</summary>
+    public static string RewardModel(string outputDir) => Path.Combine(outputDir, RewardModelFolder);
+
+    /// <summary>The name of a checkpoint (or reward model) an earlier run left in <paramref name="outputDir"/>, or
+    /// null. A new run refuses such a folder rather than overwrite or mix with another run's output.</summary>
     public static string? EarlierCheckpoint(string outputDir) =>
         Directory.Exists(outputDir)
-            ? Directory.EnumerateFileSystemEntries(outputDir, Prefix + "*").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault()
+            ? Directory.EnumerateFileSystemEntries(outputDir, Prefix + "*")
+                .Concat(Directory.EnumerateFileSystemEntries(outputDir, RewardModelFolder))
+                .Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault()
             : null;
 }

@@ -54,10 +54,11 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
         switch (section.Type)
         {
             case JudgeSection.RewardModel:
-                var weights = (await GrainFactory.GetGrain<IRewardModelGrain>(experimentId).ExportRewardModel()).ToTensorBytes();
+                var export = await GrainFactory.GetGrain<IRewardModelGrain>(experimentId).ExportRewardModel();
+                var weights = export.Weights.ToTensorBytes();
                 (_rewardModel, _scorer) = await _device.RunAsync(() =>
                 {
-                    var model = ScalarHeadModel.FromWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
+                    var model = ScalarHeadModel.FromWeights(ExperimentSpecs.ModelConfigFromJson(export.ModelConfigJson), weights,
                         ModelFactory.ParseComputeType(config.Model.DType), new TorchSharp.torch.Device(_device.Device));
                     return (model, new RewardModelScorer(model, Tokenizers.Create(config.Model.ResolvedTokenizer)));
                 });
@@ -94,11 +95,12 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
         RankOutcome outcome;
         try
         {
+            double minConfidence = _section.MinConfidence;
             outcome = _scorer is { } scorer
-                ? await _device.RunAsync(() => CandidateRanking.RankByScores(sets, rows => scorer.ScoreTexts(rows)))
+                ? await _device.RunAsync(() => CandidateRanking.RankByScores(sets, rows => scorer.ScoreTexts(rows), minConfidence))
                 : _decoder is not null
-                    ? await _device.RunAsync(() => CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None).GetAwaiter().GetResult())
-                    : await CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None);
+                    ? await _device.RunAsync(() => CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None, minConfidence).GetAwaiter().GetResult())
+                    : await CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None, minConfidence);
         }
         catch (JudgeUnavailableException e)
         {
@@ -114,6 +116,7 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
             Pairs = [.. outcome.Pairs.Select(p => new PreferencePairItem(p.Prompt, p.Chosen, p.Rejected))],
             Judgements = outcome.Judgements,
             Skipped = outcome.Skipped,
+            Uncertain = outcome.Uncertain,
             OrderDisagreements = outcome.OrderDisagreements,
             Seconds = clock.Elapsed.TotalSeconds,
         };

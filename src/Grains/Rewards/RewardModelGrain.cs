@@ -17,6 +17,7 @@ using RlhfActors.Training.Rewards;
 using RlhfActors.Training.Scoring;
 using RlhfActors.Training.Tasks;
 using RlhfActors.Training.Tokenization;
+using RlhfActors.Training.Weights;
 
 namespace RlhfActors.Grains.Rewards;
 
@@ -76,13 +77,17 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         ArgumentNullException.ThrowIfNull(init);
         var experimentId = this.GetPrimaryKeyString();
         var config = init.Model.Config;
-        var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
-                      ?? throw new InvalidOperationException($"experiment '{experimentId}': policy version {init.Version} for the reward model is no longer held by the policy registry");
-        if (version.BaseVersion >= 0)
-            throw new InvalidOperationException($"experiment '{experimentId}': the reward model needs full weights, version {init.Version} is an adapter");
-        await DisposeTrainerAsync();
-        var weights = version.Weights.ToTensorBytes();
         var section = config.RewardModel;
+        IReadOnlyList<TensorBytes>? weights = null;
+        if (section.Init is null)
+        {
+            var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
+                          ?? throw new InvalidOperationException($"experiment '{experimentId}': policy version {init.Version} for the reward model is no longer held by the policy registry");
+            if (version.BaseVersion >= 0)
+                throw new InvalidOperationException($"experiment '{experimentId}': the reward model needs full weights, version {init.Version} is an adapter");
+            weights = version.Weights.ToTensorBytes();
+        }
+        await DisposeTrainerAsync();
         var options = new RewardModelOptions
         {
             Steps = section.Steps,
@@ -97,9 +102,12 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         {
             var (train, eval) = PreferenceSpecs.Pairs(config, section.Pairs, "reward_model.pairs");
             var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
-            var model = ScalarHeadModel.FromPolicyWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
-                StableSeed.Derive(config.Seed, RewardHeadSeedStream), ModelFactory.ParseComputeType(config.Model.DType),
-                new TorchSharp.torch.Device(_device.Device));
+            var computeType = ModelFactory.ParseComputeType(config.Model.DType);
+            var device = new TorchSharp.torch.Device(_device.Device);
+            var model = weights is null
+                ? LoadTrained(section.Init!, tokenizer, computeType, device)
+                : ScalarHeadModel.FromPolicyWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
+                    StableSeed.Derive(config.Seed, RewardHeadSeedStream), computeType, device);
             try
             {
                 var created = RewardModelTrainer.Create(model, tokenizer, train, options, config.Seed);
@@ -114,6 +122,17 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         (_trainer, _scorer, _heldOut, _key) = (trainer, new RewardModelScorer(trainer.Model, trainer.Tokenizer), heldOut, null);
         LogTrainingStarted(experimentId, init.Version, heldOut.Count, before.Accuracy);
         return ToResult(before);
+    }
+
+    /// <summary>A trained reward model (reward_model.init); it must read the experiment's token ids.</summary>
+    static ScalarHeadModel LoadTrained(string folder, ITokenizer tokenizer, TorchSharp.torch.ScalarType computeType, TorchSharp.torch.Device device)
+    {
+        var model = RewardModelFolder.Read(folder, computeType, device);
+        if (model.Config.VocabSize >= tokenizer.VocabSize) return model;
+        int vocab = model.Config.VocabSize;
+        model.Dispose();
+        throw new InvalidDataException($"reward_model.init: '{folder}' has vocab_size {vocab}, fewer than the experiment's tokenizer's " +
+                                       $"{tokenizer.VocabSize} ids: it was trained with another tokenizer");
     }
 
     /// <summary>The reward head's initialisation draws from its own seed stream, apart from the policy's.</summary>
@@ -145,10 +164,23 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         return ToResult(await _device.RunAsync(() => trainer.Evaluate(heldOut)));
     }
 
-    public async Task<ImmutableArray<TensorPayload>> ExportRewardModel()
+    public async Task<RewardModelExport> ExportRewardModel()
     {
         var trainer = RequireTrainer();
-        return await _device.RunAsync(() => trainer.ExportWeights().ToPayloads());
+        return await _device.RunAsync(() => new RewardModelExport
+        {
+            ModelConfigJson = trainer.Model.Config.ToJson(),
+            Weights = trainer.ExportWeights().ToPayloads(),
+        });
+    }
+
+    public async Task<string> SaveRewardModel(string directory)
+    {
+        var trainer = RequireTrainer();
+        var full = Path.GetFullPath(directory);
+        await _device.RunAsync(() => RewardModelFolder.Write(full, trainer.Model, trainer.Tokenizer));
+        LogSaved(this.GetPrimaryKeyString(), full);
+        return full;
     }
 
     static PreferenceEvalResult ToResult(PreferenceAccuracy a) =>
@@ -183,6 +215,9 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         (_trainer, _scorer) = (null, null);
         await _device.RunAsync(trainer.Dispose);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reward model {ExperimentId}: saved to {Directory}")]
+    private partial void LogSaved(string experimentId, string directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reward model {ExperimentId}: {Terms}")]
     private partial void LogInitialized(string experimentId, string terms);

@@ -26,7 +26,7 @@ public sealed record RewardModelOptions
         {
             if (!ok) errors.Add($"reward_model.{field} must be {range} (got {value})");
         }
-        Require(Steps > 0, "steps", Steps, "> 0");
+        Require(Steps >= 0, "steps", Steps, ">= 0 (0: a trained model, evaluated only)");
         Require(BatchSize > 0, "batch_size", BatchSize, "> 0");
         Require(LearningRate > 0 && double.IsFinite(LearningRate), "learning_rate", LearningRate, "> 0");
         Require(WarmupSteps >= 0, "warmup_steps", WarmupSteps, ">= 0");

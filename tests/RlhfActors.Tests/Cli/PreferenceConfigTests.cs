@@ -34,6 +34,7 @@ public sealed class PreferenceConfigTests
             model: judge-1
             api_key_env: JUDGE_KEY
             max_concurrency: 4
+            min_confidence: 0.8
         dpo:
           beta: 0.2
           loss_type: ipo
@@ -69,6 +70,7 @@ public sealed class PreferenceConfigTests
         Assert.Equal(JudgeSection.Http, config.Rlaif.Judge.Type);
         Assert.Equal("JUDGE_KEY", config.Rlaif.Judge.ApiKeyEnv);
         Assert.Equal(4, config.Rlaif.Judge.MaxConcurrency);
+        Assert.Equal(0.8, config.Rlaif.Judge.MinConfidence);
         Assert.Equal(DpoSection.Ipo, config.Dpo.LossType);
         Assert.Equal(0.1, config.Dpo.LabelSmoothing);
         Assert.Equal(0.5, config.Dpo.RpoAlpha);
@@ -86,6 +88,7 @@ public sealed class PreferenceConfigTests
     [InlineData("  label_smoothing: 0.1", "  label_smoothing: 0.5", "dpo.label_smoothing must be in [0, 0.5)")]
     [InlineData("  rpo_alpha: 0.5", "  rpo_alpha: -1", "dpo.rpo_alpha must be >= 0 (0 = off)")]
     [InlineData("    max_concurrency: 4", "    max_concurrency: 0", "rlaif.judge.max_concurrency must be between 1 and 256")]
+    [InlineData("    min_confidence: 0.8", "    min_confidence: 0.3", "rlaif.judge.min_confidence must be in [0.5, 1)")]
     [InlineData("  rounds: 3", "  roundz: 3", "unknown key 'rlaif.roundz'")]
     public void A_bad_field_is_named_with_its_line(string line, string replacement, string expected)
     {
@@ -103,6 +106,32 @@ public sealed class PreferenceConfigTests
         var error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(text, "ppo.yaml"));
         Assert.True(error.Errors.Any(e => e.Contains("ppo.lam must be in [0, 1]")), string.Join("\n", error.Errors));
         Assert.True(error.Errors.Any(e => e.Contains("ppo.num_mini_batches must be between 1")), string.Join("\n", error.Errors));
+    }
+
+    [Fact]
+    public void A_trained_reward_model_may_be_reused_with_zero_steps()
+    {
+        var judged = Yaml.Replace("    type: http\n", "    type: reward_model\n");
+        var folder = Directory.CreateTempSubdirectory("rlhf-rm-").FullName;
+        try
+        {
+            var reuse = judged.Replace("  steps: 50\n", $"  steps: 0\n  init: {folder}\n");
+            var config = ExperimentYamlLoader.Parse(reuse, "rlaif.yaml");
+            Assert.Equal((folder, 0), (config.RewardModel.Init, config.RewardModel.Steps));
+
+            // Without init, zero steps would leave an untrained head: refused, by field and line.
+            var untrained = judged.Replace("  steps: 50\n", "  steps: 0\n");
+            var error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(untrained, "rlaif.yaml"));
+            Assert.Contains(error.Errors, e => e.Contains("reward_model.steps must be > 0"));
+
+            var missing = judged.Replace("  steps: 50\n", $"  steps: 0\n  init: {folder}-gone\n");
+            error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(missing, "rlaif.yaml"));
+            Assert.Contains(error.Errors, e => e.Contains($"reward_model.init: folder '{folder}-gone' does not exist"));
+        }
+        finally
+        {
+            Directory.Delete(folder);
+        }
     }
 
     [Fact]

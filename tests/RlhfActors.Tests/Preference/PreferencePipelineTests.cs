@@ -54,6 +54,7 @@ public sealed partial class PreferencePipelineTests(SplitClusterFixture fixture)
         var rm = result.Stages[1];
         Assert.Equal(config.RewardModel.Steps, rm.Steps);
         Assert.InRange(rm.Metrics["eval/preference_accuracy"], 0, 1);
+        Assert.True(File.Exists(Path.Combine(config.OutputDir, "reward_model", "model.safetensors")), "the reward model was not saved");
         var ppo = result.Stages[2];
         Assert.Equal(config.Ppo.Steps, ppo.Steps);
         Assert.True(double.IsFinite(ppo.Metrics["val/explained_variance"]));
@@ -73,9 +74,37 @@ public sealed partial class PreferencePipelineTests(SplitClusterFixture fixture)
         Assert.Equal([1, 2], result.Rounds.Select(r => r.Round));
         foreach (var round in result.Rounds)
         {
+            Assert.Equal(0, round.Uncertain); // min_confidence 0.5: every pair the judge can tell apart is kept
             Assert.InRange(round.Pairs + round.Skipped, 1, config.Rlaif.PromptsPerRound);
             Assert.InRange(round.AccuracyAfter, 0, 1);
+            if (round.Pairs > 0) Assert.InRange(round.ChosenCorrect!.Value, 0, 1);
         }
+    }
+
+    /// <summary>The judge a run trained is saved beside its checkpoints; a second run names it in reward_model.init
+    /// with steps 0, trains nothing, and measures the very same model: the same held-out preference accuracy and
+    /// margin. Its stricter min_confidence leaves out pairs the first run kept.</summary>
+    [Fact]
+    public async Task A_trained_judge_is_saved_and_reused_by_a_later_run()
+    {
+        var first = TinyPreference.Rlaif(NewName("rlaif-save"));
+        var trained = (await CompletedAsync(fixture.Client, first)).Stages[1];
+        var folder = Path.Combine(first.OutputDir, "reward_model");
+        Assert.True(File.Exists(Path.Combine(folder, "config.json")) && File.Exists(Path.Combine(folder, "model.safetensors")),
+            $"no reward model folder at {folder}");
+
+        var second = TinyPreference.Rlaif(NewName("rlaif-reuse"), new JudgeSection { MinConfidence = 0.999 }) with
+        {
+            RewardModel = first.RewardModel with { Init = folder, Steps = 0 },
+        };
+        var reused = await CompletedAsync(fixture.Client, second);
+        var stage = reused.Stages[1];
+        Assert.Equal(("reward_model", 0), (stage.Name, stage.Steps));
+        Assert.False(stage.Metrics.ContainsKey("loss"));
+        Assert.Equal(trained.Metrics["eval/preference_accuracy"], stage.Metrics["eval/preference_accuracy"]);
+        Assert.Equal(trained.Metrics["eval/margin"], stage.Metrics["eval/margin"], 5);
+        Assert.Equal(stage.Metrics["eval/preference_accuracy"], stage.Metrics["eval/preference_accuracy_before"]);
+        Assert.Contains(reused.Rounds, r => r.Uncertain > 0);
     }
 
     /// <summary>An OpenAI-compatible judge that knows arithmetic answers for the candidate holding the right sum; it

@@ -84,7 +84,7 @@ public sealed class RewardModelTrainerTests(ITestOutputHelper output)
     public void Options_errors_name_the_config_fields()
     {
         Assert.Empty(new RewardModelOptions().Errors());
-        var errors = new RewardModelOptions { Steps = 0, LearningRate = -1, CenterRewardsCoefficient = -0.5 }.Errors();
+        var errors = new RewardModelOptions { Steps = -1, LearningRate = -1, CenterRewardsCoefficient = -0.5 }.Errors();
         Assert.Equal(3, errors.Count);
         Assert.Contains(errors, e => e.StartsWith("reward_model.steps"));
         Assert.Contains(errors, e => e.StartsWith("reward_model.learning_rate"));
