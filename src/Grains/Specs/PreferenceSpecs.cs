@@ -14,8 +14,18 @@ public static class PreferenceSpecs
     /// with its own seed so the pairs' prompts are not the policy's).</summary>
     public static (IReadOnlyList<PreferencePair> Train, IReadOnlyList<PreferencePair> Eval) Pairs(ExperimentConfig config, PreferenceDataSection pairs, string field)
     {
+        var (train, eval) = RewardModelPairs(config, pairs, field);
+        return ([.. train.Select(m => m.Pair)], eval);
+    }
+
+    /// <summary>As <see cref="Pairs"/>, with the train pairs' required score gaps: a JSONL line's optional
+    /// <c>"margin"</c> (Llama 2's margin loss), 0 for built-in pairs. Only the reward model's Bradley–Terry loss
+    /// uses them; DPO, like TRL's, has no per-pair margin.</summary>
+    public static (IReadOnlyList<MarginedPreference> Train, IReadOnlyList<PreferencePair> Eval) RewardModelPairs(ExperimentConfig config,
+        PreferenceDataSection pairs, string field)
+    {
         if (pairs.TrainFile is not null)
-            return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile).Select(m => m.Pair).ToArray(), PreferenceJsonl.ReadPreferencePairs(pairs.EvalFile
+            return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile), PreferenceJsonl.ReadPreferencePairs(pairs.EvalFile
                 ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file")).Select(m => m.Pair).ToArray());
         var task = pairs.Task ?? config.Data.Task
                    ?? throw new ArgumentException($"{field}: name a task or a train_file (the experiment's data has no task to make pairs from)");
@@ -29,7 +39,7 @@ public static class PreferenceSpecs
             EvalExamples = pairs.EvalExamples ?? config.Data.EvalExamples,
             Seed = seed,
         });
-        return (ArithmeticPreferences.Build(data.Train, seed), ArithmeticPreferences.Build(data.Eval, seed + 1));
+        return ([.. ArithmeticPreferences.Build(data.Train, seed).Select(p => new MarginedPreference(p, 0))], ArithmeticPreferences.Build(data.Eval, seed + 1));
     }
 
     public static DpoOptions Dpo(ExperimentConfig config) => new()
