@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using RlhfActors.Tests.Http;
 using RlhfActors.Training.Rewards;
 using Reply = RlhfActors.Tests.Rewards.LoopbackRewardServer.Reply;
 
@@ -117,7 +118,7 @@ public sealed class HttpRewardTests
     [Fact]
     public async Task A_refused_connection_is_retried_then_fails_naming_the_url()
     {
-        var url = new Uri($"http://127.0.0.1:{LoopbackRewardServer.FreePort()}/score");
+        var url = new Uri($"http://127.0.0.1:{LoopbackHttpServer.FreePort()}/score");
         using var reward = Reward(url, retries: 1);
         var e = await Assert.ThrowsAsync<HttpRequestException>(() => reward.ScoreAsync(Batch, CancellationToken.None));
         Assert.Contains(url.ToString(), e.Message);
