@@ -6,11 +6,14 @@ namespace RlhfActors.Client.Progress;
 /// <summary>
 /// Shows a run's progress. On a terminal: one line redrawn in place (step/total, loss, lr, tokens/s, ETA) plus a
 /// permanent line per evaluation. Otherwise (a pipe, a log file, <c>--json</c>): plain lines, one per evaluation and
-/// one per tenth of the steps, so logs stay short and readable.
+/// one per tenth of the steps, so logs stay short and readable. Both: a permanent line when a stage starts and when
+/// it ends (with its eval/ figures), and one per RLAIF round — a reward model's training counts no policy steps, so
+/// without them a PPO or RLAIF log would sit silent through it.
 /// </summary>
 public sealed class ProgressReporter(TextWriter output, bool interactive)
 {
-    int _evalsShown;
+    int _evalsShown, _stagesShown, _roundsShown;
+    string _stage = "";
     int _lastTenth = -1;
     string _lastPhase = "";
     int _drawnWidth;
@@ -18,9 +21,23 @@ public sealed class ProgressReporter(TextWriter output, bool interactive)
     public void Report(ExperimentStatus status)
     {
         // A new run (same display, restarted experiment) starts its history again.
-        if (status.Evals.Length < _evalsShown) _evalsShown = 0;
+        if (status.Evals.Length < _evalsShown) (_evalsShown, _stagesShown, _roundsShown, _stage) = (0, 0, 0, "");
         for (; _evalsShown < status.Evals.Length; _evalsShown++)
             WriteLine(FormatEval(status.ExperimentId, status.Evals[_evalsShown]));
+        // In story order: earlier stages done, the current stage started, its rounds, the current stage done.
+        var stages = status.Stages.IsDefault ? [] : status.Stages;
+        int earlier = stages.Length > 0 && stages[^1].Name == status.Stage ? stages.Length - 1 : stages.Length;
+        for (; _stagesShown < earlier; _stagesShown++)
+            WriteLine(FormatStage(status.ExperimentId, stages[_stagesShown]));
+        // The first stage (sft) starts with the run; a later one is news.
+        if (_stage.Length > 0 && status.Stage != _stage)
+            WriteLine($"[{status.ExperimentId}] stage {status.Stage} started");
+        _stage = status.Stage;
+        var rounds = status.Rounds.IsDefault ? [] : status.Rounds;
+        for (; _roundsShown < rounds.Length; _roundsShown++)
+            WriteLine(FormatRound(status.ExperimentId, rounds[_roundsShown]));
+        for (; _stagesShown < stages.Length; _stagesShown++)
+            WriteLine(FormatStage(status.ExperimentId, stages[_stagesShown]));
 
         if (interactive)
         {
@@ -73,6 +90,20 @@ public sealed class ProgressReporter(TextWriter output, bool interactive)
         if (s.Phase is not ("training" or "")) parts.Add($"({s.Phase})");
         return string.Join("  ", parts);
     }
+
+    /// <summary>A finished stage: its steps, time and held-out figures (its eval/ metrics).</summary>
+    public static string FormatStage(string experimentId, StageSummary stage)
+    {
+        var figures = stage.Metrics.Where(m => m.Key.StartsWith("eval/", StringComparison.Ordinal))
+            .Select(m => $"{m.Key[5..]} {m.Value.ToString("G4", CultureInfo.InvariantCulture)}");
+        return $"[{experimentId}] stage {stage.Name} done: {stage.Steps} steps in {stage.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s" +
+               string.Concat(figures.Select(f => "; " + f));
+    }
+
+    public static string FormatRound(string experimentId, RlaifRoundSummary r) =>
+        $"[{experimentId}] round {r.Round}: {r.Pairs} pairs" + (r.Uncertain > 0 ? $" ({r.Uncertain} prompts too uncertain)" : "") +
+        (r.JudgeAgreement is { } a ? $", judge agreement {a.ToString("F2", CultureInfo.InvariantCulture)}" : "") +
+        $", accuracy {(100 * r.AccuracyAfter).ToString("F1", CultureInfo.InvariantCulture)}%";
 
     public static string FormatEval(string experimentId, EvalSummary e) =>
         $"[{experimentId}] eval at step {e.Step} (policy v{e.PolicyVersion}): accuracy " +
