@@ -92,7 +92,7 @@ public sealed partial class ExperimentGrain
 
         // 4. The verifier measures the new policy on held-out prompts.
         var eval = await EvaluateAsync();
-        var agreement = JudgeAgreement(pairs);
+        var measured = MeasureJudge(pairs);
         _round = round;
         var summary = new RlaifRoundSummary
         {
@@ -101,8 +101,8 @@ public sealed partial class ExperimentGrain
             Skipped = ranked.Skipped,
             Uncertain = ranked.Uncertain,
             OrderDisagreements = ranked.OrderDisagreements,
-            JudgeAgreement = agreement.Agreement,
-            ChosenCorrect = agreement.ChosenCorrect,
+            JudgeAgreement = measured.Agreement,
+            ChosenCorrect = measured.ChosenCorrect,
             Loss = last?.Loss ?? double.NaN,
             Margin = last?.Margin ?? double.NaN,
             AccuracyAfter = eval.Accuracy,
@@ -129,7 +129,7 @@ public sealed partial class ExperimentGrain
     /// <summary>The judge's pairs measured by the verifier after the round, for the report only: of the pairs where
     /// exactly one side is right, the share where the judge chose that one (agreement); and of all pairs, the share
     /// whose chosen answer is right (the rest teach a wrong answer as "better", whatever the judge's agreement).</summary>
-    (double? Agreement, double? ChosenCorrect) JudgeAgreement(ImmutableArray<PreferencePairItem> pairs)
+    (double? Agreement, double? ChosenCorrect) MeasureJudge(ImmutableArray<PreferencePairItem> pairs)
     {
         int verified = 0, right = 0, decisive = 0, agreed = 0;
         foreach (var pair in pairs)

@@ -100,7 +100,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         };
         var (trainer, heldOut, before) = await _device.RunAsync(() =>
         {
-            var (train, eval) = PreferenceSpecs.RewardModelPairs(config, section.Pairs, "reward_model.pairs");
+            var (train, eval) = PreferenceSpecs.MarginedPairs(config, section.Pairs, "reward_model.pairs");
             var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
             var computeType = ModelFactory.ParseComputeType(config.Model.DType);
             var device = new TorchSharp.torch.Device(_device.Device);

@@ -14,14 +14,14 @@ public static class PreferenceSpecs
     /// with its own seed so the pairs' prompts are not the policy's).</summary>
     public static (IReadOnlyList<PreferencePair> Train, IReadOnlyList<PreferencePair> Eval) Pairs(ExperimentConfig config, PreferenceDataSection pairs, string field)
     {
-        var (train, eval) = RewardModelPairs(config, pairs, field);
+        var (train, eval) = MarginedPairs(config, pairs, field);
         return ([.. train.Select(m => m.Pair)], eval);
     }
 
     /// <summary>As <see cref="Pairs"/>, with the train pairs' required score gaps: a JSONL line's optional
     /// <c>"margin"</c> (Llama 2's margin loss), 0 for built-in pairs. Only the reward model's Bradley–Terry loss
     /// uses them; DPO, like TRL's, has no per-pair margin.</summary>
-    public static (IReadOnlyList<MarginedPreference> Train, IReadOnlyList<PreferencePair> Eval) RewardModelPairs(ExperimentConfig config,
+    public static (IReadOnlyList<MarginedPreference> Train, IReadOnlyList<PreferencePair> Eval) MarginedPairs(ExperimentConfig config,
         PreferenceDataSection pairs, string field)
     {
         if (pairs.TrainFile is not null)

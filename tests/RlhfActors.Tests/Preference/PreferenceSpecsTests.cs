@@ -29,7 +29,7 @@ public sealed class PreferenceSpecsTests : IDisposable
         };
         var config = TinyPreference.Dpo("specs");
 
-        var (train, eval) = PreferenceSpecs.RewardModelPairs(config, section, "reward_model.pairs");
+        var (train, eval) = PreferenceSpecs.MarginedPairs(config, section, "reward_model.pairs");
         Assert.Equal([1.5, 0.0], train.Select(m => m.Margin));
         Assert.Equal(("2+3=", "5", "6"), (train[0].Pair.Prompt, train[0].Pair.Chosen, train[0].Pair.Rejected));
         Assert.Equal("1+1=", Assert.Single(eval).Prompt);
@@ -42,7 +42,7 @@ public sealed class PreferenceSpecsTests : IDisposable
     public void Built_in_pairs_demand_no_margin()
     {
         var section = new PreferenceDataSection { TrainExamples = 32, EvalExamples = 8 };
-        var (train, eval) = PreferenceSpecs.RewardModelPairs(TinyPreference.Dpo("specs"), section, "reward_model.pairs");
+        var (train, eval) = PreferenceSpecs.MarginedPairs(TinyPreference.Dpo("specs"), section, "reward_model.pairs");
         Assert.Equal(32, train.Count);
         Assert.All(train, m => Assert.Equal(0, m.Margin));
         Assert.Equal(8, eval.Count);
