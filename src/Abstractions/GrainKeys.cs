@@ -8,6 +8,9 @@ public static class GrainKeys
 {
     const string SamplerSeparator = "/sampler-";
 
+    /// <summary>The one experiment directory of a cluster (<c>IExperimentDirectoryGrain</c>).</summary>
+    public const string ExperimentDirectory = "experiments";
+
     public static string Sampler(string experimentId, int index) => $"{experimentId}{SamplerSeparator}{index}";
 
     /// <summary>The experiment id of a sampler key.</summary>

@@ -19,6 +19,8 @@ public static class Cli
             ControlCommands.Pause(context),
             ControlCommands.Resume(context),
             ControlCommands.Stop(context),
+            ClusterCommands.Cluster(context),
+            ClusterCommands.List(context),
             SiloCommand.Create(context),
             GenerateCommand.Create(context),
             ExportCommand.Create(context),

@@ -1,23 +1,40 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using RlhfActors.Silo.Hosting;
 
-// A standalone localhost silo: `dotnet run --project src/Silo [--Rlhf:SiloPort=11111 --Rlhf:GatewayPort=30000]`.
-// Runs until Ctrl+C.
+// A standalone silo: `dotnet run --project src/Silo [--Rlhf:SiloPort=11111 --Rlhf:GatewayPort=30000]`, localhost by
+// default, a member of a Redis cluster with --Rlhf:Redis:Endpoint=host:port (or Rlhf__Redis__Endpoint in the
+// environment). The same hosting code and settings as `rlhf silo`. Runs until Ctrl+C or SIGTERM.
 var builder = Host.CreateApplicationBuilder(args);
-var options = builder.Configuration.GetSection(RlhfSiloOptions.Section).Get<RlhfSiloOptions>() ?? new RlhfSiloOptions();
+RlhfSiloOptions options;
+RedisOptions redis;
 try
 {
+    SiloConfiguration.ThrowIfUnknownKeys(builder.Configuration);
+    options = SiloConfiguration.Silo(builder.Configuration);
+    redis = SiloConfiguration.Redis(builder.Configuration);
     options.Validate();
+    redis.Validate();
 }
 catch (ArgumentException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
+if (redis.IsSet)
+{
+    try
+    {
+        await RedisPreflight.CheckAsync(redis);
+    }
+    catch (RedisUnreachableException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+}
 builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
-builder.UseOrleans(silo => silo.UseRlhfSilo(options));
+builder.UseOrleans(silo => silo.UseRlhfSilo(options, redis));
 builder.Services.AddHostedService<SiloStartedLogger>();
 await builder.Build().RunAsync();
 return 0;

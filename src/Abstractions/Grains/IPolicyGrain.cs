@@ -4,7 +4,7 @@ using RlhfActors.Abstractions.Policy;
 namespace RlhfActors.Abstractions.Grains;
 
 /// <summary>An experiment's registry of published policy versions (key: experiment id). Holds the newest few in
-/// memory; samplers pull from it.</summary>
+/// memory (samplers pull from it) and the index of all of them in grain storage.</summary>
 [Alias("rlhf.IPolicyGrain")]
 public interface IPolicyGrain : IGrainWithStringKey
 {
@@ -19,6 +19,11 @@ public interface IPolicyGrain : IGrainWithStringKey
     /// <summary>A version still held, or null (never published, or evicted as too old).</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GetVersion")]
     Task<PolicyVersion?> GetVersion(long version);
+
+    /// <summary>Every version ever published, oldest first, without weights: kept in grain storage, so it outlives the
+    /// activation (and, on a Redis cluster, every silo).</summary>
+    [Alias("GetIndex")]
+    Task<System.Collections.Immutable.ImmutableArray<PolicyVersionInfo>> GetIndex();
 
     /// <summary>The newest version number; -1 before the first publication.</summary>
     [Alias("GetLatestVersionNumber")]

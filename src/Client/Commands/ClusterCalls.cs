@@ -19,6 +19,11 @@ static class ClusterCalls
             cli.Stderr.WriteLine($"error: {e.Message}");
             return ExitCodes.NoSilo;
         }
+        catch (ClientSettingsException e)
+        {
+            cli.Stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.Usage;
+        }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Interrupted while connecting or while a silo was starting.

@@ -1,29 +1,73 @@
 using System.CommandLine;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Silo.Hosting;
 
 namespace RlhfActors.Client.Commands;
 
-/// <summary><c>rlhf silo [--gateway-port N] [--silo-port N]</c>: the standalone silo (as <c>src/Silo</c>: same
-/// hosting code, cluster id and default ports) in the foreground until Ctrl+C, so that <c>run --detach</c> and the
-/// control commands need nothing but <c>rlhf</c>.</summary>
+/// <summary>
+/// <c>rlhf silo [--redis host:port] [--silo-port N] [--gateway-port N] [--advertised-address A] [--cluster-id ID]
+/// [--service-id ID]</c>: a silo in the foreground until Ctrl+C or SIGTERM. Without <c>--redis</c>, the standalone
+/// localhost silo (as <c>src/Silo</c>: same hosting code, cluster id and default ports). With it, a member of a Redis
+/// cluster. Every setting may also come from the environment (<c>Rlhf__SiloPort</c>, <c>Rlhf__Redis__Endpoint</c>,
+/// <c>Rlhf__Hardware__Accelerator</c>, …; see <see cref="SiloConfiguration"/>); a flag given wins. The Redis password
+/// comes only from the environment (<c>Rlhf__Redis__Password</c>).
+/// </summary>
 public static class SiloCommand
 {
     public static Command Create(CliContext cli)
     {
         var defaults = new RlhfSiloOptions();
-        var gatewayPort = PortOption("--gateway-port", "Port clients connect to (--cluster localhost:PORT)", defaults.GatewayPort);
-        var siloPort = PortOption("--silo-port", "Port for silo-to-silo traffic", defaults.SiloPort);
-        var command = new Command("silo", "Run a localhost silo in the foreground until Ctrl+C") { gatewayPort, siloPort };
+        var redis = new Option<string>("--redis")
+        {
+            Description = "Join the Redis cluster at host:port (membership, grain state and reminders in Redis); " +
+                          "password and TLS from Rlhf__Redis__Password and Rlhf__Redis__Tls",
+            HelpName = "host:port",
+        };
+        var gatewayPort = PortOption("--gateway-port", $"Port clients connect to (default {defaults.GatewayPort})");
+        var siloPort = PortOption("--silo-port", $"Port for silo-to-silo traffic (default {defaults.SiloPort})");
+        var advertised = new Option<string>("--advertised-address")
+        {
+            Description = "Address other silos and clients reach this one at (needed in containers; 127.0.0.1 keeps a local cluster on loopback)",
+            HelpName = "ip-or-host",
+        };
+        var clusterId = new Option<string>("--cluster-id") { Description = $"Cluster id (default {defaults.ClusterId})" };
+        var serviceId = new Option<string>("--service-id") { Description = $"Service id: grain state is keyed by it (default {defaults.ServiceId})" };
+        var command = new Command("silo", "Run a silo in the foreground until Ctrl+C: localhost, or a member of a Redis cluster (--redis)")
+        {
+            redis, gatewayPort, siloPort, advertised, clusterId, serviceId,
+        };
         command.SetAction((parse, cancellationToken) =>
-            ExecuteAsync(new RlhfSiloOptions { GatewayPort = parse.GetValue(gatewayPort), SiloPort = parse.GetValue(siloPort) },
-                cli, cancellationToken));
+        {
+            var configuration = SiloConfiguration.FromEnvironment();
+            RlhfSiloOptions options;
+            RedisOptions redisOptions;
+            try
+            {
+                SiloConfiguration.ThrowIfUnknownKeys(configuration);
+                options = SiloConfiguration.Silo(configuration);
+                redisOptions = SiloConfiguration.Redis(configuration);
+            }
+            catch (ArgumentException e)
+            {
+                cli.Stderr.WriteLine($"error: {e.Message}");
+                return Task.FromResult(ExitCodes.Usage);
+            }
+            // A flag given on the command line wins over the environment.
+            if (parse.GetResult(redis) is not null) redisOptions.Endpoint = parse.GetValue(redis);
+            if (parse.GetResult(gatewayPort) is not null) options.GatewayPort = parse.GetValue(gatewayPort);
+            if (parse.GetResult(siloPort) is not null) options.SiloPort = parse.GetValue(siloPort);
+            if (parse.GetResult(advertised) is not null) options.AdvertisedAddress = parse.GetValue(advertised);
+            if (parse.GetResult(clusterId) is not null) options.ClusterId = parse.GetValue(clusterId)!;
+            if (parse.GetResult(serviceId) is not null) options.ServiceId = parse.GetValue(serviceId)!;
+            return ExecuteAsync(options, redisOptions, configuration, cli, cancellationToken);
+        });
         return command;
     }
 
-    static Option<int> PortOption(string name, string description, int defaultPort)
+    static Option<int> PortOption(string name, string description)
     {
-        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultPort };
+        var option = new Option<int>(name) { Description = description };
         option.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int>() is < 1 or > 65535)
@@ -32,11 +76,17 @@ public static class SiloCommand
         return option;
     }
 
-    static async Task<int> ExecuteAsync(RlhfSiloOptions options, CliContext cli, CancellationToken cancellationToken)
+    static async Task<int> ExecuteAsync(RlhfSiloOptions options, RedisOptions redis, IConfiguration configuration, CliContext cli,
+        CancellationToken cancellationToken)
     {
-        if (options.GatewayPort == options.SiloPort)
+        try
         {
-            cli.Stderr.WriteLine($"error: --gateway-port and --silo-port must differ (both {options.GatewayPort})");
+            options.Validate();
+            redis.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            cli.Stderr.WriteLine($"error: {e.Message}");
             return ExitCodes.Usage;
         }
 
@@ -44,22 +94,36 @@ public static class SiloCommand
         try
         {
             // Information: the experiments' lines (started, evaluated, paused, stopped, completed) are the silo's log.
-            silo = await EmbeddedSilo.StartAsync(options, cli.Stderr, LogLevel.Information, cancellationToken);
+            silo = await EmbeddedSilo.StartAsync(options, redis, configuration, cli.Stderr, LogLevel.Information, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             cli.Stderr.WriteLine("cancelled");
             return ExitCodes.Cancelled;
         }
+        catch (RedisUnreachableException e)
+        {
+            cli.Stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.Failed;
+        }
+        catch (ArgumentException e)
+        {
+            cli.Stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.Usage;
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Typically a port in use by another silo.
+            // Typically a port in use by another silo. The message only: the exception's stack is Orleans' start-up.
             cli.Stderr.WriteLine($"error: the silo did not start (silo port {options.SiloPort}, gateway port {options.GatewayPort}): {e.Message}");
             return ExitCodes.Failed;
         }
         await using (silo)
         {
-            cli.Stdout.WriteLine($"silo started: gateway localhost:{options.GatewayPort}");
+            if (redis.IsSet)
+                cli.Stdout.WriteLine($"silo started: cluster {options.ClusterId} on {redis.Describe()}, silo port {options.SiloPort}, " +
+                                     $"gateway port {options.GatewayPort}; clients connect with --cluster {redis.Describe()}");
+            else
+                cli.Stdout.WriteLine($"silo started: gateway localhost:{options.GatewayPort}");
             cli.Stdout.Flush();
             try
             {
@@ -67,10 +131,11 @@ public static class SiloCommand
             }
             catch (OperationCanceledException)
             {
-                // Ctrl+C: the normal way to end a foreground silo.
+                // Ctrl+C or SIGTERM: the normal way to end a foreground silo.
             }
             cli.Stderr.WriteLine("silo stopping");
         }
+        cli.Stderr.WriteLine("silo stopped");
         return ExitCodes.Ok;
     }
 }

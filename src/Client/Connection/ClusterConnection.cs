@@ -9,9 +9,11 @@ using RlhfActors.Silo.Hosting;
 namespace RlhfActors.Client.Connection;
 
 /// <summary>
-/// An Orleans external client connected to a running silo's gateway (a standalone silo, <c>rlhf silo</c>): what the
-/// control commands and <c>run --detach</c> talk through. It joins with the standalone silo's default cluster id and
-/// service id (<see cref="RlhfSiloOptions"/>), and the system's messaging limits.
+/// An Orleans external client connected to a running cluster: one silo's gateway (a standalone silo, <c>rlhf silo</c>)
+/// or, through Redis, the gateways of every live silo of a Redis cluster. What the control commands, <c>run
+/// --cluster</c>, <c>cluster</c> and <c>list</c> talk through. Cluster and service id come from the environment
+/// (<c>Rlhf__ClusterId</c>, <c>Rlhf__ServiceId</c>; the standalone silo's by default), with the system's messaging
+/// limits.
 /// </summary>
 public sealed class ClusterConnection : IAsyncDisposable
 {
@@ -29,17 +31,54 @@ public sealed class ClusterConnection : IAsyncDisposable
 
     public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
 
-    /// <summary>Connects; throws <see cref="NoSiloException"/> when no silo of the cluster answers there.</summary>
+    /// <summary>Connects; throws <see cref="NoSiloException"/> when no silo of the cluster answers there (for a
+    /// redis:// endpoint: Redis does not answer, or no live silo is registered in it), and
+    /// <see cref="ClientSettingsException"/> for a bad <c>Rlhf__</c> environment variable.</summary>
     public static async Task<ClusterConnection> ConnectAsync(ClusterEndpoint endpoint, CancellationToken cancellationToken = default)
     {
-        var silo = new RlhfSiloOptions();
+        // Cluster and service id, and Redis credentials, from the environment as a silo reads them (Rlhf__ClusterId,
+        // Rlhf__Redis__Password, …); the defaults are the standalone silo's.
+        RlhfSiloOptions silo;
+        RedisOptions? redis = null;
+        try
+        {
+            var configuration = SiloConfiguration.FromEnvironment();
+            SiloConfiguration.ThrowIfUnknownKeys(configuration);
+            silo = SiloConfiguration.Silo(configuration);
+            if (endpoint.IsRedis) redis = endpoint.ToRedisOptions(SiloConfiguration.Redis(configuration));
+        }
+        catch (ArgumentException e)
+        {
+            throw new ClientSettingsException(e.Message);
+        }
+        if (redis is not null)
+        {
+            try
+            {
+                await RedisPreflight.CheckAsync(redis, cancellationToken);
+            }
+            catch (RedisUnreachableException e)
+            {
+                throw new NoSiloException(endpoint, e.Message, e);
+            }
+        }
         // No defaults (no appsettings.json from the working directory, no Ctrl+C hook: the CLI owns Ctrl+C) and no
         // log providers: a failed connection is reported once, as NoSiloException, not as the client's retry log.
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.UseOrleansClient(client =>
         {
-            if (endpoint.IsLoopback)
+            if (redis is not null)
+            {
+                // The gateways of every live silo, as the silos registered them in Redis.
+                client.UseRedisClustering(o => o.ConfigurationOptions = redis.ToConfigurationOptions());
+                client.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = silo.ClusterId;
+                    o.ServiceId = silo.ServiceId;
+                });
+            }
+            else if (endpoint.IsLoopback)
             {
                 client.UseLocalhostClustering(endpoint.Port, silo.ServiceId, silo.ClusterId);
             }
@@ -67,7 +106,10 @@ public sealed class ClusterConnection : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             host.Dispose();
-            throw new NoSiloException(endpoint, e);
+            throw redis is null
+                ? new NoSiloException(endpoint, e)
+                : new NoSiloException(endpoint, $"no live silo of cluster '{silo.ClusterId}' is registered in Redis at {endpoint}: " +
+                                                $"start one with `rlhf silo --redis {endpoint.Host}:{endpoint.Port}` (or deploy/local/cluster.sh)", e);
         }
         catch
         {

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace RlhfActors.Client.Connection;
 
-/// <summary>The <c>--cluster host:port</c> option of the commands that talk to a running silo.</summary>
+/// <summary>The <c>--cluster host:port|redis://host:port</c> option of the commands that talk to a running silo.</summary>
 public static class ClusterOption
 {
     /// <param name="defaultToStandalone">Default to the standalone silo's gateway (the control commands); without it
@@ -11,8 +11,8 @@ public static class ClusterOption
     {
         var option = new Option<ClusterEndpoint?>("--cluster")
         {
-            Description = $"Gateway of a running silo, host:port (default {ClusterEndpoint.Default}: the standalone silo's)",
-            HelpName = "host:port",
+            Description = $"The cluster: a silo's gateway host:port (default {ClusterEndpoint.Default}: the standalone silo's), or redis://host:port, the Redis its silos register in",
+            HelpName = "host:port|redis://host:port",
             CustomParser = result =>
             {
                 var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";

@@ -109,6 +109,8 @@ public sealed partial class ExperimentGrain(
             },
         };
         await state.WriteStateAsync();
+        // After the record is written: a listed run always has a record to show.
+        await GrainFactory.GetGrain<IExperimentDirectoryGrain>(GrainKeys.ExperimentDirectory).Register(ExperimentId);
         _phase = Phase.Initialize;
         StartLoop(TickPeriod);
         LogStarted(ExperimentId, config.Algorithm, config.TotalSteps);

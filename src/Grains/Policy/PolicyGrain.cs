@@ -1,32 +1,40 @@
+using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Policy;
 
+using RlhfActors.Grains.Experiments;
 using RlhfActors.Grains.Placement;
 
 namespace RlhfActors.Grains.Policy;
 
 /// <summary>
-/// In-memory registry of an experiment's policy versions, newest <see cref="PolicyGrainOptions.KeepVersions"/>
+/// Registry of an experiment's policy versions: the weights in memory, the index of every version published (number,
+/// step, digest, size; not the weights) in grain storage, so a restarted or different silo still knows which
+/// versions a run produced and never reuses a number. In memory, newest <see cref="PolicyGrainOptions.KeepVersions"/>
 /// kept, plus the full-weights base that the newest adapter versions apply to. Versions are immutable messages, so returning one hands out the stored object without a copy inside a
 /// silo, and serializes it once across silos.
 /// </summary>
 [ControlPlanePlacement]
-public sealed partial class PolicyGrain(IOptions<PolicyGrainOptions> options, ILogger<PolicyGrain> logger) : Grain, IPolicyGrain
+public sealed partial class PolicyGrain(
+    [PersistentState("policy-index", GrainStorage.Experiments)] IPersistentState<PolicyIndex> index,
+    IOptions<PolicyGrainOptions> options,
+    ILogger<PolicyGrain> logger) : Grain, IPolicyGrain
 {
     readonly int _keep = options.Value.KeepVersions;
     // Oldest first.
     readonly List<PolicyVersion> _versions = [];
 
-    public Task<PolicyVersionInfo> Publish(PolicyVersion version)
+    public async Task<PolicyVersionInfo> Publish(PolicyVersion version)
     {
         ArgumentNullException.ThrowIfNull(version);
         var experimentId = this.GetPrimaryKeyString();
         if (version.ExperimentId != experimentId)
             throw new ArgumentException($"policy version belongs to experiment '{version.ExperimentId}', not '{experimentId}'", nameof(version));
-        if (_versions.Count > 0 && version.Version <= _versions[^1].Version)
-            throw new ArgumentException($"policy version {version.Version} is not newer than the latest ({_versions[^1].Version})", nameof(version));
+        var latest = LatestNumber();
+        if (latest >= 0 && version.Version <= latest)
+            throw new ArgumentException($"policy version {version.Version} is not newer than the latest ({latest})", nameof(version));
         if (version.Weights.IsDefaultOrEmpty)
             throw new ArgumentException($"policy version {version.Version} has no weights", nameof(version));
 
@@ -43,16 +51,32 @@ public sealed partial class PolicyGrain(IOptions<PolicyGrainOptions> options, IL
             _versions.RemoveAt(oldest);
         }
         var info = version.Describe();
+        index.State.Versions.Add(info);
+        await index.WriteStateAsync();
         LogPublished(experimentId, info.Version, info.Step, info.Tensors, info.Bytes);
-        return Task.FromResult(info);
+        return info;
     }
 
     public Task<PolicyVersion?> GetLatest() => Task.FromResult(_versions.Count > 0 ? _versions[^1] : null);
 
     public Task<PolicyVersion?> GetVersion(long version) => Task.FromResult(_versions.Find(v => v.Version == version));
 
-    public Task<long> GetLatestVersionNumber() => Task.FromResult(_versions.Count > 0 ? _versions[^1].Version : -1L);
+    public Task<long> GetLatestVersionNumber() => Task.FromResult(LatestNumber());
+
+    public Task<ImmutableArray<PolicyVersionInfo>> GetIndex() => Task.FromResult(index.State.Versions.ToImmutableArray());
+
+    /// <summary>From the persisted index, not the weights held: after a re-activation the weights are gone but the
+    /// numbering continues.</summary>
+    long LatestNumber() => index.State.Versions.Count > 0 ? index.State.Versions[^1].Version : -1L;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: policy version {Version} (step {Step}, {Tensors} tensors, {Bytes} bytes) published")]
     private partial void LogPublished(string experimentId, long version, int step, int tensors, long bytes);
+}
+
+/// <summary>A policy registry's persisted state: every version it was given, oldest first, without the weights (a few
+/// hundred bytes each, so even a run of thousands of steps keeps a small record).</summary>
+[GenerateSerializer, Alias("rlhf.PolicyIndex")]
+public sealed class PolicyIndex
+{
+    [Id(0)] public List<PolicyVersionInfo> Versions { get; set; } = [];
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -42,13 +43,30 @@ public sealed class EmbeddedSilo : IAsyncDisposable
 
     /// <summary>Starts a silo with the given cluster id and ports; throws <see cref="ArgumentException"/> naming a bad
     /// setting.</summary>
-    public static async Task<EmbeddedSilo> StartAsync(RlhfSiloOptions options, TextWriter log, LogLevel minLevel,
-        CancellationToken cancellationToken = default)
+    public static Task<EmbeddedSilo> StartAsync(RlhfSiloOptions options, TextWriter log, LogLevel minLevel,
+        CancellationToken cancellationToken = default) =>
+        StartAsync(options, redis: null, configuration: null, log, minLevel, cancellationToken);
+
+    /// <summary>
+    /// Starts a silo: with <paramref name="redis"/> set, a member of that Redis cluster (Redis is asked for a PING
+    /// first: <see cref="RedisUnreachableException"/> names the endpoint when it does not answer). Throws
+    /// <see cref="ArgumentException"/> naming a bad setting.
+    /// </summary>
+    /// <param name="configuration">Settings the grains read (sections "Rlhf:Hardware", "Rlhf:Experiments", …);
+    /// null for none (the embedded default reads no environment).</param>
+    public static async Task<EmbeddedSilo> StartAsync(RlhfSiloOptions options, RedisOptions? redis, IConfiguration? configuration,
+        TextWriter log, LogLevel minLevel, CancellationToken cancellationToken = default)
     {
         options.Validate();
+        if (redis is { IsSet: true })
+        {
+            redis.Validate();
+            await RedisPreflight.CheckAsync(redis, cancellationToken);
+        }
         // No defaults: no console logger writing to stdout, no Ctrl+C hook of the host's own (the CLI owns Ctrl+C),
         // no appsettings.json picked up from whatever directory the user runs in.
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        if (configuration is not null) builder.Configuration.AddConfiguration(configuration);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(minLevel);
         builder.Logging.AddProvider(new TextWriterLoggerProvider(log, minLevel));
@@ -60,7 +78,8 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
-        builder.UseOrleans(silo => silo.UseRlhfSilo(options));
+        builder.Logging.AddFilter("StackExchange", LogLevel.Warning);
+        builder.UseOrleans(silo => silo.UseRlhfSilo(options, redis));
         var host = builder.Build();
         try
         {

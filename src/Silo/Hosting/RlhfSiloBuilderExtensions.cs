@@ -1,6 +1,10 @@
+using System.Net;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Persistence;
 using Orleans.Serialization;
 using Orleans.Storage;
 using RlhfActors.Abstractions.Messaging;
@@ -12,14 +16,58 @@ namespace RlhfActors.Silo.Hosting;
 
 public static class RlhfSiloBuilderExtensions
 {
-    /// <summary>A localhost silo (development clustering: the first silo is the membership primary) running the
-    /// RLHF grains. Used by the standalone silo and by the client's embedded silo.</summary>
-    public static ISiloBuilder UseRlhfSilo(this ISiloBuilder silo, RlhfSiloOptions options)
+    /// <summary>
+    /// A silo running the RLHF grains, in one of two modes. Without <paramref name="redis"/>: the embedded default, a
+    /// localhost development cluster (the first silo is the membership primary) with memory storage. With it: a
+    /// member of a Redis cluster, whose membership, grain state (experiment records, policy version indexes) and
+    /// reminders live in Redis, so any silo of the cluster, or one restarted, finds every run again. Used by
+    /// <c>rlhf silo</c>, src/Silo and the client's embedded silo.
+    /// </summary>
+    public static ISiloBuilder UseRlhfSilo(this ISiloBuilder silo, RlhfSiloOptions options, RedisOptions? redis = null)
     {
         options.Validate();
-        silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primarySiloEndpoint: null,
-            serviceId: options.ServiceId, clusterId: options.ClusterId);
-        return silo.AddRlhfRuntime();
+        if (redis is not { IsSet: true })
+        {
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primarySiloEndpoint: null,
+                serviceId: options.ServiceId, clusterId: options.ClusterId);
+            return silo.AddRlhfRuntime();
+        }
+
+        redis.Validate();
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = options.ClusterId;
+            o.ServiceId = options.ServiceId;
+        });
+        if (options.Kubernetes)
+        {
+            // Pod IP and pod-to-silo mapping from the downward API; the ids and ports below are applied after it
+            // (PostConfigure), so one set of Rlhf__ variables configures a silo in every environment.
+            silo.UseKubernetesHosting();
+            silo.Services.PostConfigure<ClusterOptions>(o =>
+            {
+                o.ClusterId = options.ClusterId;
+                o.ServiceId = options.ServiceId;
+            });
+            silo.Services.PostConfigure<EndpointOptions>(o =>
+            {
+                o.SiloPort = options.SiloPort;
+                o.GatewayPort = options.GatewayPort;
+            });
+        }
+        else if (options.ResolveAdvertisedAddress() is { } advertised)
+        {
+            // A loopback address keeps the silo on loopback; any other listens on every interface (containers).
+            silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
+        }
+        else
+        {
+            silo.ConfigureEndpoints(options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: true);
+        }
+        silo.UseRedisClustering(o => o.ConfigurationOptions = redis.ToConfigurationOptions());
+        silo.Configure<ClusterMembershipOptions>(ClusterMembershipSettings.Apply);
+        silo.UseRedisReminderService(o => o.ConfigurationOptions = redis.ToConfigurationOptions());
+        return silo.AddRlhfRuntime(redis: redis);
     }
 
     /// <summary>
@@ -29,7 +77,8 @@ public static class RlhfSiloBuilderExtensions
     /// </summary>
     /// <param name="hardware">The devices this silo advertises; null reads section "Rlhf:Hardware" of the silo's
     /// configuration and detects whatever it leaves unset.</param>
-    public static ISiloBuilder AddRlhfRuntime(this ISiloBuilder silo, SiloHardwareOptions? hardware = null)
+    /// <param name="redis">Where grain state lives: null for memory (the embedded default), else Redis.</param>
+    public static ISiloBuilder AddRlhfRuntime(this ISiloBuilder silo, SiloHardwareOptions? hardware = null, RedisOptions? redis = null)
     {
         silo.Configure<SiloMessagingOptions>(o =>
         {
@@ -37,11 +86,22 @@ public static class RlhfSiloBuilderExtensions
             o.MaxMessageBodySize = RlhfLimits.MaxMessageBodyBytes;
             o.ResponseTimeout = RlhfLimits.DefaultResponseTimeout;
         });
-        // In-memory for the embedded default; a cluster replaces it with Redis. State is written with the Orleans
-        // serializer (the messages' [GenerateSerializer] contracts) rather than the default Newtonsoft JSON, which
-        // cannot read back immutable collections or init-only records.
-        silo.AddMemoryGrainStorage(GrainStorage.Experiments, (OptionsBuilder<MemoryGrainStorageOptions> storage) =>
-            storage.Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
+        // State is written with the Orleans serializer (the messages' [GenerateSerializer] contracts) rather than the
+        // default Newtonsoft JSON, which cannot read back immutable collections or init-only records.
+        if (redis is { IsSet: true })
+        {
+            silo.AddRedisGrainStorage(GrainStorage.Experiments, (OptionsBuilder<RedisStorageOptions> storage) =>
+                storage.Configure<Serializer>((o, serializer) =>
+                {
+                    o.ConfigurationOptions = redis.ToConfigurationOptions();
+                    o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+                }));
+        }
+        else
+        {
+            silo.AddMemoryGrainStorage(GrainStorage.Experiments, (OptionsBuilder<MemoryGrainStorageOptions> storage) =>
+                storage.Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
+        }
         silo.Services.AddRlhfGrainServices();
         silo.AddAcceleratorPlacement(hardware
             ?? silo.Configuration.GetSection(SiloHardwareOptions.Section).Get<SiloHardwareOptions>()
