@@ -6,6 +6,10 @@ namespace RlhfActors.Client;
 /// <summary>The <c>rlhf</c> command line. <see cref="RunAsync"/> is the whole program, callable in-process (tests).</summary>
 public static class Cli
 {
+    /// <summary>How long Ctrl+C or SIGTERM waits for the command to end cleanly. Under the 30 s that Docker and
+    /// Kubernetes allow by default before SIGKILL, with room for the runtime's own exit.</summary>
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(25);
+
     /// <param name="handleCtrlC">Let Ctrl+C cancel the running command (the real program); tests leave it off so
     /// they do not hook the test host's signals.</param>
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, bool handleCtrlC = false)
@@ -38,7 +42,10 @@ public static class Cli
         {
             Output = stdout,
             Error = stderr,
-            ProcessTerminationTimeout = handleCtrlC ? TimeSpan.FromSeconds(5) : null,
+            // Ctrl+C and SIGTERM cancel the command, then wait this long for it to end cleanly: a run checkpoints its
+            // last step, a silo leaves the cluster (so the others need not wait ~30 s to declare it dead) and frees
+            // its grains. Past it the process exits anyway.
+            ProcessTerminationTimeout = handleCtrlC ? ShutdownGrace : null,
         };
         return await parse.InvokeAsync(invocation);
     }

@@ -1,0 +1,55 @@
+namespace RlhfActors.Tests.Cluster;
+
+/// <summary>A GRPO experiment small enough for a multi-process test (1-digit addition, the tiny decoder, 20 SFT steps
+/// then 3 sync GRPO steps with two samplers and a KL term), as a YAML file the real client loads.</summary>
+public static class ClusterYaml
+{
+    public static string Grpo(string name, string outputDir) => $"""
+        name: {name}
+        algorithm: grpo
+        seed: 5
+        model:
+          init: scratch
+          dtype: fp32
+          tokenizer: char
+          config:
+            model_type: llama
+            hidden_size: 32
+            intermediate_size: 64
+            num_hidden_layers: 2
+            num_attention_heads: 4
+            num_key_value_heads: 2
+            max_position_embeddings: 32
+            rope_theta: 10000
+            tie_word_embeddings: true
+        data:
+          task: addition
+          task_parameters: {"{"} digits: 1 {"}"}
+          train_examples: 500
+          eval_examples: 10
+        sft:
+          steps: 20
+          batch_size: 16
+          learning_rate: 0.01
+          warmup_steps: 2
+        grpo:
+          steps: 3
+          prompts_per_step: 4
+          num_generations: 4
+          learning_rate: 0.01
+          beta: 0.05
+          max_completion_length: 3
+          samplers: 2
+          mode: sync
+          rewards:
+            - name: exact_match
+            - name: format
+              weight: 0.5
+        eval:
+          every: 0
+          max_new_tokens: 3
+        checkpoint:
+          every: 0
+        output_dir: {outputDir}
+        """;
+}
