@@ -44,8 +44,18 @@ done
 [[ "$accelerators" =~ ^[0-9]+$ && "$accelerators" -le "$silos" ]] || die "--accelerators must be 0-$silos (got '$accelerators')"
 pids_file="$dir/pids"
 
-# A TCP port nothing listens on now (asks the kernel for one, as the tests do).
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+# A loopback TCP port nothing listens on now, and none handed out before by this script: random in 20000-59999,
+# checked by trying to connect (bash's /dev/tcp, so nothing beyond bash is needed).
+used_ports=" "
+# Sets $port (not printed: a $(…) subshell would lose the record of ports handed out).
+free_port() {
+  for _ in $(seq 1 200); do
+    port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    [[ "$used_ports" == *" $port "* ]] && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then used_ports+="$port "; return 0; fi
+  done
+  die "no free loopback port found"
+}
 
 # Ends the processes recorded in $pids_file: SIGTERM (a silo leaves the cluster cleanly), then SIGKILL after 30 s.
 stop_all() {
@@ -96,7 +106,7 @@ trap 'cleanup' EXIT
 
 # Redis: loopback only, its own directory, no snapshots (the cluster's state is small; a crash of the local Redis
 # loses it, which the local form accepts), the password in a config file readable by this user only.
-redis_port="${redis_port:-$(free_port)}"
+if [[ -z "$redis_port" ]]; then free_port; redis_port=$port; fi
 redis_conf="$dir/redis/redis.conf"
 umask 077
 {
@@ -125,7 +135,8 @@ heavy=$(( accelerators > 0 ? accelerators : silos ))
 per_heavy=$(( cores / heavy )); (( per_heavy < 1 )) && per_heavy=1
 
 for i in $(seq 1 "$silos"); do
-  silo_port=$(free_port); gateway_port=$(free_port)
+  free_port; silo_port=$port
+  free_port; gateway_port=$port
   env_args=()
   if (( i <= accelerators )); then
     env_args+=(Rlhf__Hardware__Accelerator=cuda Rlhf__Hardware__DeviceCount=1 Rlhf__Hardware__CpuThreadsPerWorker="$per_heavy")

@@ -66,7 +66,10 @@ public static class SiloConfiguration
         }
         catch (InvalidOperationException e)
         {
-            var key = e.Message.Split('\'').ElementAtOrDefault(1) ?? section;
+            // The binder's message holds the value ("Failed to convert configuration value 'x' at 'Rlhf:Key' to …"),
+            // which may be a secret: keep the key only.
+            var match = System.Text.RegularExpressions.Regex.Match(e.Message, @" at '([^']+)'");
+            var key = match.Success ? match.Groups[1].Value : section;
             throw new ArgumentException($"{key}: the value is not a {Describe(e)}");
         }
     }
