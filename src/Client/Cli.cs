@@ -10,25 +10,28 @@ public static class Cli
     /// Kubernetes allow by default before SIGKILL, with room for the runtime's own exit.</summary>
     public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(25);
 
+    /// <summary>Every command; parsing alone runs nothing (tests parse the command lines of deploy/ with it).</summary>
+    public static RootCommand CreateRoot(CliContext context) => new("rlhf: actor-based RLHF training on Orleans + TorchSharp")
+    {
+        RunCommand.Create(context),
+        ControlCommands.Status(context),
+        ControlCommands.Pause(context),
+        ControlCommands.Resume(context),
+        ControlCommands.Stop(context),
+        ClusterCommands.Cluster(context),
+        ClusterCommands.List(context),
+        SiloCommand.Create(context),
+        GenerateCommand.Create(context),
+        ExportCommand.Create(context),
+    };
+
     /// <param name="handleCtrlC">Let Ctrl+C cancel the running command (the real program); tests leave it off so
     /// they do not hook the test host's signals.</param>
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, bool handleCtrlC = false)
     {
         var terminal = handleCtrlC && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
         var context = new CliContext(stdout, stderr, terminal);
-        var root = new RootCommand("rlhf: actor-based RLHF training on Orleans + TorchSharp")
-        {
-            RunCommand.Create(context),
-            ControlCommands.Status(context),
-            ControlCommands.Pause(context),
-            ControlCommands.Resume(context),
-            ControlCommands.Stop(context),
-            ClusterCommands.Cluster(context),
-            ClusterCommands.List(context),
-            SiloCommand.Create(context),
-            GenerateCommand.Create(context),
-            ExportCommand.Create(context),
-        };
+        var root = CreateRoot(context);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -43,7 +43,9 @@ public static class RlhfSiloBuilderExtensions
         {
             // Pod IP and pod-to-silo mapping from the downward API; the ids and ports below are applied after it
             // (PostConfigure), so one set of Rlhf__ variables configures a silo in every environment.
-            silo.UseKubernetesHosting();
+            // DeleteDefunctSiloPods: a pod whose silo the cluster declared dead is deleted, so its Deployment starts a
+            // fresh one instead of leaving a zombie that Kubernetes still counts as running (off by default in Orleans).
+            silo.UseKubernetesHosting(k8s => k8s.Configure(o => o.DeleteDefunctSiloPods = true));
             silo.Services.PostConfigure<ClusterOptions>(o =>
             {
                 o.ClusterId = options.ClusterId;

@@ -120,6 +120,12 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
             Assert.True(Directory.Exists(result.CheckpointPath), $"no checkpoint folder at {result.CheckpointPath}");
             Assert.True(File.Exists(Path.Combine(result.CheckpointPath, "config.json")));
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"tiny run took {clock.Elapsed}");
+
+            // Found again through the cluster's directory, and the registry's index names the final version.
+            Assert.Contains(config.Name, await fixture.Client.GetGrain<IExperimentDirectoryGrain>(RlhfActors.Abstractions.GrainKeys.ExperimentDirectory).List());
+            var index = await fixture.Client.GetGrain<IPolicyGrain>(config.Name).GetIndex();
+            Assert.Equal(result.PolicyVersion, index[^1].Version);
+            Assert.Equal(30, index[^1].Step);
         }
         finally
         {

@@ -112,3 +112,28 @@ public sealed class PolicyGrainTests(ClusterFixture fixture)
         Assert.Equal(info.Sha256, back!.Describe().Sha256);
     }
 }
+
+/// <summary>The registry's version index is grain state: it outlives the activation (the weights do not), so the
+/// numbering continues and the versions a run produced stay known.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class PolicyIndexTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task The_index_survives_a_deactivation_and_the_weights_do_not()
+    {
+        var id = $"policy-index-{Guid.NewGuid():N}";
+        var policy = fixture.Client.GetGrain<IPolicyGrain>(id);
+        var first = await policy.Publish(SerializationTests.SamplePolicy(id, 0, seed: 1, floats: 100));
+        var second = await policy.Publish(SerializationTests.SamplePolicy(id, 1, seed: 2, floats: 100));
+
+        await policy.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        // A call after DeactivateOnIdle lands on a new activation once the old one is gone.
+        for (var attempt = 0; attempt < 50 && await policy.GetLatest() is not null; attempt++) await Task.Delay(100);
+
+        Assert.Null(await policy.GetLatest());
+        Assert.Equal([first, second], (await policy.GetIndex()).ToArray());
+        Assert.Equal(1, await policy.GetLatestVersionNumber());
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => policy.Publish(SerializationTests.SamplePolicy(id, 1, seed: 3, floats: 100)));
+        Assert.Contains("not newer than the latest (1)", e.Message);
+    }
+}
