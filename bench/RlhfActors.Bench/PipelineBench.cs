@@ -88,7 +88,7 @@ public static class PipelineBench
             ("async_vs_in_process", async1.Value / inProcess));
     }
 
-    static ExperimentConfig Config(int steps) => new()
+    internal static ExperimentConfig Config(int steps) => new()
     {
         Name = "bench-pipeline",
         Algorithm = "grpo",
@@ -115,7 +115,7 @@ public static class PipelineBench
     };
 
     /// <summary>Mean seconds per step (and per update) of the config run in-process, as the grains run it.</summary>
-    static (double Step, double Update) InProcess(ExperimentConfig config)
+    internal static (double Step, double Update) InProcess(ExperimentConfig config)
     {
         JsonLine.Progress("pipeline: in-process loop");
         using var run = InProcessGrpo.Create(config);

@@ -1,16 +1,17 @@
 using RlhfActors.Bench;
 using static TorchSharp.torch;
 
-// dotnet run --project bench/RlhfActors.Bench -c Release -- <gemm|sampling|sft-step|pipeline|peft|peft-quality|all> [--threads N] [--quick]
+// dotnet run --project bench/RlhfActors.Bench -c Release -- <gemm|sampling|sft-step|pipeline|cluster|peft|peft-quality|all> [--threads N] [--quick]
 // Results: one JSON object per line on stdout. Progress: stderr.
 
-const string Usage = "usage: bench <gemm|sampling|sft-step|pipeline|peft|peft-quality|all> [--threads N] [--quick]";
+const string Usage = "usage: bench <gemm|sampling|sft-step|pipeline|cluster|peft|peft-quality|all> [--threads N] [--quick]";
 var benches = new Dictionary<string, Action<BenchOptions>>
 {
     ["gemm"] = GemmBench.Run,
     ["sampling"] = SamplingBench.Run,
     ["sft-step"] = SftStepBench.Run,
     ["pipeline"] = PipelineBench.Run,
+    ["cluster"] = ClusterBench.Run,
     ["peft"] = PeftBench.Run,
     ["peft-quality"] = PeftQualityBench.Run,
 };

@@ -79,6 +79,12 @@ public static class SiloCommand
     static async Task<int> ExecuteAsync(RlhfSiloOptions options, RedisOptions redis, IConfiguration configuration, CliContext cli,
         CancellationToken cancellationToken)
     {
+        if (options.GatewayPort == options.SiloPort)
+        {
+            // Named as the user most likely set them; Rlhf__GatewayPort / Rlhf__SiloPort are the same settings.
+            cli.Stderr.WriteLine($"error: --gateway-port and --silo-port must differ (both {options.GatewayPort})");
+            return ExitCodes.Usage;
+        }
         try
         {
             options.Validate();
