@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
-using RlhfActors.Abstractions.Grains;
 using RlhfActors.Client.Connection;
 using RlhfActors.Silo.Hosting;
 
@@ -102,16 +101,7 @@ public static class ClusterBench
         if (progress) JsonLine.Progress($"cluster: {config.Name}");
         try
         {
-            var grain = client.GetGrain<IExperimentGrain>(config.Name);
-            await grain.Start(config);
-            ExperimentStatus status;
-            do
-            {
-                await Task.Delay(200);
-                status = await grain.GetStatus();
-            } while (!status.IsFinished);
-            if (status.State != ExperimentState.Completed) throw new InvalidOperationException($"{config.Name} {status.State}: {status.Error}");
-            return status.Grpo!;
+            return await PipelineBench.RunToEndAsync(client, config);
         }
         finally
         {

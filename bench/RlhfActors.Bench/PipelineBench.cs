@@ -150,21 +150,27 @@ public static class PipelineBench
         if (silos > 1) await WaitForMetadataAsync(cluster);
         try
         {
-            var grain = cluster.Client.GetGrain<IExperimentGrain>(config.Name);
-            await grain.Start(config);
-            ExperimentStatus status;
-            do
-            {
-                await Task.Delay(200);
-                status = await grain.GetStatus();
-            } while (!status.IsFinished);
-            if (status.State != ExperimentState.Completed) throw new InvalidOperationException($"{config.Name} {status.State}: {status.Error}");
-            return status.Grpo!;
+            return await RunToEndAsync(cluster.Client, config);
         }
         finally
         {
             await cluster.StopAllSilosAsync();
         }
+    }
+
+    /// <summary>Starts the experiment through <paramref name="client"/> and polls it to the end; its GRPO figures.</summary>
+    internal static async Task<GrpoStats> RunToEndAsync(IClusterClient client, ExperimentConfig config)
+    {
+        var grain = client.GetGrain<IExperimentGrain>(config.Name);
+        await grain.Start(config);
+        ExperimentStatus status;
+        do
+        {
+            await Task.Delay(200);
+            status = await grain.GetStatus();
+        } while (!status.IsFinished);
+        if (status.State != ExperimentState.Completed) throw new InvalidOperationException($"{config.Name} {status.State}: {status.Error}");
+        return status.Grpo!;
     }
 
     static async Task WaitForMetadataAsync(InProcessTestCluster cluster)

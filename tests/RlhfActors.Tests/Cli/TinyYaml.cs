@@ -3,10 +3,8 @@ namespace RlhfActors.Tests.Cli;
 /// <summary>A small valid experiment file; tests edit single lines of it to make it invalid.</summary>
 public static class TinyYaml
 {
-    public static string Text(string outputDir) => $"""
-        name: tiny-cli
-        algorithm: sft
-        seed: 4
+    /// <summary>The tiny decoder (2 layers, width 32) with the character tokenizer, as a top-level <c>model:</c> block.</summary>
+    public const string Model = """
         model:
           init: scratch
           dtype: fp32
@@ -21,6 +19,13 @@ public static class TinyYaml
             max_position_embeddings: 32
             rope_theta: 10000
             tie_word_embeddings: true
+        """;
+
+    public static string Text(string outputDir) => $"""
+        name: tiny-cli
+        algorithm: sft
+        seed: 4
+        {Model}
         data:
           task: reverse
           task_parameters: {"{"} length: 3 {"}"}

@@ -1,3 +1,5 @@
+using RlhfActors.Tests.Cli;
+
 namespace RlhfActors.Tests.Cluster;
 
 /// <summary>A GRPO experiment small enough for a multi-process test (1-digit addition, the tiny decoder, 20 SFT steps
@@ -8,20 +10,7 @@ public static class ClusterYaml
         name: {name}
         algorithm: grpo
         seed: 5
-        model:
-          init: scratch
-          dtype: fp32
-          tokenizer: char
-          config:
-            model_type: llama
-            hidden_size: 32
-            intermediate_size: 64
-            num_hidden_layers: 2
-            num_attention_heads: 4
-            num_key_value_heads: 2
-            max_position_embeddings: 32
-            rope_theta: 10000
-            tie_word_embeddings: true
+        {TinyYaml.Model}
         data:
           task: addition
           task_parameters: {"{"} digits: 1 {"}"}

@@ -25,15 +25,7 @@ public sealed class DeployFilesTests
         "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
     };
 
-    static string Repository
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RlhfActors.sln"))) dir = dir.Parent;
-            return dir!.FullName;
-        }
-    }
+    static string Repository => ChildProcess.Repository;
 
     sealed record Container(string File, string Name, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string?> Env);
 

@@ -9,15 +9,7 @@ namespace RlhfActors.Tests.Cluster;
 [Collection(RedisCollection.Name)]
 public sealed class DeployLocalTests
 {
-    static string Repository
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RlhfActors.sln"))) dir = dir.Parent;
-            return dir?.FullName ?? throw new InvalidOperationException("the repository root (RlhfActors.sln) is not above the test output");
-        }
-    }
+    static string Repository => ChildProcess.Repository;
 
     static async Task<(int Code, string Stdout, string Stderr)> Script(TimeSpan timeout, params string[] args)
     {

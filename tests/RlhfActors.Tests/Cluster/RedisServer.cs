@@ -75,19 +75,7 @@ public sealed class RedisServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
-            }
-        }
-        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
-        {
-            // Already gone.
-        }
-        _process.Dispose();
+        await ChildProcess.EndAsync(_process);
         try { Directory.Delete(_directory, recursive: true); }
         catch (IOException) { }
     }

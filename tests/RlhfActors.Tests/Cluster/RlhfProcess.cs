@@ -105,21 +105,7 @@ public sealed class RlhfProcess : IAsyncDisposable
 
     public override string ToString() => $"--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}";
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
-            }
-        }
-        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
-        {
-        }
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => new(ChildProcess.EndAsync(_process));
 
     [DllImport("libc", SetLastError = true)]
     static extern int kill(int pid, int signal);
