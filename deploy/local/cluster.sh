@@ -57,20 +57,29 @@ free_port() {
   die "no free loopback port found"
 }
 
-# Ends the processes recorded in $pids_file: SIGTERM (a silo leaves the cluster cleanly), then SIGKILL after 30 s.
-stop_all() {
-  [[ -f "$pids_file" ]] || { echo "nothing to stop: no $pids_file"; return 0; }
-  local pids; pids=$(awk '{print $2}' "$pids_file" | tac)
+# Ends the processes recorded in $pids_file, silos first: SIGTERM (a silo leaves the cluster cleanly, which needs
+# Redis still up), SIGKILL for any still running after 30 s; then Redis the same way.
+term_and_wait() {
+  local pids="$*"
   for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
   for _ in $(seq 1 60); do
     local alive=0
     for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [[ $alive -eq 0 ]] && break
+    [[ $alive -eq 0 ]] && return 0
     sleep 0.5
   done
   for pid in $pids; do kill -KILL "$pid" 2>/dev/null && echo "killed $pid (did not stop within 30 s)" || true; done
+}
+stop_all() {
+  [[ -f "$pids_file" ]] || { echo "nothing to stop: no $pids_file"; return 0; }
+  local silo_pids redis_pids
+  silo_pids=$(awk '$1 != "redis" {print $2}' "$pids_file")
+  redis_pids=$(awk '$1 == "redis" {print $2}' "$pids_file")
+  [[ -n "$silo_pids" ]] && term_and_wait $silo_pids
+  [[ -n "$redis_pids" ]] && term_and_wait $redis_pids
+  local count; count=$(wc -l < "$pids_file")
   rm -f "$pids_file"
-  echo "stopped: $(echo $pids | wc -w) process(es) of the cluster in $dir"
+  echo "stopped: $count process(es) of the cluster in $dir"
 }
 
 case "$command" in
