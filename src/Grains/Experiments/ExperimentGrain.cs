@@ -94,6 +94,8 @@ public sealed partial class ExperimentGrain(
         if (OutputDirectory.EarlierCheckpoint(config.OutputDir) is { } earlier)
             throw new InvalidOperationException(
                 $"output_dir '{config.OutputDir}' already holds {earlier} from an earlier run; remove it or choose another output_dir");
+        // Before any state is written: an unwritable folder or one another experiment holds is refused at start.
+        OutputDirectoryClaim.Claim(config.OutputDir, ExperimentId);
 
         state.State = new ExperimentRecord
         {
