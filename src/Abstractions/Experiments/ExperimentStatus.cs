@@ -36,6 +36,12 @@ public sealed record ExperimentStatus
     [Id(21)] public System.Collections.Immutable.ImmutableArray<RetentionSummary> Retention { get; init; } = [];
     /// <summary>RLAIF rounds so far.</summary>
     [Id(22)] public System.Collections.Immutable.ImmutableArray<RlaifRoundSummary> Rounds { get; init; } = [];
+    /// <summary>How often the run was resumed from a checkpoint after losing a worker (a silo died, the controller was
+    /// re-activated) or after <c>rlhf resume</c> of a failed run.</summary>
+    [Id(23)] public int Resumes { get; init; }
+    /// <summary>The step the latest resume continued from (its checkpoint's step; 0: from the start); null if never
+    /// resumed.</summary>
+    [Id(24)] public int? ResumedFromStep { get; init; }
 
     public bool IsFinished => State is ExperimentState.Completed or ExperimentState.Failed or ExperimentState.Stopped;
 }

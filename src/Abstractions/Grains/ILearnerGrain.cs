@@ -18,6 +18,17 @@ public interface ILearnerGrain : IGrainWithStringKey
     Task<LearnerInfo> Initialize(ExperimentConfig config);
 
     /// <summary>Runs <paramref name="steps"/> optimizer steps; one metrics record per step.</summary>
+    /// <summary><see cref="Initialize"/>, then restore weights, optimizer moments and data cursor from a verified SFT
+    /// checkpoint, so the next step is exactly the one after it. Throws <see cref="System.IO.InvalidDataException"/>
+    /// for a checkpoint that fails verification or belongs to another seed.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("ResumeFrom")]
+    Task<LearnerInfo> ResumeFrom(ExperimentConfig config, string checkpointDirectory);
+
+    /// <summary>Steps the held model has taken; −1 when it holds none (never initialised, released, or re-activated
+    /// after its silo was lost): how the controller tells a lost learner from a failed step.</summary>
+    [Alias("GetStepsDone")]
+    Task<int> GetStepsDone();
+
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("TrainSteps")]
     Task<ImmutableArray<TrainStepMetrics>> TrainSteps(int steps);
 

@@ -23,6 +23,7 @@ public static class StatusFormat
         if (Accuracy(s) is { } accuracy)
             output.WriteLine($"accuracy: {F(100 * accuracy.Value, "F1")}% (held-out, step {accuracy.Step})");
         if (s.CheckpointPath is { } checkpoint) output.WriteLine($"checkpoint: {checkpoint}");
+        if (s.Resumes > 0) output.WriteLine($"resumes: {s.Resumes} (the latest from step {s.ResumedFromStep})");
         if (s.Error is { } error) output.WriteLine($"error: {error}");
     }
 
@@ -44,6 +45,9 @@ public static class StatusFormat
             else w.WriteNull("accuracy_step");
             w.WriteString("checkpoint", s.CheckpointPath);
             w.WriteString("error", s.Error);
+            w.WriteNumber("resumes", s.Resumes);
+            if (s.ResumedFromStep is { } from) w.WriteNumber("resumed_from_step", from);
+            else w.WriteNull("resumed_from_step");
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());

@@ -32,7 +32,7 @@ public sealed partial class ExperimentGrain(
     IOptions<ExperimentDriverOptions> options,
     ILogger<ExperimentGrain> logger) : Grain, IExperimentGrain
 {
-    enum Phase { Initialize, Train, GrpoStart, GrpoTrain, RewardModelStart, RewardModelTrain, DpoStart, DpoTrain, PpoStart, PpoTrain, RlaifStart, RlaifRound, Finish }
+    enum Phase { Initialize, Recover, Train, GrpoStart, GrpoTrain, RewardModelStart, RewardModelTrain, DpoStart, DpoTrain, PpoStart, PpoTrain, RlaifStart, RlaifRound, Finish }
 
     // Running, the loop ticks as fast as the work allows; paused, it ticks only so that KeepAlive keeps the
     // controller (and with it the paused run) from being collected as idle.
@@ -65,9 +65,17 @@ public sealed partial class ExperimentGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        // A persisted run that is still "running" (or paused) lost its loop (and its learner's memory) with the old
-        // activation.
-        if (Record.Status.State is ExperimentState.Running or ExperimentState.Paused)
+        // A persisted run that is still "running" (or paused) lost its loop with the old activation (its silo died or
+        // shut down). A run that can resume recovers from its newest checkpoint: at once when running, at Resume when
+        // paused. The others are reported interrupted.
+        if (Record.Status.State is ExperimentState.Running or ExperimentState.Paused && Record.Config is { } config && CanResume(config))
+        {
+            _phase = Phase.Recover;
+            SetStatus(s => s with { Phase = "recovering: the controller was re-activated (its silo was lost or shut down)" });
+            await state.WriteStateAsync(cancellationToken);
+            if (Record.Status.State is ExperimentState.Running) StartLoop(TickPeriod);
+        }
+        else if (Record.Status.State is ExperimentState.Running or ExperimentState.Paused)
         {
             SetStatus(s => s with
             {
@@ -114,7 +122,9 @@ public sealed partial class ExperimentGrain(
         // After the record is written: a listed run always has a record to show.
         await GrainFactory.GetGrain<IExperimentDirectoryGrain>(GrainKeys.ExperimentDirectory).Register(ExperimentId);
         _phase = Phase.Initialize;
+        _recoveringSince = null;
         StartLoop(TickPeriod);
+        await RegisterKeepAliveAsync();
         LogStarted(ExperimentId, config.Algorithm, config.TotalSteps);
     }
 
@@ -143,6 +153,7 @@ public sealed partial class ExperimentGrain(
             LogStopped(ExperimentId, Record.Status.Step, reason);
             await ReleaseWorkersAsync();
             await state.WriteStateAsync();
+            await UnregisterKeepAliveAsync();
         }
         return await GetStatus();
     }
@@ -163,8 +174,22 @@ public sealed partial class ExperimentGrain(
     public async Task<ExperimentStatus> Resume()
     {
         var status = Record.Status;
+        if (status.State is ExperimentState.Failed && Record.Config is { } config && CanResume(config))
+        {
+            // A failed or interrupted run continues from its newest checkpoint (or from the start without one).
+            Record.FinishedAt = null;
+            _phase = Phase.Recover;
+            _recoveringSince = null;
+            SetStatus(s => s with { State = ExperimentState.Running, Phase = "recovering: resumed after it failed", Error = null });
+            StartLoop(TickPeriod);
+            await RegisterKeepAliveAsync();
+            LogResumed(ExperimentId, status.Step);
+            await state.WriteStateAsync();
+            return await GetStatus();
+        }
         if (status.State is not ExperimentState.Paused)
-            throw new InvalidOperationException($"experiment '{ExperimentId}' is {Describe(status)}: only a paused experiment can be resumed");
+            throw new InvalidOperationException($"experiment '{ExperimentId}' is {Describe(status)}: only a paused experiment" +
+                                                (Record.Config is { } c && CanResume(c) ? " or a failed one" : "") + " can be resumed");
         // The loop's phase and the learner's model are as the pause left them, so the next tick continues there.
         SetStatus(s => s with { State = ExperimentState.Running });
         StartLoop(TickPeriod);
@@ -182,6 +207,7 @@ public sealed partial class ExperimentGrain(
             switch (_phase)
             {
                 case Phase.Initialize: await InitializeAsync(); break;
+                case Phase.Recover: await RecoverAsync(); break;
                 case Phase.Train: await TrainChunkAsync(); break;
                 case Phase.GrpoStart: await StartGrpoAsync(); break;
                 case Phase.GrpoTrain: await GrpoStepAsync(); break;
@@ -201,8 +227,20 @@ public sealed partial class ExperimentGrain(
         }
         catch (Exception e)
         {
+            // A lost worker is recovered from the newest checkpoint; any other failure ends the run.
+            if (Record.Config is { } config && CanResume(config) && await LostWorkerAsync(e) && BeginRecovery(FirstLine(e.Message)))
+            {
+                await state.WriteStateAsync();
+                return;
+            }
             await FailAsync(e);
         }
+    }
+
+    static string FirstLine(string message)
+    {
+        var end = message.IndexOfAny(['\r', '\n']);
+        return end > 0 ? message[..end] : message;
     }
 
     async Task InitializeAsync()
@@ -314,6 +352,7 @@ public sealed partial class ExperimentGrain(
         SetStatus(s => s with { State = ExperimentState.Completed, Phase = "done", AccuracyAfter = after.Accuracy });
         StopLoop();
         await ReleaseWorkersAsync();
+        await UnregisterKeepAliveAsync();
         LogCompleted(ExperimentId, status.Step, Record.Result.WallSeconds, Record.Result.AccuracyBefore, after.Accuracy, checkpoint.Path);
     }
 
@@ -430,6 +469,7 @@ public sealed partial class ExperimentGrain(
         SetStatus(s => s with { State = ExperimentState.Failed, Error = error.Message });
         StopLoop();
         await ReleaseWorkersAsync();
+        await UnregisterKeepAliveAsync();
         try { await state.WriteStateAsync(); }
         catch (Exception e) { LogReleaseFailed(e, ExperimentId); }
     }

@@ -12,6 +12,17 @@ public static class OutputDirectory
     public static string Checkpoint(string outputDir, int step) =>
         Path.Combine(outputDir, Prefix + step.ToString(CultureInfo.InvariantCulture));
 
+    /// <summary>The checkpoint folders in <paramref name="outputDir"/>, newest step first (staging folders of a write
+    /// that never finished, <c>checkpoint-N.tmp-…</c>, are not checkpoints and are left out).</summary>
+    public static IReadOnlyList<(int Step, string Path)> Checkpoints(string outputDir) =>
+        Directory.Exists(outputDir)
+            ? [.. Directory.EnumerateDirectories(outputDir, Prefix + "*")
+                .Select(path => (Ok: int.TryParse(Path.GetFileName(path)[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var step), Step: step, Path: path))
+                .Where(c => c.Ok)
+                .OrderByDescending(c => c.Step)
+                .Select(c => (c.Step, c.Path))]
+            : [];
+
     /// <summary>The reward model a PPO or RLAIF run trained (its reward or its judge), for reward_model.init.</summary>
     public static string RewardModel(string outputDir) => Path.Combine(outputDir, RewardModelFolder);
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using RlhfActors.Grains.Cluster;
 using RlhfActors.Grains.Device;
 using RlhfActors.Grains.Experiments;
 using RlhfActors.Grains.Policy;
@@ -12,6 +13,8 @@ public static class GrainServiceCollectionExtensions
     public static IServiceCollection AddRlhfGrainServices(this IServiceCollection services)
     {
         services.AddSingleton<DeviceWorkers>();
+        services.AddSingleton<ExperimentWatchdog>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ExperimentWatchdog>());
         services.AddOptions<ExperimentDriverOptions>().BindConfiguration(ExperimentDriverOptions.Section)
             .Validate(o => o.StepsPerCall is >= 1 and <= 10_000,
                 $"{ExperimentDriverOptions.Section}:{nameof(ExperimentDriverOptions.StepsPerCall)} must be between 1 and 10000")

@@ -91,6 +91,28 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         return info;
     }
 
+    public async Task<LearnerInfo> ResumeFrom(ExperimentConfig config, string checkpointDirectory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(checkpointDirectory);
+        var info = await Initialize(config);
+        var learner = RequireLearner();
+        try
+        {
+            await _device.RunAsync(() => learner.LoadCheckpoint(checkpointDirectory));
+        }
+        catch
+        {
+            // A half-restored model must not be trained on.
+            await DisposeLearnerAsync();
+            throw;
+        }
+        LogResumed(this.GetPrimaryKeyString(), learner.StepsDone, checkpointDirectory);
+        return info with { StepsDone = learner.StepsDone };
+    }
+
+    // Step counters change only inside device jobs this grain awaits; between them reading is safe.
+    public Task<int> GetStepsDone() => Task.FromResult(_learner is { } learner ? GlobalStep(learner) : -1);
+
     public async Task<ImmutableArray<TrainStepMetrics>> TrainSteps(int steps)
     {
         var learner = RequireLearner();
@@ -230,6 +252,9 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Experiment {ExperimentId}: step {Step}, loss {Loss:F4}")]
     private partial void LogTrained(string experimentId, int step, double loss);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: learner restored to step {Step} from {Path}")]
+    private partial void LogResumed(string experimentId, int step, string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: checkpoint of step {Step} written to {Path}")]
     private partial void LogCheckpoint(string experimentId, int step, string path);

@@ -101,6 +101,9 @@ public static class RlhfSiloBuilderExtensions
         }
         else
         {
+            // Reminders keep a run's controller coming back after a lost activation; in one process they need no
+            // durability (the process is the whole cluster).
+            silo.UseInMemoryReminderService();
             silo.AddMemoryGrainStorage(GrainStorage.Experiments, (OptionsBuilder<MemoryGrainStorageOptions> storage) =>
                 storage.Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
         }

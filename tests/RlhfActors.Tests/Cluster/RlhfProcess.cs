@@ -86,6 +86,12 @@ public sealed class RlhfProcess : IAsyncDisposable
         if (kill(_process.Id, number) != 0) throw new InvalidOperationException($"kill({_process.Id}, {number}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
+    /// <summary>SIGKILL: the process dies at once, with no chance to leave the cluster or save anything.</summary>
+    public void Kill9()
+    {
+        if (kill(_process.Id, 9) != 0) throw new InvalidOperationException($"kill({_process.Id}, 9) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
     /// <summary>Exit code; throws with the output when the process has not exited within <paramref name="timeout"/>.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

@@ -1,0 +1,160 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Learner;
+
+namespace RlhfActors.Grains.Experiments;
+
+/// <summary>
+/// Runs that survive a lost worker (SFT runs so far; the other algorithms still end "interrupted"). When a tick fails
+/// because the learner's silo died (the call is broken once membership declares the silo dead) or the learner came
+/// back without its model, and when the controller itself is re-activated on another silo while its record says
+/// running, the run goes to the Recover phase: the learner is rebuilt from the newest checkpoint of output_dir that
+/// verifies (from the start when there is none), and training continues at that step. Because an SFT checkpoint
+/// holds weights, optimizer moments, schedule position and data cursor, the steps after it are recomputed exactly:
+/// the finished run has the asked-for steps and the weights of an uninterrupted run. A keep-alive reminder (durable
+/// in Redis) re-activates a controller whose silo died even if nobody asks for its status; each silo's
+/// <c>ExperimentWatchdog</c> does it sooner, as soon as a death is declared.
+/// </summary>
+public sealed partial class ExperimentGrain : IRemindable
+{
+    const string KeepAliveReminder = "keep-alive";
+
+    /// <summary>Orleans' minimum reminder period: the latest a controller whose silo died comes back by itself.</summary>
+    static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
+
+    /// <summary>Between recovery attempts: a dead silo is declared dead ~30 s after it stops answering
+    /// (ClusterMembershipSettings), so attempts before that fail at once and must not spin.</summary>
+    static readonly TimeSpan RecoveryTickPeriod = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long recovery may keep failing before the run is given up as failed (it can still be resumed
+    /// with <c>rlhf resume</c>).</summary>
+    static readonly TimeSpan RecoveryDeadline = TimeSpan.FromMinutes(10);
+
+    DateTimeOffset? _recoveringSince;
+
+    /// <summary>Algorithms whose checkpoints hold everything the next step depends on.</summary>
+    static bool CanResume(ExperimentConfig config) => config.Algorithm == ExperimentConfig.SftAlgorithm;
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) =>
+        // The activation this call caused has already arranged recovery (OnActivateAsync); a finished run needs the
+        // reminder no more.
+        Record.Status.IsFinished || Record.Config is null ? UnregisterKeepAliveAsync() : Task.CompletedTask;
+
+    async Task RegisterKeepAliveAsync()
+    {
+        try
+        {
+            await this.RegisterOrUpdateReminder(KeepAliveReminder, ReminderPeriod, ReminderPeriod);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A silo without a reminder service (or Redis briefly away): the run still runs; only the automatic
+            // re-activation of a lost controller waits for the watchdog or a status call.
+            LogReminderFailed(e, ExperimentId);
+        }
+    }
+
+    async Task UnregisterKeepAliveAsync()
+    {
+        try
+        {
+            if (await this.GetReminder(KeepAliveReminder) is { } reminder) await this.UnregisterReminder(reminder);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogReminderFailed(e, ExperimentId);
+        }
+    }
+
+    /// <summary>Whether a failed tick lost a worker (rather than failed a step): Orleans reports a dead silo's broken
+    /// calls as these exceptions, and a learner re-activated elsewhere holds no model.</summary>
+    async Task<bool> LostWorkerAsync(Exception error)
+    {
+        if (error is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException) return true;
+        try
+        {
+            return await Learner.GetStepsDone() < 0;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Enters (or stays in) the Recover phase after <paramref name="reason"/>; false when recovery has
+    /// already failed for <see cref="RecoveryDeadline"/> and the run should fail instead.</summary>
+    bool BeginRecovery(string reason)
+    {
+        var now = DateTimeOffset.UtcNow;
+        _recoveringSince ??= now;
+        if (now - _recoveringSince > RecoveryDeadline) return false;
+        if (_phase != Phase.Recover) LogRecovering(ExperimentId, Record.Status.Step, reason);
+        _phase = Phase.Recover;
+        SetStatus(s => s with { Phase = $"recovering: {reason}" });
+        StartLoop(RecoveryTickPeriod);
+        return true;
+    }
+
+    /// <summary>Rebuilds the learner from the newest checkpoint that verifies and continues from its step.</summary>
+    async Task RecoverAsync()
+    {
+        var config = Config;
+        var (info, from) = await RestoreLearnerAsync(config);
+        var step = info.StepsDone;
+        Record.Learner = info;
+        Record.SamplerInit = new() { Config = config, ModelConfigJson = info.ModelConfigJson };
+        // The registry may have lost the weights with its silo: the next evaluation publishes afresh.
+        Record.PublishedStep = -1;
+        // Steps after the checkpoint are recomputed, so their evaluations are taken again, not kept twice.
+        Record.Evals.RemoveAll(e => e.Step > step);
+        SetStatus(s => s with
+        {
+            Step = step,
+            Phase = "training",
+            Resumes = s.Resumes + 1,
+            ResumedFromStep = step,
+            Evals = [.. Record.Evals],
+            LatestEval = Record.Evals.Count > 0 ? Record.Evals[^1] : null,
+            CheckpointPath = from,
+        });
+        // Idempotent: rebuilds the sampler only if it was lost too.
+        await Sampler.Initialize(Record.SamplerInit);
+        _phase = step >= config.Sft.Steps ? Phase.Finish : Phase.Train;
+        _recoveringSince = null;
+        StartLoop(TickPeriod);
+        LogResumedFromCheckpoint(ExperimentId, step, from ?? "(no checkpoint: from the start)", Record.Status.Resumes);
+    }
+
+    /// <summary>The learner restored from the newest checkpoint of output_dir that verifies, or initialised afresh
+    /// (step 0) when none does; with the folder it came from.</summary>
+    async Task<(LearnerInfo Info, string? From)> RestoreLearnerAsync(ExperimentConfig config)
+    {
+        foreach (var (_, path) in OutputDirectory.Checkpoints(config.OutputDir))
+        {
+            try
+            {
+                return (await Learner.ResumeFrom(config, path), path);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                // Corrupt, partial or foreign: never loaded; an older one may still do.
+                LogCheckpointSkipped(ExperimentId, path, e.Message);
+            }
+        }
+        return (await Learner.Initialize(config), null);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: lost a worker at step {Step} ({Reason}); recovering from the newest checkpoint")]
+    private partial void LogRecovering(string experimentId, int step, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: resumed at step {Step} from {Checkpoint} (resume {Resumes})")]
+    private partial void LogResumedFromCheckpoint(string experimentId, int step, string checkpoint, int resumes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: checkpoint {Path} not used for the resume: {Reason}")]
+    private partial void LogCheckpointSkipped(string experimentId, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: the keep-alive reminder could not be changed")]
+    private partial void LogReminderFailed(Exception error, string experimentId);
+}
