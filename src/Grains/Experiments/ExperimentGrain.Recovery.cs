@@ -69,10 +69,13 @@ public sealed partial class ExperimentGrain : IRemindable
     }
 
     /// <summary>Whether a failed tick lost a worker (rather than failed a step): Orleans reports a dead silo's broken
-    /// calls as these exceptions, and a learner re-activated elsewhere holds no model.</summary>
+    /// calls as these exceptions, and a learner re-activated elsewhere holds no model (asked only once the learner
+    /// was built: while building it, "no model" is the build's own failure).</summary>
     async Task<bool> LostWorkerAsync(Exception error)
     {
         if (error is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException) return true;
+        // Building the learner failed (a missing model folder, a bad data file): no worker was lost, the run is wrong.
+        if (_phase is Phase.Initialize or Phase.Recover) return false;
         try
         {
             return await Learner.GetStepsDone() < 0;

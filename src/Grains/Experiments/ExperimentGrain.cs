@@ -188,8 +188,8 @@ public sealed partial class ExperimentGrain(
             return await GetStatus();
         }
         if (status.State is not ExperimentState.Paused)
-            throw new InvalidOperationException($"experiment '{ExperimentId}' is {Describe(status)}: only a paused experiment" +
-                                                (Record.Config is { } c && CanResume(c) ? " or a failed one" : "") + " can be resumed");
+            throw new InvalidOperationException($"experiment '{ExperimentId}' is {Describe(status)}: only a paused experiment can be resumed" +
+                                                (Record.Config is { } c && CanResume(c) ? " (or a failed one, from its newest checkpoint)" : ""));
         // The loop's phase and the learner's model are as the pause left them, so the next tick continues there.
         SetStatus(s => s with { State = ExperimentState.Running });
         StartLoop(TickPeriod);

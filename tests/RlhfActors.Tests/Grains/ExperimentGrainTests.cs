@@ -266,10 +266,10 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
     /// <summary>A controller that loses its activation mid-run (silo restart) comes
     /// back from persisted state and reports the run as interrupted instead of "running" forever.</summary>
     [Fact]
-    public async Task A_run_whose_controller_was_deactivated_reports_it_was_interrupted()
+    public async Task A_grpo_run_whose_controller_was_deactivated_reports_it_was_interrupted()
     {
-        var config = TinyExperiment.Create(NewName("lost"));
-        config = LongRun(config);
+        // GRPO checkpoints do not yet hold all a resume needs (SFT runs resume: RecoveryTests), so it ends interrupted.
+        var config = RlhfActors.Tests.Grpo.TinyGrpo.Create(NewName("lost"), grpoSteps: 2000);
         var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
         try
         {
