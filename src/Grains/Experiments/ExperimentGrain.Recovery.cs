@@ -104,7 +104,10 @@ public sealed partial class ExperimentGrain : IRemindable
     async Task RecoverAsync()
     {
         var config = Config;
-        var (info, from) = await RestoreLearnerAsync(config);
+        // Only the controller was lost (its silo died or shut down; the learner lives on elsewhere, at the very step the
+        // record holds): nothing to redo. Otherwise the newest checkpoint.
+        var kept = await LearnerAtRecordedStepAsync();
+        var (info, from) = kept is not null ? (kept, null) : await RestoreLearnerAsync(config);
         var step = info.StepsDone;
         Record.Learner = info;
         Record.SamplerInit = new() { Config = config, ModelConfigJson = info.ModelConfigJson };
@@ -120,14 +123,31 @@ public sealed partial class ExperimentGrain : IRemindable
             ResumedFromStep = step,
             Evals = [.. Record.Evals],
             LatestEval = Record.Evals.Count > 0 ? Record.Evals[^1] : null,
-            CheckpointPath = from,
+            CheckpointPath = kept is not null ? s.CheckpointPath : from,
         });
         // Idempotent: rebuilds the sampler only if it was lost too.
         await Sampler.Initialize(Record.SamplerInit);
         _phase = step >= config.Sft.Steps ? Phase.Finish : Phase.Train;
         _recoveringSince = null;
         StartLoop(TickPeriod);
-        LogResumedFromCheckpoint(ExperimentId, step, from ?? "(no checkpoint: from the start)", Record.Status.Resumes);
+        LogResumedFromCheckpoint(ExperimentId, step, kept is not null ? "the learner's own model (it was not lost)" : from ?? "the start (no checkpoint)",
+            Record.Status.Resumes);
+    }
+
+    /// <summary>The learner's info when it still holds its model at the step the record holds; null otherwise (lost,
+    /// unreachable, or a chunk further than the record: then the newest checkpoint is the state to trust).</summary>
+    async Task<LearnerInfo?> LearnerAtRecordedStepAsync()
+    {
+        if (Record.Learner is not { } info) return null;
+        try
+        {
+            var steps = await Learner.GetStepsDone();
+            return steps >= 0 && steps == Record.Status.Step ? info with { StepsDone = steps } : null;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The learner restored from the newest checkpoint of output_dir that verifies, or initialised afresh

@@ -411,17 +411,7 @@ public sealed partial class ExperimentGrain(
         // The checkpoint's weights are a published version, so its provenance can name the version exactly.
         var version = await PublishAsync();
         var step = Record.Status.Step;
-        var provenance = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, string>
-        {
-            ["experiment"] = ExperimentId,
-            ["algorithm"] = config.Algorithm,
-            ["config_sha256"] = Digests.ConfigSha256(config),
-            ["config_json"] = Digests.ConfigToJson(config),
-            ["dataset_sha256"] = Record.Learner?.DatasetSha256 ?? "",
-            ["policy_version"] = version.ToString(CultureInfo.InvariantCulture),
-            ["step"] = step.ToString(CultureInfo.InvariantCulture),
-            ["seed"] = config.Seed.ToString(CultureInfo.InvariantCulture),
-        });
+        var provenance = CheckpointProvenance.Create(ExperimentId, config, Record.Learner?.DatasetSha256 ?? "", version, step);
         var result = await Learner.SaveCheckpoint(new CheckpointRequest
         {
             Directory = OutputDirectory.Checkpoint(config.OutputDir, step),

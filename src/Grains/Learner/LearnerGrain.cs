@@ -35,6 +35,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     long _nextVersion;
     // The newest publication and the global step it holds, so a second publish of the same weights is a no-op.
     PolicyVersionInfo? _published;
+    string _datasetSha256 = "";
     // Under LoRA: the full-weights version the adapters are published against (null until the stage's base is out).
     long? _baseVersion;
     string _baseSha256 = "";
@@ -81,6 +82,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         });
         _learner = learner;
         _config = config;
+        _datasetSha256 = info.DatasetSha256;
         _published = null;
         _baseVersion = null;
         _totalSteps = config.Sft.Steps;
@@ -222,8 +224,32 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        // The silo is shutting down (SIGTERM, Ctrl+C): keep the steps since the last checkpoint. The run's controller
+        // resumes from the newest checkpoint wherever it goes on, so this one saves it recomputing them.
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown) await CheckpointOnShutdownAsync();
         await DisposeLearnerAsync();
         await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    /// <summary>Writes <c>checkpoint-&lt;step&gt;</c> of an SFT stage (the stages whose checkpoints a run resumes
+    /// from) unless it exists; a failure is logged, never thrown: the shutdown must go on.</summary>
+    async Task CheckpointOnShutdownAsync()
+    {
+        if (_learner is not { } learner || _config is not { } config || _grpo is not null || _dpo is not null || _ppo is not null) return;
+        var step = learner.StepsDone;
+        var directory = Experiments.OutputDirectory.Checkpoint(config.OutputDir, step);
+        if (step <= 0 || Directory.Exists(directory)) return;
+        try
+        {
+            var version = _published is { } published && published.Step == step ? published.Version : (long?)null;
+            var provenance = CheckpointProvenance.Create(this.GetPrimaryKeyString(), config, _datasetSha256, version, step);
+            var info = await _device.RunAsync(() => learner.SaveCheckpoint(directory, provenance));
+            LogShutdownCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogShutdownCheckpointFailed(e, this.GetPrimaryKeyString(), step);
+        }
     }
 
     SftLearner RequireLearner() => _learner ?? throw new InvalidOperationException(
@@ -252,6 +278,12 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Experiment {ExperimentId}: step {Step}, loss {Loss:F4}")]
     private partial void LogTrained(string experimentId, int step, double loss);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: silo shutting down; checkpoint of step {Step} written to {Path}")]
+    private partial void LogShutdownCheckpoint(string experimentId, int step, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: the shutdown checkpoint of step {Step} failed")]
+    private partial void LogShutdownCheckpointFailed(Exception error, string experimentId, int step);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: learner restored to step {Step} from {Path}")]
     private partial void LogResumed(string experimentId, int step, string path);

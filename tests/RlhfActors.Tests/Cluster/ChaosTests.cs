@@ -8,10 +8,10 @@ namespace RlhfActors.Tests.Cluster;
 
 /// <summary>
 /// Chaos with real processes: redis-server and three <c>rlhf silo</c> processes (one control plane, two advertising an
-/// accelerator). An SFT run is going; the silo hosting its learner gets SIGKILL. Nobody issues a command: the run
-/// notices the loss once membership declares the silo dead, rebuilds its learner on the other accelerator silo from
-/// the newest checkpoint, and completes with exactly the steps asked for and the final weights of an uninterrupted
-/// run.
+/// accelerator). An SFT run is going; the silo hosting its learner gets SIGKILL, and in a second run SIGTERM. Nobody
+/// issues a command: the run notices the loss (once membership declares the silo dead, or at once for a silo that
+/// leaves), rebuilds its learner on a surviving silo from the newest checkpoint, and completes with exactly the steps
+/// asked for and the final weights of an uninterrupted run.
 /// </summary>
 [Collection(RedisCollection.Name)]
 public sealed class ChaosTests
@@ -31,7 +31,7 @@ public sealed class ChaosTests
     }
 
     [Fact]
-    public async Task An_sft_run_survives_kill_9_of_its_learners_silo_and_ends_bit_identical()
+    public async Task An_sft_run_survives_kill_9_and_sigterm_of_its_learners_silo_and_ends_bit_identical()
     {
         await using var redis = await RedisServer.StartAsync();
         using var folder = new TempFolder();
@@ -43,38 +43,54 @@ public sealed class ChaosTests
 
             var embedded = await CliRunner.RunAsync("run", folder.Write("embedded.yaml", Yaml("chaos-sft", Path.Combine(folder.Path, "embedded"))), "--json");
             Assert.True(embedded.ExitCode == 0, embedded.ToString());
+            var expected = WeightsSha256(LastJson(embedded.Stdout).GetProperty("checkpoint").GetString()!);
 
-            var submitted = await CliRunner.RunAsync("run", folder.Write("cluster.yaml", Yaml("chaos-sft", Path.Combine(folder.Path, "cluster"))),
-                "--detach", "--cluster", redis.Url);
-            Assert.True(submitted.ExitCode == 0, submitted.ToString());
-
-            // Where the learner runs, once it does; then past a checkpoint, still mid-way: kill that silo.
-            await WaitForStatusAsync(redis, s => s.GetProperty("step").GetInt32() >= 1, TimeSpan.FromSeconds(120));
-            var learnerGateway = await LearnerGatewayAsync(redis);
-            var victim = silos.Single(s => s.Gateway == learnerGateway);
-            var before = await WaitForStatusAsync(redis, s => s.GetProperty("step").GetInt32() >= 200, TimeSpan.FromSeconds(120));
-            Assert.True(before.GetProperty("step").GetInt32() < Steps - 300, $"the run was at step {before.GetProperty("step")} before the kill could land mid-way");
-            victim.Process.Kill9();
-            var clock = Stopwatch.StartNew();
-
-            var done = await WaitForStatusAsync(redis, s => s.GetProperty("state").GetString() is "completed" or "failed" or "stopped", Completion);
-            Assert.True(done.GetProperty("state").GetString() == "completed", done.ToString());
-            Assert.Equal(Steps, done.GetProperty("step").GetInt32());
-            Assert.Equal(1, done.GetProperty("resumes").GetInt32());
+            // 1. SIGKILL: the silo dies with the learner's model; the run goes on from the newest periodic checkpoint.
+            var (killed, done) = await RunAndDisruptAsync(redis, folder, "killed", silos, victim => victim.Kill9());
+            Assert.Equal(expected, WeightsSha256(done.GetProperty("checkpoint").GetString()!));
             Assert.Equal(0, done.GetProperty("resumed_from_step").GetInt32() % 100);
-            Assert.Equal(WeightsSha256(LastJson(embedded.Stdout).GetProperty("checkpoint").GetString()!),
-                WeightsSha256(done.GetProperty("checkpoint").GetString()!));
+            var survivors = silos.Where(s => s != killed).ToList();
+            Assert.Contains("Experiment chaos-sft: resumed at step", string.Concat(survivors.Select(s => s.Process.Stderr)));
 
-            // The survivors logged the recovery; the run moved to the other accelerator silo.
-            var survivors = string.Concat(silos.Where(s => s != victim).Select(s => s.Process.Stderr));
-            Assert.Contains("Experiment chaos-sft: resumed at step", survivors);
-            Assert.Contains("Learner chaos-sft activated", silos.Single(s => s != victim && s != silos[0]).Process.Stderr);
-            Console.WriteLine($"chaos: killed at step ≥ 200, completed {clock.Elapsed.TotalSeconds:F0} s after the kill");
+            // 2. SIGTERM (the same experiment id started again): the learner checkpoints its step as its silo shuts
+            // down, the silo leaves cleanly, and the run goes on from that very step, on whichever silo is left.
+            var (stopped, again) = await RunAndDisruptAsync(redis, folder, "terminated", survivors, victim => victim.Signal(System.Runtime.InteropServices.PosixSignal.SIGTERM));
+            Assert.Equal(0, await stopped.Process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            var shutdownLine = stopped.Process.Stderr.Split('\n').Single(l => l.Contains("silo shutting down; checkpoint of step", StringComparison.Ordinal));
+            var shutdownStep = int.Parse(shutdownLine.Split("checkpoint of step ")[1].Split(' ')[0]);
+            Assert.Equal(shutdownStep, again.GetProperty("resumed_from_step").GetInt32());
+            Assert.Equal(expected, WeightsSha256(again.GetProperty("checkpoint").GetString()!));
         }
         finally
         {
             foreach (var (process, _) in silos) await process.DisposeAsync();
         }
+    }
+
+    /// <summary>Submits the run, waits until it is past its second checkpoint, disrupts the learner's silo, and waits
+    /// for the run to complete by itself; the disrupted silo and the final status.</summary>
+    static async Task<((RlhfProcess Process, int Gateway) Victim, JsonElement Done)> RunAndDisruptAsync(RedisServer redis, TempFolder folder,
+        string label, IReadOnlyList<(RlhfProcess Process, int Gateway)> silos, Action<RlhfProcess> disrupt)
+    {
+        var submitted = await CliRunner.RunAsync("run", folder.Write($"{label}.yaml", Yaml("chaos-sft", Path.Combine(folder.Path, label))),
+            "--detach", "--cluster", redis.Url);
+        Assert.True(submitted.ExitCode == 0, submitted.ToString());
+
+        // Where the learner runs, once it does; then past a checkpoint, still mid-way: disrupt that silo.
+        await WaitForStatusAsync(redis, s => s.GetProperty("state").GetString() == "running" && s.GetProperty("step").GetInt32() >= 1, TimeSpan.FromSeconds(120));
+        var learnerGateway = await LearnerGatewayAsync(redis);
+        var victim = silos.Single(s => s.Gateway == learnerGateway);
+        var before = await WaitForStatusAsync(redis, s => s.GetProperty("step").GetInt32() >= 200, TimeSpan.FromSeconds(120));
+        Assert.True(before.GetProperty("step").GetInt32() < Steps - 300, $"{label}: the run was at step {before.GetProperty("step")} before the disruption could land mid-way");
+        disrupt(victim.Process);
+        var clock = Stopwatch.StartNew();
+
+        var done = await WaitForStatusAsync(redis, s => s.GetProperty("state").GetString() is "completed" or "failed" or "stopped", Completion);
+        Assert.True(done.GetProperty("state").GetString() == "completed", $"{label}: {done}");
+        Assert.Equal(Steps, done.GetProperty("step").GetInt32());
+        Assert.Equal(1, done.GetProperty("resumes").GetInt32());
+        Console.WriteLine($"chaos ({label}): completed {clock.Elapsed.TotalSeconds:F0} s after the disruption, resumed from step {done.GetProperty("resumed_from_step")}");
+        return (victim, done);
     }
 
     static (RlhfProcess, int) StartSilo(RedisServer redis, bool accelerator)
