@@ -448,7 +448,7 @@ public static partial class ExperimentYamlLoader
     {
         var d = new CheckpointSection();
         if (root.Mapping("checkpoint") is not { } checkpoint) return d;
-        var section = d with { Every = checkpoint.Int("every") ?? d.Every };
+        var section = d with { Every = checkpoint.Int("every") ?? d.Every, Keep = checkpoint.Int("keep") ?? d.Keep };
         checkpoint.RejectUnknown();
         return section;
     }

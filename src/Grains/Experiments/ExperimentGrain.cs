@@ -418,6 +418,15 @@ public sealed partial class ExperimentGrain(
             Provenance = provenance,
         });
         SetStatus(s => s with { CheckpointPath = result.Path });
+        try
+        {
+            OutputDirectory.Prune(config.OutputDir, config.Checkpoint.Keep);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // An old checkpoint left behind costs disk, not correctness.
+            LogPruneFailed(ExperimentId, e.Message);
+        }
         return result;
     }
 
@@ -529,6 +538,9 @@ public sealed partial class ExperimentGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: the checkpoint of step {Step} on stop failed; stopping without it")]
     private partial void LogStopCheckpointFailed(Exception error, string experimentId, int step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: an old checkpoint could not be deleted (checkpoint.keep): {Reason}")]
+    private partial void LogPruneFailed(string experimentId, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Experiment {ExperimentId} failed at step {Step}")]
     private partial void LogFailed(Exception error, string experimentId, int step);

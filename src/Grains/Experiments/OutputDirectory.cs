@@ -23,6 +23,20 @@ public static class OutputDirectory
                 .Select(c => (c.Step, c.Path))]
             : [];
 
+    /// <summary>Deletes all but the newest <paramref name="keep"/> checkpoints (0: none); the names of those deleted.
+    /// A folder that cannot be deleted is left, and named in the exception.</summary>
+    public static IReadOnlyList<string> Prune(string outputDir, int keep)
+    {
+        if (keep <= 0) return [];
+        var deleted = new List<string>();
+        foreach (var (_, path) in Checkpoints(outputDir).Skip(keep))
+        {
+            Directory.Delete(path, recursive: true);
+            deleted.Add(Path.GetFileName(path));
+        }
+        return deleted;
+    }
+
     /// <summary>The reward model a PPO or RLAIF run trained (its reward or its judge), for reward_model.init.</summary>
     public static string RewardModel(string outputDir) => Path.Combine(outputDir, RewardModelFolder);
 
