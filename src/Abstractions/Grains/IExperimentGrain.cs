@@ -16,6 +16,12 @@ public interface IExperimentGrain : IGrainWithStringKey
     [Alias("Start")]
     Task Start(ExperimentConfig config);
 
+    /// <summary>Like <see cref="Start"/>, but continues from the newest checkpoint in the config's output_dir (an
+    /// interrupted run's, after its whole cluster was gone): the checkpoint must have been trained with this very
+    /// config (<see cref="ArgumentException"/> names every difference). SFT runs only, so far.</summary>
+    [Alias("StartFromCheckpoint")]
+    Task StartFromCheckpoint(ExperimentConfig config);
+
     /// <summary>Answers at once, even while a training call is in flight: read-only, so it may interleave.</summary>
     [AlwaysInterleave, Alias("GetStatus")]
     Task<ExperimentStatus> GetStatus();

@@ -34,11 +34,13 @@ static class ClusterCalls
 
     /// <summary>Starts the experiment; a config the grain refuses (or a run already in progress) is reported against
     /// <paramref name="path"/> and gives false.</summary>
-    public static async Task<bool> TryStartAsync(IExperimentGrain experiment, ExperimentConfig config, string path, CliContext cli)
+    public static async Task<bool> TryStartAsync(IExperimentGrain experiment, ExperimentConfig config, string path, CliContext cli,
+        bool fromCheckpoint = false)
     {
         try
         {
-            await experiment.Start(config);
+            if (fromCheckpoint) await experiment.StartFromCheckpoint(config);
+            else await experiment.Start(config);
             return true;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)

@@ -10,15 +10,15 @@ namespace RlhfActors.Client.Commands;
 /// in the silo after this process exits.</summary>
 public static class DetachedRun
 {
-    public static async Task<int> ExecuteAsync(string path, ClusterEndpoint endpoint, bool json, CliContext cli,
+    public static async Task<int> ExecuteAsync(string path, ClusterEndpoint endpoint, bool json, bool fromCheckpoint, CliContext cli,
         CancellationToken cancellationToken)
     {
-        if (RunCommand.LoadConfig(path, cli) is not { } config) return ExitCodes.Usage;
+        if (RunCommand.LoadConfig(path, cli, fromCheckpoint) is not { } config) return ExitCodes.Usage;
         return await ClusterCalls.GuardAsync(cli, cancellationToken, async () =>
         {
             await using var connection = await ClusterConnection.ConnectAsync(endpoint, cancellationToken);
             var experiment = connection.Client.GetGrain<IExperimentGrain>(config.Name);
-            if (!await ClusterCalls.TryStartAsync(experiment, config, path, cli)) return ExitCodes.Usage;
+            if (!await ClusterCalls.TryStartAsync(experiment, config, path, cli, fromCheckpoint)) return ExitCodes.Usage;
             if (json)
             {
                 var status = await experiment.GetStatus();

@@ -33,25 +33,32 @@ public static class RunCommand
             Description = $"Submit to a running silo (--cluster, default {ClusterEndpoint.Default}), print the experiment id and return; " +
                           "follow it with `rlhf status <id>`",
         };
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "Continue the run from the newest checkpoint in its output_dir (trained with this same config; sft runs)",
+        };
         // No default here: without --cluster (and without --detach) run hosts its own silo, as it always did.
         var cluster = ClusterOption.Create(defaultToStandalone: false);
         var command = new Command("run", "Run an experiment to the end on an in-process silo, or submit it to a running one")
         {
-            file, json, detach, cluster,
+            file, json, detach, resume, cluster,
         };
         command.SetAction((parse, cancellationToken) =>
         {
             var path = parse.GetValue(file)!;
             var endpoint = parse.GetValue(cluster);
+            var fromCheckpoint = parse.GetValue(resume);
             return parse.GetValue(detach)
-                ? DetachedRun.ExecuteAsync(path, endpoint ?? ClusterEndpoint.Default, parse.GetValue(json), cli, cancellationToken)
-                : ExecuteAsync(path, endpoint, parse.GetValue(json), cli, cancellationToken);
+                ? DetachedRun.ExecuteAsync(path, endpoint ?? ClusterEndpoint.Default, parse.GetValue(json), fromCheckpoint, cli, cancellationToken)
+                : ExecuteAsync(path, endpoint, parse.GetValue(json), fromCheckpoint, cli, cancellationToken);
         });
         return command;
     }
 
     /// <summary>Loads and checks the experiment file as every form of run does; null after printing the errors.</summary>
-    internal static ExperimentConfig? LoadConfig(string path, CliContext cli)
+    /// <param name="fromCheckpoint">--resume: output_dir is expected to hold the run's checkpoints (the controller
+    /// checks they were trained with this config).</param>
+    internal static ExperimentConfig? LoadConfig(string path, CliContext cli, bool fromCheckpoint = false)
     {
         ExperimentConfig config;
         try
@@ -63,18 +70,19 @@ public static class RunCommand
             foreach (var error in e.Errors) cli.Stderr.WriteLine($"error: {error}");
             return null;
         }
-        if (OutputDirectory.EarlierCheckpoint(config.OutputDir) is { } earlier)
+        if (!fromCheckpoint && OutputDirectory.EarlierCheckpoint(config.OutputDir) is { } earlier)
         {
             cli.Stderr.WriteLine($"error: {path}: output_dir '{config.OutputDir}' already holds {earlier} from an earlier run; " +
-                                 "remove it or choose another output_dir");
+                                 "remove it, choose another output_dir, or continue that run with --resume");
             return null;
         }
         return config;
     }
 
-    static async Task<int> ExecuteAsync(string path, ClusterEndpoint? endpoint, bool json, CliContext cli, CancellationToken cancellationToken)
+    static async Task<int> ExecuteAsync(string path, ClusterEndpoint? endpoint, bool json, bool fromCheckpoint, CliContext cli,
+        CancellationToken cancellationToken)
     {
-        if (LoadConfig(path, cli) is not { } config) return ExitCodes.Usage;
+        if (LoadConfig(path, cli, fromCheckpoint) is not { } config) return ExitCodes.Usage;
 
         var interactive = !json && cli.StdoutIsTerminal;
         var progress = new ProgressReporter(interactive ? cli.Stdout : cli.Stderr, interactive);
@@ -91,7 +99,7 @@ public static class RunCommand
                 _ => throw new InvalidOperationException($"unexpected {owner.GetType().Name}"),
             };
             var experiment = client.GetGrain<IExperimentGrain>(config.Name);
-            if (!await ClusterCalls.TryStartAsync(experiment, config, path, cli)) return ExitCodes.Usage;
+            if (!await ClusterCalls.TryStartAsync(experiment, config, path, cli, fromCheckpoint)) return ExitCodes.Usage;
 
             ExperimentStatus status;
             try

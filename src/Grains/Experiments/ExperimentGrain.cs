@@ -89,7 +89,11 @@ public sealed partial class ExperimentGrain(
         await base.OnActivateAsync(cancellationToken);
     }
 
-    public async Task Start(ExperimentConfig config)
+    public Task Start(ExperimentConfig config) => StartAsync(config, fromCheckpoint: false);
+
+    public Task StartFromCheckpoint(ExperimentConfig config) => StartAsync(config, fromCheckpoint: true);
+
+    async Task StartAsync(ExperimentConfig config, bool fromCheckpoint)
     {
         ArgumentNullException.ThrowIfNull(config);
         ExperimentConfigValidator.ThrowIfInvalid(config);
@@ -99,9 +103,18 @@ public sealed partial class ExperimentGrain(
             throw new InvalidOperationException($"experiment '{ExperimentId}' is already running (step {Record.Status.Step}/{Record.Status.TotalSteps})");
         if (Record.Status.State is ExperimentState.Paused)
             throw new InvalidOperationException($"experiment '{ExperimentId}' is paused at step {Record.Status.Step}/{Record.Status.TotalSteps}: resume or stop it first");
-        if (OutputDirectory.EarlierCheckpoint(config.OutputDir) is { } earlier)
+        if (fromCheckpoint)
+        {
+            if (!CanResume(config))
+                throw new ArgumentException($"a {config.Algorithm} run cannot resume from a checkpoint yet (sft runs can); start it afresh in another output_dir");
+            var newest = OutputDirectory.Checkpoints(config.OutputDir) is [var first, ..] ? first.Path
+                : throw new ArgumentException($"output_dir '{config.OutputDir}' holds no checkpoint to resume from");
+            ResumeCompatibility.ThrowIfDifferent(newest, config);
+        }
+        else if (OutputDirectory.EarlierCheckpoint(config.OutputDir) is { } earlier)
             throw new InvalidOperationException(
-                $"output_dir '{config.OutputDir}' already holds {earlier} from an earlier run; remove it or choose another output_dir");
+                $"output_dir '{config.OutputDir}' already holds {earlier} from an earlier run; remove it, choose another output_dir, " +
+                "or continue it with --resume");
         // Before any state is written: an unwritable folder or one another experiment holds is refused at start.
         OutputDirectoryClaim.Claim(config.OutputDir, ExperimentId);
 
@@ -114,14 +127,14 @@ public sealed partial class ExperimentGrain(
                 ExperimentId = ExperimentId,
                 Algorithm = config.Algorithm,
                 State = ExperimentState.Running,
-                Phase = "initializing",
+                Phase = fromCheckpoint ? "recovering: resuming from output_dir" : "initializing",
                 TotalSteps = config.TotalSteps,
             },
         };
         await state.WriteStateAsync();
         // After the record is written: a listed run always has a record to show.
         await GrainFactory.GetGrain<IExperimentDirectoryGrain>(GrainKeys.ExperimentDirectory).Register(ExperimentId);
-        _phase = Phase.Initialize;
+        _phase = fromCheckpoint ? Phase.Recover : Phase.Initialize;
         _recoveringSince = null;
         StartLoop(TickPeriod);
         await RegisterKeepAliveAsync();
