@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
@@ -31,10 +30,9 @@ public static class ClusterBench
         int rounds = options.Quick ? 1 : 5;
         var config = PipelineBench.Config(steps);
 
-        var repo = Repository();
         var dir = Path.Combine(Path.GetTempPath(), "rlhf-bench-cluster", Guid.NewGuid().ToString("N"));
         JsonLine.Progress("cluster: starting redis-server and two silo processes (deploy/local/cluster.sh)");
-        var url = await StartClusterAsync(repo, dir);
+        var url = await LocalCluster.StartAsync(dir, silos: 2, accelerators: 1);
         try
         {
             var endpoint = ClusterEndpoint.TryParse(url, out var error) ?? throw new InvalidOperationException(error);
@@ -73,8 +71,7 @@ public static class ClusterBench
         }
         finally
         {
-            await ScriptAsync(repo, TimeSpan.FromSeconds(90), "stop", "--dir", dir);
-            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+            await LocalCluster.StopAsync(dir);
         }
     }
 
@@ -107,35 +104,5 @@ public static class ClusterBench
         {
             if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
         }
-    }
-
-    /// <summary>Starts the cluster in the background; returns its redis:// endpoint.</summary>
-    static async Task<string> StartClusterAsync(string repo, string dir)
-    {
-        var stdout = await ScriptAsync(repo, TimeSpan.FromSeconds(240), "start", "--detach", "--silos", "2", "--accelerators", "1", "--dir", dir);
-        return stdout.Split('\n').Single(l => l.StartsWith("CLUSTER=", StringComparison.Ordinal))["CLUSTER=".Length..].Trim();
-    }
-
-    static async Task<string> ScriptAsync(string repo, TimeSpan timeout, params string[] args)
-    {
-        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(repo, "deploy", "local", "cluster.sh"));
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        // The rlhf.dll of this build (beside the bench), not a fresh build from inside a measurement.
-        info.Environment["RLHF_NO_BUILD"] = "1";
-        info.Environment["RLHF_DLL"] = Path.Combine(AppContext.BaseDirectory, "rlhf.dll");
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        await process.WaitForExitAsync(cts.Token);
-        if (process.ExitCode != 0) throw new InvalidOperationException($"cluster.sh {string.Join(' ', args)} exited with {process.ExitCode}");
-        return await output;
-    }
-
-    static string Repository()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "RlhfActors.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("run the bench from the repository's build (RlhfActors.sln above it)");
     }
 }

@@ -29,7 +29,7 @@ namespace RlhfActors.Bench;
 /// </summary>
 public static class PipelineBench
 {
-    const string ModelConfigJson = """
+    internal const string ModelConfigJson = """
         {"model_type": "llama", "hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 4,
          "num_attention_heads": 4, "num_key_value_heads": 4, "max_position_embeddings": 64,
          "rope_theta": 10000, "tie_word_embeddings": true, "rms_norm_eps": 1e-5}

@@ -1,10 +1,10 @@
 using RlhfActors.Bench;
 using static TorchSharp.torch;
 
-// dotnet run --project bench/RlhfActors.Bench -c Release -- <gemm|sampling|sft-step|pipeline|cluster|peft|peft-quality|all> [--threads N] [--quick]
+// dotnet run --project bench/RlhfActors.Bench -c Release -- <gemm|sampling|sft-step|pipeline|cluster|recovery|peft|peft-quality|all> [--threads N] [--quick]
 // Results: one JSON object per line on stdout. Progress: stderr.
 
-const string Usage = "usage: bench <gemm|sampling|sft-step|pipeline|cluster|peft|peft-quality|all> [--threads N] [--quick]";
+const string Usage = "usage: bench <gemm|sampling|sft-step|pipeline|cluster|recovery|peft|peft-quality|all> [--threads N] [--quick]";
 var benches = new Dictionary<string, Action<BenchOptions>>
 {
     ["gemm"] = GemmBench.Run,
@@ -12,6 +12,7 @@ var benches = new Dictionary<string, Action<BenchOptions>>
     ["sft-step"] = SftStepBench.Run,
     ["pipeline"] = PipelineBench.Run,
     ["cluster"] = ClusterBench.Run,
+    ["recovery"] = RecoveryBench.Run,
     ["peft"] = PeftBench.Run,
     ["peft-quality"] = PeftQualityBench.Run,
 };

@@ -67,7 +67,9 @@ public static class RlhfSiloBuilderExtensions
             silo.ConfigureEndpoints(options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: true);
         }
         silo.UseRedisClustering(o => o.ConfigurationOptions = redis.ToConfigurationOptions());
-        silo.Configure<ClusterMembershipOptions>(ClusterMembershipSettings.Apply);
+        var membership = SiloConfiguration.Membership(silo.Configuration);
+        membership.Validate();
+        silo.Configure<ClusterMembershipOptions>(membership.Apply);
         silo.UseRedisReminderService(o => o.ConfigurationOptions = redis.ToConfigurationOptions());
         return silo.AddRlhfRuntime(redis: redis);
     }

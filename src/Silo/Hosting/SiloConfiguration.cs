@@ -19,6 +19,7 @@ public static class SiloConfiguration
     [
         (RlhfSiloOptions.Section, typeof(RlhfSiloOptions)),
         (RedisOptions.Section, typeof(RedisOptions)),
+        (ClusterMembershipSettings.Section, typeof(ClusterMembershipSettings)),
         (SiloHardwareOptions.Section, typeof(SiloHardwareOptions)),
         (ExperimentDriverOptions.Section, typeof(ExperimentDriverOptions)),
         (PolicyGrainOptions.Section, typeof(PolicyGrainOptions)),
@@ -55,6 +56,9 @@ public static class SiloConfiguration
     public static RlhfSiloOptions Silo(IConfiguration configuration) => Bind<RlhfSiloOptions>(configuration, RlhfSiloOptions.Section);
 
     public static RedisOptions Redis(IConfiguration configuration) => Bind<RedisOptions>(configuration, RedisOptions.Section);
+
+    public static ClusterMembershipSettings Membership(IConfiguration configuration) =>
+        Bind<ClusterMembershipSettings>(configuration, ClusterMembershipSettings.Section);
 
     /// <summary>Binds a section; a value of the wrong type is an <see cref="ArgumentException"/> naming its key
     /// (never its value: it may be the password).</summary>
