@@ -24,8 +24,8 @@ public static class LocalCluster
     }
 
     /// <summary>SIGKILL to the silo process that hosts a learner: found by its silo port (rlhf cluster's addresses)
-    /// among the processes the script recorded.</summary>
-    public static async Task KillLearnerSiloAsync(IClusterClient client, string dir)
+    /// among the processes the script recorded. Returns the killed silo's address.</summary>
+    public static async Task<string> KillLearnerSiloAsync(IClusterClient client, string dir)
     {
         var silos = await client.GetGrain<IClusterInfoGrain>(0).GetSilos();
         var learner = silos.First(s => s.Roles.ContainsKey("learner"));
@@ -39,7 +39,7 @@ public static class LocalCluster
             if (at < 0 || at + 1 >= args.Length || args[at + 1] != port) continue;
             using var process = Process.GetProcessById(pid);
             process.Kill(); // SIGKILL on Linux
-            return;
+            return learner.Address;
         }
         throw new InvalidOperationException($"no silo process of {dir} listens on silo port {port}");
     }

@@ -11,8 +11,9 @@ namespace RlhfActors.Bench;
 /// What a lost silo costs a run. A real cluster (deploy/local/cluster.sh: redis-server, a control-plane silo and two
 /// silos advertising an accelerator) runs the main job's model on SFT twice per round: once uninterrupted, once with
 /// the learner's silo killed (SIGKILL) at a fixed step. From the client's status polls (every 100 ms):
-/// detection (kill → the controller reports "recovering", i.e. membership declared the silo dead and the broken call
-/// came back), reactivation and checkpoint load (→ training again on a surviving silo), the steps recomputed (the step
+/// when the run noticed (kill → the controller reports "recovering": its call to the learner broke), when membership
+/// declared the silo dead (<c>rlhf cluster</c> shows it Dead), reactivation and checkpoint load (→ training again on a
+/// surviving silo), the steps recomputed (the step
 /// at the kill − the checkpoint's), and the time lost (the interrupted run's wall time − the uninterrupted one's).
 /// The membership settings are the silos' (Rlhf__Membership__…, defaults in ClusterMembershipSettings); the first
 /// line of output records them.
@@ -45,7 +46,7 @@ public static class RecoveryBench
                 JsonLine.Write("recovery", ("round", round), ("uninterrupted_s", uninterrupted.WallSeconds), ("interrupted_s", interrupted.WallSeconds),
                     ("killed_at_step", interrupted.KilledAtStep), ("resumed_from_step", interrupted.ResumedFrom),
                     ("steps_recomputed", interrupted.KilledAtStep - interrupted.ResumedFrom),
-                    ("detection_s", interrupted.Detection), ("reactivation_s", interrupted.Reactivation),
+                    ("noticed_s", interrupted.Detection), ("declared_dead_s", interrupted.DeclaredDead), ("reactivation_s", interrupted.Reactivation),
                     ("detection_plus_reactivation_s", interrupted.Detection + interrupted.Reactivation),
                     ("time_lost_s", interrupted.WallSeconds - uninterrupted.WallSeconds));
             }
@@ -56,7 +57,7 @@ public static class RecoveryBench
         }
     }
 
-    sealed record Outcome(double WallSeconds, int KilledAtStep, int ResumedFrom, double Detection, double Reactivation);
+    sealed record Outcome(double WallSeconds, int KilledAtStep, int ResumedFrom, double Detection, double Reactivation, double DeclaredDead);
 
     static async Task<Outcome> RunAsync(IClusterClient client, ExperimentConfig config, int? killAt, string clusterDir)
     {
@@ -66,6 +67,8 @@ public static class RecoveryBench
         int killedAt = -1;
         Stopwatch? sinceKill = null;
         double detection = double.NaN, reactivation = double.NaN;
+        string? victim = null;
+        Task<double> declaredDeadTask = Task.FromResult(double.NaN);
         ExperimentStatus status;
         try
         {
@@ -76,8 +79,9 @@ public static class RecoveryBench
                 if (killAt is { } at && sinceKill is null && status.Step >= at)
                 {
                     killedAt = status.Step;
-                    await LocalCluster.KillLearnerSiloAsync(client, clusterDir);
+                    victim = await LocalCluster.KillLearnerSiloAsync(client, clusterDir);
                     sinceKill = Stopwatch.StartNew();
+                    declaredDeadTask = WhenDeclaredDeadAsync(client, victim, sinceKill);
                 }
                 else if (sinceKill is not null && double.IsNaN(detection) && status.Phase.StartsWith("recovering", StringComparison.Ordinal))
                 {
@@ -91,12 +95,37 @@ public static class RecoveryBench
             }
             if (status.State != ExperimentState.Completed) throw new InvalidOperationException($"{config.Name} {status.State}: {status.Error}");
             var result = await grain.GetResult() ?? throw new InvalidOperationException($"{config.Name}: no result");
-            return new Outcome(result.WallSeconds, killedAt, status.ResumedFromStep ?? 0, detection, reactivation);
+            // -1: not seen within a minute of the kill.
+            var declaredDead = await declaredDeadTask;
+            return new Outcome(result.WallSeconds, killedAt, status.ResumedFromStep ?? 0, Seen(detection), Seen(reactivation), Seen(declaredDead));
         }
         finally
         {
             if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
         }
+    }
+
+    static double Seen(double seconds) => double.IsNaN(seconds) ? -1 : seconds;
+
+    /// <summary>Seconds from the kill until membership lists the silo (its address as <c>rlhf cluster</c> prints it)
+    /// as dead, polled every 100 ms from the management grain's table; NaN if not within a minute.</summary>
+    static async Task<double> WhenDeclaredDeadAsync(IClusterClient client, string address, Stopwatch sinceKill)
+    {
+        var management = client.GetGrain<IManagementGrain>(0);
+        while (sinceKill.Elapsed < TimeSpan.FromMinutes(1))
+        {
+            try
+            {
+                var hosts = await management.GetDetailedHosts(onlyActive: false);
+                if (hosts.Any(h => h.SiloAddress.ToString() == address && h.Status == SiloStatus.Dead)) return sinceKill.Elapsed.TotalSeconds;
+            }
+            catch (Exception)
+            {
+                // The answering silo may be the one re-placing grains; ask again.
+            }
+            await Task.Delay(100);
+        }
+        return double.NaN;
     }
 
     /// <summary>A status, riding out the moments when the controller itself is being re-placed.</summary>

@@ -16,12 +16,15 @@ public sealed class ProgressReporter(TextWriter output, bool interactive)
     string _stage = "";
     int _lastTenth = -1;
     string _lastPhase = "";
+    int _resumesShown;
     int _drawnWidth;
 
     public void Report(ExperimentStatus status)
     {
-        // A new run (same display, restarted experiment) starts its history again.
-        if (status.Evals.Length < _evalsShown) (_evalsShown, _stagesShown, _roundsShown, _stage) = (0, 0, 0, "");
+        // A resume drops the evaluations after its checkpoint (they are taken again): shown ones stay shown. Otherwise
+        // fewer evaluations mean a new run (same display, restarted experiment), which starts its history again.
+        if (status.Resumes > _resumesShown) _evalsShown = Math.Min(_evalsShown, status.Evals.Length);
+        else if (status.Evals.Length < _evalsShown) (_evalsShown, _stagesShown, _roundsShown, _stage) = (0, 0, 0, "");
         for (; _evalsShown < status.Evals.Length; _evalsShown++)
             WriteLine(FormatEval(status.ExperimentId, status.Evals[_evalsShown]));
         // In story order: earlier stages done, the current stage started, its rounds, the current stage done.
@@ -39,8 +42,18 @@ public sealed class ProgressReporter(TextWriter output, bool interactive)
         for (; _stagesShown < stages.Length; _stagesShown++)
             WriteLine(FormatStage(status.ExperimentId, stages[_stagesShown]));
 
+        // A lost worker and the resume that follows are news, in both modes.
+        if (status.Phase.StartsWith("recovering", StringComparison.Ordinal) && !_lastPhase.StartsWith("recovering", StringComparison.Ordinal))
+            WriteLine($"[{status.ExperimentId}] step {status.Step}: {status.Phase}");
+        if (status.Resumes > _resumesShown)
+        {
+            _resumesShown = status.Resumes;
+            WriteLine($"[{status.ExperimentId}] resumed at step {status.ResumedFromStep} (resume {status.Resumes})");
+        }
+
         if (interactive)
         {
+            _lastPhase = status.Phase;
             Draw(FormatLive(status));
             return;
         }
