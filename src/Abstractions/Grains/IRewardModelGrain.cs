@@ -19,9 +19,11 @@ public interface IRewardModelGrain : IGrainWithStringKey
     [Alias("Initialize")]
     Task Initialize(ExperimentConfig config);
 
-    /// <summary>One reward per completion, in order. An HTTP reward may retry for a while: long timeout.</summary>
+    /// <summary>One reward per completion, in order, or, when an HTTP reward's server stayed down through its retries,
+    /// the outage (<see cref="RewardScores.Unavailable"/>) so the caller can pause instead of failing. An HTTP reward
+    /// may retry for a while: long timeout.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Score")]
-    Task<ImmutableArray<double>> Score(RewardBatch batch);
+    Task<RewardScores> Score(RewardBatch batch);
 
     /// <summary>Builds the reward model — a fresh scalar head on a copy of policy version <see cref="RewardModelInit.Version"/>,
     /// or the trained one in reward_model.init — and its labelled pairs (config's reward_model section); returns the
@@ -49,4 +51,13 @@ public interface IRewardModelGrain : IGrainWithStringKey
 
     [Alias("Release")]
     Task Release();
+}
+
+/// <summary>The answer to <see cref="IRewardModelGrain.Score"/>: the rewards, or why there are none.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.RewardScores")]
+public sealed record RewardScores
+{
+    [Id(0)] public ImmutableArray<double> Scores { get; init; } = [];
+    /// <summary>Null when scored; otherwise the outage (a reward server down through every retry).</summary>
+    [Id(1)] public string? Unavailable { get; init; }
 }

@@ -30,6 +30,8 @@ public sealed partial class ExperimentGrain
     int _grpoRequested, _grpoTrained;
     Task<ScoredRollouts>? _pending;
     readonly Queue<double> _recentRewards = new();
+    // The plan's prompt position before each requested step drew its prompts (an abandoned step rewinds to it).
+    readonly Dictionary<int, (int Epoch, int Cursor)> _planPositions = [];
 
     sealed record ScoredRollouts(RolloutBatchMessage Rollouts, ImmutableArray<double> Rewards, int FilteredGroups);
 
@@ -53,6 +55,7 @@ public sealed partial class ExperimentGrain
         // generator is cheap, and JSONL prompts are read once.
         _plan = new GrpoPlan(ExperimentData.Load(ExperimentSpecs.Data(config)).Train, config.Seed);
         (_grpoRequested, _grpoTrained, _pending) = (0, 0, null);
+        _planPositions.Clear();
         _recentRewards.Clear();
         _phase = Phase.GrpoTrain;
         LogGrpoStarted(ExperimentId, start.Version, config.Grpo.Mode, config.Grpo.Samplers);
@@ -65,7 +68,20 @@ public sealed partial class ExperimentGrain
         var clock = Stopwatch.StartNew();
         SetStatus(s => s with { Phase = "training" });
 
-        var scored = await (_pending ?? SampleAndScoreAsync());
+        ScoredRollouts scored;
+        try
+        {
+            scored = await (_pending ?? SampleAndScoreAsync());
+        }
+        catch (RewardOutageException e)
+        {
+            // Nothing of this step was applied: forget its rollouts (and any requested after it) and retry it whole on
+            // resume, from the same prompts.
+            _plan!.Rewind(_planPositions[_grpoTrained]);
+            (_pending, _grpoRequested) = (null, _grpoTrained);
+            PauseForOutage($"grpo step {_grpoTrained + 1}", e.Message);
+            return;
+        }
         _pending = null;
         // Async: the next batch is generated (with the version published now) while this one trains.
         if (grpo.Mode == Abstractions.Config.GrpoSection.Async && _grpoRequested < grpo.Steps) _pending = SampleAndScoreAsync();
@@ -112,6 +128,8 @@ public sealed partial class ExperimentGrain
     {
         var grpo = Config.Grpo;
         int step = _grpoRequested++;
+        _planPositions.Remove(step - 2);
+        _planPositions[step] = _plan!.Position;
         long minVersion = Record.Status.PolicyVersion;
         var kept = new List<RolloutBatch>();
         var keptRewards = new List<double>();
@@ -121,7 +139,7 @@ public sealed partial class ExperimentGrain
         {
             var merged = await SampleAsync(step, grpo.PromptsPerStep, grpo.NumGenerations, grpo.MaxCompletionLength, grpo.Temperature,
                 grpo.Samplers, minVersion, seedIndex: attempt * grpo.Samplers);
-            var rewards = await Reward.Score(merged.ToRewardBatch());
+            var rewards = await ScoreAsync(merged.ToRewardBatch());
             if (!grpo.DynamicSampling) return new ScoredRollouts(merged, rewards, 0);
 
             var (withSignal, signalRewards) = GrpoPlan.KeepGroupsWithSignal(merged.ToBatch(), rewards);

@@ -53,8 +53,20 @@ public sealed partial class ExperimentGrain
         var clock = Stopwatch.StartNew();
         SetStatus(s => s with { Phase = "training" });
 
+        var position = _plan!.Position;
         var rollouts = await SampleAsync(_ppoTrained, ppo.PromptsPerStep, ppo.NumGenerations, ppo.MaxCompletionLength, ppo.Temperature, ppo.Samplers);
-        var scores = await Reward.Score(rollouts.ToRewardBatch());
+        ImmutableArray<double> scores;
+        try
+        {
+            scores = await ScoreAsync(rollouts.ToRewardBatch());
+        }
+        catch (RewardOutageException e)
+        {
+            // Retried whole on resume, from the same prompts.
+            _plan.Rewind(position);
+            PauseForOutage($"ppo step {_ppoTrained + 1}", e.Message);
+            return;
+        }
         var valuesTask = Critic.Values(rollouts);
         var referenceTask = ppo.KlCoef > 0 ? Reference.LogProbs(rollouts, ppo.Temperature) : Task.FromResult<ImmutableArray<float[]>>(default);
         var values = await valuesTask;

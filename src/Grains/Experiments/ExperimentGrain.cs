@@ -203,8 +203,9 @@ public sealed partial class ExperimentGrain(
         if (status.State is not ExperimentState.Paused)
             throw new InvalidOperationException($"experiment '{ExperimentId}' is {Describe(status)}: only a paused experiment can be resumed" +
                                                 (Record.Config is { } c && CanResume(c) ? " (or a failed one, from its newest checkpoint)" : ""));
-        // The loop's phase and the learner's model are as the pause left them, so the next tick continues there.
-        SetStatus(s => s with { State = ExperimentState.Running });
+        // The loop's phase and the learner's model are as the pause left them, so the next tick continues there. A
+        // pause's reason (an outage) is history once resumed.
+        SetStatus(s => s with { State = ExperimentState.Running, Error = null });
         StartLoop(TickPeriod);
         LogResumed(ExperimentId, status.Step);
         await state.WriteStateAsync();

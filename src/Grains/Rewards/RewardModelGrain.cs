@@ -59,17 +59,26 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         return Task.CompletedTask;
     }
 
-    public async Task<ImmutableArray<double>> Score(RewardBatch batch)
+    public async Task<RewardScores> Score(RewardBatch batch)
     {
         if (_key is null) throw new InvalidOperationException(
             $"reward model '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first (or it was deactivated)");
-        var scores = _reward is { } reward ? await reward.ScoreAsync(batch.ToRequests(), CancellationToken.None) : new double[batch.Completions.Length];
+        double[] scores;
+        try
+        {
+            scores = _reward is { } reward ? await reward.ScoreAsync(batch.ToRequests(), CancellationToken.None) : new double[batch.Completions.Length];
+        }
+        catch (RewardUnavailableException e)
+        {
+            // An outage is an answer, not a failure: the controller pauses the run.
+            return new RewardScores { Unavailable = e.Message };
+        }
         if (_modelWeight != 0 && _scorer is { } scorer)
         {
             var learned = await _device.RunAsync(() => scorer.Score(batch.Prompts, batch.Completions));
             for (int i = 0; i < scores.Length; i++) scores[i] += _modelWeight * learned[i];
         }
-        return [.. scores];
+        return new RewardScores { Scores = [.. scores] };
     }
 
     public async Task<PreferenceEvalResult> StartTraining(RewardModelInit init)

@@ -56,7 +56,7 @@ public sealed class HttpReward : IRewardFunction, IDisposable
             if (scores is not null) return scores;
             lastError = transientError;
         }
-        throw new HttpRequestException(
+        throw new RewardUnavailableException(
             $"reward server {Options.Url} failed after {attempts} attempts ({Seconds(Options.Timeout)} s timeout each): {lastError?.Message}",
             lastError);
     }

@@ -26,6 +26,12 @@ public sealed class GrpoPlan
     /// <summary>The next <paramref name="count"/> prompts.</summary>
     public PromptCompletion[] NextPrompts(int count) => prompts.Next(count);
 
+    /// <summary>Where the prompt stream stands: taken before a step draws its prompts, so that a step abandoned before
+    /// anything of it was applied (a reward server outage) draws the same prompts again when it is retried.</summary>
+    public (int Epoch, int Cursor) Position => (prompts.Epoch, prompts.Cursor);
+
+    public void Rewind((int Epoch, int Cursor) position) => prompts.Restore(position.Epoch, position.Cursor);
+
     /// <summary>Seed of shard <paramref name="shard"/> of step <paramref name="step"/> (0-based GRPO step).</summary>
     public int ShardSeed(int step, int shard) => StableSeed.Derive(StableSeed.Derive(seed, step), shard);
 

@@ -26,33 +26,32 @@ public sealed class RecoveryTests(ClusterFixture fixture)
     [Fact]
     public async Task A_run_whose_learner_is_lost_resumes_from_its_checkpoint_and_ends_as_if_uninterrupted()
     {
-        var config = Run("lost-learner");
-        var baseline = config with { Name = config.Name + "-b", OutputDir = config.OutputDir + "-b" };
-        try
-        {
-            var expected = await RunToEndAsync(baseline);
+        var (status, lostAt) = await LoseMidwayAsync("lost-learner",
+            name => fixture.Client.GetGrain<ILearnerGrain>(name).Cast<IGrainManagementExtension>().DeactivateOnIdle());
 
-            var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
-            await grain.Start(config);
-            var lostAt = await WaitForStepAsync(grain, 150);
-            await fixture.Client.GetGrain<ILearnerGrain>(config.Name).Cast<IGrainManagementExtension>().DeactivateOnIdle();
-            var status = await WaitUntilFinishedAsync(grain);
-
-            AssertResumedLikeBaseline(config, status, expected);
-            // From a checkpoint (a checkpoint.every boundary) at or before the loss: the steps after it were redone.
-            Assert.Equal(0, status.ResumedFromStep!.Value % 100);
-            Assert.InRange(status.ResumedFromStep.Value, 100, lostAt + 100);
-        }
-        finally
-        {
-            Delete(config.OutputDir, baseline.OutputDir);
-        }
+        // From a checkpoint (a checkpoint.every boundary) at or before the loss: the steps after it were redone.
+        Assert.Equal(0, status.ResumedFromStep!.Value % 100);
+        Assert.InRange(status.ResumedFromStep.Value, 100, lostAt + 100);
     }
 
     [Fact]
     public async Task A_run_whose_controller_is_lost_resumes_when_it_comes_back()
     {
-        var config = Run("lost-controller");
+        // The next status call re-activates the controller (in a cluster: the watchdog or the keep-alive reminder).
+        var (status, lostAt) = await LoseMidwayAsync("lost-controller",
+            name => fixture.Client.GetGrain<IExperimentGrain>(name).Cast<IGrainManagementExtension>().DeactivateOnIdle());
+
+        // The learner was not lost, so the run went on from the step the record held (a chunk boundary of 10 steps),
+        // not from an older checkpoint: nothing was redone.
+        Assert.Equal(0, status.ResumedFromStep!.Value % 10);
+        Assert.InRange(status.ResumedFromStep.Value, lostAt, 599);
+    }
+
+    /// <summary>Runs the config uninterrupted (the baseline), then again with <paramref name="lose"/> applied past
+    /// step 150; checks the second run ended like the first and returns its status and the step the loss came at.</summary>
+    async Task<(ExperimentStatus Status, int LostAt)> LoseMidwayAsync(string what, Func<string, ValueTask> lose)
+    {
+        var config = Run(what);
         var baseline = config with { Name = config.Name + "-b", OutputDir = config.OutputDir + "-b" };
         try
         {
@@ -61,15 +60,11 @@ public sealed class RecoveryTests(ClusterFixture fixture)
             var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
             await grain.Start(config);
             var lostAt = await WaitForStepAsync(grain, 150);
-            await grain.Cast<IGrainManagementExtension>().DeactivateOnIdle();
-            // The next call re-activates the controller (in a cluster: the watchdog or the keep-alive reminder).
+            await lose(config.Name);
             var status = await WaitUntilFinishedAsync(grain);
 
             AssertResumedLikeBaseline(config, status, expected);
-            // The learner was not lost, so the run went on from the step the record held (a chunk boundary of 10
-            // steps), not from an older checkpoint: nothing was redone.
-            Assert.Equal(0, status.ResumedFromStep!.Value % 10);
-            Assert.InRange(status.ResumedFromStep.Value, lostAt, 599);
+            return (status, lostAt);
         }
         finally
         {

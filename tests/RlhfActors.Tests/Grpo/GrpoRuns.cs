@@ -9,7 +9,9 @@ namespace RlhfActors.Tests.Grpo;
 /// <summary>What the GRPO pipeline tests share: run an experiment to its end through the grains, compare weights.</summary>
 internal static class GrpoRuns
 {
-    public static async Task<ExperimentStatus> RunAsync(IClusterClient client, ExperimentConfig config, bool alreadyStarted = false)
+    /// <param name="until">Returns at this status instead of at the end (e.g. a pause).</param>
+    public static async Task<ExperimentStatus> RunAsync(IClusterClient client, ExperimentConfig config, bool alreadyStarted = false,
+        Func<ExperimentStatus, bool>? until = null)
     {
         var grain = client.GetGrain<IExperimentGrain>(config.Name);
         if (!alreadyStarted) await grain.Start(config);
@@ -17,7 +19,7 @@ internal static class GrpoRuns
         while (true)
         {
             var status = await grain.GetStatus();
-            if (status.IsFinished) return status;
+            if (status.IsFinished || until?.Invoke(status) == true) return status;
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"still {status.State} ({status.Phase}) at step {status.Step} after 90 s");
             await Task.Delay(100);
         }

@@ -71,7 +71,7 @@ public sealed class HttpRewardTests
         await reward.ScoreAsync([new("warm-up", "", null)], CancellationToken.None);
         int warmUpHits = server.Hits;
         var clock = Stopwatch.StartNew();
-        var e = await Assert.ThrowsAsync<HttpRequestException>(() => reward.ScoreAsync(Batch, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<RewardUnavailableException>(() => reward.ScoreAsync(Batch, CancellationToken.None));
         Assert.Contains(server.Url.ToString(), e.Message);
         Assert.Contains("after 3 attempts", e.Message);
         Assert.Contains("0.3 s", e.Message);
@@ -120,7 +120,7 @@ public sealed class HttpRewardTests
     {
         var url = new Uri($"http://127.0.0.1:{LoopbackHttpServer.FreePort()}/score");
         using var reward = Reward(url, retries: 1);
-        var e = await Assert.ThrowsAsync<HttpRequestException>(() => reward.ScoreAsync(Batch, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<RewardUnavailableException>(() => reward.ScoreAsync(Batch, CancellationToken.None));
         Assert.Contains(url.ToString(), e.Message);
         Assert.Contains("after 2 attempts", e.Message);
     }
