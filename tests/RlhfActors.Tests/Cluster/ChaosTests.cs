@@ -31,7 +31,7 @@ public sealed class ChaosTests
     }
 
     [Fact]
-    public async Task An_sft_run_survives_kill_9_and_sigterm_of_its_learners_silo_and_ends_bit_identical()
+    public async Task An_sft_run_survives_kill_9_and_sigterm_of_its_learners_silo_and_kill_9_of_its_controllers_and_ends_bit_identical()
     {
         await using var redis = await RedisServer.StartAsync();
         using var folder = new TempFolder();
@@ -65,6 +65,17 @@ public sealed class ChaosTests
             // members (a silo declared dead shuts itself down).
             foreach (var silo in silos.Where(s => s != killed && s != stopped))
                 Assert.False(silo.Process.HasExited, $"an untouched silo exited:\n{silo.Process}");
+
+            // 3. SIGKILL of the controller's silo (with the directory and the policy registry): a fresh silo joins, the
+            // controller comes back on a survivor (the watchdog, the keep-alive reminder, or the next status call)
+            // and the run goes on.
+            var (fresh, freshGateway) = StartSilo(redis, accelerator: true);
+            silos.Add((fresh, freshGateway));
+            await fresh.WaitForOutputAsync("silo started", SiloStart);
+            var survivorsNow = silos.Where(s => !s.Process.HasExited).ToList();
+            var (controllerSilo, third) = await RunAndDisruptAsync(redis, folder, "controller", survivorsNow, victim => victim.Kill9(), role: "controller");
+            Assert.Equal(expected, WeightsSha256(third.GetProperty("checkpoint").GetString()!));
+            Assert.Same(silos[0].Process, controllerSilo.Process);
         }
         finally
         {
@@ -75,7 +86,7 @@ public sealed class ChaosTests
     /// <summary>Submits the run, waits until it is past its second checkpoint, disrupts the learner's silo, and waits
     /// for the run to complete by itself; the disrupted silo and the final status.</summary>
     static async Task<((RlhfProcess Process, int Gateway) Victim, JsonElement Done)> RunAndDisruptAsync(RedisServer redis, TempFolder folder,
-        string label, IReadOnlyList<(RlhfProcess Process, int Gateway)> silos, Action<RlhfProcess> disrupt)
+        string label, IReadOnlyList<(RlhfProcess Process, int Gateway)> silos, Action<RlhfProcess> disrupt, string role = "learner")
     {
         var submitted = await CliRunner.RunAsync("run", folder.Write($"{label}.yaml", Yaml("chaos-sft", Path.Combine(folder.Path, label))),
             "--detach", "--cluster", redis.Url);
@@ -83,8 +94,8 @@ public sealed class ChaosTests
 
         // Where the learner runs, once it does; then past a checkpoint, still mid-way: disrupt that silo.
         await WaitForStatusAsync(redis, s => s.GetProperty("state").GetString() == "running" && s.GetProperty("step").GetInt32() >= 1, TimeSpan.FromSeconds(120));
-        var learnerGateway = await LearnerGatewayAsync(redis);
-        var victim = silos.Single(s => s.Gateway == learnerGateway);
+        var victimGateway = await GatewayHostingAsync(redis, role);
+        var victim = silos.Single(s => s.Gateway == victimGateway);
         var before = await WaitForStatusAsync(redis, s => s.GetProperty("step").GetInt32() >= 200, TimeSpan.FromSeconds(120));
         Assert.True(before.GetProperty("step").GetInt32() < Steps - 300, $"{label}: the run was at step {before.GetProperty("step")} before the disruption could land mid-way");
         disrupt(victim.Process);
@@ -129,13 +140,13 @@ public sealed class ChaosTests
         throw new TimeoutException($"status did not reach the expected state within {limit.TotalSeconds} s; last: {last}");
     }
 
-    static async Task<int> LearnerGatewayAsync(RedisServer redis)
+    /// <summary>The gateway port of the active silo that hosts the run's <paramref name="role"/> grain.</summary>
+    static async Task<int> GatewayHostingAsync(RedisServer redis, string role)
     {
         var cluster = await CliRunner.RunAsync("cluster", "--json", "--cluster", redis.Url);
         Assert.True(cluster.ExitCode == 0, cluster.ToString());
         var silo = JsonDocument.Parse(cluster.Stdout).RootElement.GetProperty("silos").EnumerateArray()
-            .Single(s => s.GetProperty("roles").TryGetProperty("learner", out var n) && n.GetInt32() > 0);
-        Assert.Equal("cuda", silo.GetProperty("accelerator").GetString());
+            .Single(s => s.GetProperty("status").GetString() == "active" && s.GetProperty("roles").TryGetProperty(role, out var n) && n.GetInt32() > 0);
         return silo.GetProperty("gateway_port").GetInt32();
     }
 
