@@ -106,11 +106,25 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         }
     }
 
-    /// <summary>A TCP port free on the loopback interface right now (tests, and the private silo).</summary>
+    static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>A TCP port free on the loopback interface right now (tests, and the private silo), and never one this
+    /// process was handed before: the kernel may give the same ephemeral port to two back-to-back requests once the
+    /// first listener is closed, and a silo port equal to its gateway port (or another silo's) fails to start.</summary>
     public static int FreeLoopbackPort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var attempt = 0; ; attempt++)
+        {
+            int port;
+            using (var listener = new TcpListener(IPAddress.Loopback, 0))
+            {
+                listener.Start();
+                port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            }
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port) || attempt >= 100) return port;
+            }
+        }
     }
 }
