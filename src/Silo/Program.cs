@@ -10,9 +10,7 @@ RlhfSiloOptions options;
 RedisOptions redis;
 try
 {
-    SiloConfiguration.ThrowIfUnknownKeys(builder.Configuration);
-    options = SiloConfiguration.Silo(builder.Configuration);
-    redis = SiloConfiguration.Redis(builder.Configuration);
+    (options, redis) = SiloConfiguration.Read(builder.Configuration);
     options.Validate();
     redis.Validate();
 }

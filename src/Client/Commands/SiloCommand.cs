@@ -44,9 +44,7 @@ public static class SiloCommand
             RedisOptions redisOptions;
             try
             {
-                SiloConfiguration.ThrowIfUnknownKeys(configuration);
-                options = SiloConfiguration.Silo(configuration);
-                redisOptions = SiloConfiguration.Redis(configuration);
+                (options, redisOptions) = SiloConfiguration.Read(configuration);
             }
             catch (ArgumentException e)
             {

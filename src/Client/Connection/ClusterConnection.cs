@@ -43,9 +43,8 @@ public sealed class ClusterConnection : IAsyncDisposable
         try
         {
             var configuration = SiloConfiguration.FromEnvironment();
-            SiloConfiguration.ThrowIfUnknownKeys(configuration);
-            silo = SiloConfiguration.Silo(configuration);
-            if (endpoint.IsRedis) redis = endpoint.ToRedisOptions(SiloConfiguration.Redis(configuration));
+            (silo, var configured) = SiloConfiguration.Read(configuration);
+            if (endpoint.IsRedis) redis = endpoint.ToRedisOptions(configured);
         }
         catch (ArgumentException e)
         {

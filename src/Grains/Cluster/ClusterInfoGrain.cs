@@ -44,15 +44,15 @@ public sealed class ClusterInfoGrain(ISiloMetadataCache metadata) : Grain, IClus
 
         return [.. hosts.OrderBy(h => h.StartTime).Select(h =>
         {
-            var advertised = metadata.GetSiloMetadata(h.SiloAddress).Metadata;
+            var advertised = metadata.GetSiloMetadata(h.SiloAddress);
             return new SiloSummary
             {
                 Address = h.SiloAddress.ToString(),
                 Name = h.SiloName ?? "",
                 Status = h.Status.ToString(),
                 GatewayPort = h.ProxyPort,
-                Accelerator = advertised.TryGetValue(HardwareMetadata.Accelerator, out var accelerator) ? accelerator : SiloHardwareOptions.NoAccelerator,
-                DeviceCount = HardwareMetadata.AcceleratorDevices(metadata.GetSiloMetadata(h.SiloAddress)),
+                Accelerator = advertised.Metadata.TryGetValue(HardwareMetadata.Accelerator, out var accelerator) ? accelerator : SiloHardwareOptions.NoAccelerator,
+                DeviceCount = HardwareMetadata.AcceleratorDevices(advertised),
                 Roles = roles.GetValueOrDefault(h.SiloAddress) ?? ImmutableSortedDictionary<string, int>.Empty,
                 StartedAt = h.StartTime,
             };

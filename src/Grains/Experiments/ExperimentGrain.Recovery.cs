@@ -8,7 +8,7 @@ namespace RlhfActors.Grains.Experiments;
 
 /// <summary>
 /// Runs that survive a lost worker (SFT runs so far; the other algorithms still end "interrupted"). When a tick fails
-/// because the learner's silo died (the call is broken once membership declares the silo dead) or the learner came
+/// because the learner's silo died (the call breaks when its connection closes, or at the membership verdict) or the learner came
 /// back without its model, and when the controller itself is re-activated on another silo while its record says
 /// running, the run goes to the Recover phase: the learner is rebuilt from the newest checkpoint of output_dir that
 /// verifies (from the start when there is none), and training continues at that step. Because an SFT checkpoint
@@ -24,8 +24,8 @@ public sealed partial class ExperimentGrain : IRemindable
     /// <summary>Orleans' minimum reminder period: the latest a controller whose silo died comes back by itself.</summary>
     static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
 
-    /// <summary>Between recovery attempts: a dead silo is declared dead ~30 s after it stops answering
-    /// (ClusterMembershipSettings), so attempts before that fail at once and must not spin.</summary>
+    /// <summary>Between recovery attempts: until membership declares a silo dead (ClusterMembershipSettings; longer
+    /// on a loaded machine), calls routed to it can fail at once, and the attempts must not spin.</summary>
     static readonly TimeSpan RecoveryTickPeriod = TimeSpan.FromSeconds(2);
 
     /// <summary>How long recovery may keep failing before the run is given up as failed (it can still be resumed

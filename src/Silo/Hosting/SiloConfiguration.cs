@@ -53,6 +53,14 @@ public static class SiloConfiguration
         }
     }
 
+    /// <summary>What every entry point (rlhf silo, src/Silo, a client) reads first: the silo and Redis settings,
+    /// after refusing any key under "Rlhf" that no setting reads. Not validated yet: flags may still override them.</summary>
+    public static (RlhfSiloOptions Silo, RedisOptions Redis) Read(IConfiguration configuration)
+    {
+        ThrowIfUnknownKeys(configuration);
+        return (Silo(configuration), Redis(configuration));
+    }
+
     public static RlhfSiloOptions Silo(IConfiguration configuration) => Bind<RlhfSiloOptions>(configuration, RlhfSiloOptions.Section);
 
     public static RedisOptions Redis(IConfiguration configuration) => Bind<RedisOptions>(configuration, RedisOptions.Section);

@@ -10,6 +10,10 @@ public static class CliRunner
         public override string ToString() => $"exit {ExitCode}\n--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}";
     }
 
+    /// <summary>The last line of <paramref name="stdout"/> as JSON: the one-object result of <c>--json</c>.</summary>
+    public static System.Text.Json.JsonElement LastJson(string stdout) =>
+        System.Text.Json.JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+
     public static async Task<Outcome> RunAsync(params string[] args)
     {
         var stdout = new StringWriter();

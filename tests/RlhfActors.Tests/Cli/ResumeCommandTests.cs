@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using static RlhfActors.Tests.IO.CheckpointDigest;
 using System.Text.Json;
 
 namespace RlhfActors.Tests.Cli;
@@ -13,9 +13,6 @@ public sealed class ResumeCommandTests
         text = TinyYaml.With(text, "  every: 0", "  every: 10\n  keep: 0");
         return TinyYaml.With(text, "  learning_rate: 0.01", $"  learning_rate: {learningRate}");
     }
-
-    static string WeightsSha256(string checkpoint) =>
-        Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(checkpoint, "model.safetensors"))));
 
     [Fact]
     public async Task A_run_resumes_from_its_newest_checkpoint_and_ends_as_if_uninterrupted_but_not_under_another_config()

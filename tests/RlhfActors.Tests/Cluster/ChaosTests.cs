@@ -1,5 +1,6 @@
+using static RlhfActors.Tests.Cli.CliRunner;
+using static RlhfActors.Tests.IO.CheckpointDigest;
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Text.Json;
 using RlhfActors.Silo.Hosting;
 using RlhfActors.Tests.Cli;
@@ -35,10 +36,10 @@ public sealed class ChaosTests
     {
         await using var redis = await RedisServer.StartAsync();
         using var folder = new TempFolder();
-        var silos = new List<(RlhfProcess Process, int Gateway)>();
+        var silos = new List<SiloProcess>();
         try
         {
-            foreach (var accelerator in new[] { false, true, true }) silos.Add(StartSilo(redis, accelerator));
+            foreach (var accelerator in new[] { false, true, true }) silos.Add(SiloProcess.Start(redis, accelerator));
             await Task.WhenAll(silos.Select(s => s.Process.WaitForOutputAsync("silo started", SiloStart)));
 
             var embedded = await CliRunner.RunAsync("run", folder.Write("embedded.yaml", Yaml("chaos-sft", Path.Combine(folder.Path, "embedded"))), "--json");
@@ -69,9 +70,9 @@ public sealed class ChaosTests
             // 3. SIGKILL of the controller's silo (with the directory and the policy registry): a fresh silo joins, the
             // controller comes back on a survivor (the watchdog, the keep-alive reminder, or the next status call)
             // and the run goes on.
-            var (fresh, freshGateway) = StartSilo(redis, accelerator: true);
-            silos.Add((fresh, freshGateway));
-            await fresh.WaitForOutputAsync("silo started", SiloStart);
+            var fresh = SiloProcess.Start(redis, accelerator: true);
+            silos.Add(fresh);
+            await fresh.Process.WaitForOutputAsync("silo started", SiloStart);
             var survivorsNow = silos.Where(s => !s.Process.HasExited).ToList();
             var (controllerSilo, third) = await RunAndDisruptAsync(redis, folder, "controller", survivorsNow, victim => victim.Kill9(), role: "controller");
             Assert.Equal(expected, WeightsSha256(third.GetProperty("checkpoint").GetString()!));
@@ -79,14 +80,14 @@ public sealed class ChaosTests
         }
         finally
         {
-            foreach (var (process, _) in silos) await process.DisposeAsync();
+            foreach (var silo in silos) await silo.DisposeAsync();
         }
     }
 
     /// <summary>Submits the run, waits until it is past its second checkpoint, disrupts the learner's silo, and waits
     /// for the run to complete by itself; the disrupted silo and the final status.</summary>
-    static async Task<((RlhfProcess Process, int Gateway) Victim, JsonElement Done)> RunAndDisruptAsync(RedisServer redis, TempFolder folder,
-        string label, IReadOnlyList<(RlhfProcess Process, int Gateway)> silos, Action<RlhfProcess> disrupt, string role = "learner")
+    static async Task<(SiloProcess Victim, JsonElement Done)> RunAndDisruptAsync(RedisServer redis, TempFolder folder,
+        string label, IReadOnlyList<SiloProcess> silos, Action<RlhfProcess> disrupt, string role = "learner")
     {
         var submitted = await CliRunner.RunAsync("run", folder.Write($"{label}.yaml", Yaml("chaos-sft", Path.Combine(folder.Path, label))),
             "--detach", "--cluster", redis.Url);
@@ -95,7 +96,7 @@ public sealed class ChaosTests
         // Where the learner runs, once it does; then past a checkpoint, still mid-way: disrupt that silo.
         await WaitForStatusAsync(redis, s => s.GetProperty("state").GetString() == "running" && s.GetProperty("step").GetInt32() >= 1, TimeSpan.FromSeconds(120));
         var victimGateway = await GatewayHostingAsync(redis, role);
-        var victim = silos.Single(s => s.Gateway == victimGateway);
+        var victim = silos.Single(s => s.GatewayPort == victimGateway);
         var before = await WaitForStatusAsync(redis, s => s.GetProperty("step").GetInt32() >= 200, TimeSpan.FromSeconds(120));
         Assert.True(before.GetProperty("step").GetInt32() < Steps - 300, $"{label}: the run was at step {before.GetProperty("step")} before the disruption could land mid-way");
         disrupt(victim.Process);
@@ -107,19 +108,6 @@ public sealed class ChaosTests
         Assert.Equal(1, done.GetProperty("resumes").GetInt32());
         Console.WriteLine($"chaos ({label}): completed {clock.Elapsed.TotalSeconds:F0} s after the disruption, resumed from step {done.GetProperty("resumed_from_step")}");
         return (victim, done);
-    }
-
-    static (RlhfProcess, int) StartSilo(RedisServer redis, bool accelerator)
-    {
-        var environment = new Dictionary<string, string> { ["Rlhf__Hardware__Accelerator"] = accelerator ? "cuda" : "none" };
-        if (accelerator)
-        {
-            environment["Rlhf__Hardware__DeviceCount"] = "1";
-            environment["Rlhf__Hardware__ComputeOnCpu"] = "true";
-        }
-        var gateway = EmbeddedSilo.FreeLoopbackPort();
-        return (RlhfProcess.Start(environment, "silo", "--redis", redis.Endpoint, "--silo-port", EmbeddedSilo.FreeLoopbackPort().ToString(),
-            "--gateway-port", gateway.ToString(), "--advertised-address", "127.0.0.1"), gateway);
     }
 
     /// <summary>Polls <c>rlhf status --json</c> (in-process client, through Redis) until <paramref name="until"/> holds.</summary>
@@ -150,9 +138,4 @@ public sealed class ChaosTests
         return silo.GetProperty("gateway_port").GetInt32();
     }
 
-    static JsonElement LastJson(string stdout) =>
-        JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
-
-    static string WeightsSha256(string checkpoint) =>
-        Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(checkpoint, "model.safetensors"))));
 }

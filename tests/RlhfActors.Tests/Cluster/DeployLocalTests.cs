@@ -65,7 +65,11 @@ public sealed class DeployLocalTests
         }
         finally
         {
-            // A failed assertion must not leave the processes behind: end the ones the script recorded, by PID.
+            // A failed assertion (or a start that ran over its time) must not leave the processes behind: end the ones
+            // the script recorded, by PID.
+            var recorded = Path.Combine(dir, "pids");
+            if (pids.Count == 0 && File.Exists(recorded))
+                pids = [.. File.ReadAllLines(recorded).Select(l => int.Parse(l.Split(' ')[1]))];
             foreach (var pid in pids.Where(IsAlive))
             {
                 try { Process.GetProcessById(pid).Kill(); }

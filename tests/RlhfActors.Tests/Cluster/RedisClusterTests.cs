@@ -1,5 +1,5 @@
+using static RlhfActors.Tests.IO.CheckpointDigest;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text.Json;
 using RlhfActors.Silo.Hosting;
 using RlhfActors.Tests.Cli;
@@ -28,8 +28,8 @@ public sealed class RedisClusterTests
         using var folder = new TempFolder();
         var client = new Dictionary<string, string> { ["Rlhf__Redis__Password"] = Password };
 
-        await using var control = StartSilo(redis, accelerator: false);
-        await using var accelerated = StartSilo(redis, accelerator: true);
+        await using var control = SiloProcess.Start(redis, accelerator: false);
+        await using var accelerated = SiloProcess.Start(redis, accelerator: true);
         await Task.WhenAll(control.Process.WaitForOutputAsync("silo started", SiloStart),
             accelerated.Process.WaitForOutputAsync("silo started", SiloStart));
 
@@ -41,7 +41,7 @@ public sealed class RedisClusterTests
         Assert.True(onCluster.ExitCode == 0, $"exit {onCluster.ExitCode}\n{onCluster.Stdout}\n{onCluster.Stderr}");
 
         // Same final weights, bit for bit: process boundaries change where the work runs, not what it computes.
-        Assert.Equal(WeightsSha256(LastJson(embedded.Stdout)), WeightsSha256(LastJson(onCluster.Stdout)));
+        Assert.Equal(WeightsSha256(CliRunner.LastJson(embedded.Stdout).GetProperty("checkpoint").GetString()!), WeightsSha256(CliRunner.LastJson(onCluster.Stdout).GetProperty("checkpoint").GetString()!));
 
         // Learner and samplers ran on the accelerator silo, the controller on the other (their own log lines).
         Assert.Contains("Learner tiny-cluster activated", accelerated.Process.Stderr);
@@ -79,7 +79,7 @@ public sealed class RedisClusterTests
         control.Process.Signal(PosixSignal.SIGTERM);
         Assert.Equal(0, await control.Process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("silo stopped", control.Process.Stderr);
-        await using var replacement = StartSilo(redis, accelerator: false);
+        await using var replacement = SiloProcess.Start(redis, accelerator: false);
         await replacement.Process.WaitForOutputAsync("silo started", SiloStart);
 
         var second = await RlhfProcess.RunAsync(client, Run, "run",
@@ -95,7 +95,7 @@ public sealed class RedisClusterTests
             Assert.Equal("completed", first.GetProperty("state").GetString());
             var result = first.GetProperty("result");
             Assert.Equal(23, result.GetProperty("steps").GetInt32());
-            Assert.Equal(LastJson(onCluster.Stdout).GetProperty("checkpoint").GetString(), result.GetProperty("checkpoint").GetString());
+            Assert.Equal(CliRunner.LastJson(onCluster.Stdout).GetProperty("checkpoint").GetString(), result.GetProperty("checkpoint").GetString());
             Assert.Equal("completed", runs["tiny-cluster-2"].GetProperty("state").GetString());
         }
         var text = await RlhfProcess.RunAsync(client, Command, "cluster", "--cluster", redis.Url);
@@ -118,38 +118,6 @@ public sealed class RedisClusterTests
         }
     }
 
-    sealed record Silo(RlhfProcess Process, int GatewayPort) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => Process.DisposeAsync();
-    }
-
-    static Silo StartSilo(RedisServer redis, bool accelerator)
-    {
-        var environment = new Dictionary<string, string>
-        {
-            ["Rlhf__Redis__Password"] = redis.Password ?? "",
-            ["Rlhf__Hardware__Accelerator"] = accelerator ? "cuda" : "none",
-        };
-        if (accelerator)
-        {
-            environment["Rlhf__Hardware__DeviceCount"] = "1";
-            environment["Rlhf__Hardware__ComputeOnCpu"] = "true";
-        }
-        var gateway = EmbeddedSilo.FreeLoopbackPort();
-        var process = RlhfProcess.Start(environment, "silo", "--redis", redis.Endpoint,
-            "--silo-port", EmbeddedSilo.FreeLoopbackPort().ToString(), "--gateway-port", gateway.ToString(),
-            "--advertised-address", "127.0.0.1");
-        return new Silo(process, gateway);
-    }
-
-    static JsonElement LastJson(string stdout) =>
-        JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
-
-    static string WeightsSha256(JsonElement result)
-    {
-        var checkpoint = result.GetProperty("checkpoint").GetString()!;
-        return Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(checkpoint, "model.safetensors"))));
-    }
 }
 
 [CollectionDefinition(Name)]

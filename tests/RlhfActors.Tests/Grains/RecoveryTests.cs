@@ -1,5 +1,5 @@
+using static RlhfActors.Tests.IO.CheckpointDigest;
 using System.Diagnostics;
-using System.Security.Cryptography;
 using Orleans.Core.Internal;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
@@ -122,9 +122,6 @@ public sealed class RecoveryTests(ClusterFixture fixture)
             await Task.Delay(50);
         }
     }
-
-    static string WeightsSha256(string checkpoint) =>
-        Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(checkpoint, "model.safetensors"))));
 
     static void Delete(params string[] folders)
     {

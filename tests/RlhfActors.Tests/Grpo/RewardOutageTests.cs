@@ -1,6 +1,6 @@
+using static RlhfActors.Tests.IO.CheckpointDigest;
 using System.Collections.Immutable;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text.Json;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
@@ -81,6 +81,4 @@ public sealed class RewardOutageTests(SplitClusterFixture fixture)
         }
     }
 
-    static string WeightsSha256(string checkpoint) =>
-        Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(checkpoint, "model.safetensors"))));
 }
