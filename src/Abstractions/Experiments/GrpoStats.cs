@@ -34,4 +34,8 @@ public sealed record GrpoStats
     /// <summary>Bytes of the weights the latest update published for the samplers to pull: the whole policy, or under
     /// LoRA only its adapter (adapter-only weight sync).</summary>
     [Id(14)] public long LastSyncBytes { get; init; }
+    /// <summary>SHA-256 chained over the prompts of every trained step, in order: two runs trained on the same prompts
+    /// in the same order, each once, have the same digest (what a resumed async run guarantees; see
+    /// docs/architecture.md, "Runs that survive").</summary>
+    [Id(15)] public string PromptsSha256 { get; init; } = "";
 }

@@ -11,4 +11,7 @@ public sealed record LearnerInfo
     /// <summary>SHA-256 of the resolved train and held-out examples, recorded in checkpoint provenance.</summary>
     [Id(3)] public string DatasetSha256 { get; init; } = "";
     [Id(4)] public int StepsDone { get; init; }
+    /// <summary>After a resume: the controller's cursor the checkpoint was written with (JSON; empty when it holds
+    /// none, as a checkpoint written by a shutting-down learner of an older version).</summary>
+    [Id(5)] public string ControllerState { get; init; } = "";
 }

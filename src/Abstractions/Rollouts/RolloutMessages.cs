@@ -65,6 +65,9 @@ public sealed record ReferenceInit
 {
     [Id(0)] public SamplerInit Model { get; init; } = new();
     [Id(1)] public long Version { get; init; }
+    /// <summary>A checkpoint folder holding the same weights as <see cref="Version"/>: where a resumed run's reference
+    /// comes from once the policy registry no longer holds the version (it lost it with its silo). Empty: none.</summary>
+    [Id(2)] public string Checkpoint { get; init; } = "";
 }
 
 /// <summary>One GRPO update's inputs: the rollouts, their rewards and (β &gt; 0) the reference log-probs per row.</summary>

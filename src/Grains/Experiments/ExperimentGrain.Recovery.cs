@@ -3,19 +3,22 @@ using Orleans.Runtime;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Learner;
+using RlhfActors.Grains.Experiments.Stages;
 
 namespace RlhfActors.Grains.Experiments;
 
 /// <summary>
-/// Runs that survive a lost worker (SFT runs so far; the other algorithms still end "interrupted"). When a tick fails
-/// because the learner's silo died (the call breaks when its connection closes, or at the membership verdict) or the learner came
-/// back without its model, and when the controller itself is re-activated on another silo while its record says
-/// running, the run goes to the Recover phase: the learner is rebuilt from the newest checkpoint of output_dir that
-/// verifies (from the start when there is none), and training continues at that step. Because an SFT checkpoint
-/// holds weights, optimizer moments, schedule position and data cursor, the steps after it are recomputed exactly:
-/// the finished run has the asked-for steps and the weights of an uninterrupted run. A keep-alive reminder (durable
-/// in Redis) re-activates a controller whose silo died even if nobody asks for its status; each silo's
-/// <c>ExperimentWatchdog</c> does it sooner, as soon as a death is declared.
+/// Runs that survive a lost worker. When a tick fails because a worker's silo died (the call breaks when its
+/// connection closes, or at the membership verdict) or the learner came back without its model, and when the
+/// controller itself is re-activated on another silo while its record says running, the next tick recovers: the
+/// learner is restored from the newest checkpoint of output_dir that verifies, the controller's cursor from the
+/// same checkpoint (stage, stage state), and the run continues at that step. A checkpoint holds everything the next
+/// step depends on, so the steps after it are recomputed exactly: the finished run has the asked-for steps, and a
+/// sync run the weights of an uninterrupted one. When only the controller was lost, the learner still holds the
+/// step the record holds and nothing is redone. A keep-alive reminder (durable in Redis) re-activates a controller
+/// whose silo died even if nobody asks for its status; each silo's <c>ExperimentWatchdog</c> does it sooner, as soon
+/// as a death is declared. Stages that cannot resume yet (<see cref="ExperimentStage.CannotResume"/>) end such a run
+/// "interrupted".
 /// </summary>
 public sealed partial class ExperimentGrain : IRemindable
 {
@@ -34,8 +37,8 @@ public sealed partial class ExperimentGrain : IRemindable
 
     DateTimeOffset? _recoveringSince;
 
-    /// <summary>Algorithms whose checkpoints hold everything the next step depends on.</summary>
-    static bool CanResume(ExperimentConfig config) => config.Algorithm == ExperimentConfig.SftAlgorithm;
+    /// <summary>Null when every stage of the recorded run can continue from a checkpoint; otherwise why not.</summary>
+    string? CannotResume() => Record.Config is { } config ? ExperimentPlan.CannotResume(config, Run) : "the run has no config";
 
     public Task ReceiveReminder(string reminderName, TickStatus status) =>
         // The activation this call caused has already arranged recovery (OnActivateAsync); a finished run needs the
@@ -75,7 +78,7 @@ public sealed partial class ExperimentGrain : IRemindable
     {
         if (error is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException) return true;
         // Building the learner failed (a missing model folder, a bad data file): no worker was lost, the run is wrong.
-        if (_phase is Phase.Initialize or Phase.Recover) return false;
+        if (_recovering || Record.StageIndex == 0 && !Record.StageStarted) return false;
         try
         {
             return await Learner.GetStepsDone() < 0;
@@ -86,35 +89,49 @@ public sealed partial class ExperimentGrain : IRemindable
         }
     }
 
-    /// <summary>Enters (or stays in) the Recover phase after <paramref name="reason"/>; false when recovery has
-    /// already failed for <see cref="RecoveryDeadline"/> and the run should fail instead.</summary>
+    /// <summary>Starts (or goes on) recovering after <paramref name="reason"/>; false when recovery has already
+    /// failed for <see cref="RecoveryDeadline"/> and the run should fail instead.</summary>
     bool BeginRecovery(string reason)
     {
         var now = DateTimeOffset.UtcNow;
         _recoveringSince ??= now;
         if (now - _recoveringSince > RecoveryDeadline) return false;
-        if (_phase != Phase.Recover) LogRecovering(ExperimentId, Record.Status.Step, reason);
-        _phase = Phase.Recover;
+        if (!_recovering) LogRecovering(ExperimentId, Record.Status.Step, reason);
+        _recovering = true;
         SetStatus(s => s with { Phase = $"recovering: {reason}" });
         StartLoop(RecoveryTickPeriod);
         return true;
     }
 
-    /// <summary>Rebuilds the learner from the newest checkpoint that verifies and continues from its step.</summary>
+    /// <summary>Restores the learner and the controller's cursor, from the learner itself when it still holds the
+    /// recorded step, else from the newest checkpoint that verifies (from the start when none does), and continues
+    /// the plan there.</summary>
     async Task RecoverAsync()
     {
         var config = Config;
-        // Only the controller was lost (its silo died or shut down; the learner lives on elsewhere, at the very step the
-        // record holds): nothing to redo. Otherwise the newest checkpoint.
+        // Only the controller was lost (its silo died or shut down; the learner lives on elsewhere, at the very step
+        // the record holds): its record is the cursor, nothing to redo. Otherwise the newest checkpoint.
         var kept = await LearnerAtRecordedStepAsync();
         var (info, from) = kept is not null ? (kept, null) : await RestoreLearnerAsync(config);
-        var step = info.StepsDone;
-        Record.Learner = info;
-        Record.SamplerInit = new() { Config = config, ModelConfigJson = info.ModelConfigJson };
+        var cursor = kept is not null ? RecordedCursor()
+            : info is not null ? ControllerCursor.Parse(info.ControllerState, from!)
+            : new ControllerCursor();
+        var step = info?.StepsDone ?? 0;
+        if (info is not null)
+        {
+            Record.Learner = info;
+            Record.SamplerInit = new() { Config = config, ModelConfigJson = info.ModelConfigJson };
+        }
+        (Record.StageIndex, Record.StageStarted, Record.StageState, Record.StageStartStep) =
+            (cursor.StageIndex, cursor.StageStarted, cursor.StageState, cursor.StageStartStep);
+        Record.Stages = [.. cursor.Stages];
         // The registry may have lost the weights with its silo: the next evaluation publishes afresh.
         Record.PublishedStep = -1;
-        // Steps after the checkpoint are recomputed, so their evaluations are taken again, not kept twice.
-        Record.Evals.RemoveAll(e => e.Step > step);
+        // Steps after the checkpoint are recomputed, so their evaluations are taken again, not kept twice (without a
+        // checkpoint the run starts over, its evaluation before training included).
+        Record.Evals.RemoveAll(e => info is null || e.Step > step);
+        foreach (var history in Record.Watched.Values) history.RemoveAll(e => info is null || e.Step > step);
+        Record.Rounds.Clear();
         SetStatus(s => s with
         {
             Step = step,
@@ -123,11 +140,18 @@ public sealed partial class ExperimentGrain : IRemindable
             ResumedFromStep = step,
             Evals = [.. Record.Evals],
             LatestEval = Record.Evals.Count > 0 ? Record.Evals[^1] : null,
+            Stages = [.. Record.Stages],
             CheckpointPath = kept is not null ? s.CheckpointPath : from,
         });
-        // Idempotent: rebuilds the sampler only if it was lost too.
-        await Sampler.Initialize(Record.SamplerInit);
-        _phase = step >= config.Sft.Steps ? Phase.Finish : Phase.Train;
+        // A fresh plan: the stage objects of the old activation (or of before the loss) hold state of later steps.
+        _plan = null;
+        if (info is not null)
+        {
+            // Idempotent: rebuilds the evaluation sampler only if it was lost too.
+            await Run.Sampler.Initialize(Record.SamplerInit!);
+            if (CurrentStage is { } stage && Record.StageStarted) await stage.RestoreAsync(Record.StageState);
+        }
+        _recovering = false;
         _recoveringSince = null;
         StartLoop(TickPeriod);
         LogResumedFromCheckpoint(ExperimentId, step, kept is not null ? "the learner's own model (it was not lost)" : from ?? "the start (no checkpoint)",
@@ -150,9 +174,9 @@ public sealed partial class ExperimentGrain : IRemindable
         }
     }
 
-    /// <summary>The learner restored from the newest checkpoint of output_dir that verifies, or initialised afresh
-    /// (step 0) when none does; with the folder it came from.</summary>
-    async Task<(LearnerInfo Info, string? From)> RestoreLearnerAsync(ExperimentConfig config)
+    /// <summary>The learner restored from the newest checkpoint of output_dir that verifies, with the folder it came
+    /// from; (null, null) when none does (the run starts over: its first stage builds the learner afresh).</summary>
+    async Task<(LearnerInfo? Info, string? From)> RestoreLearnerAsync(ExperimentConfig config)
     {
         foreach (var (_, path) in OutputDirectory.Checkpoints(config.OutputDir))
         {
@@ -166,7 +190,7 @@ public sealed partial class ExperimentGrain : IRemindable
                 LogCheckpointSkipped(ExperimentId, path, e.Message);
             }
         }
-        return (await Learner.Initialize(config), null);
+        return (null, null);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: lost a worker at step {Step} ({Reason}); recovering from the newest checkpoint")]

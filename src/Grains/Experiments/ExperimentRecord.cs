@@ -5,8 +5,9 @@ using RlhfActors.Abstractions.Sampling;
 
 namespace RlhfActors.Grains.Experiments;
 
-/// <summary>An experiment grain's persisted state: enough to answer status after a re-activation, and the start of
-/// resuming from checkpoints (not implemented yet: a run interrupted by a re-activation is marked failed).</summary>
+/// <summary>An experiment grain's persisted state: enough to answer status after a re-activation, and the cursor of
+/// its plan (stage, started, the stage's state) to continue from when its learner survived; when it did not, the
+/// newest checkpoint holds the cursor of its step.</summary>
 [GenerateSerializer, Alias("rlhf.ExperimentRecord")]
 public sealed class ExperimentRecord
 {
@@ -33,4 +34,9 @@ public sealed class ExperimentRecord
     [Id(15)] public DateTimeOffset? StageStartedAt { get; set; }
     /// <summary>The policy step the running stage started at (its summary counts the steps since).</summary>
     [Id(16)] public int StageStartStep { get; set; }
+    /// <summary>The running stage's index in the plan (<c>ExperimentPlan</c>); the plan's length once all are done.</summary>
+    [Id(17)] public int StageIndex { get; set; }
+    [Id(18)] public bool StageStarted { get; set; }
+    /// <summary>The running stage's state after the last tick (<c>ExperimentStage.SaveState</c>).</summary>
+    [Id(19)] public string StageState { get; set; } = "";
 }

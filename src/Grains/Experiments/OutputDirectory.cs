@@ -23,14 +23,17 @@ public static class OutputDirectory
                 .Select(c => (c.Step, c.Path))]
             : [];
 
-    /// <summary>Deletes all but the newest <paramref name="keep"/> checkpoints (0: none); the names of those deleted.
-    /// A folder that cannot be deleted is left, and named in the exception.</summary>
-    public static IReadOnlyList<string> Prune(string outputDir, int keep)
+    /// <summary>Deletes all but the newest <paramref name="keep"/> checkpoints (0: none) and those in
+    /// <paramref name="pinned"/> (full paths a running stage still reads); the names of those deleted. A folder that
+    /// cannot be deleted is left, and named in the exception.</summary>
+    public static IReadOnlyList<string> Prune(string outputDir, int keep, IReadOnlyCollection<string>? pinned = null)
     {
         if (keep <= 0) return [];
         var deleted = new List<string>();
+        var kept = (pinned ?? []).Select(p => Path.GetFullPath(p)).ToHashSet(StringComparer.Ordinal);
         foreach (var (_, path) in Checkpoints(outputDir).Skip(keep))
         {
+            if (kept.Contains(Path.GetFullPath(path))) continue;
             Directory.Delete(path, recursive: true);
             deleted.Add(Path.GetFileName(path));
         }

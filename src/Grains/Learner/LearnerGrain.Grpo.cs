@@ -38,6 +38,33 @@ public sealed partial class LearnerGrain
         return start;
     }
 
+    /// <summary>Continues the GRPO stage of <paramref name="checkpointDirectory"/>, whose policy the model already
+    /// holds: publishes it as a new version and restores the GRPO optimizer and position on top.</summary>
+    async Task ResumeGrpoAsync(Training.Checkpoints.LoadedCheckpoint checkpoint, string checkpointDirectory)
+    {
+        var learner = RequireLearner();
+        var config = _config!;
+        var options = GrpoSpecs.Options(config);
+        // The version about to be published (next) is the one the restored GRPO learner stands at.
+        var version = _nextVersion;
+        _grpo = await _device.RunAsync(() =>
+        {
+            var grpo = new GrpoLearner(learner.Model, reference: null, options, learner.Tokenizer.PadId,
+                config.Grpo.WeightDecay, config.Grpo.MaxGradNorm, initialVersion: version);
+            try
+            {
+                grpo.LoadState(checkpoint, checkpointDirectory, config.Seed);
+                return grpo;
+            }
+            catch
+            {
+                grpo.Dispose();
+                throw;
+            }
+        });
+        await PublishPolicy();
+    }
+
     public async Task<GrpoStepResult> GrpoStep(GrpoStepRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -9,6 +9,7 @@ using RlhfActors.Grains.Device;
 using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Peft;
@@ -39,6 +40,9 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     // Under LoRA: the full-weights version the adapters are published against (null until the stage's base is out).
     long? _baseVersion;
     string _baseSha256 = "";
+    // The controller's cursor of the latest checkpoint request: an SFT stage's cursor does not change with the step,
+    // so a checkpoint this learner writes on its own (at shutdown) carries it too.
+    string _controllerState = "";
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -85,6 +89,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         _datasetSha256 = info.DatasetSha256;
         _published = null;
         _baseVersion = null;
+        _controllerState = "";
         _totalSteps = config.Sft.Steps;
         // Version numbers never repeat within an experiment id, even across runs: a sampler that still holds a
         // version of an earlier run must see every new one as newer.
@@ -93,14 +98,31 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         return info;
     }
 
+    /// <summary>Rebuilds the learner at the state of a checkpoint: an SFT checkpoint (weights, optimizer, schedule,
+    /// data cursor) or a GRPO one (the policy, the GRPO optimizer and position, in the GRPO stage, its weights
+    /// published as a new version). Returns the controller's cursor the checkpoint was written with.</summary>
     public async Task<LearnerInfo> ResumeFrom(ExperimentConfig config, string checkpointDirectory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(checkpointDirectory);
         var info = await Initialize(config);
         var learner = RequireLearner();
+        string controllerState;
         try
         {
-            await _device.RunAsync(() => learner.LoadCheckpoint(checkpointDirectory));
+            var (checkpoint, stage, state) = await _device.RunAsync(() =>
+            {
+                var checkpoint = CheckpointReader.Open(checkpointDirectory);
+                var stage = TrainerStage(checkpoint, checkpointDirectory);
+                // Listed in the manifest, so verified with the rest; absent from checkpoints older than the cursor.
+                var state = checkpoint.Manifest.Files.ContainsKey(CheckpointFiles.ControllerState)
+                    ? File.ReadAllText(Path.Combine(checkpointDirectory, CheckpointFiles.ControllerState)) : "";
+                if (stage == "sft") learner.LoadCheckpoint(checkpoint, checkpointDirectory);
+                else if (stage == "grpo") learner.LoadLaterStagePolicy(checkpoint, checkpointDirectory, config.Sft.Steps);
+                else throw new InvalidDataException($"{checkpointDirectory}: a {stage} checkpoint cannot be resumed from yet");
+                return (checkpoint, stage, state);
+            });
+            if (stage == "grpo") await ResumeGrpoAsync(checkpoint, checkpointDirectory);
+            controllerState = state;
         }
         catch
         {
@@ -108,9 +130,31 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             await DisposeLearnerAsync();
             throw;
         }
-        LogResumed(this.GetPrimaryKeyString(), learner.StepsDone, checkpointDirectory);
-        return info with { StepsDone = learner.StepsDone };
+        var step = GlobalStep(learner);
+        LogResumed(this.GetPrimaryKeyString(), step, checkpointDirectory);
+        return info with { StepsDone = step, ControllerState = controllerState };
     }
+
+    /// <summary>The stage a checkpoint's trainer_state.json names ("stage"); SFT checkpoints name none.</summary>
+    static string TrainerStage(Training.Checkpoints.LoadedCheckpoint checkpoint, string directory)
+    {
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(checkpoint.TrainerStateJson);
+            foreach (var property in json.RootElement.EnumerateObject())
+                if (property.Name.Equals("stage", StringComparison.OrdinalIgnoreCase)) return property.Value.GetString() ?? "sft";
+            return "sft";
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{directory}: {CheckpointFiles.TrainerState} is not JSON: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The controller's cursor as a checkpoint file (none when the controller sent none).</summary>
+    static IReadOnlyDictionary<string, byte[]> ControllerFiles(string state) => state.Length == 0
+        ? new Dictionary<string, byte[]>()
+        : new Dictionary<string, byte[]> { [CheckpointFiles.ControllerState] = System.Text.Encoding.UTF8.GetBytes(state) };
 
     // Step counters change only inside device jobs this grain awaits; between them reading is safe.
     public Task<int> GetStepsDone() => Task.FromResult(_learner is { } learner ? GlobalStep(learner) : -1);
@@ -205,13 +249,16 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             throw new ArgumentException("checkpoint directory is empty", nameof(request));
         var grpo = _grpo;
         var seed = _config!.Seed;
+        _controllerState = request.ControllerState;
+        var extra = ControllerFiles(request.ControllerState);
         // DPO and PPO stages write the policy alone (their optimizer moments are not checkpointed: no resume yet).
         string? policyOnlyStage = _dpo is not null ? "dpo" : _ppo is not null ? "ppo" : null;
         var info = await _device.RunAsync(() => policyOnlyStage is not null
-            ? PolicyCheckpoint.Write(request.Directory, learner, policyOnlyStage, GlobalStep(learner), seed, request.Provenance)
+            ? PolicyCheckpoint.Write(request.Directory, learner, policyOnlyStage, GlobalStep(learner), seed, request.Provenance, extra)
             : grpo is null
-                ? learner.SaveCheckpoint(request.Directory, request.Provenance)
-                : grpo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance, Tokenizers.FilesFor(learner.Tokenizer)));
+                ? learner.SaveCheckpoint(request.Directory, request.Provenance, extraFiles: extra)
+                : grpo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance,
+                    Tokenizers.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary()));
         LogCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
         return new CheckpointResult { Path = info.Path, Step = info.Step, ManifestSha256 = info.ManifestSha256 };
     }
@@ -243,7 +290,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         {
             var version = _published is { } published && published.Step == step ? published.Version : (long?)null;
             var provenance = CheckpointProvenance.Create(this.GetPrimaryKeyString(), config, _datasetSha256, version, step);
-            var info = await _device.RunAsync(() => learner.SaveCheckpoint(directory, provenance));
+            var extra = ControllerFiles(_controllerState);
+            var info = await _device.RunAsync(() => learner.SaveCheckpoint(directory, provenance, extraFiles: extra));
             LogShutdownCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

@@ -11,7 +11,8 @@ namespace RlhfActors.Grains.Learner;
 static class PolicyCheckpoint
 {
     public static CheckpointInfo Write(string directory, SftLearner learner, string stage, int step, int seed,
-        IReadOnlyDictionary<string, string> provenance) =>
+        IReadOnlyDictionary<string, string> provenance, IReadOnlyDictionary<string, byte[]> extraFiles) =>
         CheckpointWriter.Write(directory, learner.Config, learner.ExportWeights(), optimizerState: [],
-            JsonSerializer.Serialize(new { stage, step, seed }), step, provenance, extraFiles: Tokenizers.FilesFor(learner.Tokenizer));
+            JsonSerializer.Serialize(new { stage, step, seed }), step, provenance,
+            extraFiles: Tokenizers.FilesFor(learner.Tokenizer).Concat(extraFiles).ToDictionary());
 }

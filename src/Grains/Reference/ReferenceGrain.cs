@@ -9,6 +9,7 @@ using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Abstractions.Preference;
+using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Evaluation;
 using RlhfActors.Training.Preference;
 
@@ -40,17 +41,21 @@ public sealed partial class ReferenceGrain(DeviceWorkers devices, DeviceAllocato
         var key = $"{Digests.ConfigToJson(init.Model.Config)}\n{init.Model.ModelConfigJson}\n{init.Version}";
         if (_model is not null && key == _initKey) return;
 
-        var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
-                      ?? throw new InvalidOperationException(
-                          $"experiment '{experimentId}': reference policy version {init.Version} is no longer held by the policy registry");
+        var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version);
+        if (version is null && init.Checkpoint.Length == 0)
+            throw new InvalidOperationException(
+                $"experiment '{experimentId}': reference policy version {init.Version} is no longer held by the policy registry");
         await DisposeModelAsync();
         var config = init.Model.Config;
-        var weights = version.Weights.ToTensorBytes();
+        var weights = version?.Weights.ToTensorBytes();
         _model = await _device.RunAsync(() =>
         {
+            // A resumed run whose registry lost the version (with its silo): the checkpoint that holds the same
+            // weights, verified before it is read.
+            var frozen = weights ?? CheckpointReader.Open(init.Checkpoint).Weights;
             var model = PolicyEvaluator.Create(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson),
                 config.Model.ResolvedTokenizer, config.Model.DType, _device.Device);
-            model.LoadWeights(weights);
+            model.LoadWeights(frozen);
             return model;
         });
         _initKey = key;

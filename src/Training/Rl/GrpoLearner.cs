@@ -178,6 +178,20 @@ public sealed class GrpoLearner : IDisposable
             adapter: lora is null ? null : new PeftAdapter(lora, Lora.ExportAdapter(policy), baseModelPath));
     }
 
+    /// <summary>Restores this optimizer's moments and the GRPO position from <paramref name="checkpoint"/> (the
+    /// policy's weights are loaded by the owner of the model).</summary>
+    public void LoadState(LoadedCheckpoint checkpoint, string directory, int seed)
+    {
+        var state = JsonSerializer.Deserialize<GrpoTrainerState>(checkpoint.TrainerStateJson)
+            ?? throw new InvalidDataException($"{directory}: empty {CheckpointFiles.TrainerState}");
+        if (state.Stage != "grpo")
+            throw new InvalidDataException($"{directory}: a {state.Stage} checkpoint, not a grpo one");
+        if (state.Seed != seed)
+            throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
+        optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
+        StepsDone = state.GrpoSteps;
+    }
+
     sealed record GrpoTrainerState(string Stage, int Step, int GrpoSteps, long PolicyVersion, int Seed, long OptimizerSteps);
 
     public void Dispose() => optimizer.Dispose();

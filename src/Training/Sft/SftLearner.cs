@@ -122,18 +122,23 @@ public sealed class SftLearner : IDisposable
     /// <paramref name="provenance"/> (config hash, dataset hash, …) goes into the manifest. Under LoRA the weights are
     /// the merged policy and the adapter is added as <c>adapter/</c>, its base_model_name_or_path
     /// <paramref name="baseModelPath"/> (null when the base is not a folder a reader could load).</summary>
-    public CheckpointInfo SaveCheckpoint(string directory, IReadOnlyDictionary<string, string> provenance, string? baseModelPath = null)
+    public CheckpointInfo SaveCheckpoint(string directory, IReadOnlyDictionary<string, string> provenance, string? baseModelPath = null,
+        IReadOnlyDictionary<string, byte[]>? extraFiles = null)
     {
         var state = new TrainerState(StepsDone, seed, data.Epoch, data.Cursor, optimizer.StepCount);
         return CheckpointWriter.Write(directory, model.Config, ExportWeights(), optimizer.ExportState(),
-            JsonSerializer.Serialize(state), StepsDone, provenance, extraFiles: Tokenizers.FilesFor(tokenizer),
+            JsonSerializer.Serialize(state), StepsDone, provenance,
+            extraFiles: Tokenizers.FilesFor(tokenizer).Concat(extraFiles ?? new Dictionary<string, byte[]>()).ToDictionary(),
             adapter: model.Lora is { } settings ? new PeftAdapter(settings, Lora.ExportAdapter(model), baseModelPath) : null);
     }
 
     /// <summary>Restores weights, optimizer moments and the data cursor from a verified checkpoint.</summary>
-    public void LoadCheckpoint(string directory)
+    public void LoadCheckpoint(string directory) => LoadCheckpoint(CheckpointReader.Open(directory), directory);
+
+    /// <summary>Restores weights, optimizer moments and the data cursor from <paramref name="checkpoint"/> (opened and
+    /// verified from <paramref name="directory"/>).</summary>
+    public void LoadCheckpoint(LoadedCheckpoint checkpoint, string directory)
     {
-        var checkpoint = CheckpointReader.Open(directory);
         var state = JsonSerializer.Deserialize<TrainerState>(checkpoint.TrainerStateJson)
             ?? throw new InvalidDataException($"{directory}: empty trainer_state.json");
         if (state.Seed != seed)
@@ -142,6 +147,17 @@ public sealed class SftLearner : IDisposable
         optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
         StepsDone = state.Step;
         data.Restore(state.Epoch, state.Cursor);
+    }
+
+    /// <summary>The policy of a later stage's checkpoint (<paramref name="checkpoint"/>: a GRPO one), with this SFT
+    /// stage marked done after <paramref name="stepsDone"/> steps: that stage's optimizer and data are not needed
+    /// again. Full fine-tuning only.</summary>
+    public void LoadLaterStagePolicy(LoadedCheckpoint checkpoint, string directory, int stepsDone)
+    {
+        if (model.Lora is not null || checkpoint.Adapter is not null)
+            throw new InvalidDataException($"{directory}: resuming a later stage of a LoRA run is not supported yet");
+        ModelFactory.LoadWeights(model, checkpoint.Weights, directory);
+        StepsDone = stepsDone;
     }
 
     /// <summary>Full fine-tuning: the weights. LoRA: the checkpoint's weights are merged, so the base is recovered by

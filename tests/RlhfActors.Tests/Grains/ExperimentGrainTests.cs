@@ -266,10 +266,14 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
     /// <summary>A controller that loses its activation mid-run (silo restart) comes
     /// back from persisted state and reports the run as interrupted instead of "running" forever.</summary>
     [Fact]
-    public async Task A_grpo_run_whose_controller_was_deactivated_reports_it_was_interrupted()
+    public async Task A_lora_grpo_run_whose_controller_was_deactivated_reports_it_was_interrupted()
     {
-        // GRPO checkpoints do not yet hold all a resume needs (SFT runs resume: RecoveryTests), so it ends interrupted.
-        var config = RlhfActors.Tests.Grpo.TinyGrpo.Create(NewName("lost"), grpoSteps: 2000);
+        // A GRPO stage that trains LoRA adapters cannot resume yet (full fine-tuning can: GrpoRecoveryTests), so it
+        // ends interrupted, with the reason.
+        var config = RlhfActors.Tests.Grpo.TinyGrpo.Create(NewName("lost"), grpoSteps: 2000) with
+        {
+            Peft = new PeftSection { Type = PeftSection.Lora, R = 4, Alpha = 8, Stages = [PeftSection.GrpoStage] },
+        };
         var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
         try
         {
@@ -280,6 +284,7 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
 
             Assert.Equal(ExperimentState.Failed, status.State);
             Assert.Contains("interrupted", status.Error);
+            Assert.Contains("LoRA adapters cannot resume", status.Error);
             Assert.True(status.Step > 0, "the persisted step was lost");
         }
         finally

@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
-using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Preference;
 using RlhfActors.Abstractions.Rollouts;
@@ -9,7 +8,7 @@ using RlhfActors.Training.Data;
 using RlhfActors.Training.Rl;
 using RlhfActors.Training.Sft;
 
-namespace RlhfActors.Grains.Experiments;
+namespace RlhfActors.Grains.Experiments.Stages;
 
 /// <summary>
 /// RLAIF as iterative online DPO, one round per tick:
@@ -21,44 +20,47 @@ namespace RlhfActors.Grains.Experiments;
 /// The judge's agreement with the verifier on its own pairs is reported beside, after the fact, as a gauge of how
 /// imperfect the AI judge is.
 /// When the judge's endpoint stays down the round is not lost: the run pauses with the judge's message, the judge
-/// keeps the round's prompts and verdicts, and <c>rlhf resume</c> retries the round.
+/// keeps the round's prompts and verdicts, and <c>rlhf resume</c> retries the round. Not resumable from a checkpoint
+/// yet (the DPO optimizer's moments and the round's state are not checkpointed).
 /// </summary>
-public sealed partial class ExperimentGrain
+public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
 {
+    readonly DpoUpdates _updates = new(run);
+    GrpoPlan? _plan;
     int _round;
     IAnswerVerifier? _verifier;
     ImmutableArray<CandidateGroup> _roundGroups = [];
     ImmutableDictionary<string, string?> _roundReferences = ImmutableDictionary<string, string?>.Empty;
 
-    async Task StartRlaifAsync()
+    public override string Name => "rlaif";
+
+    public override async Task StartAsync()
     {
-        var config = Config;
-        BeginStage("rlaif", "starting rlaif");
-        await Judge.Initialize(new JudgeInit { Model = Record.SamplerInit! });
-        await StartDpoLearnerAsync();
-        await Task.WhenAll(Enumerable.Range(0, config.Rlaif.Samplers).Select(i => SamplerAt(i).Initialize(Record.SamplerInit!)));
+        var config = Run.Config;
+        Run.BeginStage(Name, "starting rlaif");
+        await Run.Judge.Initialize(new JudgeInit { Model = Run.Record.SamplerInit! });
+        await _updates.StartAsync();
+        await Task.WhenAll(Enumerable.Range(0, config.Rlaif.Samplers).Select(i => Run.SamplerAt(i).Initialize(Run.Record.SamplerInit!)));
         var data = ExperimentData.Load(ExperimentSpecs.Data(config));
         _plan = new GrpoPlan(data.Train, config.Seed);
         _verifier = data.Verifier;
-        _round = 0;
-        _roundGroups = [];
-        _phase = Phase.RlaifRound;
-        LogRlaifStarted(ExperimentId, config.Rlaif.Judge.Type, config.Rlaif.Rounds);
+        (_round, _roundGroups) = (0, []);
+        Run.Logger.RlaifStarted(Run.ExperimentId, config.Rlaif.Judge.Type, config.Rlaif.Rounds);
     }
 
-    async Task RlaifRoundAsync()
+    public override async Task<bool> StepAsync()
     {
-        var config = Config;
+        var config = Run.Config;
         var rlaif = config.Rlaif;
         var clock = Stopwatch.StartNew();
         int round = _round + 1;
-        var version = await PublishAsync();
+        var version = await Run.PublishAsync();
 
         // 1. Candidates (kept across a judge outage: the resumed round judges the same ones).
         if (_roundGroups.IsDefaultOrEmpty)
         {
-            SetStatus(s => s with { Phase = $"round {round}: sampling" });
-            var rollouts = await SampleAsync(_round, rlaif.PromptsPerRound, rlaif.NumCandidates, rlaif.MaxCompletionLength, rlaif.Temperature, rlaif.Samplers);
+            Run.SetStatus(s => s with { Phase = $"round {round}: sampling" });
+            var rollouts = await Run.SampleAsync(_plan!, _round, rlaif.PromptsPerRound, rlaif.NumCandidates, rlaif.MaxCompletionLength, rlaif.Temperature, rlaif.Samplers);
             _roundGroups = [.. Enumerable.Range(0, rollouts.Count / rollouts.GroupSize).Select(g => new CandidateGroup(
                 rollouts.Prompts[g * rollouts.GroupSize],
                 [.. rollouts.CompletionTexts.Skip(g * rollouts.GroupSize).Take(rollouts.GroupSize)]))];
@@ -67,33 +69,33 @@ public sealed partial class ExperimentGrain
         }
 
         // 2. The judge's pairs.
-        SetStatus(s => s with { Phase = $"round {round}: judging" });
-        var ranked = await Judge.Rank(_roundGroups);
+        Run.SetStatus(s => s with { Phase = $"round {round}: judging" });
+        var ranked = await Run.Judge.Rank(_roundGroups);
         if (ranked.Unavailable is { } why)
         {
-            SetStatus(s => s with { State = ExperimentState.Paused, Phase = $"round {round}: judge unavailable", Error = $"judge unavailable ({ranked.PendingPrompts} prompts pending; resume to retry the round): {why}" });
-            StartLoop(PausedTickPeriod);
-            LogJudgeUnavailable(ExperimentId, round, ranked.PendingPrompts);
-            return;
+            Run.Pause($"round {round}: judge unavailable", $"judge unavailable ({ranked.PendingPrompts} prompts pending; resume to retry the round): {why}");
+            Run.Logger.JudgeUnavailable(Run.ExperimentId, round, ranked.PendingPrompts);
+            return false;
         }
         _roundGroups = [];
         var pairs = ranked.Pairs;
 
         // 3. DPO on the round's pairs, against the round's starting policy.
-        SetStatus(s => s with { Phase = $"round {round}: dpo", Error = null });
-        if (rlaif.RefreshReference && round > 1 && DpoNeedsReference)
-            await Reference.Initialize(new ReferenceInit { Model = Record.SamplerInit!, Version = version });
+        Run.SetStatus(s => s with { Phase = $"round {round}: dpo", Error = null });
+        if (rlaif.RefreshReference && round > 1 && _updates.NeedsReference)
+            await Run.Reference.Initialize(new ReferenceInit { Model = Run.Record.SamplerInit!, Version = version });
         DpoStepResult? last = null;
         if (pairs.Length > 0)
         {
             var order = new EpochSampler<PreferencePairItem>(pairs, Training.Tasks.StableSeed.Derive(config.Seed, round));
-            for (int i = 0; i < rlaif.StepsPerRound; i++) last = await DpoStepOnAsync([.. order.Next(Math.Min(config.Dpo.BatchSize, pairs.Length))]);
+            for (int i = 0; i < rlaif.StepsPerRound; i++) last = await _updates.StepAsync([.. order.Next(Math.Min(config.Dpo.BatchSize, pairs.Length))]);
         }
 
         // 4. The verifier measures the new policy on held-out prompts.
-        var eval = await EvaluateAsync();
+        var eval = await Run.EvaluateAsync();
         var measured = MeasureJudge(pairs);
         _round = round;
+        var records = Run.Record;
         var summary = new RlaifRoundSummary
         {
             Round = round,
@@ -108,22 +110,20 @@ public sealed partial class ExperimentGrain
             AccuracyAfter = eval.Accuracy,
             Seconds = clock.Elapsed.TotalSeconds,
         };
-        Record.Rounds.Add(summary);
-        SetStatus(s => s with { Rounds = [.. Record.Rounds], Phase = "training" });
-        LogRound(ExperimentId, round, pairs.Length, summary.JudgeAgreement ?? double.NaN, eval.Accuracy);
+        records.Rounds.Add(summary);
+        Run.SetStatus(s => s with { Rounds = [.. records.Rounds], Phase = "training" });
+        Run.Logger.Round(Run.ExperimentId, round, pairs.Length, summary.JudgeAgreement ?? double.NaN, eval.Accuracy);
 
-        if (round >= rlaif.Rounds)
+        if (round < rlaif.Rounds) return false;
+        Run.EndStage(ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, double>
         {
-            EndStage(ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, double>
-            {
-                ["rounds"] = round,
-                ["pairs"] = Record.Rounds.Sum(r => r.Pairs),
-                ["eval/accuracy_first_round"] = Record.Rounds[0].AccuracyAfter,
-                ["eval/accuracy"] = eval.Accuracy,
-                ["judge/agreement"] = Record.Rounds.Where(r => r.JudgeAgreement is not null).Select(r => r.JudgeAgreement!.Value).DefaultIfEmpty(double.NaN).Average(),
-            }));
-            _phase = Phase.Finish;
-        }
+            ["rounds"] = round,
+            ["pairs"] = records.Rounds.Sum(r => r.Pairs),
+            ["eval/accuracy_first_round"] = records.Rounds[0].AccuracyAfter,
+            ["eval/accuracy"] = eval.Accuracy,
+            ["judge/agreement"] = records.Rounds.Where(r => r.JudgeAgreement is not null).Select(r => r.JudgeAgreement!.Value).DefaultIfEmpty(double.NaN).Average(),
+        }));
+        return true;
     }
 
     /// <summary>The judge's pairs measured by the verifier after the round, for the report only: of the pairs where
@@ -145,13 +145,4 @@ public sealed partial class ExperimentGrain
         }
         return (decisive == 0 ? null : (double)agreed / decisive, verified == 0 ? null : (double)right / verified);
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: RLAIF with a {Judge} judge, {Rounds} rounds")]
-    private partial void LogRlaifStarted(string experimentId, string judge, int rounds);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: round {Round}: {Pairs} judged pairs (judge agrees with the verifier on {Agreement:P1}); held-out accuracy {Accuracy:P1}")]
-    private partial void LogRound(string experimentId, int round, int pairs, double agreement, double accuracy);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: round {Round}: judge unavailable; paused with {Pending} prompts pending")]
-    private partial void LogJudgeUnavailable(string experimentId, int round, int pending);
 }

@@ -1,0 +1,81 @@
+using System.Collections.Immutable;
+using RlhfActors.Abstractions.Preference;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Training.Sft;
+
+namespace RlhfActors.Grains.Experiments.Stages;
+
+/// <summary>
+/// The offline DPO-family stage (algorithm dpo): after the SFT warm-up, <c>dpo.steps</c> updates on labelled pairs
+/// in shuffled epochs. Each step takes the next batch, asks <c>ReferenceGrain</c> for the pairs' reference log-probs
+/// (computed once per pair, then cached there; SimPO asks nothing) and sends both to the learner. Held-out preference
+/// accuracy (the implicit reward β·(log π − log π_ref) ranks chosen above rejected) is measured before the stage, at
+/// every evaluation and at the end, beside the generation accuracy. Not resumable yet: the DPO optimizer's moments
+/// are not checkpointed.
+/// </summary>
+public sealed class DpoStage(RunContext run) : ExperimentStage(run)
+{
+    readonly DpoUpdates _updates = new(run);
+    EpochSampler<PreferencePairItem>? _pairs;
+    ImmutableArray<PreferencePairItem> _heldOut = [];
+    PreferenceEvalResult? _before;
+
+    public override string Name => "dpo";
+
+    public override async Task StartAsync()
+    {
+        var config = Run.Config;
+        Run.BeginStage(Name, "starting dpo");
+        var start = await _updates.StartAsync();
+        var (train, eval) = PreferenceSpecs.Pairs(config, config.Dpo.Pairs, "dpo.pairs");
+        _pairs = new EpochSampler<PreferencePairItem>([.. train.Select(p => p.ToItem())], config.Seed);
+        _heldOut = [.. eval.Select(p => p.ToItem())];
+        _before = await EvaluatePairsAsync();
+        Run.Logger.DpoStarted(Run.ExperimentId, start, train.Count, eval.Count, _before.Accuracy);
+    }
+
+    public override async Task<bool> StepAsync()
+    {
+        var config = Run.Config;
+        int done = Run.Record.Status.Step - config.Sft.Steps;
+        Run.SetStatus(s => s with { Phase = "training" });
+        for (int i = Run.ChunkSize(done, config.Dpo.Steps); i > 0; i--) await _updates.StepAsync([.. _pairs!.Next(config.Dpo.BatchSize)]);
+        done = Run.Record.Status.Step - config.Sft.Steps;
+        if (done < config.Dpo.Steps)
+        {
+            await Run.AtBoundaryAsync(done, alsoEvaluate: EvaluatePairsAsync);
+            return false;
+        }
+        Run.EndStage(Metrics(await EvaluatePairsAsync()));
+        return true;
+    }
+
+    /// <summary>Held-out preference accuracy of the policy's implicit reward, on the stage's held-out pairs.</summary>
+    async Task<PreferenceEvalResult> EvaluatePairsAsync()
+    {
+        var reference = _updates.NeedsReference ? await Run.Reference.PairLogProbs(_heldOut) : default;
+        var eval = await Run.Learner.EvaluatePreferences(new PreferenceEvalRequest { Pairs = _heldOut, Reference = reference });
+        Run.Logger.PairsEvaluated(Run.ExperimentId, Run.Record.Status.Step, eval.Accuracy, eval.Correct, eval.Pairs, eval.MeanMargin);
+        return eval;
+    }
+
+    ImmutableSortedDictionary<string, double> Metrics(PreferenceEvalResult after)
+    {
+        var metrics = new Dictionary<string, double>
+        {
+            ["eval/preference_accuracy"] = after.Accuracy,
+            ["eval/preference_accuracy_before"] = _before?.Accuracy ?? double.NaN,
+            ["eval/rewards/margins"] = after.MeanMargin,
+            ["eval/pairs"] = after.Pairs,
+        };
+        if (_updates.Last is { } last)
+        {
+            metrics["loss"] = last.Loss;
+            metrics["rewards/chosen"] = last.RewardsChosen;
+            metrics["rewards/rejected"] = last.RewardsRejected;
+            metrics["rewards/margins"] = last.Margin;
+            metrics["rewards/accuracies"] = last.Accuracy;
+        }
+        return metrics.ToImmutableSortedDictionary(StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using System.Collections.Immutable;
+using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Preference;
+using RlhfActors.Abstractions.Rollouts;
+
+namespace RlhfActors.Grains.Experiments.Stages;
+
+/// <summary>The DPO-family updates the DPO stage and the RLAIF rounds share: the learner's DPO mode with its
+/// reference frozen in <c>ReferenceGrain</c> (SimPO needs none), and one update on a batch of pairs.</summary>
+public sealed class DpoUpdates(RunContext run)
+{
+    public bool NeedsReference => run.Config.Dpo.LossType != DpoSection.Simpo;
+
+    /// <summary>The latest update's figures (null before the first).</summary>
+    public DpoStepResult? Last { get; private set; }
+
+    /// <summary>Starts the learner's DPO stage and freezes its first version in the reference grain.</summary>
+    public async Task<long> StartAsync()
+    {
+        var start = await run.Learner.StartDpo();
+        run.Record.PublishedStep = start.Step;
+        run.SetStatus(s => s with { PolicyVersion = start.Version });
+        if (NeedsReference) await run.Reference.Initialize(new ReferenceInit { Model = run.Record.SamplerInit!, Version = start.Version });
+        return start.Version;
+    }
+
+    /// <summary>One DPO-family update on <paramref name="batch"/> (offline pairs, or an RLAIF round's judged pairs).</summary>
+    public async Task<DpoStepResult> StepAsync(ImmutableArray<PreferencePairItem> batch)
+    {
+        var clock = Stopwatch.StartNew();
+        var reference = NeedsReference ? await run.Reference.PairLogProbs(batch) : default;
+        var result = await run.Learner.DpoStep(new DpoStepRequest { Pairs = batch, Reference = reference, LearningRate = run.Config.Dpo.LearningRate });
+        run.Record.TrainSeconds += clock.Elapsed.TotalSeconds;
+        Last = result;
+        run.SetStatus(s => s with { Step = result.Step, LastLoss = result.Loss, LearningRate = run.Config.Dpo.LearningRate });
+        return result;
+    }
+}

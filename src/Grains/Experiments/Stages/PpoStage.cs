@@ -1,0 +1,113 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Preference;
+using RlhfActors.Abstractions.Rollouts;
+using RlhfActors.Grains.Rollouts;
+using RlhfActors.Grains.Specs;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Rl;
+
+namespace RlhfActors.Grains.Experiments.Stages;
+
+/// <summary>
+/// The PPO stage (classic RLHF, after the SFT and reward-model stages), one update per tick:
+/// 1. samplers generate completions with the newest policy version;
+/// 2. <c>RewardModelGrain</c> scores them with the trained reward model (and any verifiable reward beside it);
+/// 3. <c>CriticGrain</c> gives V(s_t) per token; <c>ReferenceGrain</c> gives the reference log-probs (kl_coef &gt; 0);
+/// 4. the learner computes GAE and runs the clipped policy update, publishes, and returns the returns;
+/// 5. the critic regresses on those returns with the clipped value loss.
+/// Not resumable yet: the critic's and the policy's PPO optimizer moments are not checkpointed.
+/// </summary>
+public sealed class PpoStage(RunContext run) : ExperimentStage(run)
+{
+    GrpoPlan? _plan;
+    int _trained;
+    double _score, _kl, _explainedVariance, _valueLoss;
+
+    public override string Name => "ppo";
+
+    public override async Task StartAsync()
+    {
+        var config = Run.Config;
+        Run.BeginStage(Name, "starting ppo");
+        var start = await Run.Learner.StartPpo();
+        Run.Record.PublishedStep = start.Step;
+        Run.SetStatus(s => s with { PolicyVersion = start.Version });
+        var init = Run.Record.SamplerInit!;
+        var setup = new List<Task>
+        {
+            Run.Reward.Initialize(config),
+            Run.Critic.Initialize(new CriticInit { Model = init, Version = start.Version }),
+        };
+        setup.AddRange(Enumerable.Range(0, config.Ppo.Samplers).Select(i => Run.SamplerAt(i).Initialize(init)));
+        if (config.Ppo.KlCoef > 0) setup.Add(Run.Reference.Initialize(new ReferenceInit { Model = init, Version = start.Version }));
+        await Task.WhenAll(setup);
+        _plan = new GrpoPlan(ExperimentData.Load(ExperimentSpecs.Data(config)).Train, config.Seed);
+        _trained = 0;
+        Run.Logger.PpoStarted(Run.ExperimentId, start.Version, config.Ppo.Samplers);
+    }
+
+    public override async Task<bool> StepAsync()
+    {
+        var ppo = Run.Config.Ppo;
+        var clock = Stopwatch.StartNew();
+        Run.SetStatus(s => s with { Phase = "training" });
+
+        var position = _plan!.Position;
+        var rollouts = await Run.SampleAsync(_plan, _trained, ppo.PromptsPerStep, ppo.NumGenerations, ppo.MaxCompletionLength, ppo.Temperature, ppo.Samplers);
+        ImmutableArray<double> scores;
+        try
+        {
+            scores = await Run.ScoreAsync(rollouts.ToRewardBatch());
+        }
+        catch (RewardOutageException e)
+        {
+            // Retried whole on resume, from the same prompts.
+            _plan.Rewind(position);
+            Run.PauseForOutage($"ppo step {_trained + 1}", e.Message);
+            return false;
+        }
+        var valuesTask = Run.Critic.Values(rollouts);
+        var referenceTask = ppo.KlCoef > 0 ? Run.Reference.LogProbs(rollouts, ppo.Temperature) : Task.FromResult<ImmutableArray<float[]>>(default);
+        var values = await valuesTask;
+        var reference = await referenceTask;
+        var result = await Run.Learner.PpoStep(new PpoStepRequest
+        {
+            Rollouts = rollouts,
+            Scores = scores,
+            OldValues = values,
+            ReferenceLogProbs = reference,
+            LearningRate = ppo.LearningRate,
+        });
+        var critic = await Run.Critic.Train(new CriticTrainRequest
+        {
+            Rollouts = rollouts,
+            Returns = result.Returns,
+            OldValues = values,
+            LearningRate = ppo.CriticLearningRate,
+        });
+        _trained++;
+        Run.Record.TrainSeconds += clock.Elapsed.TotalSeconds;
+        Run.Record.PublishedStep = result.Step;
+        (_score, _kl, _explainedVariance, _valueLoss) = (result.MeanScore, result.MeanKl, critic.ExplainedVariance, critic.ValueLoss);
+        Run.SetStatus(s => s with { Step = result.Step, PolicyVersion = result.PolicyVersion, LastLoss = result.Loss, LearningRate = ppo.LearningRate });
+        Run.Logger.PpoStep(Run.ExperimentId, result.Step, result.MeanScore, result.MeanKl, critic.ValueLoss, critic.ExplainedVariance);
+
+        if (_trained < ppo.Steps)
+        {
+            await Run.AtBoundaryAsync(_trained);
+            return false;
+        }
+        Run.EndStage(ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, double>
+        {
+            ["loss/policy"] = result.Loss,
+            ["loss/value"] = _valueLoss,
+            ["objective/scores"] = _score,
+            ["objective/kl"] = _kl,
+            ["val/explained_variance"] = _explainedVariance,
+            ["policy/clipfrac"] = result.ClipFraction,
+        }));
+        return true;
+    }
+}
