@@ -28,4 +28,9 @@ public interface IPolicyGrain : IGrainWithStringKey
     /// <summary>The newest version number; -1 before the first publication.</summary>
     [Alias("GetLatestVersionNumber")]
     Task<long> GetLatestVersionNumber();
+
+    /// <summary>Whether the weights of <paramref name="version"/> are held (the index survives a lost silo, the
+    /// weights do not).</summary>
+    [Alias("Holds")]
+    Task<bool> Holds(long version);
 }

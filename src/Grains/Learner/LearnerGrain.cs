@@ -191,9 +191,18 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         // Step counters change only inside device jobs this grain awaits, so reading them here is safe; checking
         // first skips exporting weights that are already published.
         var step = GlobalStep(learner);
-        if (_published is { } published && published.Step == step) return published;
+        if (_published is { } published && published.Step == step)
+        {
+            if (await GrainFactory.GetGrain<IPolicyGrain>(this.GetPrimaryKeyString()).Holds(published.Version)) return published;
+            // The registry lost the weights with its silo (a recovery asks for them): the same weights again, as a new
+            // version, with their base first under LoRA.
+            (_baseVersion, _published) = (null, null);
+        }
         var weights = await ExportForSyncAsync(learner, step);
-        return await PublishAsync(weights, step, _nextVersion);
+        var info = await PublishAsync(weights, step, _nextVersion);
+        // An online stage compares its rollouts' versions with its own: it stands at this one now.
+        if (_grpo is { } grpo) await _device.RunAsync(() => grpo.Republished(info.Version));
+        return info;
     }
 
     /// <summary>What a new version must carry: the whole policy, or under LoRA the adapter alone — after publishing,

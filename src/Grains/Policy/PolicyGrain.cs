@@ -63,6 +63,8 @@ public sealed partial class PolicyGrain(
 
     public Task<long> GetLatestVersionNumber() => Task.FromResult(LatestNumber());
 
+    public Task<bool> Holds(long version) => Task.FromResult(_versions.Exists(v => v.Version == version));
+
     public Task<ImmutableArray<PolicyVersionInfo>> GetIndex() => Task.FromResult(index.State.Versions.ToImmutableArray());
 
     /// <summary>From the persisted index, not the weights held: after a re-activation the weights are gone but the

@@ -178,6 +178,14 @@ public sealed class GrpoLearner : IDisposable
             adapter: lora is null ? null : new PeftAdapter(lora, Lora.ExportAdapter(policy), baseModelPath));
     }
 
+    /// <summary>The unchanged weights were published again as <paramref name="version"/> (the registry had lost
+    /// them): rollouts sampled from it are on-policy.</summary>
+    public void Republished(long version)
+    {
+        if (version < PolicyVersion) throw new ArgumentOutOfRangeException(nameof(version), version, $"older than the learner's version {PolicyVersion}");
+        PolicyVersion = version;
+    }
+
     /// <summary>Restores this optimizer's moments and the GRPO position from <paramref name="checkpoint"/> (the
     /// policy's weights are loaded by the owner of the model).</summary>
     public void LoadState(LoadedCheckpoint checkpoint, string directory, int seed)

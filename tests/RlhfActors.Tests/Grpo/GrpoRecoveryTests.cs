@@ -69,6 +69,45 @@ public sealed class GrpoRecoveryTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_sync_grpo_run_that_loses_controller_registry_and_samplers_goes_on_from_the_learners_step_bit_identical()
+    {
+        var config = Run("grpo-ctl-lost");
+        var baseline = config with { Name = config.Name + "-b", OutputDir = config.OutputDir + "-b" };
+        try
+        {
+            var expected = await GrpoRuns.RunAsync(fixture.Client, baseline);
+            Assert.True(expected.State == ExperimentState.Completed, $"baseline {expected.State}: {expected.Error}");
+
+            var grain = await PausedPastAsync(config);
+            var pausedAt = (await grain.GetStatus()).Step;
+            // As the death of the control-plane silo would, with the samplers: the registry's weights are gone, so the
+            // learner (kept) must publish its weights again for the rebuilt samplers.
+            foreach (var lost in new[]
+            {
+                fixture.Client.GetGrain<IExperimentGrain>(config.Name).Cast<IGrainManagementExtension>(),
+                fixture.Client.GetGrain<IPolicyGrain>(config.Name).Cast<IGrainManagementExtension>(),
+                fixture.Client.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(config.Name, 0)).Cast<IGrainManagementExtension>(),
+                fixture.Client.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(config.Name, 1)).Cast<IGrainManagementExtension>(),
+            }) await lost.DeactivateOnIdle();
+            await grain.Resume();
+            var status = await GrpoRuns.RunAsync(fixture.Client, config, alreadyStarted: true);
+
+            Assert.True(status.State == ExperimentState.Completed, $"{status.State} ({status.Phase}): {status.Error}");
+            Assert.Equal(SftSteps + GrpoSteps, status.Step);
+            Assert.Equal(1, status.Resumes);
+            // Nothing redone: the learner still held the step the record held.
+            Assert.Equal(pausedAt, status.ResumedFromStep);
+            Assert.Equal(expected.Grpo!.PromptsSha256, status.Grpo!.PromptsSha256);
+            var final = $"checkpoint-{SftSteps + GrpoSteps}";
+            Assert.Equal(WeightsSha256(Path.Combine(baseline.OutputDir, final)), WeightsSha256(Path.Combine(config.OutputDir, final)));
+        }
+        finally
+        {
+            Delete(config.OutputDir, baseline.OutputDir);
+        }
+    }
+
+    [Fact]
     public async Task An_async_grpo_run_that_loses_its_learner_trains_every_prompt_once_in_order()
     {
         var config = Run("grpo-async-lost", GrpoSection.Async);
