@@ -160,7 +160,7 @@ public static class RunCommand
             WriteNumberOrNull(w, "accuracy_after", result.AccuracyAfter);
             if (result.AccuracyAtStart is { } atStart) w.WriteNumber("accuracy_at_start", atStart);
             w.WriteEndObject();
-            if (result.Grpo is { } g) WriteGrpo(w, g);
+            if (result.Grpo is { } g) StatusFormat.WriteGrpo(w, g);
             if (result.Stages.Length > 1) WriteStages(w, result.Stages);
             if (!result.Rounds.IsDefaultOrEmpty) WriteRounds(w, result.Rounds);
             if (!result.Retention.IsDefaultOrEmpty) WriteRetention(w, result.Retention);
@@ -168,28 +168,6 @@ public static class RunCommand
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
-    }
-
-    /// <summary>What a GRPO run reports beside accuracy: reward, KL, clipping, staleness accounting, where time went.</summary>
-    static void WriteGrpo(Utf8JsonWriter w, GrpoStats g)
-    {
-        w.WriteStartObject("grpo");
-        w.WriteNumber("steps", g.Steps);
-        WriteNumberOrNull(w, "mean_reward", g.RecentMeanReward);
-        WriteNumberOrNull(w, "last_mean_reward", g.LastMeanReward);
-        WriteNumberOrNull(w, "kl", g.LastKl);
-        WriteNumberOrNull(w, "clip_fraction", g.LastClipFraction);
-        w.WriteNumber("stale_rollouts", g.StaleRollouts);
-        w.WriteNumber("dropped_rollouts", g.DroppedRollouts);
-        w.WriteNumber("corrected_rollouts", g.CorrectedRollouts);
-        w.WriteNumber("max_trained_staleness", g.MaxTrainedStaleness);
-        w.WriteNumber("filtered_groups", g.FilteredGroups);
-        w.WriteNumber("step_s", Math.Round(g.StepSeconds, 3));
-        w.WriteNumber("generation_s", Math.Round(g.GenerationSeconds, 3));
-        w.WriteNumber("update_s", Math.Round(g.UpdateSeconds, 3));
-        // Bytes the newest version moved to the samplers: the whole policy, or under LoRA the adapter alone.
-        w.WriteNumber("last_sync_bytes", g.LastSyncBytes);
-        w.WriteEndObject();
     }
 
     /// <summary>Each stage of a multi-stage run (sft → reward_model → ppo, sft → dpo, …) with its own figures.</summary>

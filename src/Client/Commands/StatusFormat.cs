@@ -48,9 +48,35 @@ public static class StatusFormat
             w.WriteNumber("resumes", s.Resumes);
             if (s.ResumedFromStep is { } from) w.WriteNumber("resumed_from_step", from);
             else w.WriteNull("resumed_from_step");
+            w.WriteString("stage", s.Stage);
+            if (s.Grpo is { } grpo) WriteGrpo(w, grpo);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>What a GRPO run reports beside accuracy: reward, KL, clipping, staleness accounting, where time went.</summary>
+    internal static void WriteGrpo(Utf8JsonWriter w, GrpoStats g)
+    {
+        w.WriteStartObject("grpo");
+        w.WriteNumber("steps", g.Steps);
+        NumberOrNull(w, "mean_reward", g.RecentMeanReward);
+        NumberOrNull(w, "last_mean_reward", g.LastMeanReward);
+        NumberOrNull(w, "kl", g.LastKl);
+        NumberOrNull(w, "clip_fraction", g.LastClipFraction);
+        w.WriteNumber("stale_rollouts", g.StaleRollouts);
+        w.WriteNumber("dropped_rollouts", g.DroppedRollouts);
+        w.WriteNumber("corrected_rollouts", g.CorrectedRollouts);
+        w.WriteNumber("max_trained_staleness", g.MaxTrainedStaleness);
+        w.WriteNumber("filtered_groups", g.FilteredGroups);
+        w.WriteNumber("step_s", Math.Round(g.StepSeconds, 3));
+        w.WriteNumber("generation_s", Math.Round(g.GenerationSeconds, 3));
+        w.WriteNumber("update_s", Math.Round(g.UpdateSeconds, 3));
+        // Bytes the newest version moved to the samplers: the whole policy, or under LoRA the adapter alone.
+        w.WriteNumber("last_sync_bytes", g.LastSyncBytes);
+        // The prompts of every step, chained: equal in two runs that trained on the same prompts in the same order.
+        w.WriteString("prompts_sha256", g.PromptsSha256);
+        w.WriteEndObject();
     }
 
     /// <summary>The latest held-out accuracy and the step it was measured at, if any evaluation ran.</summary>

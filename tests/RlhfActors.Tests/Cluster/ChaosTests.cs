@@ -110,23 +110,8 @@ public sealed class ChaosTests
         return (victim, done);
     }
 
-    /// <summary>Polls <c>rlhf status --json</c> (in-process client, through Redis) until <paramref name="until"/> holds.</summary>
-    static async Task<JsonElement> WaitForStatusAsync(RedisServer redis, Func<JsonElement, bool> until, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        JsonElement last = default;
-        while (clock.Elapsed < limit)
-        {
-            var status = await CliRunner.RunAsync("status", "chaos-sft", "--json", "--cluster", redis.Url);
-            if (status.ExitCode == 0)
-            {
-                last = JsonDocument.Parse(status.Stdout).RootElement.Clone();
-                if (until(last)) return last;
-            }
-            await Task.Delay(250);
-        }
-        throw new TimeoutException($"status did not reach the expected state within {limit.TotalSeconds} s; last: {last}");
-    }
+    static Task<JsonElement> WaitForStatusAsync(RedisServer redis, Func<JsonElement, bool> until, TimeSpan limit) =>
+        ClusterStatus.WaitForAsync(redis, "chaos-sft", until, limit);
 
     /// <summary>The gateway port of the active silo that hosts the run's <paramref name="role"/> grain.</summary>
     static async Task<int> GatewayHostingAsync(RedisServer redis, string role)

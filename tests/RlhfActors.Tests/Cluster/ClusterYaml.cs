@@ -3,10 +3,11 @@ using RlhfActors.Tests.Cli;
 namespace RlhfActors.Tests.Cluster;
 
 /// <summary>A GRPO experiment small enough for a multi-process test (1-digit addition, the tiny decoder, 20 SFT steps
-/// then 3 sync GRPO steps with two samplers and a KL term), as a YAML file the real client loads.</summary>
+/// then 3 sync GRPO steps with two samplers and a KL term, unless told otherwise), as a YAML file the real client
+/// loads.</summary>
 public static class ClusterYaml
 {
-    public static string Grpo(string name, string outputDir) => $"""
+    public static string Grpo(string name, string outputDir, int grpoSteps = 3, int checkpointEvery = 0) => $"""
         name: {name}
         algorithm: grpo
         seed: 5
@@ -22,7 +23,7 @@ public static class ClusterYaml
           learning_rate: 0.01
           warmup_steps: 2
         grpo:
-          steps: 3
+          steps: {grpoSteps}
           prompts_per_step: 4
           num_generations: 4
           learning_rate: 0.01
@@ -38,7 +39,7 @@ public static class ClusterYaml
           every: 0
           max_new_tokens: 3
         checkpoint:
-          every: 0
+          every: {checkpointEvery}
         output_dir: {outputDir}
         """;
 }

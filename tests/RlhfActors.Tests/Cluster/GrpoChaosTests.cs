@@ -1,0 +1,102 @@
+using static RlhfActors.Tests.Cli.CliRunner;
+using static RlhfActors.Tests.IO.CheckpointDigest;
+using static RlhfActors.Tests.Cluster.ClusterStatus;
+using RlhfActors.Tests.Cli;
+
+namespace RlhfActors.Tests.Cluster;
+
+/// <summary>
+/// Chaos with real processes, two kills in one run: redis-server, one control-plane silo and three accelerator
+/// silos. A GRPO run (the shortened demo shape: SFT warm-up, then sync GRPO with two samplers, a reward and a KL
+/// term) and an SFT run are going. The silo hosting the GRPO learner gets SIGKILL; once the run has resumed on a
+/// survivor, the silo hosting the controllers (and the policy registry) gets SIGKILL too. Nobody issues a command:
+/// both runs complete by themselves with exactly the steps asked for and the final weights of uninterrupted runs.
+/// </summary>
+[Collection(RedisCollection.Name)]
+public sealed class GrpoChaosTests
+{
+    const string Grpo = "chaos-grpo", Sft = "chaos-sft2";
+    const int WarmUp = 20, GrpoSteps = 150, CheckpointEvery = 25, SftSteps = 2000;
+    static readonly TimeSpan SiloStart = TimeSpan.FromSeconds(120);
+    // Detection (~10–30 s: ClusterMembershipSettings) + recovery + the rest of the run, on a loaded 2-core machine.
+    static readonly TimeSpan Completion = TimeSpan.FromSeconds(400);
+    static readonly TimeSpan Progress = TimeSpan.FromSeconds(180);
+
+    static string GrpoYaml(string outputDir) => ClusterYaml.Grpo(Grpo, outputDir, GrpoSteps, CheckpointEvery);
+
+    static string SftYaml(string outputDir)
+    {
+        var text = TinyYaml.Text(outputDir);
+        text = TinyYaml.With(text, "name: tiny-cli", $"name: {Sft}");
+        text = TinyYaml.With(text, "  steps: 30", $"  steps: {SftSteps}");
+        text = TinyYaml.With(text, "  every: 15", "  every: 500");   // eval
+        return TinyYaml.With(text, "  every: 0", "  every: 100");    // checkpoint
+    }
+
+    [Fact]
+    public async Task A_grpo_and_an_sft_run_survive_kill_9_of_the_learners_silo_then_of_the_controllers_and_end_bit_identical()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var folder = new TempFolder();
+        var silos = new List<SiloProcess>();
+        try
+        {
+            foreach (var accelerator in new[] { false, true, true, true }) silos.Add(SiloProcess.Start(redis, accelerator));
+            await Task.WhenAll(silos.Select(s => s.Process.WaitForOutputAsync("silo started", SiloStart)));
+
+            // The uninterrupted runs, embedded.
+            var grpoExpected = await EmbeddedDigestAsync(folder, "grpo-embedded", GrpoYaml);
+            var sftExpected = await EmbeddedDigestAsync(folder, "sft-embedded", SftYaml);
+
+            foreach (var (label, yaml) in new[] { ("grpo", GrpoYaml(Path.Combine(folder.Path, "grpo"))), ("sft", SftYaml(Path.Combine(folder.Path, "sft"))) })
+            {
+                var submitted = await CliRunner.RunAsync("run", folder.Write($"{label}.yaml", yaml), "--detach", "--cluster", redis.Url);
+                Assert.True(submitted.ExitCode == 0, submitted.ToString());
+            }
+
+            // 1. SIGKILL of the GRPO learner's silo, past the stage's first checkpoint and well short of its end.
+            var before = await WaitForAsync(redis, Grpo, s => Step(s) >= WarmUp + CheckpointEvery + 5, Progress);
+            Assert.True(Step(before) < WarmUp + GrpoSteps - 60, $"the GRPO run was at step {Step(before)} before the first kill could land mid-way");
+            var learnerSilo = silos.Single(s => !s.Process.HasExited && s.Process.Stderr.Contains($"Learner {Grpo} activated", StringComparison.Ordinal));
+            Assert.NotSame(silos[0], learnerSilo);
+            learnerSilo.Process.Kill9();
+
+            // 2. Once it resumed on a survivor and trained further: SIGKILL of the control-plane silo (both controllers,
+            // the directory, the policy registry).
+            var resumed = await WaitForAsync(redis, Grpo,
+                s => s.GetProperty("resumes").GetInt32() == 1 && s.GetProperty("state").GetString() == "running"
+                     && Step(s) >= s.GetProperty("resumed_from_step").GetInt32() + 10, Progress);
+            Assert.True(Step(resumed) < WarmUp + GrpoSteps - 20, $"the GRPO run was at step {Step(resumed)} before the second kill could land mid-way");
+            var sftBefore = await WaitForAsync(redis, Sft, _ => true, Progress);
+            silos[0].Process.Kill9();
+
+            var grpo = await WaitForAsync(redis, Grpo, IsFinished, Completion);
+            var sft = await WaitForAsync(redis, Sft, IsFinished, Completion);
+            Console.WriteLine($"grpo chaos: resumed from steps {resumed.GetProperty("resumed_from_step")} and {grpo.GetProperty("resumed_from_step")}; " +
+                              $"sft: {sft.GetProperty("resumes")} resume(s)");
+
+            Assert.True(grpo.GetProperty("state").GetString() == "completed", $"grpo: {grpo}");
+            Assert.Equal(WarmUp + GrpoSteps, Step(grpo));
+            Assert.Equal(GrpoSteps, grpo.GetProperty("grpo").GetProperty("steps").GetInt32());
+            Assert.Equal(2, grpo.GetProperty("resumes").GetInt32());
+            Assert.Equal(grpoExpected, WeightsSha256(grpo.GetProperty("checkpoint").GetString()!));
+
+            Assert.True(sft.GetProperty("state").GetString() == "completed", $"sft: {sft}");
+            Assert.Equal(SftSteps, Step(sft));
+            // Its controller was on the killed control-plane silo whenever it was still running then.
+            if (!IsFinished(sftBefore)) Assert.True(sft.GetProperty("resumes").GetInt32() >= 1, $"sft: {sft}");
+            Assert.Equal(sftExpected, WeightsSha256(sft.GetProperty("checkpoint").GetString()!));
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.DisposeAsync();
+        }
+    }
+
+    static async Task<string> EmbeddedDigestAsync(TempFolder folder, string label, Func<string, string> yaml)
+    {
+        var run = await CliRunner.RunAsync("run", folder.Write($"{label}.yaml", yaml(Path.Combine(folder.Path, label))), "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        return WeightsSha256(LastJson(run.Stdout).GetProperty("checkpoint").GetString()!);
+    }
+}
