@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 using Microsoft.Extensions.Options;
 using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Config;
@@ -47,6 +48,8 @@ public sealed partial class ExperimentGrain(
     // Set when a worker (or this controller's previous activation) was lost: the next tick rebuilds from the newest
     // checkpoint instead of stepping the plan.
     bool _recovering;
+    // The record could not be written (Redis away); every tick tries again.
+    bool _unsaved;
 
     ExperimentRecord Record => state.State;
     ExperimentConfig Config => Record.Config ?? throw new InvalidOperationException("experiment has no config");
@@ -227,32 +230,71 @@ public sealed partial class ExperimentGrain(
 
     async Task TickAsync(CancellationToken cancellationToken)
     {
-        // Paused too: the timer still ticks (slowly, see PausedTickPeriod) but no work runs until Resume.
-        if (Record.Status.State is not ExperimentState.Running) return;
+        // Paused too: the timer still ticks (slowly, see PausedTickPeriod) but no work runs until Resume; only a
+        // record that could not be written yet is written again.
+        if (Record.Status.State is ExperimentState.Running)
+        {
+            try
+            {
+                if (_recovering) await RecoverAsync();
+                else if (CurrentStage is { } stage) await StepPlanAsync(stage);
+                else await FinishAsync();
+                // A stage paused the run (an outage): the loop slows down until Resume.
+                if (Record.Status.State is ExperimentState.Paused) StartLoop(PausedTickPeriod);
+            }
+            catch (Exception e)
+            {
+                // A lost worker is recovered from the newest checkpoint; any other failure ends the run.
+                var steppedPlan = !_recovering;
+                if (CannotResume() is null && await LostWorkerAsync(e) && BeginRecovery(FirstLine(e.Message)))
+                {
+                    // The stage's state as this failed tick left it, matching the status it left: when the learner
+                    // still holds that step, recovery continues from exactly there.
+                    if (steppedPlan && Record.StageStarted && CurrentStage is { } stage) Record.StageState = stage.SaveState();
+                }
+                else await FailAsync(e);
+            }
+        }
+        else if (!_unsaved) return;
+
+        // Not with the tick's token: finishing disposes the timer, which cancels it, and the final state must still
+        // be written. A finished run's loop ends once its record is written; until then it retries every few seconds.
+        var persisted = await PersistAsync();
+        if (!Record.Status.IsFinished) return;
+        if (persisted) StopLoop();
+        else StartLoop(RecoveryTickPeriod, firstTickIn: RecoveryTickPeriod);
+    }
+
+    /// <summary>
+    /// Writes the record. While Redis is away (restarting, unreachable) a running run goes on in memory: the write
+    /// failure is logged once and every tick tries again, so nothing is lost once Redis is back (with its data). A
+    /// write that landed although its answer was lost leaves a stale ETag; this activation is the record's only
+    /// writer, so it takes the stored ETag and writes again.
+    /// </summary>
+    async Task<bool> PersistAsync()
+    {
         try
         {
-            if (_recovering) await RecoverAsync();
-            else if (CurrentStage is { } stage) await StepPlanAsync(stage);
-            else await FinishAsync();
-            // A stage paused the run (an outage): the loop slows down until Resume.
-            if (Record.Status.State is ExperimentState.Paused) StartLoop(PausedTickPeriod);
-            // Not with the tick's token: finishing disposes the timer, which cancels it, and the final state must
-            // still be written.
-            await state.WriteStateAsync();
-        }
-        catch (Exception e)
-        {
-            // A lost worker is recovered from the newest checkpoint; any other failure ends the run.
-            var steppedPlan = !_recovering;
-            if (CannotResume() is null && await LostWorkerAsync(e) && BeginRecovery(FirstLine(e.Message)))
+            try
             {
-                // The stage's state as this failed tick left it, matching the status it left: when the learner still
-                // holds that step, recovery continues from exactly there.
-                if (steppedPlan && Record.StageStarted && CurrentStage is { } stage) Record.StageState = stage.SaveState();
                 await state.WriteStateAsync();
-                return;
             }
-            await FailAsync(e);
+            catch (InconsistentStateException)
+            {
+                var mine = state.State;
+                await state.ReadStateAsync();
+                state.State = mine;
+                await state.WriteStateAsync();
+            }
+            if (_unsaved) LogPersisted(ExperimentId, Record.Status.Step);
+            _unsaved = false;
+            return true;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            if (!_unsaved) LogPersistFailed(ExperimentId, Record.Status.Step, FirstLine(e.Message));
+            _unsaved = true;
+            return false;
         }
     }
 
@@ -311,7 +353,6 @@ public sealed partial class ExperimentGrain(
             Retention = status.Retention,
         };
         SetStatus(s => s with { State = ExperimentState.Completed, Phase = "done", AccuracyAfter = after.Accuracy });
-        StopLoop();
         await ReleaseWorkersAsync();
         await UnregisterKeepAliveAsync();
         LogCompleted(ExperimentId, status.Step, Record.Result.WallSeconds, Record.Result.AccuracyBefore, after.Accuracy, checkpoint.Path);
@@ -353,19 +394,16 @@ public sealed partial class ExperimentGrain(
         LogFailed(error, ExperimentId, Record.Status.Step);
         Record.FinishedAt = DateTimeOffset.UtcNow;
         SetStatus(s => s with { State = ExperimentState.Failed, Error = error.Message });
-        StopLoop();
         await ReleaseWorkersAsync();
         await UnregisterKeepAliveAsync();
-        try { await state.WriteStateAsync(); }
-        catch (Exception e) { LogReleaseFailed(e, ExperimentId); }
     }
 
-    /// <summary>(Re)starts the loop's timer at <paramref name="period"/>, first tick at once: a resume must not wait
-    /// out whatever is left of a paused tick's delay.</summary>
-    void StartLoop(TimeSpan period)
+    /// <summary>(Re)starts the loop's timer at <paramref name="period"/>, first tick at once unless told otherwise: a
+    /// resume must not wait out whatever is left of a paused tick's delay.</summary>
+    void StartLoop(TimeSpan period, TimeSpan? firstTickIn = null)
     {
         _timer?.Dispose();
-        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(TimeSpan.Zero, period)
+        _timer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(firstTickIn ?? TimeSpan.Zero, period)
         {
             Interleave = false,
             KeepAlive = true,
@@ -415,6 +453,12 @@ public sealed partial class ExperimentGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: the checkpoint of step {Step} on stop failed; stopping without it")]
     private partial void LogStopCheckpointFailed(Exception error, string experimentId, int step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: its record could not be written at step {Step} (the run goes on; every tick tries again): {Reason}")]
+    private partial void LogPersistFailed(string experimentId, int step, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: its record is written again (step {Step})")]
+    private partial void LogPersisted(string experimentId, int step);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Experiment {ExperimentId} failed at step {Step}")]
     private partial void LogFailed(Exception error, string experimentId, int step);

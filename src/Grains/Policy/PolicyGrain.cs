@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 using Microsoft.Extensions.Options;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Policy;
@@ -52,9 +53,34 @@ public sealed partial class PolicyGrain(
         }
         var info = version.Describe();
         index.State.Versions.Add(info);
-        await index.WriteStateAsync();
+        await PersistIndexAsync();
         LogPublished(experimentId, info.Version, info.Step, info.Tensors, info.Bytes);
         return info;
+    }
+
+    /// <summary>The index is bookkeeping (version numbers across restarts), not the weights: while Redis is away
+    /// publication goes on, and the next publication writes the whole index again. This activation is its only
+    /// writer, so a stale ETag (a write that landed although its answer was lost) is replaced.</summary>
+    async Task PersistIndexAsync()
+    {
+        try
+        {
+            try
+            {
+                await index.WriteStateAsync();
+            }
+            catch (InconsistentStateException)
+            {
+                var mine = index.State;
+                await index.ReadStateAsync();
+                index.State = mine;
+                await index.WriteStateAsync();
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogIndexNotWritten(this.GetPrimaryKeyString(), index.State.Versions.Count, e.Message);
+        }
     }
 
     public Task<PolicyVersion?> GetLatest() => Task.FromResult(_versions.Count > 0 ? _versions[^1] : null);
@@ -73,6 +99,9 @@ public sealed partial class PolicyGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: policy version {Version} (step {Step}, {Tensors} tensors, {Bytes} bytes) published")]
     private partial void LogPublished(string experimentId, long version, int step, int tensors, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Policy registry {ExperimentId}: its version index ({Versions} versions) could not be written; publication goes on: {Reason}")]
+    private partial void LogIndexNotWritten(string experimentId, int versions, string reason);
 }
 
 /// <summary>A policy registry's persisted state: every version it was given, oldest first, without the weights (a few

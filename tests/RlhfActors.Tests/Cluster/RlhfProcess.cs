@@ -83,13 +83,19 @@ public sealed class RlhfProcess : IAsyncDisposable
             PosixSignal.SIGINT => 2,
             _ => throw new ArgumentOutOfRangeException(nameof(signal), signal, "SIGTERM or SIGINT; SIGKILL is Kill()"),
         };
-        if (kill(_process.Id, number) != 0) throw new InvalidOperationException($"kill({_process.Id}, {number}) failed: errno {Marshal.GetLastPInvokeError()}");
+        Send(_process.Id, number);
+    }
+
+    /// <summary>kill(2): signal <paramref name="number"/> to the process <paramref name="pid"/> (one this test started).</summary>
+    internal static void Send(int pid, int number)
+    {
+        if (kill(pid, number) != 0) throw new InvalidOperationException($"kill({pid}, {number}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
     /// <summary>SIGKILL: the process dies at once, with no chance to leave the cluster or save anything.</summary>
     public void Kill9()
     {
-        if (kill(_process.Id, 9) != 0) throw new InvalidOperationException($"kill({_process.Id}, 9) failed: errno {Marshal.GetLastPInvokeError()}");
+        Send(_process.Id, 9);
     }
 
     /// <summary>Exit code; throws with the output when the process has not exited within <paramref name="timeout"/>.</summary>
