@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Orleans.Storage;
 using Microsoft.Extensions.Options;
 using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Config;
@@ -267,25 +266,13 @@ public sealed partial class ExperimentGrain(
 
     /// <summary>
     /// Writes the record. While Redis is away (restarting, unreachable) a running run goes on in memory: the write
-    /// failure is logged once and every tick tries again, so nothing is lost once Redis is back (with its data). A
-    /// write that landed although its answer was lost leaves a stale ETag; this activation is the record's only
-    /// writer, so it takes the stored ETag and writes again.
+    /// failure is logged once and every tick tries again, so nothing is lost once Redis is back (with its data).
     /// </summary>
     async Task<bool> PersistAsync()
     {
         try
         {
-            try
-            {
-                await state.WriteStateAsync();
-            }
-            catch (InconsistentStateException)
-            {
-                var mine = state.State;
-                await state.ReadStateAsync();
-                state.State = mine;
-                await state.WriteStateAsync();
-            }
+            await SoleWriter.WriteAsync(state);
             if (_unsaved) LogPersisted(ExperimentId, Record.Status.Step);
             _unsaved = false;
             return true;

@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
-using Orleans.Storage;
 using Microsoft.Extensions.Options;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Policy;
@@ -59,23 +58,12 @@ public sealed partial class PolicyGrain(
     }
 
     /// <summary>The index is bookkeeping (version numbers across restarts), not the weights: while Redis is away
-    /// publication goes on, and the next publication writes the whole index again. This activation is its only
-    /// writer, so a stale ETag (a write that landed although its answer was lost) is replaced.</summary>
+    /// publication goes on, and the next publication writes the whole index again.</summary>
     async Task PersistIndexAsync()
     {
         try
         {
-            try
-            {
-                await index.WriteStateAsync();
-            }
-            catch (InconsistentStateException)
-            {
-                var mine = index.State;
-                await index.ReadStateAsync();
-                index.State = mine;
-                await index.WriteStateAsync();
-            }
+            await Experiments.SoleWriter.WriteAsync(index);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -22,14 +22,7 @@ public sealed class ChaosTests
     // Detection (~30 s: ClusterMembershipSettings) + recovery + the rest of the run, on a loaded 2-core machine.
     static readonly TimeSpan Completion = TimeSpan.FromSeconds(300);
 
-    static string Yaml(string name, string outputDir)
-    {
-        var text = TinyYaml.Text(outputDir);
-        text = TinyYaml.With(text, "name: tiny-cli", $"name: {name}");
-        text = TinyYaml.With(text, "  steps: 30", $"  steps: {Steps}");
-        text = TinyYaml.With(text, "  every: 15", "  every: 500");   // eval
-        return TinyYaml.With(text, "  every: 0", "  every: 100");    // checkpoint
-    }
+    static string Yaml(string name, string outputDir) => ClusterYaml.Sft(name, outputDir, Steps);
 
     [Fact]
     public async Task An_sft_run_survives_kill_9_and_sigterm_of_its_learners_silo_and_kill_9_of_its_controllers_and_ends_bit_identical()

@@ -42,4 +42,15 @@ public static class ClusterYaml
           every: {checkpointEvery}
         output_dir: {outputDir}
         """;
+
+    /// <summary>The tiny SFT config (TinyYaml) as experiment <paramref name="name"/>, <paramref name="steps"/> steps
+    /// long, evaluating every 500 steps and checkpointing every 100: long enough to disrupt mid-way.</summary>
+    public static string Sft(string name, string outputDir, int steps)
+    {
+        var text = TinyYaml.Text(outputDir);
+        text = TinyYaml.With(text, "name: tiny-cli", $"name: {name}");
+        text = TinyYaml.With(text, "  steps: 30", $"  steps: {steps}");
+        text = TinyYaml.With(text, "  every: 15", "  every: 500");   // eval
+        return TinyYaml.With(text, "  every: 0", "  every: 100");    // checkpoint
+    }
 }

@@ -24,14 +24,7 @@ public sealed class GrpoChaosTests
 
     static string GrpoYaml(string outputDir) => ClusterYaml.Grpo(Grpo, outputDir, GrpoSteps, CheckpointEvery);
 
-    static string SftYaml(string outputDir)
-    {
-        var text = TinyYaml.Text(outputDir);
-        text = TinyYaml.With(text, "name: tiny-cli", $"name: {Sft}");
-        text = TinyYaml.With(text, "  steps: 30", $"  steps: {SftSteps}");
-        text = TinyYaml.With(text, "  every: 15", "  every: 500");   // eval
-        return TinyYaml.With(text, "  every: 0", "  every: 100");    // checkpoint
-    }
+    static string SftYaml(string outputDir) => ClusterYaml.Sft(Sft, outputDir, SftSteps);
 
     [Fact]
     public async Task A_grpo_and_an_sft_run_survive_kill_9_of_the_learners_silo_then_of_the_controllers_and_end_bit_identical()

@@ -21,14 +21,7 @@ public sealed class RedisRestartTests
     static readonly TimeSpan Progress = TimeSpan.FromSeconds(180);
     static readonly TimeSpan Completion = TimeSpan.FromSeconds(300);
 
-    static string Yaml(string outputDir)
-    {
-        var text = TinyYaml.Text(outputDir);
-        text = TinyYaml.With(text, "name: tiny-cli", $"name: {Name}");
-        text = TinyYaml.With(text, "  steps: 30", $"  steps: {Steps}");
-        text = TinyYaml.With(text, "  every: 15", "  every: 500");   // eval
-        return TinyYaml.With(text, "  every: 0", "  every: 100");    // checkpoint
-    }
+    static string Yaml(string outputDir) => ClusterYaml.Sft(Name, outputDir, Steps);
 
     [Fact]
     public async Task A_run_goes_on_through_a_redis_restart_and_ends_bit_identical()
