@@ -27,6 +27,30 @@ public sealed partial class LearnerGrain
         return start;
     }
 
+    /// <summary>Continues the DPO stage of <paramref name="checkpoint"/>, whose policy the model already holds:
+    /// restores the DPO optimizer and position, then publishes the weights as a new version.</summary>
+    async Task ResumeDpoAsync(Training.Checkpoints.LoadedCheckpoint checkpoint, string checkpointDirectory)
+    {
+        var learner = RequireLearner();
+        var config = _config!;
+        var options = PreferenceSpecs.Dpo(config);
+        _dpo = await _device.RunAsync(() =>
+        {
+            var dpo = new DpoLearner(learner.Model, reference: null, learner.Tokenizer, options);
+            try
+            {
+                dpo.LoadState(checkpoint, checkpointDirectory, config.Seed);
+                return dpo;
+            }
+            catch
+            {
+                dpo.Dispose();
+                throw;
+            }
+        });
+        await PublishPolicy();
+    }
+
     public async Task<DpoStepResult> DpoStep(DpoStepRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -99,7 +99,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     }
 
     /// <summary>Rebuilds the learner at the state of a checkpoint: an SFT checkpoint (weights, optimizer, schedule,
-    /// data cursor) or a GRPO one (the policy, the GRPO optimizer and position, in the GRPO stage, its weights
+    /// data cursor), or a GRPO or DPO one (the policy, the stage's optimizer and position, in that stage, its weights
     /// published as a new version). Returns the controller's cursor the checkpoint was written with.</summary>
     public async Task<LearnerInfo> ResumeFrom(ExperimentConfig config, string checkpointDirectory)
     {
@@ -117,11 +117,12 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
                 var state = checkpoint.Manifest.Files.ContainsKey(CheckpointFiles.ControllerState)
                     ? File.ReadAllText(Path.Combine(checkpointDirectory, CheckpointFiles.ControllerState)) : "";
                 if (stage == "sft") learner.LoadCheckpoint(checkpoint, checkpointDirectory);
-                else if (stage == "grpo") learner.LoadLaterStagePolicy(checkpoint, checkpointDirectory, config.Sft.Steps);
+                else if (stage is "grpo" or "dpo") learner.LoadLaterStagePolicy(checkpoint, checkpointDirectory, config.Sft.Steps);
                 else throw new InvalidDataException($"{checkpointDirectory}: a {stage} checkpoint cannot be resumed from yet");
                 return (checkpoint, stage, state);
             });
             if (stage == "grpo") await ResumeGrpoAsync(checkpoint, checkpointDirectory);
+            else if (stage == "dpo") await ResumeDpoAsync(checkpoint, checkpointDirectory);
             controllerState = state;
         }
         catch
@@ -260,14 +261,16 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         var seed = _config!.Seed;
         _controllerState = request.ControllerState;
         var extra = ControllerFiles(request.ControllerState);
-        // DPO and PPO stages write the policy alone (their optimizer moments are not checkpointed: no resume yet).
-        string? policyOnlyStage = _dpo is not null ? "dpo" : _ppo is not null ? "ppo" : null;
-        var info = await _device.RunAsync(() => policyOnlyStage is not null
-            ? PolicyCheckpoint.Write(request.Directory, learner, policyOnlyStage, GlobalStep(learner), seed, request.Provenance, extra)
+        var dpo = _dpo;
+        var withTokenizer = Tokenizers.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary();
+        // A PPO stage writes the policy alone (its optimizer moments are not checkpointed: no resume yet).
+        var info = await _device.RunAsync(() => _ppo is not null
+            ? PolicyCheckpoint.Write(request.Directory, learner, "ppo", GlobalStep(learner), seed, request.Provenance, extra)
+            : dpo is not null
+                ? dpo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance, withTokenizer)
             : grpo is null
                 ? learner.SaveCheckpoint(request.Directory, request.Provenance, extraFiles: extra)
-                : grpo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance,
-                    Tokenizers.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary()));
+                : grpo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance, withTokenizer));
         LogCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
         return new CheckpointResult { Path = info.Path, Step = info.Step, ManifestSha256 = info.ManifestSha256 };
     }

@@ -5,9 +5,9 @@ using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Grains.Learner;
 
-/// <summary>The checkpoint of a DPO or PPO stage: the policy as a Hugging Face folder (with tokenizer and verified
-/// manifest, like every checkpoint) and a trainer state naming the stage. The stage's optimizer moments are not
-/// written: there is no resume of those stages yet, and an optimizer file that no loader reads would only mislead.</summary>
+/// <summary>The checkpoint of a PPO stage: the policy as a Hugging Face folder (with tokenizer and verified manifest,
+/// like every checkpoint) and a trainer state naming the stage. The stage's optimizer moments are not written: there
+/// is no resume of that stage yet, and an optimizer file that no loader reads would only mislead.</summary>
 static class PolicyCheckpoint
 {
     public static CheckpointInfo Write(string directory, SftLearner learner, string stage, int step, int seed,

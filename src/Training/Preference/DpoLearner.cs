@@ -1,8 +1,11 @@
 using System.Diagnostics;
+using System.Text.Json;
+using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
 using RlhfActors.Training.Peft;
+using RlhfActors.Training.Sft;
 using RlhfActors.Training.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -135,6 +138,32 @@ public sealed class DpoLearner : IDisposable
             : Lora.WithAdaptersOff(policy, () => PreferenceLogProbs.Compute(policy, tokenizer, batch));
         return (logps.ChosenLogp, logps.RejectedLogp);
     }
+
+    /// <summary>The policy (HF folder), this optimizer's moments and the DPO position, verified like an SFT
+    /// checkpoint. Full fine-tuning: the DPO-family stages refuse PEFT.</summary>
+    public CheckpointInfo SaveCheckpoint(string directory, int globalStep, int seed, IReadOnlyDictionary<string, string> provenance,
+        IReadOnlyDictionary<string, byte[]> extraFiles)
+    {
+        var state = new DpoTrainerState("dpo", globalStep, StepsDone, seed, optimizer.StepCount);
+        return CheckpointWriter.Write(directory, policy.Config, ModelFactory.ExportWeights(policy), optimizer.ExportState(),
+            JsonSerializer.Serialize(state), globalStep, provenance, extraFiles: extraFiles);
+    }
+
+    /// <summary>Restores this optimizer's moments and the DPO position from <paramref name="checkpoint"/> (the policy's
+    /// weights are loaded by the owner of the model).</summary>
+    public void LoadState(LoadedCheckpoint checkpoint, string directory, int seed)
+    {
+        var state = JsonSerializer.Deserialize<DpoTrainerState>(checkpoint.TrainerStateJson)
+            ?? throw new InvalidDataException($"{directory}: empty {CheckpointFiles.TrainerState}");
+        if (state.Stage != "dpo")
+            throw new InvalidDataException($"{directory}: a {state.Stage} checkpoint, not a dpo one");
+        if (state.Seed != seed)
+            throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
+        optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
+        StepsDone = state.DpoSteps;
+    }
+
+    sealed record DpoTrainerState(string Stage, int Step, int DpoSteps, int Seed, long OptimizerSteps);
 
     public void Dispose() => optimizer.Dispose();
 }

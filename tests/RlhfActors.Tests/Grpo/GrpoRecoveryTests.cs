@@ -95,55 +95,16 @@ public sealed class GrpoRecoveryTests(ClusterFixture fixture)
         });
     }
 
-    /// <summary>Starts the run and pauses it past GRPO step 10 (after the checkpoint of step 8; a pause lands between
-    /// steps), so the loss comes mid-stage however fast this machine runs the steps.</summary>
-    async Task<IExperimentGrain> PausedPastAsync(ExperimentConfig config)
-    {
-        var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
-        await grain.Start(config);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while ((await grain.GetStatus()).Step < SftSteps + 10)
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), "GRPO step 10 not reached in 90 s");
-            await Task.Delay(5);
-        }
-        var paused = await grain.Pause();
-        Assert.True(paused.Step < SftSteps + GrpoSteps, $"the run reached step {paused.Step} before it could be paused mid-stage");
-        return grain;
-    }
+    Task<IExperimentGrain> PausedPastAsync(ExperimentConfig config) =>
+        RecoveryRuns.PausedPastAsync(fixture.Client, config, SftSteps + 10, SftSteps + GrpoSteps);
 
-    /// <summary>Resumes the paused run (its workers lost meanwhile) and checks that it completed by itself, with exactly
-    /// the asked-for steps, after one recovery.</summary>
     async Task<ExperimentStatus> ResumeToEndAsync(IExperimentGrain grain, ExperimentConfig config)
     {
-        await grain.Resume();
-        var status = await GrpoRuns.RunAsync(fixture.Client, config, alreadyStarted: true);
-        Assert.True(status.State == ExperimentState.Completed, $"{status.State} ({status.Phase}): {status.Error}");
-        Assert.Equal(SftSteps + GrpoSteps, status.Step);
+        var status = await RecoveryRuns.ResumeToEndAsync(fixture.Client, grain, config, SftSteps + GrpoSteps);
         Assert.Equal(GrpoSteps, status.Grpo!.Steps);
-        Assert.Equal(1, status.Resumes);
         return status;
     }
 
-    /// <summary>Runs <paramref name="config"/> uninterrupted under another name and folder (the baseline), then
-    /// <paramref name="interrupted"/> with the baseline's config and final status; deletes both folders.</summary>
-    async Task WithBaselineAsync(ExperimentConfig config, Func<ExperimentConfig, ExperimentStatus, Task> interrupted)
-    {
-        var baseline = config with { Name = config.Name + "-b", OutputDir = config.OutputDir + "-b" };
-        try
-        {
-            var expected = await GrpoRuns.RunAsync(fixture.Client, baseline);
-            Assert.True(expected.State == ExperimentState.Completed, $"baseline {expected.State}: {expected.Error}");
-            await interrupted(baseline, expected);
-        }
-        finally
-        {
-            Delete(config.OutputDir, baseline.OutputDir);
-        }
-    }
-
-    static void Delete(params string[] folders)
-    {
-        foreach (var folder in folders.Where(Directory.Exists)) Directory.Delete(folder, recursive: true);
-    }
+    Task WithBaselineAsync(ExperimentConfig config, Func<ExperimentConfig, ExperimentStatus, Task> interrupted) =>
+        RecoveryRuns.WithBaselineAsync(fixture.Client, config, interrupted);
 }

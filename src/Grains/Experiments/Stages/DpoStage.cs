@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Preference;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Sft;
@@ -10,8 +11,9 @@ namespace RlhfActors.Grains.Experiments.Stages;
 /// in shuffled epochs. Each step takes the next batch, asks <c>ReferenceGrain</c> for the pairs' reference log-probs
 /// (computed once per pair, then cached there; SimPO asks nothing) and sends both to the learner. Held-out preference
 /// accuracy (the implicit reward β·(log π − log π_ref) ranks chosen above rejected) is measured before the stage, at
-/// every evaluation and at the end, beside the generation accuracy. Not resumable yet: the DPO optimizer's moments
-/// are not checkpointed.
+/// every evaluation and at the end, beside the generation accuracy. Resume: the learner's checkpoint holds the policy
+/// and the DPO optimizer; the stage's state is the pair order's position, the figures from before the stage and the
+/// latest update, and the reference's frozen version with the checkpoint holding its weights.
 /// </summary>
 public sealed class DpoStage(RunContext run) : ExperimentStage(run)
 {
@@ -20,18 +22,46 @@ public sealed class DpoStage(RunContext run) : ExperimentStage(run)
     ImmutableArray<PreferencePairItem> _heldOut = [];
     PreferenceEvalResult? _before;
 
+    /// <summary>What <see cref="SaveState"/> writes.</summary>
+    sealed record State(int Epoch, int Cursor, PreferenceEvalResult? Before, DpoStepResult? Last, long ReferenceVersion, string ReferenceCheckpoint);
+
     public override string Name => "dpo";
+
+    public override string? CannotResume(ExperimentConfig config) => null;
+
+    public override IEnumerable<string> PinnedCheckpoints =>
+        _updates.NeedsReference && _updates.Reference.Checkpoint.Length > 0 ? [_updates.Reference.Checkpoint] : [];
+
+    public override string SaveState() => ControllerCursor.Serialize(new State(_pairs!.Epoch, _pairs.Cursor, _before, _updates.Last,
+        _updates.Reference.Version, _updates.Reference.Checkpoint));
+
+    public override async Task RestoreAsync(string json)
+    {
+        var state = ControllerCursor.Deserialize<State>(json, Name);
+        await _updates.RestoreAsync((state.ReferenceVersion, state.ReferenceCheckpoint), state.Last);
+        LoadPairs();
+        _pairs!.Restore(state.Epoch, state.Cursor);
+        _before = state.Before;
+    }
+
+    /// <summary>The stage's labelled pairs: the training ones in shuffled epochs, the held-out ones.</summary>
+    (int Train, int Eval) LoadPairs()
+    {
+        var config = Run.Config;
+        var (train, eval) = PreferenceSpecs.Pairs(config, config.Dpo.Pairs, "dpo.pairs");
+        _pairs = new EpochSampler<PreferencePairItem>([.. train.Select(p => p.ToItem())], config.Seed);
+        _heldOut = [.. eval.Select(p => p.ToItem())];
+        return (train.Count, eval.Count);
+    }
 
     public override async Task StartAsync()
     {
         var config = Run.Config;
         Run.BeginStage(Name, "starting dpo");
         var start = await _updates.StartAsync();
-        var (train, eval) = PreferenceSpecs.Pairs(config, config.Dpo.Pairs, "dpo.pairs");
-        _pairs = new EpochSampler<PreferencePairItem>([.. train.Select(p => p.ToItem())], config.Seed);
-        _heldOut = [.. eval.Select(p => p.ToItem())];
+        var (train, eval) = LoadPairs();
         _before = await EvaluatePairsAsync();
-        Run.Logger.DpoStarted(Run.ExperimentId, start, train.Count, eval.Count, _before.Accuracy);
+        Run.Logger.DpoStarted(Run.ExperimentId, start, train, eval, _before.Accuracy);
     }
 
     public override async Task<bool> StepAsync()

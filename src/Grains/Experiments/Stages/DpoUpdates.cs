@@ -15,15 +15,33 @@ public sealed class DpoUpdates(RunContext run)
     /// <summary>The latest update's figures (null before the first).</summary>
     public DpoStepResult? Last { get; private set; }
 
+    /// <summary>The reference's frozen version, and the stage-boundary checkpoint that holds the same weights.</summary>
+    public (long Version, string Checkpoint) Reference { get; private set; } = (-1, "");
+
     /// <summary>Starts the learner's DPO stage and freezes its first version in the reference grain.</summary>
     public async Task<long> StartAsync()
     {
         var start = await run.Learner.StartDpo();
         run.Record.PublishedStep = start.Step;
         run.SetStatus(s => s with { PolicyVersion = start.Version });
-        if (NeedsReference) await run.Reference.Initialize(new ReferenceInit { Model = run.Record.SamplerInit!, Version = start.Version });
+        // The stage-boundary checkpoint just written holds the policy the stage starts from.
+        Reference = (start.Version, run.Record.Status.CheckpointPath ?? "");
+        await InitializeReferenceAsync();
         return start.Version;
     }
+
+    /// <summary>After the learner resumed in its DPO stage: the reference set up again (idempotent: rebuilt only if
+    /// it was lost, from the checkpoint when the registry lost the version too) and the latest figures.</summary>
+    public async Task RestoreAsync((long Version, string Checkpoint) reference, DpoStepResult? last)
+    {
+        await run.PublishAsync();
+        (Reference, Last) = (reference, last);
+        await InitializeReferenceAsync();
+    }
+
+    Task InitializeReferenceAsync() => NeedsReference
+        ? run.Reference.Initialize(new ReferenceInit { Model = run.Record.SamplerInit!, Version = Reference.Version, Checkpoint = Reference.Checkpoint })
+        : Task.CompletedTask;
 
     /// <summary>One DPO-family update on <paramref name="batch"/> (offline pairs, or an RLAIF round's judged pairs).</summary>
     public async Task<DpoStepResult> StepAsync(ImmutableArray<PreferencePairItem> batch)
