@@ -31,6 +31,12 @@ public interface IRewardModelGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("StartTraining")]
     Task<PreferenceEvalResult> StartTraining(RewardModelInit init);
 
+    /// <summary>Holds the reward model this run's reward-model stage trained and saved to <paramref name="folder"/>: a
+    /// no-op while this activation still holds it, else read back from the folder (a resumed run whose reward grain
+    /// was lost with its silo).</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("RestoreTrained")]
+    Task RestoreTrained(RewardModelInit init, string folder);
+
     /// <summary>Runs <paramref name="steps"/> Bradley–Terry updates; one metrics record per step.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("TrainRewardModel")]
     Task<ImmutableArray<RewardModelStepMetrics>> TrainRewardModel(int steps);

@@ -81,14 +81,25 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         return new RewardScores { Scores = [.. scores] };
     }
 
-    public async Task<PreferenceEvalResult> StartTraining(RewardModelInit init)
+    public Task<PreferenceEvalResult> StartTraining(RewardModelInit init) => StartAsync(init, init.Model.Config.RewardModel.Init);
+
+    public async Task RestoreTrained(RewardModelInit init, string folder)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        if (_trainer is not null) return;
+        await StartAsync(init, folder);
+    }
+
+    /// <summary>The reward model and its pairs: read from <paramref name="trainedFolder"/>, or (null) a fresh head on
+    /// policy version <see cref="RewardModelInit.Version"/>.</summary>
+    async Task<PreferenceEvalResult> StartAsync(RewardModelInit init, string? trainedFolder)
     {
         ArgumentNullException.ThrowIfNull(init);
         var experimentId = this.GetPrimaryKeyString();
         var config = init.Model.Config;
         var section = config.RewardModel;
         IReadOnlyList<TensorBytes>? weights = null;
-        if (section.Init is null)
+        if (trainedFolder is null)
         {
             var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
                           ?? throw new InvalidOperationException($"experiment '{experimentId}': policy version {init.Version} for the reward model is no longer held by the policy registry");
@@ -114,7 +125,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
             var computeType = ModelFactory.ParseComputeType(config.Model.DType);
             var device = new TorchSharp.torch.Device(_device.Device);
             var model = weights is null
-                ? LoadTrained(section.Init!, tokenizer, computeType, device)
+                ? LoadTrained(trainedFolder!, tokenizer, computeType, device)
                 : ScalarHeadModel.FromPolicyWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
                     StableSeed.Derive(config.Seed, RewardHeadSeedStream), computeType, device);
             try

@@ -6,8 +6,9 @@ namespace RlhfActors.Grains.Experiments.Stages;
 /// <summary>
 /// The reward-model stage (PPO's second step; in RLAIF the judge's training): <c>RewardModelGrain</c> puts a fresh
 /// scalar head on the SFT policy's published weights and trains it with the Bradley–Terry loss on labelled pairs, in
-/// chunks; its held-out preference accuracy before and after is the stage's figure. Not resumable yet: the reward
-/// model is saved only at the stage's end.
+/// chunks; its held-out preference accuracy before and after is the stage's figure. The reward model is saved at the
+/// stage's end (the later stages restore it from there); a stage interrupted before is done again from its start,
+/// which gives the same reward model (a seeded head on the same policy, the same pairs in the same order).
 /// </summary>
 public sealed class RewardModelStage(RunContext run) : ExperimentStage(run)
 {
@@ -16,6 +17,10 @@ public sealed class RewardModelStage(RunContext run) : ExperimentStage(run)
     RewardModelStepMetrics? _last;
 
     public override string Name => "reward_model";
+
+    public override string? CannotResume(Abstractions.Config.ExperimentConfig config) => null;
+
+    public override Task RestoreAsync(string state) => StartAsync();
 
     public override async Task StartAsync()
     {

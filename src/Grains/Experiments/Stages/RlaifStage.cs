@@ -20,8 +20,11 @@ namespace RlhfActors.Grains.Experiments.Stages;
 /// The judge's agreement with the verifier on its own pairs is reported beside, after the fact, as a gauge of how
 /// imperfect the AI judge is.
 /// When the judge's endpoint stays down the round is not lost: the run pauses with the judge's message, the judge
-/// keeps the round's prompts and verdicts, and <c>rlhf resume</c> retries the round. Not resumable from a checkpoint
-/// yet (the DPO optimizer's moments and the round's state are not checkpointed).
+/// keeps the round's prompts and verdicts, and <c>rlhf resume</c> retries the round.
+/// Resume: the run is checkpointed after every round (unless <c>checkpoint.every</c> is 0), the unit it resumes at;
+/// the learner's checkpoint holds the policy and the DPO optimizer, the stage's state the rounds done, the prompt
+/// plan's position at the next round's start, the latest update, and the reference's frozen version with the
+/// checkpoint holding its weights. A reward-model judge is read back from <c>output_dir/reward_model</c>.
 /// </summary>
 public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
 {
@@ -31,19 +34,59 @@ public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
     IAnswerVerifier? _verifier;
     ImmutableArray<CandidateGroup> _roundGroups = [];
     ImmutableDictionary<string, string?> _roundReferences = ImmutableDictionary<string, string?>.Empty;
+    // The plan's position when the running round drew its prompts: a round interrupted mid-way is redone whole.
+    (int Epoch, int Cursor) _roundStart;
+
+    /// <summary>What <see cref="SaveState"/> writes.</summary>
+    sealed record State(int Round, int Epoch, int Cursor, ImmutableArray<RlaifRoundSummary> Rounds, DpoStepResult? Last,
+        long ReferenceVersion, string ReferenceCheckpoint);
 
     public override string Name => "rlaif";
+
+    public override string? CannotResume(Abstractions.Config.ExperimentConfig config) => null;
+
+    public override IEnumerable<string> PinnedCheckpoints =>
+        _updates.NeedsReference && _updates.Reference.Checkpoint.Length > 0 ? [_updates.Reference.Checkpoint] : [];
+
+    public override string SaveState()
+    {
+        var (epoch, cursor) = _roundGroups.IsDefaultOrEmpty ? _plan!.Position : _roundStart;
+        return ControllerCursor.Serialize(new State(_round, epoch, cursor, [.. Run.Record.Rounds], _updates.Last,
+            _updates.Reference.Version, _updates.Reference.Checkpoint));
+    }
+
+    public override async Task RestoreAsync(string json)
+    {
+        var state = ControllerCursor.Deserialize<State>(json, Name);
+        var config = Run.Config;
+        if (config.Rlaif.Judge.Type == Abstractions.Config.JudgeSection.RewardModel)
+            await Run.Reward.RestoreTrained(new RewardModelInit { Model = Run.Record.SamplerInit!, Version = -1 }, OutputDirectory.RewardModel(config.OutputDir));
+        await SetUpAsync();
+        await _updates.RestoreAsync((state.ReferenceVersion, state.ReferenceCheckpoint), state.Last);
+        _plan!.Rewind((state.Epoch, state.Cursor));
+        (_round, _roundGroups) = (state.Round, []);
+        Run.Record.Rounds = [.. state.Rounds];
+        Run.SetStatus(s => s with { Rounds = state.Rounds });
+    }
+
+    /// <summary>Judge, samplers, the prompt plan and the verifier; idempotent, so a resume re-runs it and only lost
+    /// grains are rebuilt.</summary>
+    async Task SetUpAsync()
+    {
+        var config = Run.Config;
+        await Run.Judge.Initialize(new JudgeInit { Model = Run.Record.SamplerInit! });
+        await Task.WhenAll(Enumerable.Range(0, config.Rlaif.Samplers).Select(i => Run.SamplerAt(i).Initialize(Run.Record.SamplerInit!)));
+        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
+        _plan = new GrpoPlan(data.Train, config.Seed);
+        _verifier = data.Verifier;
+    }
 
     public override async Task StartAsync()
     {
         var config = Run.Config;
         Run.BeginStage(Name, "starting rlaif");
-        await Run.Judge.Initialize(new JudgeInit { Model = Run.Record.SamplerInit! });
+        await SetUpAsync();
         await _updates.StartAsync();
-        await Task.WhenAll(Enumerable.Range(0, config.Rlaif.Samplers).Select(i => Run.SamplerAt(i).Initialize(Run.Record.SamplerInit!)));
-        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
-        _plan = new GrpoPlan(data.Train, config.Seed);
-        _verifier = data.Verifier;
         (_round, _roundGroups) = (0, []);
         Run.Logger.RlaifStarted(Run.ExperimentId, config.Rlaif.Judge.Type, config.Rlaif.Rounds);
     }
@@ -60,6 +103,7 @@ public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
         if (_roundGroups.IsDefaultOrEmpty)
         {
             Run.SetStatus(s => s with { Phase = $"round {round}: sampling" });
+            _roundStart = _plan!.Position;
             var rollouts = await Run.SampleAsync(_plan!, _round, rlaif.PromptsPerRound, rlaif.NumCandidates, rlaif.MaxCompletionLength, rlaif.Temperature, rlaif.Samplers);
             _roundGroups = [.. Enumerable.Range(0, rollouts.Count / rollouts.GroupSize).Select(g => new CandidateGroup(
                 rollouts.Prompts[g * rollouts.GroupSize],
@@ -114,7 +158,12 @@ public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
         Run.SetStatus(s => s with { Rounds = [.. records.Rounds], Phase = "training" });
         Run.Logger.Round(Run.ExperimentId, round, pairs.Length, summary.JudgeAgreement ?? double.NaN, eval.Accuracy);
 
-        if (round < rlaif.Rounds) return false;
+        if (round < rlaif.Rounds)
+        {
+            // A round is the unit a resume continues from.
+            if (config.Checkpoint.Every > 0) await Run.CheckpointAsync();
+            return false;
+        }
         Run.EndStage(ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, double>
         {
             ["rounds"] = round,
