@@ -23,6 +23,20 @@ public interface ICriticGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Train")]
     Task<CriticStepResult> Train(CriticTrainRequest request);
 
+    /// <summary>Writes the critic's checkpoint (weights, optimizer moments, step count; a verified folder) to
+    /// <paramref name="directory"/> at the run's global <paramref name="step"/>; returns its full path.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("SaveCheckpoint")]
+    Task<string> SaveCheckpoint(string directory, int step);
+
+    /// <summary>Rebuilds the critic from a checkpoint <see cref="SaveCheckpoint"/> wrote (a resumed run), whatever it
+    /// holds now.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("RestoreFrom")]
+    Task RestoreFrom(CriticInit init, string directory);
+
+    /// <summary>Critic updates done; -1 when it holds no model (never built, or lost with its silo).</summary>
+    [Alias("GetStepsDone")]
+    Task<int> GetStepsDone();
+
     [Alias("GetPlacement")]
     Task<GrainPlacement> GetPlacement();
 

@@ -9,6 +9,7 @@ using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Rl.Ppo;
 using RlhfActors.Training.Scoring;
@@ -27,6 +28,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
     readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     CriticLearner? _critic;
     string? _initKey;
+    int _seed;
 
     public Task<GrainPlacement> GetPlacement() =>
         Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
@@ -35,7 +37,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
     {
         ArgumentNullException.ThrowIfNull(init);
         var experimentId = this.GetPrimaryKeyString();
-        var key = $"{Digests.ConfigToJson(init.Model.Config)}\n{init.Model.ModelConfigJson}\n{init.Version}";
+        var key = InitKey(init);
         if (_critic is not null && key == _initKey) return;
         var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
                       ?? throw new InvalidOperationException($"experiment '{experimentId}': policy version {init.Version} for the critic is no longer held by the policy registry");
@@ -53,9 +55,11 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
                 new TorchSharp.torch.Device(_device.Device));
             return new CriticLearner(model, options, tokenizer.PadId);
         });
-        _initKey = key;
+        (_initKey, _seed) = (key, config.Seed);
         LogInitialized(experimentId, init.Version, GrainContext.Address.SiloAddress!, _device.Device);
     }
+
+    static string InitKey(CriticInit init) => $"{Digests.ConfigToJson(init.Model.Config)}\n{init.Model.ModelConfigJson}\n{init.Version}";
 
     /// <summary>The critic's value head draws from its own seed stream, apart from the policy's.</summary>
     const int CriticSeedStream = 0xC217;
@@ -76,6 +80,47 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
         var m = await _device.RunAsync(() => critic.Step(batch, [.. request.Returns], [.. request.OldValues], request.LearningRate));
         return new CriticStepResult { ValueLoss = m.ValueLoss, ClipFraction = m.ClipFraction, ExplainedVariance = m.ExplainedVariance, Seconds = m.Seconds };
     }
+
+    public async Task<string> SaveCheckpoint(string directory, int step)
+    {
+        var critic = RequireCritic();
+        var seed = _seed;
+        var info = await _device.RunAsync(() => critic.SaveCheckpoint(directory, step, seed));
+        return info.Path;
+    }
+
+    public async Task RestoreFrom(CriticInit init, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(init);
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        await DisposeCriticAsync();
+        var config = init.Model.Config;
+        var options = PpoSpecs.Options(config);
+        _critic = await _device.RunAsync(() =>
+        {
+            var checkpoint = CheckpointReader.Open(directory);
+            var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
+            var model = ScalarHeadModel.FromWeights(checkpoint.Config, checkpoint.Weights, ModelFactory.ParseComputeType(config.Model.DType),
+                new TorchSharp.torch.Device(_device.Device));
+            var critic = new CriticLearner(model, options, tokenizer.PadId);
+            try
+            {
+                critic.LoadState(checkpoint, directory, config.Seed);
+                return critic;
+            }
+            catch
+            {
+                critic.Dispose();
+                model.Dispose();
+                throw;
+            }
+        });
+        (_initKey, _seed) = (InitKey(init), config.Seed);
+        LogRestored(this.GetPrimaryKeyString(), _critic.StepsDone, directory);
+    }
+
+    // Step counters change only inside device jobs this grain awaits; between them reading is safe.
+    public Task<int> GetStepsDone() => Task.FromResult(_critic?.StepsDone ?? -1);
 
     public async Task Release()
     {
@@ -102,6 +147,9 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
             critic.Dispose();
         });
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Critic {ExperimentId}: restored at critic step {Steps} from {Path}")]
+    private partial void LogRestored(string experimentId, int steps, string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Critic {ExperimentId}: value model from policy version {Version} on silo {Silo}, device {Device}")]
     private partial void LogInitialized(string experimentId, long version, SiloAddress silo, string device);

@@ -111,7 +111,7 @@ public sealed partial class ExperimentGrain : IRemindable
         var config = Config;
         // Only the controller was lost (its silo died or shut down; the learner lives on elsewhere, at the very step
         // the record holds): its record is the cursor, nothing to redo. Otherwise the newest checkpoint.
-        var kept = await LearnerAtRecordedStepAsync();
+        var kept = await LearnerAtRecordedStepAsync() is { } learner && await StageWorkersAtRecordedStateAsync() ? learner : null;
         var (info, from) = kept is not null ? (kept, null) : await RestoreLearnerAsync(config);
         var cursor = kept is not null ? RecordedCursor()
             : info is not null ? ControllerCursor.Parse(info.ControllerState, from!)
@@ -171,6 +171,21 @@ public sealed partial class ExperimentGrain : IRemindable
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             return null;
+        }
+    }
+
+    /// <summary>Whether the running stage's other workers are at the record's state too (a fresh plan's stage
+    /// answers from the record's stage state).</summary>
+    async Task<bool> StageWorkersAtRecordedStateAsync()
+    {
+        if (!Record.StageStarted || Record.StageIndex >= ExperimentPlan.For(Config, Run).Count) return true;
+        try
+        {
+            return await ExperimentPlan.For(Config, Run)[Record.StageIndex].WorkersAtRecordedStateAsync(Record.StageState);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return false;
         }
     }
 

@@ -54,7 +54,9 @@ public sealed partial class ExperimentGrain(
     ExperimentConfig Config => Record.Config ?? throw new InvalidOperationException("experiment has no config");
     string ExperimentId => this.GetPrimaryKeyString();
     RunContext Run => _run ??= new RunContext(GrainFactory, ExperimentId, () => state.State, Cursor,
-        () => [.. CurrentStage?.PinnedCheckpoints ?? []], options.Value.StepsPerCall, logger);
+        () => [.. CurrentStage?.PinnedCheckpoints ?? []],
+        step => Record.StageStarted && CurrentStage is { } stage ? stage.BeforeCheckpointAsync(step) : Task.CompletedTask,
+        options.Value.StepsPerCall, logger);
     ILearnerGrain Learner => Run.Learner;
 
     /// <summary>The plan of the recorded config (built once per activation and config).</summary>

@@ -7,10 +7,16 @@ namespace RlhfActors.Grains.Experiments;
 public static class OutputDirectory
 {
     const string Prefix = "checkpoint-";
+    const string CriticPrefix = "critic-";
     const string RewardModelFolder = "reward_model";
 
     public static string Checkpoint(string outputDir, int step) =>
         Path.Combine(outputDir, Prefix + step.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>A PPO run's critic at <c>checkpoint-&lt;step&gt;</c> (its own verified folder, written by the critic's
+    /// grain just before the learner writes the checkpoint; pruned with it).</summary>
+    public static string Critic(string outputDir, int step) =>
+        Path.Combine(outputDir, CriticPrefix + step.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>The checkpoint folders in <paramref name="outputDir"/>, newest step first (staging folders of a write
     /// that never finished, <c>checkpoint-N.tmp-…</c>, are not checkpoints and are left out).</summary>
@@ -36,6 +42,8 @@ public static class OutputDirectory
             if (kept.Contains(Path.GetFullPath(path))) continue;
             Directory.Delete(path, recursive: true);
             deleted.Add(Path.GetFileName(path));
+            var critic = Path.Combine(outputDir, CriticPrefix + Path.GetFileName(path)[Prefix.Length..]);
+            if (Directory.Exists(critic)) Directory.Delete(critic, recursive: true);
         }
         return deleted;
     }
@@ -48,6 +56,7 @@ public static class OutputDirectory
     public static string? EarlierCheckpoint(string outputDir) =>
         Directory.Exists(outputDir)
             ? Directory.EnumerateFileSystemEntries(outputDir, Prefix + "*")
+                .Concat(Directory.EnumerateFileSystemEntries(outputDir, CriticPrefix + "*"))
                 .Concat(Directory.EnumerateFileSystemEntries(outputDir, RewardModelFolder))
                 .Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault()
             : null;

@@ -25,6 +25,31 @@ public sealed partial class LearnerGrain
         return start;
     }
 
+    /// <summary>Continues the PPO stage of <paramref name="checkpoint"/>, whose policy the model already holds:
+    /// restores the PPO optimizer and position, then publishes the weights as the version it stands at.</summary>
+    async Task ResumePpoAsync(Training.Checkpoints.LoadedCheckpoint checkpoint, string checkpointDirectory)
+    {
+        var learner = RequireLearner();
+        var config = _config!;
+        var options = PpoSpecs.Options(config);
+        var version = _nextVersion;
+        _ppo = await _device.RunAsync(() =>
+        {
+            var ppo = new PpoPolicyLearner(learner.Model, options, learner.Tokenizer.PadId, initialVersion: version);
+            try
+            {
+                ppo.LoadState(checkpoint, checkpointDirectory, config.Seed);
+                return ppo;
+            }
+            catch
+            {
+                ppo.Dispose();
+                throw;
+            }
+        });
+        await PublishPolicy();
+    }
+
     public async Task<Abstractions.Preference.PpoStepResult> PpoStep(PpoStepRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -99,7 +99,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     }
 
     /// <summary>Rebuilds the learner at the state of a checkpoint: an SFT checkpoint (weights, optimizer, schedule,
-    /// data cursor), or a GRPO or DPO one (the policy, the stage's optimizer and position, in that stage, its weights
+    /// data cursor), or a GRPO, DPO or PPO one (the policy, the stage's optimizer and position, in that stage, its weights
     /// published as a new version). Returns the controller's cursor the checkpoint was written with.</summary>
     public async Task<LearnerInfo> ResumeFrom(ExperimentConfig config, string checkpointDirectory)
     {
@@ -117,12 +117,13 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
                 var state = checkpoint.Manifest.Files.ContainsKey(CheckpointFiles.ControllerState)
                     ? File.ReadAllText(Path.Combine(checkpointDirectory, CheckpointFiles.ControllerState)) : "";
                 if (stage == "sft") learner.LoadCheckpoint(checkpoint, checkpointDirectory);
-                else if (stage is "grpo" or "dpo") learner.LoadLaterStagePolicy(checkpoint, checkpointDirectory, config.Sft.Steps);
+                else if (stage is "grpo" or "dpo" or "ppo") learner.LoadLaterStagePolicy(checkpoint, checkpointDirectory, config.Sft.Steps);
                 else throw new InvalidDataException($"{checkpointDirectory}: a {stage} checkpoint cannot be resumed from yet");
                 return (checkpoint, stage, state);
             });
             if (stage == "grpo") await ResumeGrpoAsync(checkpoint, checkpointDirectory);
             else if (stage == "dpo") await ResumeDpoAsync(checkpoint, checkpointDirectory);
+            else if (stage == "ppo") await ResumePpoAsync(checkpoint, checkpointDirectory);
             controllerState = state;
         }
         catch
@@ -203,6 +204,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         var info = await PublishAsync(weights, step, _nextVersion);
         // An online stage compares its rollouts' versions with its own: it stands at this one now.
         if (_grpo is { } grpo) await _device.RunAsync(() => grpo.Republished(info.Version));
+        if (_ppo is { } ppo) await _device.RunAsync(() => ppo.Republished(info.Version));
         return info;
     }
 
@@ -263,9 +265,9 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         var extra = ControllerFiles(request.ControllerState);
         var dpo = _dpo;
         var withTokenizer = Tokenizers.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary();
-        // A PPO stage writes the policy alone (its optimizer moments are not checkpointed: no resume yet).
-        var info = await _device.RunAsync(() => _ppo is not null
-            ? PolicyCheckpoint.Write(request.Directory, learner, "ppo", GlobalStep(learner), seed, request.Provenance, extra)
+        var ppo = _ppo;
+        var info = await _device.RunAsync(() => ppo is not null
+            ? ppo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance, withTokenizer)
             : dpo is not null
                 ? dpo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance, withTokenizer)
             : grpo is null

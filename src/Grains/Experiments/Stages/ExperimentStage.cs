@@ -31,6 +31,15 @@ public abstract class ExperimentStage(RunContext run)
     public virtual Task RestoreAsync(string state) =>
         throw new NotSupportedException($"the {Name} stage has no restore");
 
+    /// <summary>Whether the stage's own workers (beyond the learner) still hold the state of the step the record
+    /// holds, so a recovery that kept the learner can continue from the record; false sends it to the newest
+    /// checkpoint. <paramref name="state"/>: the record's stage state.</summary>
+    public virtual Task<bool> WorkersAtRecordedStateAsync(string state) => Task.FromResult(true);
+
+    /// <summary>Before <c>checkpoint-&lt;step&gt;</c> is written: the stage saves what the learner's checkpoint does
+    /// not hold (the PPO critic), so that the checkpoint's cursor can name it.</summary>
+    public virtual Task BeforeCheckpointAsync(int step) => Task.CompletedTask;
+
     /// <summary>Checkpoint folders the stage still reads (a reference frozen at the stage's start), kept by
     /// <c>checkpoint.keep</c>'s pruning.</summary>
     public virtual IEnumerable<string> PinnedCheckpoints => [];

@@ -17,15 +17,70 @@ namespace RlhfActors.Grains.Experiments.Stages;
 /// 3. <c>CriticGrain</c> gives V(s_t) per token; <c>ReferenceGrain</c> gives the reference log-probs (kl_coef &gt; 0);
 /// 4. the learner computes GAE and runs the clipped policy update, publishes, and returns the returns;
 /// 5. the critic regresses on those returns with the clipped value loss.
-/// Not resumable yet: the critic's and the policy's PPO optimizer moments are not checkpointed.
+/// Resume: the learner's checkpoint holds the policy and its PPO optimizer; the critic writes its own verified
+/// checkpoint (<c>critic-&lt;step&gt;</c>: weights, optimizer, step count) just before; the trained reward model is
+/// read back from <c>output_dir/reward_model</c>; the stage's state is the prompt plan's position, the steps trained,
+/// the latest figures, the critic's checkpoint and the reference's frozen version with the checkpoint holding it.
 /// </summary>
 public sealed class PpoStage(RunContext run) : ExperimentStage(run)
 {
     GrpoPlan? _plan;
     int _trained;
     double _score, _kl, _explainedVariance, _valueLoss;
+    (long Version, string Checkpoint) _reference = (-1, "");
+    string _criticCheckpoint = "";
+
+    /// <summary>What <see cref="SaveState"/> writes.</summary>
+    sealed record State(int Trained, int Epoch, int Cursor, double Score, double Kl, double ExplainedVariance, double ValueLoss,
+        long ReferenceVersion, string ReferenceCheckpoint, string CriticCheckpoint);
 
     public override string Name => "ppo";
+
+    public override string? CannotResume(Abstractions.Config.ExperimentConfig config) => null;
+
+    public override IEnumerable<string> PinnedCheckpoints =>
+        Run.Config.Ppo.KlCoef > 0 && _reference.Checkpoint.Length > 0 ? [_reference.Checkpoint] : [];
+
+    public override string SaveState() => ControllerCursor.Serialize(new State(_trained, _plan!.Position.Epoch, _plan.Position.Cursor,
+        _score, _kl, _explainedVariance, _valueLoss, _reference.Version, _reference.Checkpoint, _criticCheckpoint));
+
+    public override async Task BeforeCheckpointAsync(int step) =>
+        _criticCheckpoint = await Run.Critic.SaveCheckpoint(OutputDirectory.Critic(Run.Config.OutputDir, step), step);
+
+    /// <summary>The critic trains once per PPO step: it is at the record's state when its step count is the stage's.</summary>
+    public override async Task<bool> WorkersAtRecordedStateAsync(string json) =>
+        await Run.Critic.GetStepsDone() == ControllerCursor.Deserialize<State>(json, Name).Trained;
+
+    public override async Task RestoreAsync(string json)
+    {
+        var state = ControllerCursor.Deserialize<State>(json, Name);
+        var config = Run.Config;
+        var version = await Run.PublishAsync();
+        var init = Run.Record.SamplerInit!;
+        await Run.Reward.RestoreTrained(new RewardModelInit { Model = init, Version = -1 }, OutputDirectory.RewardModel(config.OutputDir));
+        _reference = (state.ReferenceVersion, state.ReferenceCheckpoint);
+        _criticCheckpoint = state.CriticCheckpoint;
+        // Kept at the record's state (WorkersAtRecordedStateAsync), or rebuilt from the checkpoint's critic.
+        var critic = await Run.Critic.GetStepsDone() == state.Trained
+            ? Task.CompletedTask
+            : Run.Critic.RestoreFrom(new CriticInit { Model = init, Version = version }, _criticCheckpoint);
+        await Task.WhenAll([.. SetUpRoles(init), critic]);
+        _plan!.Rewind((state.Epoch, state.Cursor));
+        _trained = state.Trained;
+        (_score, _kl, _explainedVariance, _valueLoss) = (state.Score, state.Kl, state.ExplainedVariance, state.ValueLoss);
+    }
+
+    /// <summary>Reward, samplers, (kl_coef &gt; 0) the frozen reference and the prompt plan; idempotent.</summary>
+    List<Task> SetUpRoles(Abstractions.Sampling.SamplerInit init)
+    {
+        var config = Run.Config;
+        _plan = new GrpoPlan(ExperimentData.Load(ExperimentSpecs.Data(config)).Train, config.Seed);
+        var setup = new List<Task> { Run.Reward.Initialize(config) };
+        setup.AddRange(Enumerable.Range(0, config.Ppo.Samplers).Select(i => Run.SamplerAt(i).Initialize(init)));
+        if (config.Ppo.KlCoef > 0)
+            setup.Add(Run.Reference.Initialize(new ReferenceInit { Model = init, Version = _reference.Version, Checkpoint = _reference.Checkpoint }));
+        return setup;
+    }
 
     public override async Task StartAsync()
     {
@@ -35,15 +90,9 @@ public sealed class PpoStage(RunContext run) : ExperimentStage(run)
         Run.Record.PublishedStep = start.Step;
         Run.SetStatus(s => s with { PolicyVersion = start.Version });
         var init = Run.Record.SamplerInit!;
-        var setup = new List<Task>
-        {
-            Run.Reward.Initialize(config),
-            Run.Critic.Initialize(new CriticInit { Model = init, Version = start.Version }),
-        };
-        setup.AddRange(Enumerable.Range(0, config.Ppo.Samplers).Select(i => Run.SamplerAt(i).Initialize(init)));
-        if (config.Ppo.KlCoef > 0) setup.Add(Run.Reference.Initialize(new ReferenceInit { Model = init, Version = start.Version }));
-        await Task.WhenAll(setup);
-        _plan = new GrpoPlan(ExperimentData.Load(ExperimentSpecs.Data(config)).Train, config.Seed);
+        // The reference is the policy the stage starts from: the stage-boundary checkpoint just written holds it.
+        (_reference, _criticCheckpoint) = ((start.Version, Run.Record.Status.CheckpointPath ?? ""), "");
+        await Task.WhenAll([.. SetUpRoles(init), Run.Critic.Initialize(new CriticInit { Model = init, Version = start.Version })]);
         _trained = 0;
         Run.Logger.PpoStarted(Run.ExperimentId, start.Version, config.Ppo.Samplers);
     }

@@ -24,6 +24,7 @@ public sealed class RunContext(
     Func<ExperimentRecord> record,
     Func<ControllerCursor> cursor,
     Func<IReadOnlyCollection<string>> pinnedCheckpoints,
+    Func<int, Task> beforeCheckpoint,
     int stepsPerCall,
     ILogger logger)
 {
@@ -146,6 +147,7 @@ public sealed class RunContext(
         // The checkpoint's weights are a published version, so its provenance can name the version exactly.
         var version = await PublishAsync();
         var step = Record.Status.Step;
+        await beforeCheckpoint(step);
         var provenance = CheckpointProvenance.Create(ExperimentId, config, Record.Learner?.DatasetSha256 ?? "", version, step);
         var result = await Learner.SaveCheckpoint(new CheckpointRequest
         {

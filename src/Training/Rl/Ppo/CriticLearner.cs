@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Text.Json;
+using RlhfActors.Training.Checkpoints;
+using RlhfActors.Training.Sft;
 using RlhfActors.Training.Optim;
 using RlhfActors.Training.Rollouts;
 using RlhfActors.Training.Scoring;
@@ -90,6 +93,27 @@ public sealed class CriticLearner : IDisposable
         return new CriticStepMetrics(StepsDone, lossSum / plan.Count, clipSum / plan.Count, explained, normSum / plan.Count,
             plan.Count, clock.Elapsed.TotalSeconds);
     }
+
+    /// <summary>The critic (its body and value head, as a Hugging Face folder), this optimizer's moments and its step
+    /// count, verified like a policy checkpoint, at the run's global <paramref name="step"/>.</summary>
+    public CheckpointInfo SaveCheckpoint(string directory, int step, int seed) =>
+        CheckpointWriter.Write(directory, critic.Config, critic.ExportWeights(), optimizer.ExportState(),
+            JsonSerializer.Serialize(new CriticTrainerState("critic", StepsDone, seed, optimizer.StepCount)), step,
+            new Dictionary<string, string>());
+
+    /// <summary>Restores this optimizer's moments and step count (the weights were loaded into the model it was built
+    /// with, <see cref="ScalarHeadModel.FromWeights"/> of the same checkpoint).</summary>
+    public void LoadState(LoadedCheckpoint checkpoint, string directory, int seed)
+    {
+        var state = JsonSerializer.Deserialize<CriticTrainerState>(checkpoint.TrainerStateJson)
+            ?? throw new InvalidDataException($"{directory}: empty {CheckpointFiles.TrainerState}");
+        if (state.Stage != "critic") throw new InvalidDataException($"{directory}: a {state.Stage} checkpoint, not a critic one");
+        if (state.Seed != seed) throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
+        optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
+        StepsDone = state.Steps;
+    }
+
+    sealed record CriticTrainerState(string Stage, int Steps, int Seed, long OptimizerSteps);
 
     public void Dispose() => optimizer.Dispose();
 }

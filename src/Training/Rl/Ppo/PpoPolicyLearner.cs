@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Text.Json;
+using RlhfActors.Training.Checkpoints;
+using RlhfActors.Training.Sft;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
 using RlhfActors.Training.Peft;
@@ -141,6 +144,36 @@ public sealed class PpoPolicyLearner : IDisposable
             (long)mask.sum().ToDouble(), clock.Elapsed.TotalSeconds) { Updates = plan.Count };
         return new PpoStepResult(metrics, PerTokenRows.Rows(returns, batch.CompletionIds.Select(c => c.Length).ToArray()));
     }
+
+    /// <summary>The policy (HF folder), this optimizer's moments and the PPO position, verified like an SFT checkpoint.
+    /// Full fine-tuning: PPO refuses PEFT.</summary>
+    public CheckpointInfo SaveCheckpoint(string directory, int globalStep, int seed, IReadOnlyDictionary<string, string> provenance,
+        IReadOnlyDictionary<string, byte[]> extraFiles)
+    {
+        var state = new PpoTrainerState("ppo", globalStep, StepsDone, seed, optimizer.StepCount);
+        return CheckpointWriter.Write(directory, policy.Config, ModelFactory.ExportWeights(policy), optimizer.ExportState(),
+            JsonSerializer.Serialize(state), globalStep, provenance, extraFiles: extraFiles);
+    }
+
+    /// <summary>Restores this optimizer's moments and the PPO position (the weights are loaded by the model's owner).</summary>
+    public void LoadState(LoadedCheckpoint checkpoint, string directory, int seed)
+    {
+        var state = JsonSerializer.Deserialize<PpoTrainerState>(checkpoint.TrainerStateJson)
+            ?? throw new InvalidDataException($"{directory}: empty {CheckpointFiles.TrainerState}");
+        if (state.Stage != "ppo") throw new InvalidDataException($"{directory}: a {state.Stage} checkpoint, not a ppo one");
+        if (state.Seed != seed) throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
+        optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
+        StepsDone = state.PpoSteps;
+    }
+
+    /// <summary>The unchanged weights were published again as <paramref name="version"/> (the registry had lost them).</summary>
+    public void Republished(long version)
+    {
+        if (version < PolicyVersion) throw new ArgumentOutOfRangeException(nameof(version), version, $"older than the learner's version {PolicyVersion}");
+        PolicyVersion = version;
+    }
+
+    sealed record PpoTrainerState(string Stage, int Step, int PpoSteps, int Seed, long OptimizerSteps);
 
     public void Dispose() => optimizer.Dispose();
 }
