@@ -112,10 +112,7 @@ public sealed partial class ExperimentGrain : IRemindable
         // Only the controller was lost (its silo died or shut down; the learner lives on elsewhere, at the very step
         // the record holds): its record is the cursor, nothing to redo. Otherwise the newest checkpoint.
         var kept = await LearnerAtRecordedStepAsync() is { } learner && await StageWorkersAtRecordedStateAsync() ? learner : null;
-        var (info, from) = kept is not null ? (kept, null) : await RestoreLearnerAsync(config);
-        var cursor = kept is not null ? RecordedCursor()
-            : info is not null ? ControllerCursor.Parse(info.ControllerState, from!)
-            : new ControllerCursor();
+        var (info, from, cursor) = kept is not null ? (kept, null, RecordedCursor()) : await RestoreLearnerAsync(config);
         var step = info?.StepsDone ?? 0;
         if (info is not null)
         {
@@ -189,15 +186,18 @@ public sealed partial class ExperimentGrain : IRemindable
         }
     }
 
-    /// <summary>The learner restored from the newest checkpoint of output_dir that verifies, with the folder it came
-    /// from; (null, null) when none does (the run starts over: its first stage builds the learner afresh).</summary>
-    async Task<(LearnerInfo? Info, string? From)> RestoreLearnerAsync(ExperimentConfig config)
+    /// <summary>The learner restored from the newest checkpoint of output_dir that verifies and has a cursor, with
+    /// the folder it came from and that cursor; (null, null, the start) when none does (the run starts over: its
+    /// first stage builds the learner afresh).</summary>
+    async Task<(LearnerInfo? Info, string? From, ControllerCursor Cursor)> RestoreLearnerAsync(ExperimentConfig config)
     {
         foreach (var (_, path) in OutputDirectory.Checkpoints(config.OutputDir))
         {
             try
             {
-                return (await Learner.ResumeFrom(config, path), path);
+                var info = await Learner.ResumeFrom(config, path);
+                if (CursorOf(info, path, config) is { } cursor) return (info, path, cursor);
+                LogCheckpointSkipped(ExperimentId, path, "written at shutdown in a later stage, at a step the record does not stand at (its cursor is unknown)");
             }
             catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
             {
@@ -205,7 +205,15 @@ public sealed partial class ExperimentGrain : IRemindable
                 LogCheckpointSkipped(ExperimentId, path, e.Message);
             }
         }
-        return (null, null);
+        return (null, null, new ControllerCursor());
+    }
+
+    /// <summary>The controller's cursor at a checkpoint: the one it holds; for one a shutting-down learner wrote in a
+    /// stage after SFT (without a cursor), the record's when the record stands at that very step; else null.</summary>
+    ControllerCursor? CursorOf(LearnerInfo info, string path, ExperimentConfig config)
+    {
+        if (info.ControllerState.Length > 0 || info.StepsDone <= config.Sft.Steps) return ControllerCursor.Parse(info.ControllerState, path);
+        return Record.StageStarted && Record.Status.Step == info.StepsDone ? RecordedCursor() : null;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: lost a worker at step {Step} ({Reason}); recovering from the newest checkpoint")]

@@ -256,25 +256,30 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
 
     public async Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request)
     {
-        var learner = RequireLearner();
+        RequireLearner();
         if (string.IsNullOrWhiteSpace(request.Directory))
             throw new ArgumentException("checkpoint directory is empty", nameof(request));
-        var grpo = _grpo;
-        var seed = _config!.Seed;
         _controllerState = request.ControllerState;
-        var extra = ControllerFiles(request.ControllerState);
-        var dpo = _dpo;
-        var withTokenizer = Tokenizers.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary();
-        var ppo = _ppo;
-        var info = await _device.RunAsync(() => ppo is not null
-            ? ppo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance, withTokenizer)
-            : dpo is not null
-                ? dpo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance, withTokenizer)
-            : grpo is null
-                ? learner.SaveCheckpoint(request.Directory, request.Provenance, extraFiles: extra)
-                : grpo.SaveCheckpoint(request.Directory, GlobalStep(learner), seed, request.Provenance, withTokenizer));
+        var info = await WriteCheckpointAsync(request.Directory, request.Provenance, request.ControllerState);
         LogCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
         return new CheckpointResult { Path = info.Path, Step = info.Step, ManifestSha256 = info.ManifestSha256 };
+    }
+
+    /// <summary>The running stage's checkpoint: the policy, the stage's optimizer and position, the tokenizer, and the
+    /// controller's cursor when there is one.</summary>
+    Task<CheckpointInfo> WriteCheckpointAsync(string directory, IReadOnlyDictionary<string, string> provenance, string controllerState)
+    {
+        var learner = RequireLearner();
+        var (grpo, dpo, ppo, seed) = (_grpo, _dpo, _ppo, _config!.Seed);
+        var extra = ControllerFiles(controllerState);
+        var withTokenizer = Tokenizers.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary();
+        return _device.RunAsync(() => ppo is not null
+            ? ppo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)
+            : dpo is not null
+                ? dpo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)
+                : grpo is not null
+                    ? grpo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)
+                    : learner.SaveCheckpoint(directory, provenance, extraFiles: extra));
     }
 
     public async Task Release()
@@ -292,20 +297,25 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
-    /// <summary>Writes <c>checkpoint-&lt;step&gt;</c> of an SFT stage (the stages whose checkpoints a run resumes
-    /// from) unless it exists; a failure is logged, never thrown: the shutdown must go on.</summary>
+    /// <summary>
+    /// Writes <c>checkpoint-&lt;its step&gt;</c> unless it exists; a failure is logged, never thrown: the shutdown must
+    /// go on. An SFT stage's controller cursor does not change with the step, so the latest one goes in. A later
+    /// stage's does, and this learner does not know it: its checkpoint goes without one, and the controller uses it
+    /// only when its record stands at the same step (it then holds the cursor of that very step). A PPO stage writes
+    /// none: its critic, on another grain, would not be saved with it.
+    /// </summary>
     async Task CheckpointOnShutdownAsync()
     {
-        if (_learner is not { } learner || _config is not { } config || _grpo is not null || _dpo is not null || _ppo is not null) return;
-        var step = learner.StepsDone;
+        if (_learner is not { } learner || _config is not { } config || _ppo is not null) return;
+        var step = GlobalStep(learner);
         var directory = Experiments.OutputDirectory.Checkpoint(config.OutputDir, step);
         if (step <= 0 || Directory.Exists(directory)) return;
         try
         {
             var version = _published is { } published && published.Step == step ? published.Version : (long?)null;
             var provenance = CheckpointProvenance.Create(this.GetPrimaryKeyString(), config, _datasetSha256, version, step);
-            var extra = ControllerFiles(_controllerState);
-            var info = await _device.RunAsync(() => learner.SaveCheckpoint(directory, provenance, extraFiles: extra));
+            bool laterStage = _grpo is not null || _dpo is not null;
+            var info = await WriteCheckpointAsync(directory, provenance, laterStage ? "" : _controllerState);
             LogShutdownCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
