@@ -21,7 +21,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         var inputType = x.dtype;
         var xf = x.to(ScalarType.Float32);
-        var normed = xf * rsqrt(xf.pow(2).mean(new long[] { -1 }, keepdim: true) + eps);
+        // square(), not pow(2): the same kernel, without the temporary Scalar that pow's int overload creates and leaves
+        // to the finalizer (TorchSharp), which can free it while the native call still reads it (seen once in CI as
+        // "INTERNAL ASSERT FAILED at c10/core/Scalar.h" inside pow; dotnet/TorchSharp#1496).
+        var normed = xf * rsqrt(xf.square().mean(new long[] { -1 }, keepdim: true) + eps);
         return weight.to(inputType) * normed.to(inputType);
     }
 }

@@ -36,7 +36,7 @@ public static class BradleyTerryLoss
         using var scope = NewDisposeScope();
         var gap = chosenScores - rejectedScores;
         var loss = -F.logsigmoid(margin is null ? gap : gap - margin).mean();
-        if (centerRewardsCoefficient > 0) loss = loss + centerRewardsCoefficient * (chosenScores + rejectedScores).pow(2).mean();
+        if (centerRewardsCoefficient > 0) loss = loss + centerRewardsCoefficient * (chosenScores + rejectedScores).square().mean();
 
         using var _ = no_grad();
         double accuracy = (gap > 0).to(ScalarType.Float64).mean().ToDouble();
