@@ -2,6 +2,8 @@ using static RlhfActors.Tests.Cli.CliRunner;
 using static RlhfActors.Tests.IO.CheckpointDigest;
 using static RlhfActors.Tests.Cluster.ClusterStatus;
 using System.Text.Json;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Client.Connection;
 using RlhfActors.Tests.Cli;
 
 namespace RlhfActors.Tests.Cluster;
@@ -69,7 +71,10 @@ public sealed class GrpoChaosTests
             // 3. SIGTERM of the silo that now hosts the GRPO learner: it writes checkpoint-<its step> as it leaves.
             var again = await WaitForAsync(redis, Grpo, s => ResumedAndRunning(s, after: Resumes(resumed)), Completion);
             Assert.True(Step(again) < WarmUp + GrpoSteps - 10, $"the GRPO run was at step {Step(again)} before the SIGTERM could land mid-way");
-            var stopped = silos.Single(s => s != learnerSilo && !s.Process.HasExited && s.Process.Stderr.Contains($"Learner {Grpo} activated", StringComparison.Ordinal));
+            // Where the learner the controller calls lives now (a loss can leave an orphaned activation behind).
+            var learnerPort = await LearnerSiloPortAsync(redis);
+            var stopped = silos.Single(s => s.SiloPort == learnerPort);
+            Assert.False(stopped.Process.HasExited, "the learner is placed on a silo that exited");
             stopped.Process.Signal(System.Runtime.InteropServices.PosixSignal.SIGTERM);
             Assert.Equal(0, await stopped.Process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
             var shutdownLine = stopped.Process.Stderr.Split('\n').Single(l => l.Contains($"Experiment {Grpo}: silo shutting down; checkpoint of step", StringComparison.Ordinal));
@@ -84,9 +89,14 @@ public sealed class GrpoChaosTests
             Assert.Equal(WarmUp + GrpoSteps, Step(grpo));
             Assert.Equal(GrpoSteps, grpo.GetProperty("grpo").GetProperty("steps").GetInt32());
             Assert.True(Resumes(grpo) > Resumes(again), $"grpo: {grpo}");
-            // The SIGTERM lost nothing: the run went on from the step its learner held when its silo shut down.
+            // The SIGTERM lost nothing: the run went on from the step its learner held when its silo shut down. (Unless
+            // the reply to the learner's last step was lost with the silo: the record then stands a step short of the
+            // checkpoint, whose cursor is therefore unknown, and the controller says so and takes the one before.)
             var survivors = string.Concat(silos.Where(s => !s.Process.HasExited).Select(s => s.Process.Stderr));
-            Assert.Contains($"Experiment {Grpo}: resumed at step {shutdownStep} from ", survivors);
+            var shutdownCheckpoint = $"checkpoint-{shutdownStep}";
+            Assert.True(survivors.Contains($"Experiment {Grpo}: resumed at step {shutdownStep} from ", StringComparison.Ordinal)
+                        || survivors.Contains($"{shutdownCheckpoint} not used for the resume: written at shutdown in a later stage", StringComparison.Ordinal),
+                $"the run neither resumed from the shutdown checkpoint of step {shutdownStep} nor said why not");
             Assert.Equal(grpoExpected, WeightsSha256(grpo.GetProperty("checkpoint").GetString()!));
 
             Assert.True(sft.GetProperty("state").GetString() == "completed", $"sft: {sft}");
@@ -99,6 +109,16 @@ public sealed class GrpoChaosTests
         {
             foreach (var silo in silos) await silo.DisposeAsync();
         }
+    }
+
+    /// <summary>The silo port of the silo hosting the GRPO learner (<c>ILearnerGrain.GetPlacement</c>, asked through
+    /// a client of the cluster).</summary>
+    static async Task<int> LearnerSiloPortAsync(RedisServer redis)
+    {
+        var endpoint = ClusterEndpoint.TryParse(redis.Url, out var error) ?? throw new InvalidOperationException(error);
+        await using var connection = await ClusterConnection.ConnectAsync(endpoint);
+        var placement = await connection.Client.GetGrain<ILearnerGrain>(Grpo).GetPlacement();
+        return placement.Silo.Endpoint.Port;
     }
 
     static int Resumes(JsonElement status) => status.GetProperty("resumes").GetInt32();
