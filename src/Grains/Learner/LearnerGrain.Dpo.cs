@@ -34,20 +34,9 @@ public sealed partial class LearnerGrain
         var learner = RequireLearner();
         var config = _config!;
         var options = PreferenceSpecs.Dpo(config);
-        _dpo = await _device.RunAsync(() =>
-        {
-            var dpo = new DpoLearner(learner.Model, reference: null, learner.Tokenizer, options);
-            try
-            {
-                dpo.LoadState(checkpoint, checkpointDirectory, config.Seed);
-                return dpo;
-            }
-            catch
-            {
-                dpo.Dispose();
-                throw;
-            }
-        });
+        _dpo = await RestoredOnDeviceAsync(
+            () => new DpoLearner(learner.Model, reference: null, learner.Tokenizer, options),
+            dpo => dpo.LoadState(checkpoint, checkpointDirectory, config.Seed));
         await PublishPolicy();
     }
 

@@ -47,21 +47,10 @@ public sealed partial class LearnerGrain
         var options = GrpoSpecs.Options(config);
         // The version about to be published (next) is the one the restored GRPO learner stands at.
         var version = _nextVersion;
-        _grpo = await _device.RunAsync(() =>
-        {
-            var grpo = new GrpoLearner(learner.Model, reference: null, options, learner.Tokenizer.PadId,
-                config.Grpo.WeightDecay, config.Grpo.MaxGradNorm, initialVersion: version);
-            try
-            {
-                grpo.LoadState(checkpoint, checkpointDirectory, config.Seed);
-                return grpo;
-            }
-            catch
-            {
-                grpo.Dispose();
-                throw;
-            }
-        });
+        _grpo = await RestoredOnDeviceAsync(
+            () => new GrpoLearner(learner.Model, reference: null, options, learner.Tokenizer.PadId,
+                config.Grpo.WeightDecay, config.Grpo.MaxGradNorm, initialVersion: version),
+            grpo => grpo.LoadState(checkpoint, checkpointDirectory, config.Seed));
         await PublishPolicy();
     }
 

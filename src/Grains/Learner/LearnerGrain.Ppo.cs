@@ -33,20 +33,9 @@ public sealed partial class LearnerGrain
         var config = _config!;
         var options = PpoSpecs.Options(config);
         var version = _nextVersion;
-        _ppo = await _device.RunAsync(() =>
-        {
-            var ppo = new PpoPolicyLearner(learner.Model, options, learner.Tokenizer.PadId, initialVersion: version);
-            try
-            {
-                ppo.LoadState(checkpoint, checkpointDirectory, config.Seed);
-                return ppo;
-            }
-            catch
-            {
-                ppo.Dispose();
-                throw;
-            }
-        });
+        _ppo = await RestoredOnDeviceAsync(
+            () => new PpoPolicyLearner(learner.Model, options, learner.Tokenizer.PadId, initialVersion: version),
+            ppo => ppo.LoadState(checkpoint, checkpointDirectory, config.Seed));
         await PublishPolicy();
     }
 

@@ -137,6 +137,24 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         return info with { StepsDone = step, ControllerState = controllerState };
     }
 
+    /// <summary>Builds a later stage's learner on the device and restores its state from a checkpoint into it; a
+    /// learner whose restore failed is disposed, never kept.</summary>
+    Task<T> RestoredOnDeviceAsync<T>(Func<T> create, Action<T> restore) where T : IDisposable =>
+        _device.RunAsync(() =>
+        {
+            var made = create();
+            try
+            {
+                restore(made);
+                return made;
+            }
+            catch
+            {
+                made.Dispose();
+                throw;
+            }
+        });
+
     /// <summary>The stage a checkpoint's trainer_state.json names ("stage"); SFT checkpoints name none.</summary>
     static string TrainerStage(Training.Checkpoints.LoadedCheckpoint checkpoint, string directory)
     {

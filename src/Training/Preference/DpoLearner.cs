@@ -153,12 +153,7 @@ public sealed class DpoLearner : IDisposable
     /// weights are loaded by the owner of the model).</summary>
     public void LoadState(LoadedCheckpoint checkpoint, string directory, int seed)
     {
-        var state = JsonSerializer.Deserialize<DpoTrainerState>(checkpoint.TrainerStateJson)
-            ?? throw new InvalidDataException($"{directory}: empty {CheckpointFiles.TrainerState}");
-        if (state.Stage != "dpo")
-            throw new InvalidDataException($"{directory}: a {state.Stage} checkpoint, not a dpo one");
-        if (state.Seed != seed)
-            throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
+        var state = StageState.Read<DpoTrainerState>(checkpoint, directory, "dpo", seed, s => s.Stage, s => s.Seed);
         optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
         StepsDone = state.DpoSteps;
     }

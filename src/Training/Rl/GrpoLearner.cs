@@ -190,12 +190,7 @@ public sealed class GrpoLearner : IDisposable
     /// policy's weights are loaded by the owner of the model).</summary>
     public void LoadState(LoadedCheckpoint checkpoint, string directory, int seed)
     {
-        var state = JsonSerializer.Deserialize<GrpoTrainerState>(checkpoint.TrainerStateJson)
-            ?? throw new InvalidDataException($"{directory}: empty {CheckpointFiles.TrainerState}");
-        if (state.Stage != "grpo")
-            throw new InvalidDataException($"{directory}: a {state.Stage} checkpoint, not a grpo one");
-        if (state.Seed != seed)
-            throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
+        var state = StageState.Read<GrpoTrainerState>(checkpoint, directory, "grpo", seed, s => s.Stage, s => s.Seed);
         optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
         StepsDone = state.GrpoSteps;
     }

@@ -105,10 +105,7 @@ public sealed class CriticLearner : IDisposable
     /// with, <see cref="ScalarHeadModel.FromWeights"/> of the same checkpoint).</summary>
     public void LoadState(LoadedCheckpoint checkpoint, string directory, int seed)
     {
-        var state = JsonSerializer.Deserialize<CriticTrainerState>(checkpoint.TrainerStateJson)
-            ?? throw new InvalidDataException($"{directory}: empty {CheckpointFiles.TrainerState}");
-        if (state.Stage != "critic") throw new InvalidDataException($"{directory}: a {state.Stage} checkpoint, not a critic one");
-        if (state.Seed != seed) throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
+        var state = StageState.Read<CriticTrainerState>(checkpoint, directory, "critic", seed, s => s.Stage, s => s.Seed);
         optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
         StepsDone = state.Steps;
     }

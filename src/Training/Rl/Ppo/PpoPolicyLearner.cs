@@ -158,10 +158,7 @@ public sealed class PpoPolicyLearner : IDisposable
     /// <summary>Restores this optimizer's moments and the PPO position (the weights are loaded by the model's owner).</summary>
     public void LoadState(LoadedCheckpoint checkpoint, string directory, int seed)
     {
-        var state = JsonSerializer.Deserialize<PpoTrainerState>(checkpoint.TrainerStateJson)
-            ?? throw new InvalidDataException($"{directory}: empty {CheckpointFiles.TrainerState}");
-        if (state.Stage != "ppo") throw new InvalidDataException($"{directory}: a {state.Stage} checkpoint, not a ppo one");
-        if (state.Seed != seed) throw new InvalidDataException($"{directory}: checkpoint was trained with seed {state.Seed}, this run uses {seed}");
+        var state = StageState.Read<PpoTrainerState>(checkpoint, directory, "ppo", seed, s => s.Stage, s => s.Seed);
         optimizer.LoadState(checkpoint.OptimizerState, state.OptimizerSteps, directory);
         StepsDone = state.PpoSteps;
     }
