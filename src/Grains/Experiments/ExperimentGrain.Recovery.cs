@@ -4,6 +4,7 @@ using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Learner;
 using RlhfActors.Grains.Experiments.Stages;
+using RlhfActors.Training.Checkpoints;
 
 namespace RlhfActors.Grains.Experiments;
 
@@ -38,7 +39,7 @@ public sealed partial class ExperimentGrain : IRemindable
     DateTimeOffset? _recoveringSince;
 
     /// <summary>Null when every stage of the recorded run can continue from a checkpoint; otherwise why not.</summary>
-    string? CannotResume() => Record.Config is { } config ? ExperimentPlan.CannotResume(config, Run) : "the run has no config";
+    string? CannotResume() => Record.Config is { } config ? ExperimentPlan.CannotResume(Plan, config) : "the run has no config";
 
     public Task ReceiveReminder(string reminderName, TickStatus status) =>
         // The activation this call caused has already arranged recovery (OnActivateAsync); a finished run needs the
@@ -171,14 +172,14 @@ public sealed partial class ExperimentGrain : IRemindable
         }
     }
 
-    /// <summary>Whether the running stage's other workers are at the record's state too (a fresh plan's stage
-    /// answers from the record's stage state).</summary>
+    /// <summary>Whether the running stage's other workers are at the record's state too (the stage answers from the
+    /// record's stage state, not from its own fields, which may be ahead of it).</summary>
     async Task<bool> StageWorkersAtRecordedStateAsync()
     {
-        if (!Record.StageStarted || Record.StageIndex >= ExperimentPlan.For(Config, Run).Count) return true;
+        if (!Record.StageStarted || CurrentStage is not { } stage) return true;
         try
         {
-            return await ExperimentPlan.For(Config, Run)[Record.StageIndex].WorkersAtRecordedStateAsync(Record.StageState);
+            return await stage.WorkersAtRecordedStateAsync(Record.StageState);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -191,13 +192,21 @@ public sealed partial class ExperimentGrain : IRemindable
     /// first stage builds the learner afresh).</summary>
     async Task<(LearnerInfo? Info, string? From, ControllerCursor Cursor)> RestoreLearnerAsync(ExperimentConfig config)
     {
-        foreach (var (_, path) in OutputDirectory.Checkpoints(config.OutputDir))
+        const string unknownCursor = "written at shutdown in a later stage, at a step the record does not stand at (its cursor is unknown)";
+        foreach (var (step, path) in OutputDirectory.Checkpoints(config.OutputDir))
         {
+            // Decided before the model is loaded when the folder has no cursor file at all; the verified read decides
+            // otherwise.
+            if (!File.Exists(Path.Combine(path, CheckpointFiles.ControllerState)) && CursorOf("", step, path, config) is null)
+            {
+                LogCheckpointSkipped(ExperimentId, path, unknownCursor);
+                continue;
+            }
             try
             {
                 var info = await Learner.ResumeFrom(config, path);
-                if (CursorOf(info, path, config) is { } cursor) return (info, path, cursor);
-                LogCheckpointSkipped(ExperimentId, path, "written at shutdown in a later stage, at a step the record does not stand at (its cursor is unknown)");
+                if (CursorOf(info.ControllerState, info.StepsDone, path, config) is { } cursor) return (info, path, cursor);
+                LogCheckpointSkipped(ExperimentId, path, unknownCursor);
             }
             catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
             {
@@ -210,10 +219,10 @@ public sealed partial class ExperimentGrain : IRemindable
 
     /// <summary>The controller's cursor at a checkpoint: the one it holds; for one a shutting-down learner wrote in a
     /// stage after SFT (without a cursor), the record's when the record stands at that very step; else null.</summary>
-    ControllerCursor? CursorOf(LearnerInfo info, string path, ExperimentConfig config)
+    ControllerCursor? CursorOf(string controllerState, int step, string path, ExperimentConfig config)
     {
-        if (info.ControllerState.Length > 0 || info.StepsDone <= config.Sft.Steps) return ControllerCursor.Parse(info.ControllerState, path);
-        return Record.StageStarted && Record.Status.Step == info.StepsDone ? RecordedCursor() : null;
+        if (controllerState.Length > 0 || step <= config.Sft.Steps) return ControllerCursor.Parse(controllerState, path);
+        return Record.StageStarted && Record.Status.Step == step ? RecordedCursor() : null;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: lost a worker at step {Step} ({Reason}); recovering from the newest checkpoint")]

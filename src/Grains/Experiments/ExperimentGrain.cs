@@ -54,9 +54,7 @@ public sealed partial class ExperimentGrain(
     ExperimentConfig Config => Record.Config ?? throw new InvalidOperationException("experiment has no config");
     string ExperimentId => this.GetPrimaryKeyString();
     RunContext Run => _run ??= new RunContext(GrainFactory, ExperimentId, () => state.State, Cursor,
-        () => [.. CurrentStage?.PinnedCheckpoints ?? []],
-        step => Record.StageStarted && CurrentStage is { } stage ? stage.BeforeCheckpointAsync(step) : Task.CompletedTask,
-        options.Value.StepsPerCall, logger);
+        () => Record.StageStarted ? CurrentStage : null, options.Value.StepsPerCall, logger);
     ILearnerGrain Learner => Run.Learner;
 
     /// <summary>The plan of the recorded config (built once per activation and config).</summary>
@@ -121,7 +119,8 @@ public sealed partial class ExperimentGrain(
             throw new InvalidOperationException($"experiment '{ExperimentId}' is paused at step {Record.Status.Step}/{Record.Status.TotalSteps}: resume or stop it first");
         if (fromCheckpoint)
         {
-            if (ExperimentPlan.CannotResume(config, Run) is { } why)
+            // The plan of the config being started (stages are cheap to build: their constructors keep the context).
+            if (ExperimentPlan.CannotResume(ExperimentPlan.For(config, Run), config) is { } why)
                 throw new ArgumentException($"this {config.Algorithm} run cannot continue from its checkpoints: {why}; start it afresh in another output_dir");
             var newest = OutputDirectory.Checkpoints(config.OutputDir) is [var first, ..] ? first.Path
                 : throw new ArgumentException($"output_dir '{config.OutputDir}' holds no checkpoint to resume from");

@@ -52,7 +52,7 @@ public sealed partial class ReferenceGrain(DeviceWorkers devices, DeviceAllocato
         {
             // A resumed run whose registry lost the version (with its silo): the checkpoint that holds the same
             // weights, verified before it is read.
-            var frozen = weights ?? CheckpointReader.Open(init.Checkpoint).Weights;
+            var frozen = weights ?? CheckpointReader.OpenWeights(init.Checkpoint);
             var model = PolicyEvaluator.Create(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson),
                 config.Model.ResolvedTokenizer, config.Model.DType, _device.Device);
             model.LoadWeights(frozen);

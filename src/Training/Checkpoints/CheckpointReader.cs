@@ -29,6 +29,13 @@ public static class CheckpointReader
             manifest.Provenance, manifest) { Adapter = HasAdapter(manifest) ? PeftAdapterFolder.Read(AdapterPath(directory)) : null };
     }
 
+    /// <summary>The policy weights of a verified checkpoint, without reading its optimizer state (twice their size).</summary>
+    public static IReadOnlyList<TensorBytes> OpenWeights(string directory)
+    {
+        Verify(directory);
+        return HfModelFolder.Load(directory).Weights;
+    }
+
     /// <summary>Whether the (verified) checkpoint holds a LoRA adapter in <c>adapter/</c>.</summary>
     public static bool HasAdapter(CheckpointManifest manifest) => manifest.Files.ContainsKey(CheckpointFiles.AdapterFiles[0]);
 

@@ -29,8 +29,7 @@ public sealed class DpoStage(RunContext run) : ExperimentStage(run)
 
     public override string? CannotResume(ExperimentConfig config) => null;
 
-    public override IEnumerable<string> PinnedCheckpoints =>
-        _updates.NeedsReference && _updates.Reference.Checkpoint.Length > 0 ? [_updates.Reference.Checkpoint] : [];
+    public override IEnumerable<string> PinnedCheckpoints => _updates.PinnedCheckpoints;
 
     public override string SaveState() => ControllerCursor.Serialize(new State(_pairs!.Epoch, _pairs.Cursor, _before, _updates.Last,
         _updates.Reference.Version, _updates.Reference.Checkpoint));

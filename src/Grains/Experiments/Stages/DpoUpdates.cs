@@ -18,6 +18,9 @@ public sealed class DpoUpdates(RunContext run)
     /// <summary>The reference's frozen version, and the stage-boundary checkpoint that holds the same weights.</summary>
     public (long Version, string Checkpoint) Reference { get; private set; } = (-1, "");
 
+    /// <summary>The checkpoint the reference grain reloads from while the stage runs (none for SimPO).</summary>
+    public IEnumerable<string> PinnedCheckpoints => NeedsReference && Reference.Checkpoint.Length > 0 ? [Reference.Checkpoint] : [];
+
     /// <summary>Starts the learner's DPO stage and freezes its first version in the reference grain.</summary>
     public async Task<long> StartAsync()
     {

@@ -16,11 +16,10 @@ public static class ExperimentPlan
         _ => [new SftStage(run)],
     };
 
-    /// <summary>Null when every stage of <paramref name="config"/>'s plan can continue from a checkpoint; otherwise the
-    /// first reason why not.</summary>
-    public static string? CannotResume(ExperimentConfig config, RunContext run) =>
-        // Stages are cheap to build: their constructors only keep the context.
-        For(config, run).Select(stage => stage.CannotResume(config)).FirstOrDefault(why => why is not null);
+    /// <summary>Null when every stage of <paramref name="plan"/> can continue <paramref name="config"/>'s run from a
+    /// checkpoint; otherwise the first reason why not.</summary>
+    public static string? CannotResume(IReadOnlyList<ExperimentStage> plan, ExperimentConfig config) =>
+        plan.Select(stage => stage.CannotResume(config)).FirstOrDefault(why => why is not null);
 
     /// <summary>Rollout samplers the run's online stage uses (evaluation uses the first).</summary>
     public static int SamplerCount(ExperimentConfig config) => config.Algorithm switch

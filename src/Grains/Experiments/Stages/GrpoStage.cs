@@ -58,7 +58,7 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
         ? "a GRPO stage that trains LoRA adapters cannot resume from a checkpoint yet" : null;
 
     public override IEnumerable<string> PinnedCheckpoints =>
-        _referenceCheckpoint.Length > 0 ? [_referenceCheckpoint] : [];
+        NeedsReferenceGrain(Run.Config) && _referenceCheckpoint.Length > 0 ? [_referenceCheckpoint] : [];
 
     public override async Task StartAsync()
     {

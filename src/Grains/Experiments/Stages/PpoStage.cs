@@ -47,7 +47,7 @@ public sealed class PpoStage(RunContext run) : ExperimentStage(run)
     public override async Task BeforeCheckpointAsync(int step) =>
         _criticCheckpoint = await Run.Critic.SaveCheckpoint(OutputDirectory.Critic(Run.Config.OutputDir, step), step);
 
-    /// <summary>The critic trains once per PPO step: it is at the record's state when its step count is the stage's.</summary>
+    /// <summary>The critic trains once per PPO step: it is at a state when its step count is that state's.</summary>
     public override async Task<bool> WorkersAtRecordedStateAsync(string json) =>
         await Run.Critic.GetStepsDone() == ControllerCursor.Deserialize<State>(json, Name).Trained;
 
@@ -60,8 +60,9 @@ public sealed class PpoStage(RunContext run) : ExperimentStage(run)
         await Run.Reward.RestoreTrained(new RewardModelInit { Model = init, Version = -1 }, OutputDirectory.RewardModel(config.OutputDir));
         _reference = (state.ReferenceVersion, state.ReferenceCheckpoint);
         _criticCheckpoint = state.CriticCheckpoint;
-        // Kept at the record's state (WorkersAtRecordedStateAsync), or rebuilt from the checkpoint's critic.
-        var critic = await Run.Critic.GetStepsDone() == state.Trained
+        // Kept when it is at the state restored (the record's, or a surviving critic at the checkpoint's step), else
+        // rebuilt from the checkpoint's critic.
+        var critic = await WorkersAtRecordedStateAsync(json)
             ? Task.CompletedTask
             : Run.Critic.RestoreFrom(new CriticInit { Model = init, Version = version }, _criticCheckpoint);
         await Task.WhenAll([.. SetUpRoles(init), critic]);

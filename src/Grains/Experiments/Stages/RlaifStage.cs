@@ -45,8 +45,7 @@ public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
 
     public override string? CannotResume(Abstractions.Config.ExperimentConfig config) => null;
 
-    public override IEnumerable<string> PinnedCheckpoints =>
-        _updates.NeedsReference && _updates.Reference.Checkpoint.Length > 0 ? [_updates.Reference.Checkpoint] : [];
+    public override IEnumerable<string> PinnedCheckpoints => _updates.PinnedCheckpoints;
 
     public override string SaveState()
     {

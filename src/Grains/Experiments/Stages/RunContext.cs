@@ -23,8 +23,7 @@ public sealed class RunContext(
     string experimentId,
     Func<ExperimentRecord> record,
     Func<ControllerCursor> cursor,
-    Func<IReadOnlyCollection<string>> pinnedCheckpoints,
-    Func<int, Task> beforeCheckpoint,
+    Func<ExperimentStage?> runningStage,
     int stepsPerCall,
     ILogger logger)
 {
@@ -147,7 +146,8 @@ public sealed class RunContext(
         // The checkpoint's weights are a published version, so its provenance can name the version exactly.
         var version = await PublishAsync();
         var step = Record.Status.Step;
-        await beforeCheckpoint(step);
+        // What the learner's checkpoint does not hold (the PPO critic) is saved first, so the cursor can name it.
+        if (runningStage() is { } stage) await stage.BeforeCheckpointAsync(step);
         var provenance = CheckpointProvenance.Create(ExperimentId, config, Record.Learner?.DatasetSha256 ?? "", version, step);
         var result = await Learner.SaveCheckpoint(new CheckpointRequest
         {
@@ -158,7 +158,7 @@ public sealed class RunContext(
         SetStatus(s => s with { CheckpointPath = result.Path });
         try
         {
-            OutputDirectory.Prune(config.OutputDir, config.Checkpoint.Keep, pinnedCheckpoints());
+            OutputDirectory.Prune(config.OutputDir, config.Checkpoint.Keep, [.. runningStage()?.PinnedCheckpoints ?? []]);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
