@@ -23,6 +23,7 @@ public static class Cli
         SiloCommand.Create(context),
         GenerateCommand.Create(context),
         ExportCommand.Create(context),
+        VerifyCommand.Create(context),
     };
 
     /// <param name="handleCtrlC">Let Ctrl+C cancel the running command (the real program); tests leave it off so

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace RlhfActors.Abstractions.Config;
 
@@ -69,7 +70,7 @@ public sealed record ModelSection
     /// <summary>"scratch" (fresh initialisation of <see cref="ConfigJson"/>) or a Hugging Face model folder.</summary>
     [Id(0)] public string Init { get; init; } = Scratch;
     /// <summary>Compute dtype: "fp32" or "bf16". fp32 by default: measured on this 2-core CPU, the built-in tasks' small decoders train faster in fp32 (15.7k vs 11.5k tok/s) and learn more per step (3-digit addition after 6000 steps: 100% vs 65.5%); bf16 pays off once matrix products dominate (sft-step bench, hidden 768: 2.6x faster). See README.</summary>
-    [Id(1)] public string DType { get; init; } = "fp32";
+    [Id(1), JsonPropertyName("dtype")] public string DType { get; init; } = "fp32";
     /// <summary>"char", or a tokenizer.json / folder holding one. Null: "char" for scratch, the init folder otherwise.</summary>
     [Id(2)] public string? Tokenizer { get; init; }
     /// <summary>
@@ -77,7 +78,7 @@ public sealed record ModelSection
     /// because its schema belongs to the model code (src/Training), which the Abstractions must not reference.
     /// <c>vocab_size</c>, <c>bos_token_id</c> and <c>eos_token_id</c> come from the tokenizer when omitted.
     /// </summary>
-    [Id(3)] public string? ConfigJson { get; init; }
+    [Id(3), JsonPropertyName("config")] public string? ConfigJson { get; init; }
 
     public bool IsScratch => Init == Scratch;
     /// <summary>The tokenizer spec after defaults.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace RlhfActors.Abstractions.Config;
 
@@ -21,7 +22,7 @@ public sealed record GrpoSection
     [Id(2)] public int NumGenerations { get; init; } = 8;
     [Id(3)] public double LearningRate { get; init; } = 1e-6;
     [Id(4)] public double Beta { get; init; }
-    [Id(5)] public double EpsilonLow { get; init; } = 0.2;
+    [Id(5), JsonPropertyName("epsilon")] public double EpsilonLow { get; init; } = 0.2;
     /// <summary>Null: equal to <see cref="EpsilonLow"/> (TRL's epsilon_high default).</summary>
     [Id(6)] public double? EpsilonHigh { get; init; }
     /// <summary>grpo | dapo | dr_grpo.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace RlhfActors.Abstractions.Config;
 
@@ -20,7 +21,7 @@ public sealed record PpoSection
     [Id(5)] public double Gamma { get; init; } = 1.0;
     [Id(6)] public double Lam { get; init; } = 0.95;
     [Id(7)] public double Cliprange { get; init; } = 0.2;
-    [Id(8)] public double ClipRangeValue { get; init; } = 0.2;
+    [Id(8), JsonPropertyName("cliprange_value")] public double ClipRangeValue { get; init; } = 0.2;
     [Id(9)] public double KlCoef { get; init; } = 0.05;
     /// <summary>true: −β·KL per token in the reward (InstructGPT, TRL); false: β·KL in the policy loss (GRPO's way).</summary>
     [Id(10)] public bool KlInReward { get; init; } = true;

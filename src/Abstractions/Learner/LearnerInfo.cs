@@ -14,4 +14,7 @@ public sealed record LearnerInfo
     /// <summary>After a resume: the controller's cursor the checkpoint was written with (JSON; empty when it holds
     /// none, as a checkpoint written by a shutting-down learner of an older version).</summary>
     [Id(5)] public string ControllerState { get; init; } = "";
+    /// <summary>The SHA-256 of the run's input files by config field (JSON; see the Grains' InputDigests), recorded
+    /// in checkpoint provenance.</summary>
+    [Id(6)] public string InputsSha256Json { get; init; } = "";
 }

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Sampling;
 using RlhfActors.Training.Tokenization;
@@ -74,6 +75,14 @@ public static class GenerateCommand
             tokenizerFolder = ModelFolders.TokenizerFolder(folder, Tokenizers.FolderFiles);
         }
         catch (InvalidDataException e) { return Usage($"--model: {e.Message}"); }
+        // One of our checkpoints is verified before anything is read from it: a file changed since it was written
+        // is refused with both hashes, never sampled from.
+        try
+        {
+            ModelFolderDigest.VerifyIfCheckpoint(folder);
+            if (configFolder != folder) ModelFolderDigest.VerifyIfCheckpoint(configFolder);
+        }
+        catch (InvalidDataException e) { return Usage($"--model: {e.Message}"); }
         var configPath = Path.Combine(configFolder, "config.json");
         if (!File.Exists(configPath)) return Usage($"--model: '{folder}' has no config.json (not a Hugging Face model folder) and no adapter_config.json (not a PEFT adapter folder)");
         // tokenizer.json, or the marker of the built-in character tokenizer that checkpoints carry.
@@ -113,8 +122,10 @@ public static class GenerateCommand
             else cli.Stdout.WriteLine(text ?? string.Join(' ', newIds));
             return ExitCodes.Ok;
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or InvalidOperationException
+                                       or System.Runtime.InteropServices.ExternalException or OutOfMemoryException)
         {
+            // ExternalException: libtorch refused (an allocation, a shape); its message, never a stack trace.
             cli.Stderr.WriteLine($"error: generate failed: {e.Message}");
             return ExitCodes.Failed;
         }

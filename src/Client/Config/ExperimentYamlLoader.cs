@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Grains.Specs;
+using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Model;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -465,15 +466,30 @@ public static partial class ExperimentYamlLoader
             return full;
         }
 
+        // A model folder that is one of our checkpoints is verified here, before any silo starts: a file changed
+        // since it was written is refused with both hashes (the grain that loads it verifies again).
+        void Verified(string? folder, string field)
+        {
+            if (folder is null || !Directory.Exists(folder)) return;
+            try { ModelFolderDigest.VerifyIfCheckpoint(folder); }
+            catch (InvalidDataException e) { context.FieldError(field, $"{field}: {e.Message}"); }
+        }
+
         var model = config.Model;
         if (!model.IsScratch)
         {
             model = model with { Init = Input(model.Init, "model.init", folder: true)! };
             if (Directory.Exists(model.Init) && !File.Exists(Path.Combine(model.Init, "config.json")))
                 context.FieldError("model.init", $"model.init: '{model.Init}' has no config.json (not a Hugging Face model folder)");
+            Verified(model.Init, "model.init");
         }
         if (model.Tokenizer is { } tokenizer && tokenizer != "char")
             model = model with { Tokenizer = Input(tokenizer, "model.tokenizer", folder: false, fileOrFolder: true) };
+
+        var rewardModelInit = Input(config.RewardModel.Init, "reward_model.init", folder: true);
+        Verified(rewardModelInit, "reward_model.init");
+        var judgeModel = config.Rlaif.Judge.Type == JudgeSection.Decoder ? Input(config.Rlaif.Judge.Model, "rlaif.judge.model", folder: true) : null;
+        Verified(judgeModel, "rlaif.judge.model");
 
         return config with
         {
@@ -486,11 +502,11 @@ public static partial class ExperimentYamlLoader
             RewardModel = config.RewardModel with
             {
                 Pairs = ResolvePairs(config.RewardModel.Pairs, "reward_model.pairs"),
-                Init = Input(config.RewardModel.Init, "reward_model.init", folder: true),
+                Init = rewardModelInit,
             },
             Dpo = config.Dpo with { Pairs = ResolvePairs(config.Dpo.Pairs, "dpo.pairs") },
             Rlaif = config.Rlaif.Judge.Type == JudgeSection.Decoder
-                ? config.Rlaif with { Judge = config.Rlaif.Judge with { Model = Input(config.Rlaif.Judge.Model, "rlaif.judge.model", folder: true) } }
+                ? config.Rlaif with { Judge = config.Rlaif.Judge with { Model = judgeModel } }
                 : config.Rlaif,
             OutputDir = Path.GetFullPath(config.OutputDir),
         };

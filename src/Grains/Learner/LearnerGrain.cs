@@ -36,7 +36,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     long _nextVersion;
     // The newest publication and the global step it holds, so a second publish of the same weights is a no-op.
     PolicyVersionInfo? _published;
-    string _datasetSha256 = "";
+    /// <summary>What Initialize read (dataset and input hashes), for the provenance of the learner's own checkpoints.</summary>
+    LearnerInfo? _inputs;
     // Under LoRA: the full-weights version the adapters are published against (null until the stage's base is out).
     long? _baseVersion;
     string _baseSha256 = "";
@@ -63,6 +64,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         {
             // Resolve the model first: its errors (missing folder, bad model.config) are the cheapest to find.
             var model = ExperimentSpecs.Model(config.Model);
+            // Before any weights are read: a corrupt checkpoint among the inputs is refused with both hashes.
+            var inputsSha256 = InputDigests.ComputeJson(config);
             var data = ExperimentData.Load(ExperimentSpecs.Data(config));
             var spec = new SftLearnerSpec(model, config.Model.ResolvedTokenizer, ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config),
                 config.Seed, _device.Device, PeftSpecs.For(config, PeftSection.SftStage));
@@ -75,6 +78,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
                     TrainExamples = data.Train.Count,
                     EvalExamples = data.Eval.Count,
                     DatasetSha256 = ExperimentData.DatasetSha256(data),
+                    InputsSha256Json = inputsSha256,
                     StepsDone = created.StepsDone,
                 });
             }
@@ -86,7 +90,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         });
         _learner = learner;
         _config = config;
-        _datasetSha256 = info.DatasetSha256;
+        _inputs = info;
         _published = null;
         _baseVersion = null;
         _controllerState = "";
@@ -331,7 +335,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         try
         {
             var version = _published is { } published && published.Step == step ? published.Version : (long?)null;
-            var provenance = CheckpointProvenance.Create(this.GetPrimaryKeyString(), config, _datasetSha256, version, step);
+            var provenance = CheckpointProvenance.Create(this.GetPrimaryKeyString(), config, _inputs, version, step);
             bool laterStage = _grpo is not null || _dpo is not null;
             var info = await WriteCheckpointAsync(directory, provenance, laterStage ? "" : _controllerState);
             LogShutdownCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);

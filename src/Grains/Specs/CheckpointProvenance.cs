@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using RlhfActors.Abstractions.Config;
+using RlhfActors.Abstractions.Learner;
+using RlhfActors.Training.IO;
 
 namespace RlhfActors.Grains.Specs;
 
@@ -10,7 +12,8 @@ public static class CheckpointProvenance
 {
     /// <param name="policyVersion">The published version these weights are, or null when they were never published
     /// (a learner checkpointing itself as its silo shuts down).</param>
-    public static ImmutableSortedDictionary<string, string> Create(string experimentId, ExperimentConfig config, string datasetSha256,
+    /// <param name="learner">What the learner read: the dataset's hash and the hashes of the run's input files.</param>
+    public static ImmutableSortedDictionary<string, string> Create(string experimentId, ExperimentConfig config, LearnerInfo? learner,
         long? policyVersion, int step) =>
         ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, string>
         {
@@ -18,7 +21,11 @@ public static class CheckpointProvenance
             ["algorithm"] = config.Algorithm,
             ["config_sha256"] = Digests.ConfigSha256(config),
             ["config_json"] = Digests.ConfigToJson(config),
-            ["dataset_sha256"] = datasetSha256,
+            ["dataset_sha256"] = learner?.DatasetSha256 ?? "",
+            ["inputs_sha256_json"] = learner?.InputsSha256Json ?? "",
+            ["code_version"] = CodeVersions.Code,
+            ["torchsharp_version"] = CodeVersions.TorchSharp,
+            ["libtorch_version"] = CodeVersions.LibTorch,
             ["policy_version"] = policyVersion is { } v ? v.ToString(CultureInfo.InvariantCulture) : "",
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
             ["seed"] = config.Seed.ToString(CultureInfo.InvariantCulture),

@@ -1,8 +1,10 @@
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
 using RlhfActors.Abstractions.Config;
-using RlhfActors.Training.Data;
 
 namespace RlhfActors.Grains.Specs;
 
@@ -10,52 +12,19 @@ namespace RlhfActors.Grains.Specs;
 public static class Digests
 {
     /// <summary>
-    /// The config's training settings as canonical JSON with the YAML's own keys and layout (model.config as an
-    /// object, task parameters sorted). Leaves out output_dir and the source file name: where a run writes, and
-    /// which file described it, do not change what it trains. Recorded in checkpoints next to its hash.
+    /// The whole config as canonical JSON: every stored field of every section, defaults included, under its YAML key
+    /// (snake_case, or the record's <c>[JsonPropertyName]</c> where the YAML key differs), model.config as an object,
+    /// object keys sorted at every level. Written by reflection over the records, so a field added to any section is
+    /// in the hash without anyone remembering to list it (the old hand-written list missed every stage section).
+    /// Leaves out output_dir and the source file name: where a run writes, and which file described it, do not
+    /// change what it trains. Recorded in checkpoints next to its hash.
     /// </summary>
     public static string ConfigToJson(ExperimentConfig c)
     {
-        var taskParameters = new JsonObject();
-        foreach (var (key, value) in c.Data.TaskParameters) taskParameters[key] = value;
-        var json = new JsonObject
-        {
-            ["name"] = c.Name,
-            ["algorithm"] = c.Algorithm,
-            ["seed"] = c.Seed,
-            ["model"] = new JsonObject
-            {
-                ["init"] = c.Model.Init,
-                ["dtype"] = c.Model.DType,
-                ["tokenizer"] = c.Model.ResolvedTokenizer,
-                ["config"] = c.Model.ConfigJson is { } config ? JsonNode.Parse(config) : null,
-            },
-            ["data"] = new JsonObject
-            {
-                ["task"] = c.Data.Task,
-                ["task_parameters"] = taskParameters,
-                ["train_examples"] = c.Data.TrainExamples,
-                ["eval_examples"] = c.Data.EvalExamples,
-                ["train_file"] = c.Data.TrainFile,
-                ["eval_file"] = c.Data.EvalFile,
-            },
-            ["sft"] = new JsonObject
-            {
-                ["steps"] = c.Sft.Steps,
-                ["batch_size"] = c.Sft.BatchSize,
-                ["learning_rate"] = c.Sft.LearningRate,
-                ["warmup_steps"] = c.Sft.WarmupSteps,
-                ["min_learning_rate_ratio"] = c.Sft.MinLearningRateRatio,
-                ["weight_decay"] = c.Sft.WeightDecay,
-                ["adam_beta1"] = c.Sft.AdamBeta1,
-                ["adam_beta2"] = c.Sft.AdamBeta2,
-                ["max_grad_norm"] = c.Sft.MaxGradNorm,
-                ["completion_only_loss"] = c.Sft.CompletionOnlyLoss,
-            },
-            ["eval"] = new JsonObject { ["every"] = c.Eval.Every, ["max_new_tokens"] = c.Eval.MaxNewTokens },
-            ["checkpoint"] = new JsonObject { ["every"] = c.Checkpoint.Every },
-        };
-        return json.ToJsonString();
+        var node = JsonSerializer.SerializeToNode(c, CanonicalOptions)!.AsObject();
+        var model = node["model"]!.AsObject();
+        if (model["config"] is JsonValue text) model["config"] = JsonNode.Parse(text.GetValue<string>());
+        return Sorted(node)!.ToJsonString();
     }
 
     /// <summary>SHA-256 of <see cref="ConfigToJson"/>: the same settings hash the same whichever file (or code)
@@ -63,4 +32,38 @@ public static class Digests
     public static string ConfigSha256(ExperimentConfig config) => Sha256(ConfigToJson(config));
 
     static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    /// <summary>Fields that do not change what a run trains.</summary>
+    static readonly HashSet<string> NotTraining = [nameof(ExperimentConfig.OutputDir), nameof(ExperimentConfig.SourceFile)];
+
+    static readonly JsonSerializerOptions CanonicalOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // Doubles as the shortest round-trip text; NaN and infinities cannot reach here (validation), but a config
+        // built in code must still hash rather than throw.
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { StoredFieldsOnly } },
+    };
+
+    /// <summary>Keeps the records' stored fields (those with an init accessor) and drops computed ones
+    /// (<c>IsGrpo</c>, <c>TotalSteps</c>, <c>ResolvedTokenizer</c>), which are functions of the stored ones.</summary>
+    static void StoredFieldsOnly(JsonTypeInfo type)
+    {
+        if (type.Kind != JsonTypeInfoKind.Object) return;
+        for (var i = type.Properties.Count - 1; i >= 0; i--)
+        {
+            var member = type.Properties[i].AttributeProvider as PropertyInfo;
+            var computed = member is null || member.SetMethod is null;
+            var excluded = type.Type == typeof(ExperimentConfig) && member is not null && NotTraining.Contains(member.Name);
+            if (computed || excluded) type.Properties.RemoveAt(i);
+        }
+    }
+
+    static JsonNode? Sorted(JsonNode? node) => node switch
+    {
+        JsonObject obj => new JsonObject(obj.OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => KeyValuePair.Create(p.Key, Sorted(p.Value?.DeepClone())))),
+        JsonArray array => new JsonArray([.. array.Select(item => Sorted(item?.DeepClone()))]),
+        _ => node?.DeepClone(),
+    };
 }

@@ -106,7 +106,7 @@ public static class CheckpointExport
     /// <summary>base/: the merged weights minus the adapter, with the checkpoint's own config.json and tokenizer.</summary>
     static void WriteBase(string checkpoint, PeftAdapter adapter, IReadOnlyList<string> modelFiles, string folder)
     {
-        var merged = HfModelFolder.Load(checkpoint);
+        var merged = HfModelFolder.Load(checkpoint, verified: true);
         var weights = Lora.Unmerge(merged.Weights, adapter, checkpoint);
         HfModelFolder.Save(folder, merged.Config, weights);
         // Same bytes as merged/ for everything but the weights: the config exactly as trained, and the tokenizer.

@@ -22,7 +22,7 @@ public static class CheckpointReader
     public static LoadedCheckpoint Open(string directory)
     {
         var manifest = Verify(directory);
-        var model = HfModelFolder.Load(directory);
+        var model = HfModelFolder.Load(directory, verified: true);
         var optimizer = SafeTensorsFile.Read(Path.Combine(directory, CheckpointFiles.OptimizerState));
         var trainerState = File.ReadAllText(Path.Combine(directory, CheckpointFiles.TrainerState));
         return new LoadedCheckpoint(model.Config, model.Weights, optimizer.Tensors, trainerState, manifest.Step,
@@ -33,7 +33,7 @@ public static class CheckpointReader
     public static IReadOnlyList<TensorBytes> OpenWeights(string directory)
     {
         Verify(directory);
-        return HfModelFolder.Load(directory).Weights;
+        return HfModelFolder.Load(directory, verified: true).Weights;
     }
 
     /// <summary>Whether the (verified) checkpoint holds a LoRA adapter in <c>adapter/</c>.</summary>

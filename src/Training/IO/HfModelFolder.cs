@@ -15,10 +15,13 @@ public static class HfModelFolder
     public const string SingleWeightsFile = "model.safetensors";
     public const string IndexFile = "model.safetensors.index.json";
 
-    public static HfModelContent Load(string folder)
+    /// <summary>Reads the folder. One of our checkpoints (it has a manifest) is verified first, so no command loads
+    /// a checkpoint whose files changed after it was written; <paramref name="verified"/> says the caller just did.</summary>
+    public static HfModelContent Load(string folder, bool verified = false)
     {
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException($"model folder {folder} does not exist");
+        if (!verified) Checkpoints.ModelFolderDigest.VerifyIfCheckpoint(folder);
         var configPath = Path.Combine(folder, ConfigFile);
         if (!File.Exists(configPath))
             throw new FileNotFoundException($"model folder {folder} has no {ConfigFile}", configPath);

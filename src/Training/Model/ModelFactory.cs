@@ -19,6 +19,8 @@ public static class ModelFactory
         _ => throw new ArgumentException($"dtype '{dtype}' is not supported; use bf16 or fp32"),
     };
 
+    static int WeightBytes(ScalarType computeType) => computeType == ScalarType.BFloat16 ? 2 : 4;
+
     /// <summary>A fresh model from <paramref name="source"/>: loaded from its folder, or initialised from its config
     /// with <paramref name="seed"/>. <paramref name="vocabSize"/> fills in a scratch config's vocab_size when 0.</summary>
     public static DecoderModel Create(ModelSource source, int vocabSize, long seed, Device device)
@@ -29,6 +31,7 @@ public static class ModelFactory
         if (config.VocabSize == 0) config = config with { VocabSize = vocabSize };
         if (config.VocabSize < vocabSize)
             throw new ArgumentException($"model vocab_size {config.VocabSize} is smaller than the tokenizer's {vocabSize}");
+        ModelMemory.ThrowIfTooLarge(config, WeightBytes(computeType), $"to hold its {computeType} weights", "model.config");
         var fresh = new DecoderModel(config, computeType);
         fresh.InitializeWeights(seed);
         fresh.to(device);
@@ -70,6 +73,10 @@ public static class ModelFactory
 
     static DecoderModel LoadHfFolder(string folder, ScalarType computeType)
     {
+        // The config alone says whether the weights can fit; checked before the safetensors are read.
+        var configPath = Path.Combine(folder, HfModelFolder.ConfigFile);
+        if (File.Exists(configPath))
+            ModelMemory.ThrowIfTooLarge(ModelConfig.Load(configPath), WeightBytes(computeType), $"to hold its {computeType} weights", configPath);
         var content = HfModelFolder.Load(folder);
         var model = new DecoderModel(content.Config, computeType);
         LoadWeights(model, content.Weights, folder);

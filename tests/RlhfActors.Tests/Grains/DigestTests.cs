@@ -1,4 +1,7 @@
+using System.Collections.Immutable;
+using System.Reflection;
 using System.Text.Json;
+using RlhfActors.Abstractions.Config;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Data;
 
@@ -18,6 +21,103 @@ public sealed class DigestTests
         Assert.NotEqual(Digests.ConfigSha256(a), Digests.ConfigSha256(otherLr));
         Assert.NotEqual(Digests.ConfigSha256(a), Digests.ConfigSha256(otherTask));
         Assert.Matches("^[0-9a-f]{64}$", Digests.ConfigSha256(a));
+    }
+
+    /// <summary>Walks every stored field of every config record by reflection, changes it alone, and checks that the
+    /// hash changes: a field added later is covered without editing this test.</summary>
+    [Fact]
+    public void Two_configs_that_differ_in_any_field_hash_differently()
+    {
+        var config = TinyExperiment.Create("digest");
+        var baseline = Digests.ConfigSha256(config);
+        var changed = 0;
+        foreach (var (path, variant) in SingleFieldChanges(config, ""))
+        {
+            if (path is "output_dir" or "source_file") Assert.Equal(baseline, Digests.ConfigSha256((ExperimentConfig)variant));
+            else Assert.True(baseline != Digests.ConfigSha256((ExperimentConfig)variant), $"changing {path} left the config hash unchanged");
+            changed++;
+        }
+        Assert.True(changed > 90, $"only {changed} fields were changed; the walk missed sections");
+    }
+
+    /// <summary>(dotted path, a copy of the root with that one field changed) for every stored field under
+    /// <paramref name="record"/>.</summary>
+    static IEnumerable<(string Path, object Root)> SingleFieldChanges(object record, string prefix, Func<object, object>? rebuild = null)
+    {
+        rebuild ??= r => r;
+        foreach (var property in record.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.SetMethod is null || property.Name == "EqualityContract") continue;
+            var path = prefix + JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name);
+            var value = property.GetValue(record);
+            var type = property.PropertyType;
+            if (type.Namespace == typeof(ExperimentConfig).Namespace && type.IsClass)
+            {
+                var p = property;
+                foreach (var change in SingleFieldChanges(value!, path + ".", inner => rebuild(With(record, p, inner))))
+                    yield return change;
+                continue;
+            }
+            yield return (path, rebuild(With(record, property, Changed(property, value))));
+        }
+    }
+
+    static object With(object record, PropertyInfo property, object? value)
+    {
+        var copy = record.GetType().GetMethod("<Clone>$")!.Invoke(record, null)!;
+        property.SetValue(copy, value);
+        return copy;
+    }
+
+    static object? Changed(PropertyInfo property, object? value) => value switch
+    {
+        _ when property.Name == nameof(ModelSection.ConfigJson) => TinyExperiment.ModelConfigJson.Replace("\"hidden_size\": 32", "\"hidden_size\": 64"),
+        int i => i + 1,
+        double d => d + 0.5,
+        bool b => !b,
+        string s => s + "x",
+        null when property.PropertyType == typeof(string) => "x",
+        null when Nullable.GetUnderlyingType(property.PropertyType) == typeof(double) => 0.25,
+        null when Nullable.GetUnderlyingType(property.PropertyType) == typeof(int) => 7,
+        ImmutableSortedDictionary<string, int> map => map.SetItem("zz", 9),
+        ImmutableSortedDictionary<string, string> map => map.SetItem("zz", "9"),
+        ImmutableArray<string> list => list.Add("x"),
+        ImmutableArray<RewardTerm> list => list.Add(new RewardTerm { Name = "format" }),
+        ImmutableArray<WatchTask> list => list.Add(new WatchTask { Task = "addition" }),
+        _ => throw new InvalidOperationException($"the test does not know how to change {property.DeclaringType!.Name}.{property.Name} ({property.PropertyType})"),
+    };
+
+    /// <summary>The canonical JSON names each field by its YAML key: every key written in the shipped experiment files
+    /// is found at the same path in it.</summary>
+    [Fact]
+    public void Every_yaml_key_of_the_shipped_experiments_is_a_key_of_the_config_json()
+    {
+        var folder = Path.Combine(RlhfActors.Tests.Cluster.ChildProcess.Repository, "experiments");
+        foreach (var file in Directory.GetFiles(folder, "*.yaml"))
+        {
+            var config = RlhfActors.Client.Config.ExperimentYamlLoader.Load(file);
+            var json = JsonDocument.Parse(Digests.ConfigToJson(config)).RootElement;
+            var yaml = new YamlDotNet.RepresentationModel.YamlStream();
+            yaml.Load(new StringReader(File.ReadAllText(file)));
+            foreach (var path in MappingPaths((YamlDotNet.RepresentationModel.YamlMappingNode)yaml.Documents[0].RootNode, ""))
+            {
+                if (path is "output_dir") continue;
+                var at = json;
+                foreach (var key in path.Split('.'))
+                    Assert.True(at.ValueKind == JsonValueKind.Object && at.TryGetProperty(key, out at), $"{Path.GetFileName(file)}: {path} is not in the config JSON");
+            }
+        }
+    }
+
+    static IEnumerable<string> MappingPaths(YamlDotNet.RepresentationModel.YamlMappingNode node, string prefix)
+    {
+        foreach (var (key, value) in node.Children)
+        {
+            var path = prefix + ((YamlDotNet.RepresentationModel.YamlScalarNode)key).Value;
+            yield return path;
+            if (value is YamlDotNet.RepresentationModel.YamlMappingNode child && path != "model.config")
+                foreach (var inner in MappingPaths(child, path + ".")) yield return inner;
+        }
     }
 
     [Fact]

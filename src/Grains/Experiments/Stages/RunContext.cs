@@ -148,7 +148,7 @@ public sealed class RunContext(
         var step = Record.Status.Step;
         // What the learner's checkpoint does not hold (the PPO critic) is saved first, so the cursor can name it.
         if (runningStage() is { } stage) await stage.BeforeCheckpointAsync(step);
-        var provenance = CheckpointProvenance.Create(ExperimentId, config, Record.Learner?.DatasetSha256 ?? "", version, step);
+        var provenance = CheckpointProvenance.Create(ExperimentId, config, Record.Learner, version, step);
         var result = await Learner.SaveCheckpoint(new CheckpointRequest
         {
             Directory = OutputDirectory.Checkpoint(config.OutputDir, step),
