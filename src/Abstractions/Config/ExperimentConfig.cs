@@ -36,6 +36,10 @@ public sealed record ExperimentConfig
     [Id(13)] public DpoSection Dpo { get; init; } = new();
     [Id(14)] public PpoSection Ppo { get; init; } = new();
     [Id(15)] public RlaifSection Rlaif { get; init; } = new();
+    /// <summary>Updates whose loss or gradient norm is NaN or infinite are skipped; past this many (in any one stage)
+    /// the run fails, naming the step and stage, with its last finite weights. 3 rides out a rare overflow; a diverged
+    /// run (learning_rate: 1e9) fails within a few steps instead of training on NaN and reporting success.</summary>
+    [Id(16)] public int MaxNonfiniteSteps { get; init; } = 3;
 
     public const string SftAlgorithm = "sft", GrpoAlgorithm = "grpo", PpoAlgorithm = "ppo", DpoAlgorithm = "dpo", RlaifAlgorithm = "rlaif";
 

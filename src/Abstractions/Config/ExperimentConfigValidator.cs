@@ -78,6 +78,7 @@ public static partial class ExperimentConfigValidator
         Check(config.Eval.MaxNewTokens > 0, "eval.max_new_tokens", "must be > 0", config.Eval.MaxNewTokens);
         Check(config.Checkpoint.Every >= 0, "checkpoint.every", "must be >= 0 (0 = only at the end)", config.Checkpoint.Every);
         Check(config.Checkpoint.Keep >= 0, "checkpoint.keep", "must be >= 0 (0 = keep every checkpoint)", config.Checkpoint.Keep);
+        Check(config.MaxNonfiniteSteps >= 0, "max_nonfinite_steps", "must be >= 0 (0 = fail at the first non-finite update)", config.MaxNonfiniteSteps);
         Check(config.OutputDir.Length > 0, "output_dir", "must be a folder path", config.OutputDir);
         return errors;
     }

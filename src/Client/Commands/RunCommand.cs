@@ -120,6 +120,7 @@ public static class RunCommand
             if (status.State is not ExperimentState.Completed)
             {
                 cli.Stderr.WriteLine($"error: experiment '{config.Name}' {status.State.ToString().ToLowerInvariant()} at step {status.Step}/{status.TotalSteps}: {status.Error}");
+                if (json) cli.Stdout.WriteLine(FailureJson(config, status));
                 return ExitCodes.Failed;
             }
             var result = await experiment.GetResult()
@@ -141,6 +142,17 @@ public static class RunCommand
             await Task.Delay(PollInterval, cancellationToken);
         }
     }
+
+    /// <summary>The one-line JSON of <c>--json</c> when the run did not complete: its state, where it stopped and why.</summary>
+    public static string FailureJson(ExperimentConfig config, ExperimentStatus status) => new System.Text.Json.Nodes.JsonObject
+    {
+        ["experiment"] = config.Name,
+        ["state"] = status.State.ToString(),
+        ["step"] = status.Step,
+        ["total_steps"] = status.TotalSteps,
+        ["error"] = status.Error,
+        ["checkpoint"] = status.CheckpointPath,
+    }.ToJsonString();
 
     /// <summary>The one-line JSON result of <c>--json</c> (benchmarks and scripts parse it).</summary>
     public static string ResultJson(ExperimentConfig config, ExperimentResult result)

@@ -97,6 +97,7 @@ public static partial class ExperimentYamlLoader
             Name = name,
             Algorithm = root.String("algorithm") ?? defaults.Algorithm,
             Seed = root.Int("seed") ?? defaults.Seed,
+            MaxNonfiniteSteps = root.Int("max_nonfinite_steps") ?? defaults.MaxNonfiniteSteps,
             Model = ReadModel(root, context),
             Data = ReadData(root),
             Sft = ReadSft(root),

@@ -379,7 +379,10 @@ public sealed partial class ExperimentGrain(
 
     async Task FailAsync(Exception error)
     {
-        LogFailed(error, ExperimentId, Record.Status.Step);
+        // The reason is the message; its stack trace is for whoever debugs this code, not for the user who set a
+        // learning rate too high, so it goes to the debug level.
+        LogFailed(ExperimentId, Record.Status.Step, error.Message);
+        LogFailureDetail(error, ExperimentId);
         Record.FinishedAt = DateTimeOffset.UtcNow;
         SetStatus(s => s with { State = ExperimentState.Failed, Error = error.Message });
         await ReleaseWorkersAsync();
@@ -448,8 +451,11 @@ public sealed partial class ExperimentGrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: its record is written again (step {Step})")]
     private partial void LogPersisted(string experimentId, int step);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Experiment {ExperimentId} failed at step {Step}")]
-    private partial void LogFailed(Exception error, string experimentId, int step);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Experiment {ExperimentId} failed at step {Step}: {Reason}")]
+    private partial void LogFailed(string experimentId, int step, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Experiment {ExperimentId}: the failure's detail")]
+    private partial void LogFailureDetail(Exception error, string experimentId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: could not release its learner / sampler or save its state")]
     private partial void LogReleaseFailed(Exception error, string experimentId);

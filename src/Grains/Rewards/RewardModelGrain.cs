@@ -116,6 +116,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
             WarmupSteps = section.WarmupSteps,
             WeightDecay = section.WeightDecay,
             MaxGradNorm = section.MaxGradNorm,
+            MaxNonfiniteSteps = config.MaxNonfiniteSteps,
             CenterRewardsCoefficient = section.CenterRewardsCoefficient,
         };
         var (trainer, heldOut, before) = await _device.RunAsync(() =>

@@ -54,6 +54,7 @@ public static class ExperimentSpecs
         Beta1 = config.Sft.AdamBeta1,
         Beta2 = config.Sft.AdamBeta2,
         MaxGradNorm = config.Sft.MaxGradNorm,
+        MaxNonfiniteSteps = config.MaxNonfiniteSteps,
         CompletionOnlyLoss = config.Sft.CompletionOnlyLoss,
     };
 

@@ -77,6 +77,7 @@ public static class GrpoSpecs
             MaxStaleness = g.MaxStaleness,
             StaleMode = StaleModes[g.StaleMode],
             IsCap = g.IsCap,
+            MaxNonfiniteSteps = config.MaxNonfiniteSteps,
         };
     }
 

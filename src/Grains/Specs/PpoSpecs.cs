@@ -31,6 +31,7 @@ public static class PpoSpecs
             LearningRate = p.LearningRate,
             CriticLearningRate = p.CriticLearningRate,
             MaxGradNorm = p.MaxGradNorm,
+            MaxNonfiniteSteps = config.MaxNonfiniteSteps,
         };
     }
 

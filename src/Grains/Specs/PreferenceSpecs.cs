@@ -59,6 +59,7 @@ public static class PreferenceSpecs
         LearningRate = config.Dpo.LearningRate,
         BatchSize = config.Dpo.BatchSize,
         MaxGradNorm = config.Dpo.MaxGradNorm,
+        MaxNonfiniteSteps = config.MaxNonfiniteSteps,
         WeightDecay = config.Dpo.WeightDecay,
     };
 

@@ -9,6 +9,9 @@ using RlhfActors.Training.Weights;
 
 namespace RlhfActors.Training.Checkpoints;
 
+/// <summary>Thrown instead of writing a checkpoint whose weights are not all finite.</summary>
+public sealed class NonFiniteWeightsException(string message) : InvalidOperationException(message);
+
 /// <summary>
 /// Writes a checkpoint folder: a Hugging Face model folder (config.json + model.safetensors or shards),
 /// optimizer.safetensors, trainer_state.json, under LoRA an <c>adapter/</c> PEFT folder and, last, manifest.json with
@@ -35,6 +38,9 @@ public static class CheckpointWriter
         ArgumentNullException.ThrowIfNull(provenance);
         if (step < 0) throw new ArgumentException($"step must be >= 0, got {step}", nameof(step));
         RequireJson(trainerStateJson);
+        // A diverged model is not a checkpoint: nothing that verifies may hold NaN or infinite weights.
+        if (FiniteWeights.FirstNonFinite(weights) is { } bad)
+            throw new NonFiniteWeightsException($"refusing to write checkpoint {directory}: weight '{bad.Name}' holds a NaN or infinite value (element {bad.Index}); the model has diverged");
 
         var target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);

@@ -36,6 +36,7 @@ public sealed class DpoLearner : IDisposable
     readonly DecoderModel policy;
     readonly DecoderModel? reference;
     readonly ITokenizer tokenizer;
+    readonly FiniteUpdates finite;
     readonly DpoOptions options;
     readonly AdamW optimizer;
 
@@ -48,6 +49,7 @@ public sealed class DpoLearner : IDisposable
         this.options = options;
         // TRL's (HF Trainer's) AdamW defaults: β₁ 0.9, β₂ 0.999, ε 1e-8.
         optimizer = new AdamW(policy.TrainableParameters(), beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: options.WeightDecay);
+        finite = new FiniteUpdates(options.MaxNonfiniteSteps, "dpo");
     }
 
     public DecoderModel Policy => policy;
@@ -75,10 +77,8 @@ public sealed class DpoLearner : IDisposable
             : output.Loss;
         optimizer.ZeroGrad();
         loss.backward();
-        var parameters = policy.TrainableParameters().Select(p => p.Param);
-        // Clip to the configured norm, or (0 = no clipping) measure it only: an infinite max norm leaves the gradients alone.
-        double gradNorm = nn.utils.clip_grad_norm_(parameters, options.MaxGradNorm > 0 ? options.MaxGradNorm : double.PositiveInfinity);
-        optimizer.Step(learningRate);
+        double gradNorm = FiniteUpdates.ClipGradients(policy.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
+        if (finite.Admit(loss.ToDouble(), gradNorm, StepsDone + 1)) optimizer.Step(learningRate);
         StepsDone++;
         return new DpoStepMetrics(StepsDone, loss.ToDouble(), output.RewardsChosen, output.RewardsRejected,
             output.Margin, output.Accuracy, gradNorm, batch.Count, clock.Elapsed.TotalSeconds);

@@ -34,6 +34,9 @@ public sealed record DpoOptions
 
     /// <summary>Global gradient-norm clip (TRL max_grad_norm: 1.0); 0 = no clipping.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Updates with a non-finite loss or gradient norm that are skipped before the run fails (see
+    /// <see cref="Optim.FiniteUpdates"/>); the experiment's <c>max_nonfinite_steps</c>.</summary>
+    public int MaxNonfiniteSteps { get; init; } = 3;
 
     /// <summary>AdamW decoupled weight decay on matrices (TRL weight_decay: 0.0).</summary>
     public double WeightDecay { get; init; }

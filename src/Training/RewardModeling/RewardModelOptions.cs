@@ -15,6 +15,9 @@ public sealed record RewardModelOptions
     public double Beta2 { get; init; } = 0.999;
     /// <summary>Global gradient-norm clip; 0 = no clipping.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Updates with a non-finite loss or gradient norm that are skipped before the run fails (see
+    /// <see cref="Optim.FiniteUpdates"/>); the experiment's <c>max_nonfinite_steps</c>.</summary>
+    public int MaxNonfiniteSteps { get; init; } = 3;
     /// <summary>λ of the centering term λ·mean((r_c + r_r)²) (TRL's center_rewards_coefficient); 0 = off.</summary>
     public double CenterRewardsCoefficient { get; init; }
 

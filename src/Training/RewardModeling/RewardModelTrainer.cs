@@ -28,12 +28,15 @@ public sealed class RewardModelTrainer : IDisposable
     readonly WarmupCosineSchedule schedule;
     readonly EpochSampler<EncodedPreference> data;
 
+    readonly FiniteUpdates finite;
+
     RewardModelTrainer(ScalarHeadModel model, ITokenizer tokenizer, EncodedPreference[] train, RewardModelOptions options, int seed)
     {
         this.model = model;
         this.tokenizer = tokenizer;
         this.options = options;
         optimizer = new AdamW(model.TrainableParameters(), options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
+        finite = new FiniteUpdates(options.MaxNonfiniteSteps, "reward_model");
         schedule = new WarmupCosineSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRateRatio);
         data = new EpochSampler<EncodedPreference>(train, seed);
     }
@@ -83,11 +86,9 @@ public sealed class RewardModelTrainer : IDisposable
             result = BradleyTerryLoss.Compute(chosen, rejected, margin, options.CenterRewardsCoefficient);
             optimizer.ZeroGrad();
             result.Loss.backward();
-            gradNorm = options.MaxGradNorm > 0
-                ? nn.utils.clip_grad_norm_(model.TrainableParameters().Select(p => p.Param), options.MaxGradNorm)
-                : double.NaN;
-            optimizer.Step(lr);
+            gradNorm = FiniteUpdates.ClipGradients(model.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
             loss = result.Loss.item<float>();
+            if (finite.Admit(loss, gradNorm, step)) optimizer.Step(lr);
         }
         StepsDone = step;
         return new RewardModelStepMetrics(step, loss, result.Accuracy, result.MeanMargin, lr, gradNorm, clock.Elapsed.TotalSeconds);

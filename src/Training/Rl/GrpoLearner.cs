@@ -41,6 +41,7 @@ public sealed class GrpoLearner : IDisposable
     readonly DecoderModel? reference;
     readonly AdamW optimizer;
     readonly GrpoOptions options;
+    readonly FiniteUpdates finite;
     readonly double maxGradNorm;
     readonly int padId;
 
@@ -54,6 +55,7 @@ public sealed class GrpoLearner : IDisposable
         this.maxGradNorm = maxGradNorm;
         this.padId = padId;
         optimizer = new AdamW(policy.TrainableParameters(), beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: weightDecay);
+        finite = new FiniteUpdates(options.MaxNonfiniteSteps, "grpo");
         PolicyVersion = initialVersion;
     }
 
@@ -125,8 +127,8 @@ public sealed class GrpoLearner : IDisposable
             });
             optimizer.ZeroGrad();
             last.Loss.backward();
-            gradNorm = maxGradNorm > 0 ? nn.utils.clip_grad_norm_(policy.TrainableParameters().Select(p => p.Param), maxGradNorm) : double.NaN;
-            optimizer.Step(learningRate);
+            gradNorm = FiniteUpdates.ClipGradients(policy.TrainableParameters().Select(p => p.Param), maxGradNorm);
+            if (finite.Admit(last.Loss.ToDouble(), gradNorm, StepsDone + 1)) optimizer.Step(learningRate);
             last = last with { Loss = last.Loss.detach().MoveToOuterDisposeScope() };
         }
         StepsDone++;

@@ -57,6 +57,9 @@ public sealed record GrpoOptions
 
     /// <summary>Completion length limit (TRL max_completion_length: 256); also the Dr. GRPO normaliser.</summary>
     public int MaxCompletionLength { get; init; } = 256;
+    /// <summary>Updates with a non-finite loss or gradient norm that are skipped before the run fails (see
+    /// <see cref="Optim.FiniteUpdates"/>); the experiment's <c>max_nonfinite_steps</c>.</summary>
+    public int MaxNonfiniteSteps { get; init; } = 3;
 
     /// <summary>Learning rate (TRL learning_rate: 1e-6, tuned for fine-tuning billion-parameter pretrained models).
     /// Ours is task-dependent: the built-in tasks' small decoders need far larger steps; set it per experiment.</summary>

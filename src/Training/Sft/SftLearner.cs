@@ -43,6 +43,7 @@ public sealed class SftLearner : IDisposable
     readonly Device device;
     readonly int seed;
     readonly EpochSampler<EncodedExample> data;
+    readonly FiniteUpdates finite;
 
     SftLearner(DecoderModel model, ITokenizer tokenizer, EncodedExample[] examples, SftOptions options, int seed, Device device)
     {
@@ -52,6 +53,7 @@ public sealed class SftLearner : IDisposable
         this.seed = seed;
         this.device = device;
         optimizer = new AdamW(model.TrainableParameters(), options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
+        finite = new FiniteUpdates(options.MaxNonfiniteSteps, "sft");
         schedule = new WarmupCosineSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRateRatio);
         data = new EpochSampler<EncodedExample>(examples, seed);
     }
@@ -104,11 +106,9 @@ public sealed class SftLearner : IDisposable
             var lossTensor = SftLoss.TokenMeanNll(model.Forward(inputs), targets, mask);
             optimizer.ZeroGrad();
             lossTensor.backward();
-            gradNorm = options.MaxGradNorm > 0
-                ? TorchSharp.torch.nn.utils.clip_grad_norm_(model.TrainableParameters().Select(p => p.Param), options.MaxGradNorm)
-                : double.NaN;
-            optimizer.Step(lr);
+            gradNorm = FiniteUpdates.ClipGradients(model.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
             loss = lossTensor.item<float>();
+            if (finite.Admit(loss, gradNorm, step)) optimizer.Step(lr);
         }
         StepsDone = step;
         return new SftStepMetrics(step, loss, lr, gradNorm, batch.RealTokens, clock.Elapsed.TotalSeconds);

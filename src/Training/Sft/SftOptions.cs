@@ -13,6 +13,9 @@ public sealed record SftOptions
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.95;
     public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Updates with a non-finite loss or gradient norm that are skipped before the run fails (see
+    /// <see cref="Optim.FiniteUpdates"/>); the experiment's <c>max_nonfinite_steps</c>.</summary>
+    public int MaxNonfiniteSteps { get; init; } = 3;
     /// <summary>True: loss on completion tokens only (TRL's completion_only_loss). False: on every non-pad token.</summary>
     public bool CompletionOnlyLoss { get; init; } = true;
 }

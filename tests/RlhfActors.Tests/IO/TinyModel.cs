@@ -19,6 +19,9 @@ static class TinyModel
         {
             var data = new byte[shape.Aggregate(dtype == "F32" ? 4L : 2L, (a, b) => a * b)];
             rng.NextBytes(data);
+            // Clear the exponent's top bit of every float so each is finite: a checkpoint of NaN weights is refused.
+            var width = dtype == "F32" ? 4 : 2;
+            for (var i = width - 1; i < data.Length; i += width) data[i] &= 0xBF;
             return new TensorBytes(name, dtype, shape, data);
         }
         return new[]

@@ -28,6 +28,7 @@ public sealed class CriticLearner : IDisposable
     readonly ScalarHeadModel critic;
     readonly AdamW optimizer;
     readonly PpoOptions options;
+    readonly FiniteUpdates finite;
     readonly int padId;
 
     public CriticLearner(ScalarHeadModel critic, PpoOptions options, int padId, double weightDecay = 0.0)
@@ -37,6 +38,7 @@ public sealed class CriticLearner : IDisposable
         this.options = options;
         this.padId = padId;
         optimizer = new AdamW(critic.TrainableParameters(), beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: weightDecay);
+        finite = new FiniteUpdates(options.MaxNonfiniteSteps, "ppo critic");
     }
 
     public ScalarHeadModel Critic => critic;
@@ -82,10 +84,9 @@ public sealed class CriticLearner : IDisposable
             var output = ValueLoss.Compute(values, Pick(anchors), Pick(targets), miniMask, options.ClipRangeValue);
             optimizer.ZeroGrad();
             output.Loss.backward();
-            normSum += options.MaxGradNorm > 0
-                ? nn.utils.clip_grad_norm_(critic.TrainableParameters().Select(p => p.Param), options.MaxGradNorm)
-                : double.NaN;
-            optimizer.Step(learningRate);
+            var norm = FiniteUpdates.ClipGradients(critic.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
+            normSum += norm;
+            if (finite.Admit(output.Loss.ToDouble(), norm, StepsDone + 1)) optimizer.Step(learningRate);
             lossSum += output.Loss.ToDouble();
             clipSum += output.ClipFraction;
         }

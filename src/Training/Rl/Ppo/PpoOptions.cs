@@ -56,6 +56,9 @@ public sealed record PpoOptions
 
     /// <summary>Gradient-norm clip of each model's update, 0 = off (TRL max_grad_norm: 1.0).</summary>
     public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Updates with a non-finite loss or gradient norm that are skipped before the run fails (see
+    /// <see cref="Optim.FiniteUpdates"/>); the experiment's <c>max_nonfinite_steps</c>.</summary>
+    public int MaxNonfiniteSteps { get; init; } = 3;
 
     /// <summary>Every invalid field, one message each, naming the field: "ppo.cliprange must be in [0, 1) (got 2)".</summary>
     public IReadOnlyList<string> Errors()

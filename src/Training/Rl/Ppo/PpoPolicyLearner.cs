@@ -46,6 +46,7 @@ public sealed class PpoPolicyLearner : IDisposable
     readonly DecoderModel policy;
     readonly AdamW optimizer;
     readonly PpoOptions options;
+    readonly FiniteUpdates finite;
     readonly int padId;
 
     public PpoPolicyLearner(DecoderModel policy, PpoOptions options, int padId, double weightDecay = 0.0, long initialVersion = 0)
@@ -55,6 +56,7 @@ public sealed class PpoPolicyLearner : IDisposable
         this.options = options;
         this.padId = padId;
         optimizer = new AdamW(policy.TrainableParameters(), beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: weightDecay);
+        finite = new FiniteUpdates(options.MaxNonfiniteSteps, "ppo");
         PolicyVersion = initialVersion;
     }
 
@@ -130,10 +132,9 @@ public sealed class PpoPolicyLearner : IDisposable
             });
             optimizer.ZeroGrad();
             output.Loss.backward();
-            normSum += options.MaxGradNorm > 0
-                ? nn.utils.clip_grad_norm_(policy.TrainableParameters().Select(p => p.Param), options.MaxGradNorm)
-                : double.NaN;
-            optimizer.Step(learningRate);
+            var norm = FiniteUpdates.ClipGradients(policy.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
+            normSum += norm;
+            if (finite.Admit(output.Loss.ToDouble(), norm, StepsDone + 1)) optimizer.Step(learningRate);
             lossSum += output.Loss.ToDouble();
             clipSum += output.ClipFraction;
         }
