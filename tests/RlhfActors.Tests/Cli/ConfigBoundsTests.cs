@@ -127,4 +127,20 @@ public sealed class ConfigBoundsTests : IDisposable
         var config = ExperimentYamlLoader.Parse(text, File);
         Assert.Contains("\"max_position_embeddings\":32", config.Model.ConfigJson);
     }
+
+    [Theory]
+    [InlineData("  train_examples: 2000", "  train_examples: 10000001", "data.train_examples must be at most 10000000 (the limit for generated examples) (got 10000001)")]
+    [InlineData("  train_examples: 2000", "  train_examples: 1000000000", "data.train_examples must be at most 10000000")]
+    [InlineData("  eval_examples: 20", "  eval_examples: 1000001", "data.eval_examples must be at most 1000000 (the limit for generated examples) (got 1000001)")]
+    public void Example_counts_past_the_cap_are_errors_naming_the_field_and_the_cap(string line, string replacement, string expected) =>
+        BadField.IsNamedWithItsLine(TinyYaml.Text(Output), File, line, replacement, expected);
+
+    [Fact]
+    public void Example_counts_at_the_cap_pass_validation()
+    {
+        var text = TinyYaml.With(TinyYaml.Text(Output), "  train_examples: 2000", "  train_examples: 10000000");
+        text = TinyYaml.With(text, "  eval_examples: 20", "  eval_examples: 1000000");
+        var config = ExperimentYamlLoader.Parse(text, File);
+        Assert.Equal((10_000_000, 1_000_000), (config.Data.TrainExamples, config.Data.EvalExamples));
+    }
 }
