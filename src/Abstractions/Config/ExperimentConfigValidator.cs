@@ -16,6 +16,14 @@ public static partial class ExperimentConfigValidator
     public static readonly IReadOnlyList<string> JudgeTypes = [JudgeSection.RewardModel, JudgeSection.Decoder, JudgeSection.Http];
     public static readonly IReadOnlyList<string> DTypes = ["bf16", "fp32"];
 
+    /// <summary>Most examples a built-in task may generate for training. Every process that reads the data (the
+    /// learner, each sampler) holds all of them in memory, at roughly 100-200 bytes an example for the built-in tasks'
+    /// short prompts: 10 million is 1-2 GB per process, a thousand times the default of 10,000.</summary>
+    public const int MaxTrainExamples = 10_000_000;
+    /// <summary>Most held-out examples, five thousand times the default of 200: they are drawn as distinct prompts
+    /// (kept in a set while drawing), and every evaluation generates a completion for each of them.</summary>
+    public const int MaxEvalExamples = 1_000_000;
+
     public static IReadOnlyList<ConfigError> Validate(ExperimentConfig config)
     {
         var errors = new List<ConfigError>();
@@ -45,8 +53,8 @@ public static partial class ExperimentConfigValidator
         Check(data.TrainFile is null || data.TrainFile.Length > 0, "data.train_file", "must be a path", data.TrainFile);
         Check(data.EvalFile is null || data.TrainFile is not null, "data.eval_file", "needs data.train_file", data.EvalFile);
         Check(data.TaskParameters.Count == 0 || data.Task is not null, "data.task_parameters", "needs data.task", "a mapping");
-        Check(data.TrainExamples > 0, "data.train_examples", "must be > 0", data.TrainExamples);
-        Check(data.EvalExamples > 0, "data.eval_examples", "must be > 0", data.EvalExamples);
+        CheckCount(data.TrainExamples, "data.train_examples", MaxTrainExamples, Check);
+        CheckCount(data.EvalExamples, "data.eval_examples", MaxEvalExamples, Check);
         Check(data.TeacherCarryDrop is >= 0 and <= 1, "data.teacher_carry_drop", "must be between 0 and 1", data.TeacherCarryDrop);
         Check(data.TeacherCarryDrop == 0 || data.Task == "addition", "data.teacher_carry_drop", "needs data.task: addition", data.Task);
 
@@ -71,7 +79,7 @@ public static partial class ExperimentConfigValidator
         {
             var watch = config.Eval.Watch[i];
             Check(watch.Task.Length > 0, $"eval.watch[{i}].task", "must name a built-in task", watch.Task);
-            Check(watch.EvalExamples > 0, $"eval.watch[{i}].eval_examples", "must be > 0", watch.EvalExamples);
+            CheckCount(watch.EvalExamples, $"eval.watch[{i}].eval_examples", MaxEvalExamples, Check);
         }
 
         Check(config.Eval.Every >= 0, "eval.every", "must be >= 0 (0 = only before and after training)", config.Eval.Every);
@@ -121,8 +129,16 @@ public static partial class ExperimentConfigValidator
     {
         check(pairs.Task is null || pairs.TrainFile is null, path, "must set at most one of 'task' and 'train_file'", pairs.Task);
         check(pairs.TrainFile is null == pairs.EvalFile is null, $"{path}.eval_file", "must be given with train_file (held-out pairs)", pairs.EvalFile);
-        check(pairs.TrainExamples is null or > 0, $"{path}.train_examples", "must be > 0", pairs.TrainExamples);
-        check(pairs.EvalExamples is null or > 0, $"{path}.eval_examples", "must be > 0", pairs.EvalExamples);
+        if (pairs.TrainExamples is { } train) CheckCount(train, $"{path}.train_examples", MaxTrainExamples, check);
+        if (pairs.EvalExamples is { } eval) CheckCount(eval, $"{path}.eval_examples", MaxEvalExamples, check);
+    }
+
+    /// <summary>A number of examples to generate: positive, and no more than <paramref name="max"/> (generation holds
+    /// them all in memory, so an unbounded count grows until the process is killed).</summary>
+    static void CheckCount(int count, string path, int max, Action<bool, string, string, object?> check)
+    {
+        check(count > 0, path, "must be > 0", count);
+        check(count <= max, path, $"must be at most {max} (the limit for generated examples)", count);
     }
 
     static void ValidatePpo(PpoSection ppo, Action<bool, string, string, object?> check)

@@ -33,18 +33,44 @@ public static partial class ExperimentYamlLoader
         if (!File.Exists(path))
             throw new ConfigLoadException(path, [$"{path}: experiment file not found"]);
         string text;
-        try { text = File.ReadAllText(path); }
+        try { text = ReadBounded(path); }
         catch (IOException e) { throw new ConfigLoadException(path, [$"{path}: cannot read: {e.Message}"]); }
         return Parse(text, path);
+    }
+
+    /// <summary>The file's text, read no further than <see cref="YamlBounds.MaxFileBytes"/> + 1 bytes: a length is
+    /// checked before reading, and the read itself stops there for files whose length says nothing (a pipe, /dev/zero).</summary>
+    static string ReadBounded(string path)
+    {
+        using var file = File.OpenRead(path);
+        if (file.CanSeek && file.Length > YamlBounds.MaxFileBytes) throw TooLarge(path, $"{file.Length} bytes");
+        var bytes = new byte[YamlBounds.MaxFileBytes + 1];
+        int read = file.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        if (read > YamlBounds.MaxFileBytes) throw TooLarge(path, $"more than {YamlBounds.MaxFileBytes} bytes");
+        // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise.
+        using var reader = new StreamReader(new MemoryStream(bytes, 0, read), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
+
+        static ConfigLoadException TooLarge(string path, string size) =>
+            new(path, [$"{path}: YAML too large: {size} (the limit for an experiment file is {YamlBounds.MaxFileBytes} bytes)"]);
     }
 
     /// <summary>Parses YAML text; <paramref name="source"/> names it in errors.</summary>
     public static ExperimentConfig Parse(string yaml, string source)
     {
         var context = new LoadContext(source);
+        if (yaml.Length > YamlBounds.MaxFileBytes)
+        {
+            context.Error(null, $"YAML too large: {yaml.Length} characters (the limit for an experiment file is {YamlBounds.MaxFileBytes})");
+            context.ThrowIfErrors();
+        }
         var stream = new YamlStream();
         try
         {
+            // The caps first: building the representation model recurses per nesting level, and reading model.config
+            // expands aliases.
+            YamlBounds.Check(yaml, context);
+            context.ThrowIfErrors();
             stream.Load(new StringReader(yaml));
         }
         catch (YamlException e)

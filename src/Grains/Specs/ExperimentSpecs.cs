@@ -22,6 +22,7 @@ public static class ExperimentSpecs
         TrainFile = config.Data.TrainFile,
         EvalFile = config.Data.EvalFile,
         Seed = config.Seed,
+        Tokenizer = config.Model.ResolvedTokenizer,
     };
 
     /// <summary>A watched earlier task's held-out set (eval.watch): generated from its own task and parameters with the

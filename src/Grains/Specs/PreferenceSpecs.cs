@@ -3,6 +3,7 @@ using RlhfActors.Abstractions.Preference;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Preference;
 using RlhfActors.Training.RewardModeling;
+using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Grains.Specs;
 
@@ -25,8 +26,12 @@ public static class PreferenceSpecs
         PreferenceDataSection pairs, string field)
     {
         if (pairs.TrainFile is not null)
-            return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile), PreferenceJsonl.ReadPreferencePairs(pairs.EvalFile
-                ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file")).Select(m => m.Pair).ToArray());
+        {
+            bool charTokenizer = Tokenizers.IsCharacter(config.Model.ResolvedTokenizer);
+            var evalFile = pairs.EvalFile ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file");
+            return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile, charTokenizer: charTokenizer),
+                PreferenceJsonl.ReadPreferencePairs(evalFile, charTokenizer: charTokenizer).Select(m => m.Pair).ToArray());
+        }
         var task = pairs.Task ?? config.Data.Task
                    ?? throw new ArgumentException($"{field}: name a task or a train_file (the experiment's data has no task to make pairs from)");
         var parameters = pairs.TaskParameters.Count > 0 || task != config.Data.Task ? pairs.TaskParameters : config.Data.TaskParameters;

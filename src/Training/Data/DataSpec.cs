@@ -13,6 +13,10 @@ public sealed record DataSpec
     public string? TrainFile { get; init; }
     public string? EvalFile { get; init; }
     public int Seed { get; init; } = 1;
+    /// <summary>The tokenizer the examples will be encoded with ("char" or a path), when known. With the character
+    /// tokenizer, file examples are checked against its vocabulary as they are read, so that a character it lacks is
+    /// reported at its file and line.</summary>
+    public string? Tokenizer { get; init; }
 }
 
 /// <summary>Decides whether a generated completion answers an example correctly.</summary>

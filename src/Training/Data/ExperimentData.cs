@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using RlhfActors.Training.Tasks;
+using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Training.Data;
 
@@ -32,9 +33,10 @@ public static class ExperimentData
             throw new ArgumentException($"data: EvalFile is required when TrainFile ({spec.TrainFile}) is given", nameof(spec));
         if (spec.TaskParameters is { Count: > 0 })
             throw new ArgumentException("data: TaskParameters only apply with Task, not with TrainFile", nameof(spec));
+        bool charTokenizer = spec.Tokenizer is { } tokenizer && Tokenizers.IsCharacter(tokenizer);
         return new LoadedData(
-            JsonlDataset.ReadPromptCompletions(spec.TrainFile!),
-            JsonlDataset.ReadPromptCompletions(spec.EvalFile),
+            JsonlDataset.ReadPromptCompletions(spec.TrainFile!, charTokenizer: charTokenizer),
+            JsonlDataset.ReadPromptCompletions(spec.EvalFile, charTokenizer: charTokenizer),
             ExactMatchVerifier.Instance);
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Training.Data;
 
@@ -15,20 +16,24 @@ namespace RlhfActors.Training.Data;
 /// chat template keeps the examples usable with the character tokenizer of the built-in models.</item>
 /// </list>
 /// Blank lines are skipped. The first malformed line throws InvalidDataException "path:LINE: why" and nothing
-/// is returned, so a half-read dataset never trains silently.
+/// is returned, so a half-read dataset never trains silently. The file is read within <see cref="JsonlLimits"/> as
+/// strict UTF-8 (<see cref="JsonlLines"/>). With <c>charTokenizer</c>, a character the built-in character tokenizer
+/// cannot encode is an error at its line here, rather than a message without file or line when training encodes it.
 /// </summary>
 public static class JsonlDataset
 {
-    public static IReadOnlyList<PromptCompletion> ReadPromptCompletions(string path)
+    public static IReadOnlyList<PromptCompletion> ReadPromptCompletions(string path, JsonlLimits? limits = null, bool charTokenizer = false)
     {
         ArgumentNullException.ThrowIfNull(path);
         var examples = new List<PromptCompletion>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        foreach (var (number, line) in JsonlLines.Read(path, limits ?? JsonlLimits.Default))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            examples.Add(ParseLine(line, new LineReader(path, lineNumber)));
+            var at = new LineReader(path, number);
+            var example = ParseLine(line, at);
+            if (charTokenizer)
+                foreach (var (field, text) in new[] { ("prompt", example.Prompt), ("completion", example.Completion) })
+                    if (CharTokenizer.Unencodable(text) is { } why) throw at.Error($"{why} of field '{field}'");
+            examples.Add(example);
         }
         if (examples.Count == 0) throw new InvalidDataException($"{path}: no examples (the file is empty or blank)");
         return examples;
@@ -79,7 +84,7 @@ public static class JsonlDataset
     }
 
     /// <summary>Reads fields of one line; every error names the file and the 1-based line number.</summary>
-    sealed class LineReader(string path, int line)
+    sealed class LineReader(string path, long line)
     {
         public InvalidDataException Error(string why) => new($"{path}:{line}: {why}");
 

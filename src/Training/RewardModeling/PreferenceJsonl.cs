@@ -1,6 +1,6 @@
-using System.Text;
 using System.Text.Json;
 using RlhfActors.Training.Data;
+using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Training.RewardModeling;
 
@@ -12,26 +12,28 @@ public sealed record MarginedPreference(PreferencePair Pair, double Margin);
 /// <c>{"prompt": "2+3=", "chosen": "5", "rejected": "6", "margin": 1.5}</c>; <c>margin</c> is optional (0 when absent),
 /// the three strings are required. Blank lines are skipped. As in <see cref="JsonlDataset"/>, the first malformed line
 /// throws InvalidDataException "path:LINE: why" naming the field, and nothing is returned, so a half-read preference
-/// set never trains a reward model silently.
+/// set never trains a reward model silently; the file is read within the same <see cref="JsonlLimits"/> as strict
+/// UTF-8, and <c>charTokenizer</c> checks the three strings against the character tokenizer's vocabulary.
 /// </summary>
 public static class PreferenceJsonl
 {
-    public static IReadOnlyList<MarginedPreference> ReadPreferencePairs(string path)
+    public static IReadOnlyList<MarginedPreference> ReadPreferencePairs(string path, JsonlLimits? limits = null, bool charTokenizer = false)
     {
         ArgumentNullException.ThrowIfNull(path);
         var pairs = new List<MarginedPreference>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        foreach (var (number, line) in JsonlLines.Read(path, limits ?? JsonlLimits.Default))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            pairs.Add(ParseLine(line, path, lineNumber));
+            var pair = ParseLine(line, path, number);
+            if (charTokenizer)
+                foreach (var (field, text) in new[] { ("prompt", pair.Pair.Prompt), ("chosen", pair.Pair.Chosen), ("rejected", pair.Pair.Rejected) })
+                    if (CharTokenizer.Unencodable(text) is { } why) throw new InvalidDataException($"{path}:{number}: {why} of field '{field}'");
+            pairs.Add(pair);
         }
         if (pairs.Count == 0) throw new InvalidDataException($"{path}: no preference pairs (the file is empty or blank)");
         return pairs;
     }
 
-    static MarginedPreference ParseLine(string line, string path, int lineNumber)
+    static MarginedPreference ParseLine(string line, string path, long lineNumber)
     {
         InvalidDataException Error(string why) => new($"{path}:{lineNumber}: {why}");
         JsonDocument document;

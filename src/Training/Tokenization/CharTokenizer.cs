@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Text;
+
 namespace RlhfActors.Training.Tokenization;
 
 /// <summary>
@@ -28,10 +31,21 @@ public sealed class CharTokenizer : ITokenizer
         ArgumentNullException.ThrowIfNull(text);
         var ids = new int[text.Length];
         for (int i = 0; i < text.Length; i++)
-            ids[i] = IdOf(text[i]) ?? throw new ArgumentException(
-                $"character {Describe(text[i])} at position {i} is not in the character tokenizer's vocabulary " +
-                "(printable ASCII and '\\n' only)", nameof(text));
+            ids[i] = IdOf(text[i]) ?? throw new ArgumentException(Unencodable(text), nameof(text));
         return ids;
+    }
+
+    /// <summary>Why <see cref="Encode"/> would throw on <paramref name="text"/> — "character 'é' (U+00E9) is not in the
+    /// char tokenizer's vocabulary …", naming the first such character and its position — or null when it would not.
+    /// Readers of data files call it to report the character at its file and line before training encodes it.</summary>
+    public static string? Unencodable(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        for (int i = 0; i < text.Length; i++)
+            if (IdOf(text[i]) is null)
+                return $"character {Describe(text, i)} is not in the char tokenizer's vocabulary (printable ASCII and '\\n' only), " +
+                       $"at position {i}";
+        return null;
     }
 
     /// <summary>Pad, bos and eos decode to nothing (a generated eos ends the text, it is not part of it).
@@ -62,9 +76,14 @@ public sealed class CharTokenizer : ITokenizer
         _ => null,
     };
 
-    static string Describe(char c) => char.IsControl(c) || char.IsWhiteSpace(c) || c > '~'
-        ? $"U+{(int)c:X4}" + (char.IsControl(c) ? "" : $" '{c}'")
-        : $"'{c}'";
+    /// <summary>"'é' (U+00E9)"; a control character by its code point alone, and a surrogate pair as the one code
+    /// point it encodes.</summary>
+    static string Describe(string text, int index)
+    {
+        if (Rune.DecodeFromUtf16(text.AsSpan(index), out var rune, out _) != OperationStatus.Done)
+            return $"U+{(int)text[index]:X4} (an unpaired surrogate)";
+        return Rune.IsControl(rune) ? $"U+{rune.Value:X4}" : $"'{rune}' (U+{rune.Value:X4})";
+    }
 
     /// <summary>True when every character of <paramref name="text"/> has an id, i.e. <see cref="Encode"/> will not throw.</summary>
     public static bool CanEncode(string text) => text.All(c => IdOf(c) is not null);

@@ -15,6 +15,12 @@ public static class Tokenizers
     public static bool FolderHasTokenizer(string folder) =>
         File.Exists(Path.Combine(folder, HfFileName)) || File.Exists(Path.Combine(folder, CharMarkerFileName));
 
+    /// <summary>Whether <see cref="Create"/> gives the character tokenizer for <paramref name="spec"/>, decided without
+    /// loading anything: the one tokenizer that cannot encode every text, so data readers check against it.</summary>
+    public static bool IsCharacter(string spec) =>
+        spec == CharSpec
+        || Directory.Exists(spec) && !File.Exists(Path.Combine(spec, HfFileName)) && File.Exists(Path.Combine(spec, CharMarkerFileName));
+
     /// <summary>"char" gives the built-in character tokenizer; otherwise a path to a Hugging Face tokenizer.json
     /// (or a folder that holds one).</summary>
     public static ITokenizer Create(string spec)

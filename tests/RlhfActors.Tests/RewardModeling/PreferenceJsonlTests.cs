@@ -36,6 +36,25 @@ public sealed class PreferenceJsonlTests : IDisposable
     }
 
     [Fact]
+    public void Bytes_that_are_not_UTF8_are_refused_at_their_line()
+    {
+        var path = Path.Combine(dir.Path, "latin1.jsonl");
+        File.WriteAllBytes(path, [.. "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}\n{\"prompt\": \""u8, 0xFF, .. "\", \"chosen\": \"c\", \"rejected\": \"r\"}\n"u8]);
+        var e = Assert.Throws<InvalidDataException>(() => PreferenceJsonl.ReadPreferencePairs(path));
+        Assert.Equal($"{path}:2: not valid UTF-8 (byte 0xFF at byte 13 of the line)", e.Message);
+    }
+
+    [Fact]
+    public void With_the_char_tokenizer_a_character_it_lacks_is_refused_at_its_line()
+    {
+        var path = dir.Write("prefs.jsonl", "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"r\"}\n{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": \"naïve\"}\n");
+        Assert.Equal(2, PreferenceJsonl.ReadPreferencePairs(path).Count);
+        var e = Assert.Throws<InvalidDataException>(() => PreferenceJsonl.ReadPreferencePairs(path, charTokenizer: true));
+        Assert.StartsWith($"{path}:2: character 'ï' (U+00EF) is not in the char tokenizer's vocabulary", e.Message);
+        Assert.EndsWith("of field 'rejected'", e.Message);
+    }
+
+    [Fact]
     public void An_empty_file_is_refused()
     {
         var path = dir.Write("empty.jsonl", "\n  \n");
