@@ -206,6 +206,8 @@ public static partial class ExperimentConfigValidator
         check(judge.MaxConcurrency is >= 1 and <= 256, "rlaif.judge.max_concurrency", "must be between 1 and 256", judge.MaxConcurrency);
         check(judge.TimeoutSeconds > 0 && double.IsFinite(judge.TimeoutSeconds), "rlaif.judge.timeout_seconds", "must be > 0", judge.TimeoutSeconds);
         check(judge.Retries is >= 0 and <= 20, "rlaif.judge.retries", "must be between 0 and 20", judge.Retries);
+        check(judge.MaxResponseBytes is >= 1 << 10 and <= 1 << 30, "rlaif.judge.max_response_bytes",
+            "must be between 1024 (1 KiB) and 1073741824 (1 GiB)", judge.MaxResponseBytes);
         check(judge.MinConfidence is >= 0.5 and < 1, "rlaif.judge.min_confidence",
             "must be in [0.5, 1): the judge's probability that best beats worst (0.5 keeps every pair)", judge.MinConfidence);
     }

@@ -44,4 +44,7 @@ public sealed record JudgeSection
     /// (reward model: σ(r_best − r_worst); pairwise: its verdict on the two). 0.5 keeps every pair it can tell apart;
     /// higher trades pairs for a judge that is right more often on the ones it keeps.</summary>
     [Id(8)] public double MinConfidence { get; init; } = 0.5;
+    /// <summary>http: the longest answer read (bytes); a longer one fails the request rather than being read whole.
+    /// 1 MiB is hundreds of times a chat completion of a few tokens.</summary>
+    [Id(9)] public int MaxResponseBytes { get; init; } = 1 << 20;
 }

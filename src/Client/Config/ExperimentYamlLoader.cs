@@ -433,6 +433,7 @@ public static partial class ExperimentYamlLoader
             Retries = j.Int("retries") ?? d.Retries,
             BothOrders = j.Bool("both_orders") ?? d.BothOrders,
             MinConfidence = j.Double("min_confidence") ?? d.MinConfidence,
+            MaxResponseBytes = j.Int("max_response_bytes") ?? d.MaxResponseBytes,
         };
         j.RejectUnknown();
         return section;

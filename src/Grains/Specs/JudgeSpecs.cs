@@ -15,5 +15,6 @@ public static class JudgeSpecs
         Timeout = TimeSpan.FromSeconds(judge.TimeoutSeconds),
         Retries = judge.Retries,
         BothOrders = judge.BothOrders,
+        MaxResponseBytes = judge.MaxResponseBytes,
     }.Validated();
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using RlhfActors.Training.Http;
 
 namespace RlhfActors.Training.Judging;
 
@@ -37,9 +38,11 @@ static class ChatJudgeProtocol
     }
 
     /// <summary>choices[0].message.content, null when the server sent none (a refusal, a filtered answer).
-    /// A body without choices[0].message is a server bug: an InvalidDataException naming the endpoint.</summary>
-    public static string? ParseContent(string body, Uri endpoint)
+    /// A body without choices[0].message is a server bug: an InvalidDataException naming the endpoint, with any of
+    /// <paramref name="secrets"/> the body quotes masked.</summary>
+    public static string? ParseContent(string body, Uri endpoint, IReadOnlyList<string?> secrets)
     {
+        string Excerpt() => ResponseBody.Excerpt(body, secrets);
         JsonDocument document;
         try
         {
@@ -47,7 +50,7 @@ static class ChatJudgeProtocol
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"judge {endpoint} answered non-JSON ({e.Message}): {Excerpt(body)}", e);
+            throw new InvalidDataException($"judge {endpoint} answered non-JSON ({Secrets.Redact(e.Message, secrets)}): {Excerpt()}", e);
         }
         using (document)
         {
@@ -56,10 +59,10 @@ static class ChatJudgeProtocol
                 || !root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0
                 || choices[0].ValueKind != JsonValueKind.Object
                 || !choices[0].TryGetProperty("message", out var message) || message.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"judge {endpoint} answered without choices[0].message: {Excerpt(body)}");
+                throw new InvalidDataException($"judge {endpoint} answered without choices[0].message: {Excerpt()}");
             if (!message.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null) return null;
             if (content.ValueKind != JsonValueKind.String)
-                throw new InvalidDataException($"judge {endpoint} answered choices[0].message.content as a JSON {content.ValueKind}: {Excerpt(body)}");
+                throw new InvalidDataException($"judge {endpoint} answered choices[0].message.content as a JSON {content.ValueKind}: {Excerpt()}");
             return content.GetString();
         }
     }
@@ -78,6 +81,4 @@ static class ChatJudgeProtocol
         if (i + 1 < content.Length && char.IsLetterOrDigit(content[i + 1])) return null;
         return letter;
     }
-
-    public static string Excerpt(string body) => body.Length <= 200 ? body : body[..200] + "…";
 }

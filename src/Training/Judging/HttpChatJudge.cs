@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.ExceptionServices;
+using RlhfActors.Training.Http;
 
 namespace RlhfActors.Training.Judging;
 
@@ -12,8 +13,10 @@ namespace RlhfActors.Training.Judging;
 /// Each attempt has its own timeout; timeouts, connection errors, 5xx and 429 are retried with capped exponential
 /// backoff. When retries run out the batch stops (the other requests are cancelled rather than left hammering a
 /// dead endpoint) and a <see cref="JudgeUnavailableException"/> hands back what was judged and what was not, so
-/// no pair is lost. Any other 4xx, or a 2xx that is not a chat completion, is thrown as is: the request or the
-/// server is wrong, and asking again later would not help.
+/// no pair is lost. Any other 4xx, or a 2xx that is not a chat completion or is longer than
+/// <see cref="HttpChatJudgeOptions.MaxResponseBytes"/> (read no further than that), is thrown as is: the request or
+/// the server is wrong, and asking again later would not help. The API key is masked (<see cref="Secrets"/>) in every
+/// message, since an error quotes what the endpoint answered and an endpoint may echo the request's headers.
 /// One <see cref="HttpClient"/> serves every call so connections are pooled; an injected client stays the
 /// caller's, an owned one is disposed with this judge.
 /// </summary>
@@ -32,6 +35,7 @@ public sealed class HttpChatJudge : IPairwiseJudge
     readonly bool _ownsClient;
     readonly SemaphoreSlim _inFlight;
     readonly string? _apiKey;
+    readonly string?[] _secrets;
     long _requests, _retries, _failures, _unparseable;
 
     /// <summary>Reads the API key now, so a missing variable fails at start-up rather than at the first batch.</summary>
@@ -56,6 +60,9 @@ public sealed class HttpChatJudge : IPairwiseJudge
         {
             Timeout = System.Threading.Timeout.InfiniteTimeSpan,
         };
+        // An injected client may carry credentials of its own; read once here, as the client comes configured,
+        // since reading its headers while other callers send on it would race.
+        _secrets = [_apiKey, _client.DefaultRequestHeaders.Authorization?.Parameter, _client.DefaultRequestHeaders.ProxyAuthorization?.Parameter];
     }
 
     public HttpChatJudgeOptions Options { get; }
@@ -121,9 +128,9 @@ public sealed class HttpChatJudge : IPairwiseJudge
                 if (Verdict(answers, i) is JudgeVerdict verdict) completed[i] = verdict;
                 else pending.Add(i);
             }
-            throw new JudgeUnavailableException(
+            throw new JudgeUnavailableException(Secrets.Redact(
                 $"judge {Endpoint} failed after {down.Attempts} attempts ({HttpChatJudgeOptions.Seconds(Options.Timeout)} s timeout each): " +
-                $"{down.InnerException?.Message}; {completed.Count} of {queries.Count} pairs judged, {pending.Count} pending",
+                $"{down.InnerException?.Message}; {completed.Count} of {queries.Count} pairs judged, {pending.Count} pending", _secrets),
                 down.InnerException, completed, pending);
         }
         if (failure is not null) ExceptionDispatchInfo.Throw(failure);
@@ -202,39 +209,41 @@ public sealed class HttpChatJudge : IPairwiseJudge
         using var attemptCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         attemptCts.CancelAfter(Options.Timeout);
         Interlocked.Increment(ref _requests);
-        string text;
-        HttpResponseMessage? response = null;
+        HttpRequestException statusError;
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, Endpoint) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
             // Per request, not on DefaultRequestHeaders: an injected client may be shared with other callers.
             if (_apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _apiKey);
-            response = await _client.SendAsync(request, attemptCts.Token).ConfigureAwait(false);
-            text = await response.Content.ReadAsStringAsync(attemptCts.Token).ConfigureAwait(false);
+            // Headers only: the body is read below, no more of it than the cap.
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCts.Token).ConfigureAwait(false);
+            if (response.IsSuccessStatusCode)
+            {
+                var text = await ResponseBody.ReadAsync(response.Content, Options.MaxResponseBytes, $"judge {Endpoint}",
+                    "rlaif.judge.max_response_bytes", attemptCts.Token).ConfigureAwait(false);
+                return (true, ChatJudgeProtocol.ParseContent(text, Endpoint, _secrets), null);
+            }
+            // An error's body only serves the message's excerpt: read that much, however long the body.
+            var (start, _) = await ResponseBody.ReadPrefixAsync(response.Content, ResponseBody.ExcerptBytes, attemptCts.Token).ConfigureAwait(false);
+            statusError = new HttpRequestException(
+                Secrets.Redact($"judge {Endpoint} answered {(int)response.StatusCode} {response.ReasonPhrase}: ", _secrets)
+                + ResponseBody.Excerpt(start, _secrets), null, response.StatusCode);
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
-            response?.Dispose();
             return (false, null, new TimeoutException(
                 $"no answer from {Endpoint} within {HttpChatJudgeOptions.Seconds(Options.Timeout)} s", e));
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
             // Connection refused / reset, DNS failure, a body cut off: the server may be restarting.
-            response?.Dispose();
             return (false, null, e);
         }
 
-        using (response)
-        {
-            if (response.IsSuccessStatusCode) return (true, ChatJudgeProtocol.ParseContent(text, Endpoint), null);
-            var status = response.StatusCode;
-            var error = new HttpRequestException(
-                $"judge {Endpoint} answered {(int)status} {response.ReasonPhrase}: {ChatJudgeProtocol.Excerpt(text)}", null, status);
-            if ((int)status >= 500 || status == HttpStatusCode.TooManyRequests) return (false, null, error);
-            throw error;
-        }
+        var status = statusError.StatusCode!.Value;
+        if ((int)status >= 500 || status == HttpStatusCode.TooManyRequests) return (false, null, statusError);
+        throw statusError;
     }
 
     /// <summary>BackoffBase · 2^(retry−1), capped, with "equal jitter" (a uniform draw in the upper half) so

@@ -6,7 +6,7 @@ namespace RlhfActors.Training.Judging;
 /// Where and how <see cref="HttpChatJudge"/> asks an OpenAI-compatible chat-completions server
 /// (POST {<see cref="BaseUrl"/>}/chat/completions). Defaults suit a hosted judge model: greedy (temperature 0) and
 /// a few output tokens, since only the first letter is read; 30 s per attempt, 3 retries, backoff from 0.5 s
-/// doubling up to 10 s. Validation errors name the config field (judge.base_url, judge.model, …).
+/// doubling up to 10 s, answers of at most 1 MiB. Validation errors name the config field (judge.base_url, judge.model, …).
 /// </summary>
 public sealed record HttpChatJudgeOptions(Uri BaseUrl, string Model)
 {
@@ -38,6 +38,16 @@ public sealed record HttpChatJudgeOptions(Uri BaseUrl, string Model)
     /// <summary>Ask each pair in both orders (two requests) and average, cancelling the judge's position bias.</summary>
     public bool BothOrders { get; init; } = true;
 
+    /// <summary>The longest answer read; a longer one fails the request, as a malformed answer does. A completion of
+    /// a few tokens is well under 1 KiB, and even one with logprobs or a server's verbose usage block stays in the
+    /// tens of KiB, so 1 MiB is ample; with <see cref="MaxConcurrency"/> requests in flight a runaway endpoint costs
+    /// a few times that many MiB (bytes, then UTF-16 text) instead of whatever it sends.</summary>
+    public int MaxResponseBytes { get; init; } = 1 << 20;
+
+    /// <summary>The range of <see cref="MaxResponseBytes"/>: below 1 KiB a normal completion might not fit; above
+    /// 1 GiB the text could not be held as one string anyway.</summary>
+    internal const int MinResponseBytes = 1 << 10, MaxResponseBytesLimit = 1 << 30;
+
     /// <summary>{BaseUrl}/chat/completions, with or without a trailing slash on the base.</summary>
     public Uri Endpoint => new(BaseUrl.AbsoluteUri.TrimEnd('/') + "/chat/completions");
 
@@ -59,6 +69,8 @@ public sealed record HttpChatJudgeOptions(Uri BaseUrl, string Model)
         if (!double.IsFinite(Temperature) || Temperature is < 0 or > 2)
             throw Invalid("judge.temperature", $"= {Temperature.ToString(CultureInfo.InvariantCulture)} is out of range 0..2");
         if (MaxTokens is < 1 or > 4096) throw Invalid("judge.max_tokens", $"= {MaxTokens} is out of range 1..4096");
+        if (MaxResponseBytes is < MinResponseBytes or > MaxResponseBytesLimit)
+            throw Invalid("judge.max_response_bytes", $"= {MaxResponseBytes} is out of range {MinResponseBytes}..{MaxResponseBytesLimit}");
         return this;
     }
 

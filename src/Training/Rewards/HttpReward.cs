@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using RlhfActors.Training.Http;
 
 namespace RlhfActors.Training.Rewards;
 
@@ -10,7 +11,9 @@ namespace RlhfActors.Training.Rewards;
 /// Each attempt has its own timeout; timeouts, connection errors, 5xx and 429 are retried with exponential backoff,
 /// because a reward server restarting or shedding load must not kill a training run. Any other 4xx fails at once
 /// (the request itself is wrong; repeating it cannot help), and so does a 2xx whose body is not a valid answer
-/// (a server bug, surfaced as an InvalidDataException naming the URL).
+/// (a server bug, surfaced as an InvalidDataException naming the URL), or one longer than
+/// <see cref="HttpRewardOptions.MaxResponseBytes"/> (read no further than that). Credentials the client sends are
+/// masked (<see cref="Secrets"/>) in every message, since an error quotes what the server answered.
 /// One <see cref="HttpClient"/> serves every call so connections are pooled; an injected client stays the
 /// caller's, an owned one is disposed with this reward.
 /// </summary>
@@ -20,6 +23,7 @@ public sealed class HttpReward : IRewardFunction, IDisposable
 
     readonly HttpClient _client;
     readonly bool _ownsClient;
+    readonly string?[] _secrets;
 
     public HttpReward(HttpRewardOptions options, HttpClient? client = null)
     {
@@ -33,6 +37,10 @@ public sealed class HttpReward : IRewardFunction, IDisposable
         {
             Timeout = System.Threading.Timeout.InfiniteTimeSpan,
         };
+        // This reward sends no credentials itself, but an injected client may (a scorer behind an authenticating
+        // proxy): those are masked in every message. Read once here, as the client comes configured; reading its
+        // headers while other callers send on it would race.
+        _secrets = [_client.DefaultRequestHeaders.Authorization?.Parameter, _client.DefaultRequestHeaders.ProxyAuthorization?.Parameter];
     }
 
     public HttpRewardOptions Options { get; }
@@ -56,9 +64,9 @@ public sealed class HttpReward : IRewardFunction, IDisposable
             if (scores is not null) return scores;
             lastError = transientError;
         }
-        throw new RewardUnavailableException(
+        throw new RewardUnavailableException(Secrets.Redact(
             $"reward server {Options.Url} failed after {attempts} attempts ({Seconds(Options.Timeout)} s timeout each): {lastError?.Message}",
-            lastError);
+            _secrets), lastError);
     }
 
     /// <summary>One POST: the scores, or the error worth retrying. Errors not worth retrying are thrown.</summary>
@@ -66,36 +74,38 @@ public sealed class HttpReward : IRewardFunction, IDisposable
     {
         using var attemptCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         attemptCts.CancelAfter(Options.Timeout);
-        string text;
-        HttpResponseMessage? response = null;
+        HttpRequestException statusError;
         try
         {
-            using var content = new ByteArrayContent(body);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-            response = await _client.PostAsync(Options.Url, content, attemptCts.Token).ConfigureAwait(false);
-            text = await response.Content.ReadAsStringAsync(attemptCts.Token).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(HttpMethod.Post, Options.Url) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+            // Headers only: the body is read below, no more of it than the cap.
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCts.Token).ConfigureAwait(false);
+            if (response.IsSuccessStatusCode)
+            {
+                var text = await ResponseBody.ReadAsync(response.Content, Options.MaxResponseBytes, $"reward server {Options.Url}",
+                    $"the reward arg '{HttpRewardOptions.MaxResponseBytesArg}'", attemptCts.Token).ConfigureAwait(false);
+                return (HttpRewardProtocol.ParseScores(text, count, Options.Url, _secrets), null);
+            }
+            // An error's body only serves the message's excerpt: read that much, however long the body.
+            var (start, _) = await ResponseBody.ReadPrefixAsync(response.Content, ResponseBody.ExcerptBytes, attemptCts.Token).ConfigureAwait(false);
+            statusError = new HttpRequestException(
+                Secrets.Redact($"reward server {Options.Url} answered {(int)response.StatusCode} {response.ReasonPhrase}: ", _secrets)
+                + ResponseBody.Excerpt(start, _secrets), null, response.StatusCode);
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
-            response?.Dispose();
             return (null, new TimeoutException($"no answer from {Options.Url} within {Seconds(Options.Timeout)} s", e));
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
             // Connection refused / reset, DNS failure, a body cut off: the server may be restarting.
-            response?.Dispose();
             return (null, e);
         }
 
-        using (response)
-        {
-            if (response.IsSuccessStatusCode) return (HttpRewardProtocol.ParseScores(text, count, Options.Url), null);
-            var status = response.StatusCode;
-            var error = new HttpRequestException(
-                $"reward server {Options.Url} answered {(int)status} {response.ReasonPhrase}: {HttpRewardProtocol.Excerpt(text)}", null, status);
-            if ((int)status >= 500 || status == HttpStatusCode.TooManyRequests) return (null, error);
-            throw error;
-        }
+        var status = statusError.StatusCode!.Value;
+        if ((int)status >= 500 || status == HttpStatusCode.TooManyRequests) return (null, statusError);
+        throw statusError;
     }
 
     /// <summary>InitialBackoff · 2^(retry−1), capped, with "equal jitter" (a uniform draw in the upper half): many

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RlhfActors.Training.Http;
 
 namespace RlhfActors.Training.Rewards;
 
@@ -23,9 +24,10 @@ static class HttpRewardProtocol
     }
 
     /// <summary>The scores in <paramref name="body"/>, or an InvalidDataException naming <paramref name="url"/> and
-    /// what is wrong with the answer.</summary>
-    public static double[] ParseScores(string body, int expected, Uri url)
+    /// what is wrong with the answer; any of <paramref name="secrets"/> the body quotes is masked in the message.</summary>
+    public static double[] ParseScores(string body, int expected, Uri url, IReadOnlyList<string?> secrets)
     {
+        string Excerpt() => ResponseBody.Excerpt(body, secrets);
         JsonDocument document;
         try
         {
@@ -33,15 +35,15 @@ static class HttpRewardProtocol
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"reward server {url} answered non-JSON ({e.Message}): {Excerpt(body)}", e);
+            throw new InvalidDataException($"reward server {url} answered non-JSON ({Secrets.Redact(e.Message, secrets)}): {Excerpt()}", e);
         }
         using (document)
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"reward server {url} answered a JSON {root.ValueKind}, expected an object with a 'scores' array: {Excerpt(body)}");
+                throw new InvalidDataException($"reward server {url} answered a JSON {root.ValueKind}, expected an object with a 'scores' array: {Excerpt()}");
             if (!root.TryGetProperty("scores", out var scores))
-                throw new InvalidDataException($"reward server {url} answered without the field 'scores': {Excerpt(body)}");
+                throw new InvalidDataException($"reward server {url} answered without the field 'scores': {Excerpt()}");
             if (scores.ValueKind != JsonValueKind.Array)
                 throw new InvalidDataException($"reward server {url} answered 'scores' as a JSON {scores.ValueKind}, expected an array of numbers");
             int length = scores.GetArrayLength();
@@ -62,9 +64,6 @@ static class HttpRewardProtocol
             return result;
         }
     }
-
-    /// <summary>The first 200 chars of a body, for error messages.</summary>
-    public static string Excerpt(string body) => body.Length <= 200 ? body : body[..200] + "…";
 
     static void WriteArray(Utf8JsonWriter json, string name, IReadOnlyList<RewardRequest> batch, Func<RewardRequest, string?> field)
     {

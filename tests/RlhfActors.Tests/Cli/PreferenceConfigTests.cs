@@ -35,6 +35,7 @@ public sealed class PreferenceConfigTests
             api_key_env: JUDGE_KEY
             max_concurrency: 4
             min_confidence: 0.8
+            max_response_bytes: 65536
         dpo:
           beta: 0.2
           loss_type: ipo
@@ -71,6 +72,7 @@ public sealed class PreferenceConfigTests
         Assert.Equal("JUDGE_KEY", config.Rlaif.Judge.ApiKeyEnv);
         Assert.Equal(4, config.Rlaif.Judge.MaxConcurrency);
         Assert.Equal(0.8, config.Rlaif.Judge.MinConfidence);
+        Assert.Equal(65536, config.Rlaif.Judge.MaxResponseBytes);
         Assert.Equal(DpoSection.Ipo, config.Dpo.LossType);
         Assert.Equal(0.1, config.Dpo.LabelSmoothing);
         Assert.Equal(0.5, config.Dpo.RpoAlpha);
@@ -89,6 +91,7 @@ public sealed class PreferenceConfigTests
     [InlineData("  rpo_alpha: 0.5", "  rpo_alpha: -1", "dpo.rpo_alpha must be >= 0 (0 = off)")]
     [InlineData("    max_concurrency: 4", "    max_concurrency: 0", "rlaif.judge.max_concurrency must be between 1 and 256")]
     [InlineData("    min_confidence: 0.8", "    min_confidence: 0.3", "rlaif.judge.min_confidence must be in [0.5, 1)")]
+    [InlineData("    max_response_bytes: 65536", "    max_response_bytes: 100", "rlaif.judge.max_response_bytes must be between 1024 (1 KiB) and 1073741824 (1 GiB)")]
     [InlineData("  rounds: 3", "  roundz: 3", "unknown key 'rlaif.roundz'")]
     public void A_bad_field_is_named_with_its_line(string line, string replacement, string expected) =>
         BadField.IsNamedWithItsLine(Yaml, "rlaif.yaml", line, replacement, expected);

@@ -9,20 +9,37 @@ namespace RlhfActors.Tests.Http;
 /// concurrent request. <see cref="LoopbackHttpServer"/> knows no protocol; the servers built on it speak one.</summary>
 sealed class LoopbackHttpServer : IDisposable
 {
-    /// <summary>One request as received: the 1-based hit number, path, raw body and Authorization header.</summary>
-    public sealed record Received(int Hit, string Path, string Body, string? Authorization);
+    /// <summary>One request as received: the 1-based hit number, path, raw body, Authorization header, and every
+    /// header as "Name: value" lines (what a debug server that echoes headers would send back).</summary>
+    public sealed record Received(int Hit, string Path, string Body, string? Authorization, string Headers);
 
     public delegate Task<(int Status, string Body)> Handler(Received request, CancellationToken stopping);
 
+    /// <summary>Writes the whole response itself (status, headers, body): for bodies too large to hold as a string.
+    /// The server closes the response afterwards, or aborts it if the responder throws.</summary>
+    public delegate Task Responder(Received request, HttpListenerResponse response, CancellationToken stopping);
+
     readonly HttpListener _listener;
-    readonly Handler _handler;
+    readonly Responder _responder;
     readonly CancellationTokenSource _stopping = new();
     int _hits;
 
     /// <param name="path">The path served, e.g. "/v1/" (a client adds what follows it).</param>
-    public LoopbackHttpServer(string path, Handler handler)
+    public LoopbackHttpServer(string path, Handler handler) : this(path, async (request, response, stopping) =>
     {
-        _handler = handler;
+        var (status, reply) = await handler(request, stopping);
+        var bytes = Encoding.UTF8.GetBytes(reply);
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        response.ContentLength64 = bytes.Length;
+        await response.OutputStream.WriteAsync(bytes, stopping);
+    })
+    { }
+
+    /// <param name="path">The path served, e.g. "/v1/" (a client adds what follows it).</param>
+    public LoopbackHttpServer(string path, Responder responder)
+    {
+        _responder = responder;
         (_listener, Url) = Start(path);
         _ = AcceptAsync();
     }
@@ -86,13 +103,10 @@ sealed class LoopbackHttpServer : IDisposable
         {
             string body;
             using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8)) body = await reader.ReadToEndAsync();
-            var (status, reply) = await _handler(
-                new Received(hit, context.Request.Url!.AbsolutePath, body, context.Request.Headers["Authorization"]), _stopping.Token);
-            var bytes = Encoding.UTF8.GetBytes(reply);
-            context.Response.StatusCode = status;
-            context.Response.ContentType = "application/json";
-            context.Response.ContentLength64 = bytes.Length;
-            await context.Response.OutputStream.WriteAsync(bytes);
+            var headers = context.Request.Headers;
+            var lines = string.Join("\n", headers.AllKeys.Select(name => $"{name}: {headers[name]}"));
+            var request = new Received(hit, context.Request.Url!.AbsolutePath, body, headers["Authorization"], lines);
+            await _responder(request, context.Response, _stopping.Token);
             context.Response.Close();
         }
         catch (Exception)

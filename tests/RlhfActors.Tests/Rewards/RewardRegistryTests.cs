@@ -43,7 +43,7 @@ public sealed class RewardRegistryTests
     {
         var e = Fails(null, Component("http", 1, ("url", "http://127.0.0.1:9/"), ("timout_s", "1")));
         Assert.Contains("'timout_s'", e.Message);
-        Assert.Contains("url, timeout_s, retries, backoff_s", e.Message);
+        Assert.Contains("url, timeout_s, retries, backoff_s, max_response_bytes", e.Message);
         Assert.Contains("takes no args", Fails(null, Component("exact_match", 1, ("pattern", "x"))).Message);
     }
 
@@ -53,6 +53,7 @@ public sealed class RewardRegistryTests
     [InlineData("retries", "2.5", "'retries' = '2.5' is not an integer")]
     [InlineData("retries", "-1", "'retries' = -1 is out of range")]
     [InlineData("url", "ftp://x/", "'url' = 'ftp://x/' is not an absolute http")]
+    [InlineData("max_response_bytes", "100", "'max_response_bytes' = 100 is out of range 1024..1073741824")]
     public void Malformed_http_args_are_named(string key, string value, string message)
     {
         var args = new Dictionary<string, string> { ["url"] = "http://127.0.0.1:9/", [key] = value };
@@ -71,13 +72,15 @@ public sealed class RewardRegistryTests
     public void Http_args_set_the_options()
     {
         using var reward = RewardRegistry.Create(new RewardSpec(
-            Component("http", 0.5, ("url", "http://127.0.0.1:9/score"), ("timeout_s", "0.25"), ("retries", "0"), ("backoff_s", "0.01"))), null);
+            Component("http", 0.5, ("url", "http://127.0.0.1:9/score"), ("timeout_s", "0.25"), ("retries", "0"), ("backoff_s", "0.01"),
+            ("max_response_bytes", "65536"))), null);
         var options = ((HttpReward)reward.Components[0].Reward).Options;
         Assert.Equal(new Uri("http://127.0.0.1:9/score"), options.Url);
         Assert.Equal(TimeSpan.FromMilliseconds(250), options.Timeout);
         Assert.Equal(0, options.Retries);
         Assert.Equal(TimeSpan.FromMilliseconds(10), options.InitialBackoff);
+        Assert.Equal(65536, options.MaxResponseBytes);
         var defaults = new HttpRewardOptions(options.Url);
-        Assert.Equal((TimeSpan.FromSeconds(30), 3), (defaults.Timeout, defaults.Retries));
+        Assert.Equal((TimeSpan.FromSeconds(30), 3, 4 << 20), (defaults.Timeout, defaults.Retries, defaults.MaxResponseBytes));
     }
 }
