@@ -63,7 +63,8 @@ public static class RunCommand
         ExperimentConfig config;
         try
         {
-            config = ExperimentYamlLoader.Load(path);
+            // Reads the datasets, pairs and model config too: a bad input is exit 2 here, not minutes into the run.
+            config = ExperimentYamlLoader.Load(path, readInputs: true);
         }
         catch (ConfigLoadException e)
         {

@@ -28,14 +28,14 @@ namespace RlhfActors.Client.Config;
 public static partial class ExperimentYamlLoader
 {
     /// <summary>Reads and validates <paramref name="path"/>. Throws <see cref="ConfigLoadException"/> listing every problem.</summary>
-    public static ExperimentConfig Load(string path)
+    public static ExperimentConfig Load(string path, bool readInputs = false)
     {
         if (!File.Exists(path))
             throw new ConfigLoadException(path, [$"{path}: experiment file not found"]);
         string text;
         try { text = ReadBounded(path); }
         catch (IOException e) { throw new ConfigLoadException(path, [$"{path}: cannot read: {e.Message}"]); }
-        return Parse(text, path);
+        return Parse(text, path, readInputs);
     }
 
     /// <summary>The file's text, read no further than <see cref="YamlBounds.MaxFileBytes"/> + 1 bytes: a length is
@@ -55,8 +55,10 @@ public static partial class ExperimentYamlLoader
             new(path, [$"{path}: YAML too large: {size} (the limit for an experiment file is {YamlBounds.MaxFileBytes} bytes)"]);
     }
 
-    /// <summary>Parses YAML text; <paramref name="source"/> names it in errors.</summary>
-    public static ExperimentConfig Parse(string yaml, string source)
+    /// <summary>Parses YAML text; <paramref name="source"/> names it in errors. <paramref name="readInputs"/> also reads
+    /// what the run will read (<see cref="InputChecks"/>: datasets, pairs, token lengths, the judge's key), as
+    /// <c>rlhf run</c> does before it starts anything.</summary>
+    public static ExperimentConfig Parse(string yaml, string source, bool readInputs = false)
     {
         var context = new LoadContext(source);
         if (yaml.Length > YamlBounds.MaxFileBytes)
@@ -96,21 +98,19 @@ public static partial class ExperimentYamlLoader
         root.RejectUnknown();
         context.ThrowIfErrors();
 
-        foreach (var error in ExperimentConfigValidator.Validate(config))
+        // The same complete check IExperimentGrain.Start runs, reported at each field's line.
+        foreach (var error in ConfigChecks.Errors(config))
             context.FieldError(error.Path, error.Message);
         context.ThrowIfErrors();
-        foreach (var error in PeftSpecs.Errors(config))
-            context.FieldError(error.Path, error.Message);
-        context.ThrowIfErrors();
-        if (config.IsGrpo)
-        {
-            foreach (var error in GrpoSpecs.Errors(config))
-                context.FieldError(error.Path, error.Message);
-            context.ThrowIfErrors();
-        }
 
         config = ResolvePaths(config, context);
         context.ThrowIfErrors();
+        if (readInputs)
+        {
+            foreach (var error in InputChecks.Errors(config))
+                context.FieldError(error.Path, error.Message);
+            context.ThrowIfErrors();
+        }
         return config;
     }
 

@@ -110,7 +110,8 @@ public sealed partial class ExperimentGrain(
     async Task StartAsync(ExperimentConfig config, bool fromCheckpoint)
     {
         ArgumentNullException.ThrowIfNull(config);
-        ExperimentConfigValidator.ThrowIfInvalid(config);
+        // The client's complete check, for configs built in code too; then what the run will read, on this silo.
+        ConfigChecks.ThrowIfInvalid(config);
         if (config.Name != ExperimentId)
             throw new ArgumentException($"config name '{config.Name}' does not match experiment '{ExperimentId}'", nameof(config));
         if (Record.Status.State is ExperimentState.Running)
@@ -130,6 +131,9 @@ public sealed partial class ExperimentGrain(
             throw new InvalidOperationException(
                 $"output_dir '{config.OutputDir}' already holds {earlier} from an earlier run; remove it, choose another output_dir, " +
                 "or continue it with --resume");
+        // Off the grain's scheduler: reading a large dataset must not stall this silo's other grains.
+        if (await Task.Run(() => InputChecks.Errors(config, onSilo: true)) is { Count: > 0 } inputErrors)
+            throw new ArgumentException(string.Join("; ", inputErrors.Select(e => e.Message)), nameof(config));
         // Before any state is written: an unwritable folder or one another experiment holds is refused at start.
         OutputDirectoryClaim.Claim(config.OutputDir, ExperimentId);
 

@@ -13,6 +13,7 @@ public static class GrainServiceCollectionExtensions
     public static IServiceCollection AddRlhfGrainServices(this IServiceCollection services)
     {
         services.AddSingleton<DeviceWorkers>();
+        services.AddSingleton<IIncomingGrainCallFilter, TrainingExceptionFilter>();
         services.AddSingleton<ExperimentWatchdog>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ExperimentWatchdog>());
         services.AddOptions<ExperimentDriverOptions>().BindConfiguration(ExperimentDriverOptions.Section)

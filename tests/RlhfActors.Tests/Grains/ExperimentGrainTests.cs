@@ -51,17 +51,34 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task A_run_that_fails_ends_Failed_with_the_reason()
     {
-        var config = TinyExperiment.Create(NewName("no-model"));
+        // A missing model folder is refused by Start itself, before any state is written.
+        var bad = TinyExperiment.Create(NewName("no-model"));
         var missing = Path.Combine(Path.GetTempPath(), $"no-such-model-{Guid.NewGuid():N}");
-        config = config with { Model = config.Model with { Init = missing, ConfigJson = null, Tokenizer = "char" } };
+        bad = bad with { Model = bad.Model with { Init = missing, ConfigJson = null, Tokenizer = "char" } };
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Client.GetGrain<IExperimentGrain>(bad.Name).Start(bad));
+        Assert.Contains("model.init", refused.Message);
+        Assert.Contains(missing, refused.Message);
+
+        // So is a config built in code that only the Training layer's rules reject (it used to fail after the warm-up).
+        var grpo = TinyExperiment.Create(NewName("bad-loss")) with
+        {
+            Algorithm = "grpo",
+            Grpo = new GrpoSection { Steps = 2, PromptsPerStep = 2, NumGenerations = 2, LossType = "dpo" },
+        };
+        var refusedGrpo = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Client.GetGrain<IExperimentGrain>(grpo.Name).Start(grpo));
+        Assert.Contains("grpo.loss_type must be one of", refusedGrpo.Message);
+
+        // A run that diverges fails while running.
+        var config = TinyExperiment.Create(NewName("diverges"));
+        config = config with { Sft = config.Sft with { LearningRate = 1e9 } };
         var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
 
         await grain.Start(config);
         var status = await WaitUntilFinishedAsync(grain, TimeSpan.FromSeconds(30));
 
         Assert.Equal(ExperimentState.Failed, status.State);
-        Assert.Contains("model.init", status.Error);
-        Assert.Contains(missing, status.Error);
+        Assert.Contains("not finite", status.Error);
+        Assert.Contains("max_nonfinite_steps", status.Error);
         Assert.Null(await grain.GetResult());
 
         // The outcome is persisted: a new activation reads it back from grain storage.
