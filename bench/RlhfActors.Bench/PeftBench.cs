@@ -1,3 +1,4 @@
+using RlhfActors.Abstractions.Config;
 using System.Diagnostics;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Peft;

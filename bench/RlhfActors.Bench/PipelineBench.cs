@@ -47,19 +47,19 @@ public static class PipelineBench
         JsonLine.Write("pipeline", ("layout", "in-process"), ("mode", "sync"), ("steps", steps), ("step_s", inProcess),
             ("update_s", inProcessUpdate));
 
-        double? Layout(string name, int silos, string mode, int cpuWorkers, int threads)
+        double? Layout(string name, int silos, GrpoMode mode, int cpuWorkers, int threads)
         {
             var run = config with
             {
                 Name = $"bench-{name}-{mode}-{Guid.NewGuid():N}"[..40],
-                Grpo = config.Grpo with { Mode = mode, MaxStaleness = mode == GrpoSection.Async ? 1 : 0 },
+                Grpo = config.Grpo with { Mode = mode, MaxStaleness = mode == GrpoMode.Async ? 1 : 0 },
                 OutputDir = Path.Combine(Path.GetTempPath(), "rlhf-bench", Guid.NewGuid().ToString("N")),
             };
             try
             {
                 var stats = RunGrainsAsync(run, silos, cpuWorkers, threads).GetAwaiter().GetResult();
                 double perStep = stats.StepSeconds / stats.Steps;
-                JsonLine.Write("pipeline", ("layout", name), ("mode", mode), ("silos", silos), ("cpu_workers", cpuWorkers),
+                JsonLine.Write("pipeline", ("layout", name), ("mode", mode.Yaml()), ("silos", silos), ("cpu_workers", cpuWorkers),
                     ("threads_per_worker", threads), ("steps", stats.Steps), ("step_s", perStep),
                     ("generation_s", stats.GenerationSeconds / stats.Steps), ("update_s", stats.UpdateSeconds / stats.Steps),
                     ("vs_in_process", perStep / inProcess), ("max_staleness_trained", stats.MaxTrainedStaleness),
@@ -72,12 +72,12 @@ public static class PipelineBench
             }
         }
 
-        var sync1 = Layout("1-silo", 1, GrpoSection.Sync, 1, 0);
-        var sync2 = Layout("2-silos", 2, GrpoSection.Sync, 1, 0);
-        var syncSplit1 = Layout("1-silo-2-workers", 1, GrpoSection.Sync, 2, 1);
-        var async1 = Layout("1-silo-2-workers", 1, GrpoSection.Async, 2, 1);
-        var syncSplit2 = Layout("2-silos-2-workers", 2, GrpoSection.Sync, 2, 1);
-        var async2 = Layout("2-silos-2-workers", 2, GrpoSection.Async, 2, 1);
+        var sync1 = Layout("1-silo", 1, GrpoMode.Sync, 1, 0);
+        var sync2 = Layout("2-silos", 2, GrpoMode.Sync, 1, 0);
+        var syncSplit1 = Layout("1-silo-2-workers", 1, GrpoMode.Sync, 2, 1);
+        var async1 = Layout("1-silo-2-workers", 1, GrpoMode.Async, 2, 1);
+        var syncSplit2 = Layout("2-silos-2-workers", 2, GrpoMode.Sync, 2, 1);
+        var async2 = Layout("2-silos-2-workers", 2, GrpoMode.Async, 2, 1);
 
         JsonLine.Write("pipeline-ratios",
             ("grains_1_silo_vs_in_process", sync1!.Value / inProcess),
@@ -91,9 +91,9 @@ public static class PipelineBench
     internal static ExperimentConfig Config(int steps) => new()
     {
         Name = "bench-pipeline",
-        Algorithm = "grpo",
+        Algorithm = Algorithm.Grpo,
         Seed = 1,
-        Model = new ModelSection { Init = ModelSection.Scratch, DType = "fp32", Tokenizer = "char", ConfigJson = ModelConfigJson },
+        Model = new ModelSection { Init = ModelSection.Scratch, DType = ModelDType.Fp32, Tokenizer = "char", ConfigJson = ModelConfigJson },
         Data = new DataSection
         {
             Task = "addition",

@@ -148,9 +148,9 @@ public static class RecoveryBench
     static ExperimentConfig Config(string name, int steps, int every) => new()
     {
         Name = $"{name}-{Guid.NewGuid():N}"[..32],
-        Algorithm = "sft",
+        Algorithm = Algorithm.Sft,
         Seed = 1,
-        Model = new ModelSection { Init = ModelSection.Scratch, DType = "fp32", Tokenizer = "char", ConfigJson = PipelineBench.ModelConfigJson },
+        Model = new ModelSection { Init = ModelSection.Scratch, DType = ModelDType.Fp32, Tokenizer = "char", ConfigJson = PipelineBench.ModelConfigJson },
         Data = new DataSection
         {
             Task = "addition",

@@ -1,5 +1,8 @@
 namespace RlhfActors.Abstractions.Config;
 
+/// <summary>The DPO family's loss (<c>dpo.loss_type</c>): sigmoid (DPO), ipo, robust, simpo.</summary>
+public enum DpoLossVariant { Sigmoid, Ipo, Robust, Simpo }
+
 /// <summary>
 /// The DPO-family update (<c>dpo:</c>): the whole stage of <c>algorithm: dpo</c> (offline, on labelled pairs) and the
 /// update of every RLAIF round (on the judge's pairs). Names are TRL's DPOConfig names.
@@ -7,15 +10,12 @@ namespace RlhfActors.Abstractions.Config;
 [GenerateSerializer, Immutable, Alias("rlhf.DpoSection")]
 public sealed record DpoSection
 {
-    public const string Sigmoid = "sigmoid", Ipo = "ipo", Robust = "robust", Simpo = "simpo";
-
     /// <summary>Updates of the offline stage (algorithm: dpo).</summary>
     [Id(0)] public int Steps { get; init; } = 300;
     [Id(1)] public int BatchSize { get; init; } = 32;
     [Id(2)] public double LearningRate { get; init; } = 1e-4;
     [Id(3)] public double Beta { get; init; } = 0.1;
-    /// <summary>sigmoid (DPO) | ipo | robust | simpo.</summary>
-    [Id(4)] public string LossType { get; init; } = Sigmoid;
+    [Id(4)] public DpoLossVariant LossType { get; init; } = DpoLossVariant.Sigmoid;
     /// <summary>ε of conservative DPO (sigmoid) and robust DPO: the assumed fraction of flipped labels.</summary>
     [Id(5)] public double LabelSmoothing { get; init; }
     /// <summary>SimPO's target reward margin γ.</summary>

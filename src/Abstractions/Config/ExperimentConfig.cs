@@ -16,7 +16,7 @@ public sealed record ExperimentConfig
     /// <summary>"sft"; or an SFT warm-up of <c>sft.steps</c> (possibly 0) followed by "grpo" (<c>grpo.steps</c>), "ppo"
     /// (a reward model, then <c>ppo.steps</c> with a critic), "dpo" (<c>dpo.steps</c> on labelled pairs) or "rlaif" (a
     /// judge, then <c>rlaif.rounds</c> of online DPO on the judge's pairs).</summary>
-    [Id(1)] public string Algorithm { get; init; } = "sft";
+    [Id(1)] public Algorithm Algorithm { get; init; } = Algorithm.Sft;
     [Id(2)] public int Seed { get; init; } = 1;
     [Id(3)] public ModelSection Model { get; init; } = new();
     [Id(4)] public DataSection Data { get; init; } = new();
@@ -41,29 +41,33 @@ public sealed record ExperimentConfig
     /// run (learning_rate: 1e9) fails within a few steps instead of training on NaN and reporting success.</summary>
     [Id(16)] public int MaxNonfiniteSteps { get; init; } = 3;
 
-    public const string SftAlgorithm = "sft", GrpoAlgorithm = "grpo", PpoAlgorithm = "ppo", DpoAlgorithm = "dpo", RlaifAlgorithm = "rlaif";
-
-    public bool IsGrpo => Algorithm == GrpoAlgorithm;
-    public bool IsPpo => Algorithm == PpoAlgorithm;
-    public bool IsDpo => Algorithm == DpoAlgorithm;
-    public bool IsRlaif => Algorithm == RlaifAlgorithm;
+    public bool IsGrpo => Algorithm == Algorithm.Grpo;
+    public bool IsPpo => Algorithm == Algorithm.Ppo;
+    public bool IsDpo => Algorithm == Algorithm.Dpo;
+    public bool IsRlaif => Algorithm == Algorithm.Rlaif;
     /// <summary>Every algorithm but plain SFT: the SFT section is a warm-up (possibly of 0 steps) before the stage that
     /// the algorithm names.</summary>
-    public bool HasWarmUp => Algorithm != SftAlgorithm;
+    public bool HasWarmUp => Algorithm != Algorithm.Sft;
     /// <summary>A reward model is trained (PPO's reward, or the judge of an RLAIF run whose judge is local).</summary>
-    public bool TrainsRewardModel => IsPpo || IsRlaif && Rlaif.Judge.Type == JudgeSection.RewardModel;
+    public bool TrainsRewardModel => IsPpo || IsRlaif && Rlaif.Judge.Type == JudgeType.RewardModel;
 
     /// <summary>Policy updates of every stage: the SFT warm-up, then GRPO, PPO, DPO or the RLAIF rounds' DPO updates.
     /// The reward model's steps are not policy updates and are not counted.</summary>
     public int TotalSteps => Sft.Steps + Algorithm switch
     {
-        GrpoAlgorithm => Grpo.Steps,
-        PpoAlgorithm => Ppo.Steps,
-        DpoAlgorithm => Dpo.Steps,
-        RlaifAlgorithm => Rlaif.Rounds * Rlaif.StepsPerRound,
+        Algorithm.Grpo => Grpo.Steps,
+        Algorithm.Ppo => Ppo.Steps,
+        Algorithm.Dpo => Dpo.Steps,
+        Algorithm.Rlaif => Rlaif.Rounds * Rlaif.StepsPerRound,
         _ => 0,
     };
 }
+
+/// <summary>What an experiment runs (<c>algorithm:</c>).</summary>
+public enum Algorithm { Sft, Grpo, Ppo, Dpo, Rlaif }
+
+/// <summary>Compute dtype of the policy (<c>model.dtype</c>).</summary>
+public enum ModelDType { Bf16, Fp32 }
 
 /// <summary>The policy: where its weights start, its dtype and its tokenizer.</summary>
 [GenerateSerializer, Immutable, Alias("rlhf.ModelSection")]
@@ -74,7 +78,7 @@ public sealed record ModelSection
     /// <summary>"scratch" (fresh initialisation of <see cref="ConfigJson"/>) or a Hugging Face model folder.</summary>
     [Id(0)] public string Init { get; init; } = Scratch;
     /// <summary>Compute dtype: "fp32" or "bf16". fp32 by default: measured on this 2-core CPU, the built-in tasks' small decoders train faster in fp32 (15.7k vs 11.5k tok/s) and learn more per step (3-digit addition after 6000 steps: 100% vs 65.5%); bf16 pays off once matrix products dominate (sft-step bench, hidden 768: 2.6x faster). See README.</summary>
-    [Id(1), JsonPropertyName("dtype")] public string DType { get; init; } = "fp32";
+    [Id(1), JsonPropertyName("dtype")] public ModelDType DType { get; init; } = ModelDType.Fp32;
     /// <summary>"char", or a tokenizer.json / folder holding one. Null: "char" for scratch, the init folder otherwise.</summary>
     [Id(2)] public string? Tokenizer { get; init; }
     /// <summary>

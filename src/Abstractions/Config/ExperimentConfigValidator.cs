@@ -4,18 +4,12 @@ using System.Text.RegularExpressions;
 namespace RlhfActors.Abstractions.Config;
 
 /// <summary>
-/// Checks an <see cref="ExperimentConfig"/>'s values, independent of where it came from: the YAML loader runs it
-/// before anything starts, and <c>IExperimentGrain.Start</c> runs it again for configs built in code.
+/// Checks an <see cref="ExperimentConfig"/>'s field rules, independent of where it came from. The Grains' ConfigChecks
+/// runs it first, then the Training layer's rules; the YAML loader and <c>IExperimentGrain.Start</c> both run that.
 /// File-system checks (does model.init exist?) are not here: they belong to the machine that reads the files.
 /// </summary>
 public static partial class ExperimentConfigValidator
 {
-    public static readonly IReadOnlyList<string> Algorithms =
-        [ExperimentConfig.SftAlgorithm, ExperimentConfig.GrpoAlgorithm, ExperimentConfig.PpoAlgorithm, ExperimentConfig.DpoAlgorithm, ExperimentConfig.RlaifAlgorithm];
-    public static readonly IReadOnlyList<string> DpoLossTypes = [DpoSection.Sigmoid, DpoSection.Ipo, DpoSection.Robust, DpoSection.Simpo];
-    public static readonly IReadOnlyList<string> JudgeTypes = [JudgeSection.RewardModel, JudgeSection.Decoder, JudgeSection.Http];
-    public static readonly IReadOnlyList<string> DTypes = ["bf16", "fp32"];
-
     /// <summary>Most examples a built-in task may generate for training. Every process that reads the data (the
     /// learner, each sampler) holds all of them in memory, at roughly 100-200 bytes an example for the built-in tasks'
     /// short prompts: 10 million is 1-2 GB per process, a thousand times the default of 10,000.</summary>
@@ -34,12 +28,12 @@ public static partial class ExperimentConfigValidator
 
         Check(config.Name.Length > 0 && NamePattern().IsMatch(config.Name), "name",
             "must be 1-100 letters, digits, '.', '_' or '-'", config.Name);
-        Check(Algorithms.Contains(config.Algorithm), "algorithm",
-            $"must be one of: {string.Join(", ", Algorithms)}", config.Algorithm);
+        // Enums: a config built in code may cast any number into one.
+        Check(Enum.IsDefined(config.Algorithm), "algorithm", ConfigNames.OneOf<Algorithm>(), config.Algorithm);
 
         var model = config.Model;
         Check(model.Init.Length > 0, "model.init", $"must be '{ModelSection.Scratch}' or a Hugging Face model folder", model.Init);
-        Check(DTypes.Contains(model.DType), "model.dtype", $"must be one of: {string.Join(", ", DTypes)}", model.DType);
+        Check(Enum.IsDefined(model.DType), "model.dtype", ConfigNames.OneOf<ModelDType>(), model.DType);
         Check(model.Tokenizer is null || model.Tokenizer.Length > 0, "model.tokenizer", "must be 'char' or a path", model.Tokenizer);
         if (model.IsScratch)
             Check(!string.IsNullOrWhiteSpace(model.ConfigJson), "model.config", "is required when model.init is scratch", null);
@@ -99,8 +93,12 @@ public static partial class ExperimentConfigValidator
         check(grpo.PromptsPerStep > 0, "grpo.prompts_per_step", "must be > 0", grpo.PromptsPerStep);
         check(grpo.Samplers is >= 1 and <= 64, "grpo.samplers", "must be between 1 and 64", grpo.Samplers);
         check(grpo.Samplers <= grpo.PromptsPerStep, "grpo.samplers", "must be <= grpo.prompts_per_step (each sampler needs a prompt)", grpo.Samplers);
-        check(grpo.Mode is GrpoSection.Sync or GrpoSection.Async, "grpo.mode", $"must be {GrpoSection.Sync} or {GrpoSection.Async}", grpo.Mode);
-        check(grpo.Mode != GrpoSection.Async || grpo.MaxStaleness >= 1 || grpo.StaleMode == "truncated_is", "grpo.max_staleness",
+        check(Enum.IsDefined(grpo.Mode), "grpo.mode", ConfigNames.OneOf<GrpoMode>(), grpo.Mode);
+        check(Enum.IsDefined(grpo.LossType), "grpo.loss_type", ConfigNames.OneOf<GrpoLossType>(), grpo.LossType);
+        check(Enum.IsDefined(grpo.KlEstimator), "grpo.kl_estimator", ConfigNames.OneOf<KlEstimatorType>(), grpo.KlEstimator);
+        check(Enum.IsDefined(grpo.AdvantageEstimator), "grpo.advantage_estimator", ConfigNames.OneOf<AdvantageEstimatorType>(), grpo.AdvantageEstimator);
+        check(Enum.IsDefined(grpo.StaleMode), "grpo.stale_mode", ConfigNames.OneOf<StaleModeType>(), grpo.StaleMode);
+        check(grpo.Mode != GrpoMode.Async || grpo.MaxStaleness >= 1 || grpo.StaleMode == StaleModeType.TruncatedIs, "grpo.max_staleness",
             "must be >= 1 in async mode with stale_mode drop (async rollouts are one version old; 0 would drop every batch)", grpo.MaxStaleness);
         check(grpo.WeightDecay >= 0 && double.IsFinite(grpo.WeightDecay), "grpo.weight_decay", "must be >= 0", grpo.WeightDecay);
         check(grpo.MaxGradNorm >= 0 && double.IsFinite(grpo.MaxGradNorm), "grpo.max_grad_norm", "must be >= 0 (0 = no clipping)", grpo.MaxGradNorm);
@@ -153,7 +151,7 @@ public static partial class ExperimentConfigValidator
         check(ppo.Cliprange > 0 && double.IsFinite(ppo.Cliprange), "ppo.cliprange", "must be > 0", ppo.Cliprange);
         check(ppo.ClipRangeValue > 0 && double.IsFinite(ppo.ClipRangeValue), "ppo.cliprange_value", "must be > 0", ppo.ClipRangeValue);
         check(ppo.KlCoef >= 0 && double.IsFinite(ppo.KlCoef), "ppo.kl_coef", "must be >= 0", ppo.KlCoef);
-        check(ppo.KlEstimator is "k1" or "k2" or "k3", "ppo.kl_estimator", "must be one of: k1, k2, k3", ppo.KlEstimator);
+        check(Enum.IsDefined(ppo.KlEstimator), "ppo.kl_estimator", ConfigNames.OneOf<KlEstimatorType>(), ppo.KlEstimator);
         check(ppo.NumPpoEpochs > 0, "ppo.num_ppo_epochs", "must be > 0", ppo.NumPpoEpochs);
         check(ppo.NumMiniBatches > 0 && ppo.NumMiniBatches <= ppo.PromptsPerStep * ppo.NumGenerations, "ppo.num_mini_batches",
             "must be between 1 and prompts_per_step × num_generations", ppo.NumMiniBatches);
@@ -174,7 +172,7 @@ public static partial class ExperimentConfigValidator
         check(dpo.BatchSize > 0, "dpo.batch_size", "must be > 0", dpo.BatchSize);
         check(dpo.LearningRate > 0 && double.IsFinite(dpo.LearningRate), "dpo.learning_rate", "must be > 0", dpo.LearningRate);
         check(dpo.Beta > 0 && double.IsFinite(dpo.Beta), "dpo.beta", "must be > 0", dpo.Beta);
-        check(DpoLossTypes.Contains(dpo.LossType), "dpo.loss_type", $"must be one of: {string.Join(", ", DpoLossTypes)}", dpo.LossType);
+        check(Enum.IsDefined(dpo.LossType), "dpo.loss_type", ConfigNames.OneOf<DpoLossVariant>(), dpo.LossType);
         check(dpo.LabelSmoothing is >= 0 and < 0.5, "dpo.label_smoothing", "must be in [0, 0.5)", dpo.LabelSmoothing);
         check(dpo.SimpoGamma >= 0 && double.IsFinite(dpo.SimpoGamma), "dpo.simpo_gamma", "must be >= 0", dpo.SimpoGamma);
         check(dpo.RpoAlpha >= 0 && double.IsFinite(dpo.RpoAlpha), "dpo.rpo_alpha", "must be >= 0 (0 = off)", dpo.RpoAlpha);
@@ -193,14 +191,14 @@ public static partial class ExperimentConfigValidator
         check(rlaif.MaxCompletionLength > 0, "rlaif.max_completion_length", "must be > 0", rlaif.MaxCompletionLength);
         check(rlaif.Samplers is >= 1 and <= 64 && rlaif.Samplers <= rlaif.PromptsPerRound, "rlaif.samplers", "must be between 1 and min(64, prompts_per_round)", rlaif.Samplers);
         var judge = rlaif.Judge;
-        check(JudgeTypes.Contains(judge.Type), "rlaif.judge.type", $"must be one of: {string.Join(", ", JudgeTypes)}", judge.Type);
-        if (judge.Type == JudgeSection.Http)
+        check(Enum.IsDefined(judge.Type), "rlaif.judge.type", ConfigNames.OneOf<JudgeType>(), judge.Type);
+        if (judge.Type == JudgeType.Http)
         {
             check(Uri.TryCreate(judge.BaseUrl, UriKind.Absolute, out var url) && url.Scheme is "http" or "https", "rlaif.judge.base_url",
                 "must be an http(s) URL such as https://api.example.com/v1", judge.BaseUrl);
             check(!string.IsNullOrWhiteSpace(judge.Model), "rlaif.judge.model", "must name the endpoint's model", judge.Model);
         }
-        if (judge.Type == JudgeSection.Decoder)
+        if (judge.Type == JudgeType.Decoder)
             check(!string.IsNullOrWhiteSpace(judge.Model), "rlaif.judge.model", "must be the judge's model folder", judge.Model);
         check(judge.ApiKeyEnv is null || judge.ApiKeyEnv.Length > 0, "rlaif.judge.api_key_env", "must name an environment variable", judge.ApiKeyEnv);
         check(judge.MaxConcurrency is >= 1 and <= 256, "rlaif.judge.max_concurrency", "must be between 1 and 256", judge.MaxConcurrency);
@@ -212,21 +210,11 @@ public static partial class ExperimentConfigValidator
             "must be in [0.5, 1): the judge's probability that best beats worst (0.5 keeps every pair)", judge.MinConfidence);
     }
 
-    /// <summary>Throws <see cref="ArgumentException"/> listing every error, for callers that cannot report a list.</summary>
-    public static void ThrowIfInvalid(ExperimentConfig config)
-    {
-        var errors = Validate(config);
-        if (errors.Count > 0)
-        {
-            var where = config.SourceFile is null ? "experiment config" : config.SourceFile;
-            throw new ArgumentException($"{where}: " + string.Join("; ", errors.Select(e => e.Message)), nameof(config));
-        }
-    }
-
     static string Show(object? value) => value switch
     {
         null => "nothing",
         string s => $"'{s}'",
+        Enum e => Enum.IsDefined(e.GetType(), e) ? $"'{ConfigNames.Yaml(e)}'" : $"{Convert.ToInt64(e, CultureInfo.InvariantCulture)}",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
     };

@@ -12,9 +12,6 @@ namespace RlhfActors.Abstractions.Config;
 [GenerateSerializer, Immutable, Alias("rlhf.GrpoSection")]
 public sealed record GrpoSection
 {
-    public const string Sync = "sync";
-    public const string Async = "async";
-
     /// <summary>GRPO updates (after the optional SFT warm-up of <c>sft.steps</c>).</summary>
     [Id(0)] public int Steps { get; init; } = 200;
     /// <summary>Prompts per update; each is sampled <see cref="NumGenerations"/> times.</summary>
@@ -25,13 +22,10 @@ public sealed record GrpoSection
     [Id(5), JsonPropertyName("epsilon")] public double EpsilonLow { get; init; } = 0.2;
     /// <summary>Null: equal to <see cref="EpsilonLow"/> (TRL's epsilon_high default).</summary>
     [Id(6)] public double? EpsilonHigh { get; init; }
-    /// <summary>grpo | dapo | dr_grpo.</summary>
-    [Id(7)] public string LossType { get; init; } = "dapo";
-    /// <summary>k1 | k2 | k3.</summary>
-    [Id(8)] public string KlEstimator { get; init; } = "k3";
+    [Id(7)] public GrpoLossType LossType { get; init; } = GrpoLossType.Dapo;
+    [Id(8)] public KlEstimatorType KlEstimator { get; init; } = KlEstimatorType.K3;
     [Id(9)] public bool ScaleRewards { get; init; } = true;
-    /// <summary>grpo | rloo | reinforce_plus_plus.</summary>
-    [Id(10)] public string AdvantageEstimator { get; init; } = "grpo";
+    [Id(10)] public AdvantageEstimatorType AdvantageEstimator { get; init; } = AdvantageEstimatorType.Grpo;
     [Id(11)] public int NumIterations { get; init; } = 1;
     [Id(12)] public double Temperature { get; init; } = 1.0;
     [Id(13)] public int MaxCompletionLength { get; init; } = 256;
@@ -39,10 +33,9 @@ public sealed record GrpoSection
     [Id(15)] public int OverlongBuffer { get; init; }
     [Id(16)] public bool DynamicSampling { get; init; }
     /// <summary>sync: generate, then train. async: samplers generate step t+1 while the learner trains step t.</summary>
-    [Id(17)] public string Mode { get; init; } = Sync;
+    [Id(17)] public GrpoMode Mode { get; init; } = GrpoMode.Sync;
     [Id(18)] public int MaxStaleness { get; init; }
-    /// <summary>drop | truncated_is.</summary>
-    [Id(19)] public string StaleMode { get; init; } = "drop";
+    [Id(19)] public StaleModeType StaleMode { get; init; } = StaleModeType.Drop;
     [Id(20)] public double IsCap { get; init; } = 2.0;
     /// <summary>Rollout sampler grains sharing each step's prompts.</summary>
     [Id(21)] public int Samplers { get; init; } = 1;
@@ -51,6 +44,21 @@ public sealed record GrpoSection
     /// <summary>Σ weight · reward over these; exact_match alone when empty.</summary>
     [Id(24)] public ImmutableArray<RewardTerm> Rewards { get; init; } = [];
 }
+
+/// <summary>How the GRPO loss is aggregated over tokens and completions (<c>grpo.loss_type</c>, TRL's names).</summary>
+public enum GrpoLossType { Grpo, Dapo, DrGrpo }
+
+/// <summary>The per-token KL estimator (<c>grpo.kl_estimator</c>, <c>ppo.kl_estimator</c>; Schulman's k1, k2, k3).</summary>
+public enum KlEstimatorType { K1, K2, K3 }
+
+/// <summary>How rewards become advantages (<c>grpo.advantage_estimator</c>).</summary>
+public enum AdvantageEstimatorType { Grpo, Rloo, ReinforcePlusPlus }
+
+/// <summary>sync: generate, then train; async: generate step t+1 while training step t (<c>grpo.mode</c>).</summary>
+public enum GrpoMode { Sync, Async }
+
+/// <summary>What happens to rollouts older than <c>grpo.max_staleness</c> (<c>grpo.stale_mode</c>).</summary>
+public enum StaleModeType { Drop, TruncatedIs }
 
 /// <summary>One named reward in the experiment's weighted sum (<c>grpo.rewards</c>), with its args (e.g. <c>url</c>
 /// for "http", <c>pattern</c> for "format").</summary>

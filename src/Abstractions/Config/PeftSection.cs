@@ -2,6 +2,9 @@ using System.Collections.Immutable;
 
 namespace RlhfActors.Abstractions.Config;
 
+/// <summary>Full fine-tuning (none), LoRA adapters, or LoRA on a 4-bit NF4 base (qlora) (<c>peft.type</c>).</summary>
+public enum PeftType { None, Lora, Qlora }
+
 /// <summary>
 /// Parameter-efficient fine-tuning (<c>peft:</c>): train LoRA adapters on a frozen base instead of every weight, and
 /// under QLoRA hold the base's linear weights in 4-bit NF4. <c>r</c>, <c>alpha</c>, <c>dropout</c> and
@@ -13,11 +16,9 @@ namespace RlhfActors.Abstractions.Config;
 [GenerateSerializer, Immutable, Alias("rlhf.PeftSection")]
 public sealed record PeftSection
 {
-    public const string None = "none", Lora = "lora", Qlora = "qlora";
     public const string SftStage = "sft", GrpoStage = "grpo";
 
-    /// <summary>none | lora | qlora.</summary>
-    [Id(0)] public string Type { get; init; } = None;
+    [Id(0)] public PeftType Type { get; init; } = PeftType.None;
     [Id(1)] public int R { get; init; } = 8;
     [Id(2)] public double Alpha { get; init; } = 16;
     [Id(3)] public double Dropout { get; init; }
@@ -28,7 +29,7 @@ public sealed record PeftSection
     /// <summary>The stages that train adapters; empty: every stage of the run.</summary>
     [Id(6)] public ImmutableArray<string> Stages { get; init; } = [];
 
-    public bool Enabled => Type != None;
+    public bool Enabled => Type != PeftType.None;
 
     /// <summary>Whether <paramref name="stage"/> ("sft" or "grpo") trains adapters.</summary>
     public bool Covers(string stage) => Enabled && (Stages.IsDefaultOrEmpty || Stages.Contains(stage));

@@ -25,7 +25,7 @@ public sealed record PpoSection
     [Id(9)] public double KlCoef { get; init; } = 0.05;
     /// <summary>true: −β·KL per token in the reward (InstructGPT, TRL); false: β·KL in the policy loss (GRPO's way).</summary>
     [Id(10)] public bool KlInReward { get; init; } = true;
-    [Id(11)] public string KlEstimator { get; init; } = "k1";
+    [Id(11)] public KlEstimatorType KlEstimator { get; init; } = KlEstimatorType.K1;
     [Id(12)] public bool WhitenAdvantages { get; init; } = true;
     [Id(13)] public bool WhitenRewards { get; init; }
     [Id(14)] public int NumPpoEpochs { get; init; } = 4;

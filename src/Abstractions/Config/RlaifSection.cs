@@ -22,15 +22,16 @@ public sealed record RlaifSection
     [Id(8)] public bool RefreshReference { get; init; } = true;
 }
 
+/// <summary>What judges the candidates (<c>rlaif.judge.type</c>).</summary>
+public enum JudgeType { RewardModel, Decoder, Http }
+
 /// <summary>The AI judge (<c>rlaif.judge:</c>). <c>reward_model</c>: the model trained by the <c>reward_model:</c>
 /// stage; <c>decoder</c>: a Hugging Face decoder folder (<c>model</c>) asked to answer "A" or "B"; <c>http</c>: an OpenAI-compatible chat-completions endpoint (the API key only from the environment variable
 /// named by <c>api_key_env</c>).</summary>
 [GenerateSerializer, Immutable, Alias("rlhf.JudgeSection")]
 public sealed record JudgeSection
 {
-    public const string RewardModel = "reward_model", Decoder = "decoder", Http = "http";
-
-    [Id(0)] public string Type { get; init; } = RewardModel;
+    [Id(0)] public JudgeType Type { get; init; } = JudgeType.RewardModel;
     [Id(1)] public string? BaseUrl { get; init; }
     /// <summary>http: the model name sent to the endpoint; decoder: the model folder.</summary>
     [Id(2)] public string? Model { get; init; }

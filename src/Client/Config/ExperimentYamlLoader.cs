@@ -121,7 +121,7 @@ public static partial class ExperimentYamlLoader
         return defaults with
         {
             Name = name,
-            Algorithm = root.String("algorithm") ?? defaults.Algorithm,
+            Algorithm = root.Enum<Algorithm>("algorithm") ?? defaults.Algorithm,
             Seed = root.Int("seed") ?? defaults.Seed,
             MaxNonfiniteSteps = root.Int("max_nonfinite_steps") ?? defaults.MaxNonfiniteSteps,
             Model = ReadModel(root, context),
@@ -146,7 +146,7 @@ public static partial class ExperimentYamlLoader
         var section = defaults with
         {
             Init = model.String("init") ?? "",
-            DType = model.String("dtype") ?? defaults.DType,
+            DType = model.Enum<ModelDType>("dtype") ?? defaults.DType,
             Tokenizer = model.String("tokenizer"),
         };
         if (model.RawMapping("config") is { } configNode)
@@ -259,19 +259,19 @@ public static partial class ExperimentYamlLoader
             Beta = g.Double("beta") ?? d.Beta,
             EpsilonLow = g.Double("epsilon") ?? d.EpsilonLow,
             EpsilonHigh = g.Double("epsilon_high") ?? d.EpsilonHigh,
-            LossType = g.String("loss_type") ?? d.LossType,
-            KlEstimator = g.String("kl_estimator") ?? d.KlEstimator,
+            LossType = g.Enum<GrpoLossType>("loss_type") ?? d.LossType,
+            KlEstimator = g.Enum<KlEstimatorType>("kl_estimator") ?? d.KlEstimator,
             ScaleRewards = g.Bool("scale_rewards") ?? d.ScaleRewards,
-            AdvantageEstimator = g.String("advantage_estimator") ?? d.AdvantageEstimator,
+            AdvantageEstimator = g.Enum<AdvantageEstimatorType>("advantage_estimator") ?? d.AdvantageEstimator,
             NumIterations = g.Int("num_iterations") ?? d.NumIterations,
             Temperature = g.Double("temperature") ?? d.Temperature,
             MaxCompletionLength = g.Int("max_completion_length") ?? d.MaxCompletionLength,
             MaskTruncatedCompletions = g.Bool("mask_truncated_completions") ?? d.MaskTruncatedCompletions,
             OverlongBuffer = g.Int("overlong_buffer") ?? d.OverlongBuffer,
             DynamicSampling = g.Bool("dynamic_sampling") ?? d.DynamicSampling,
-            Mode = g.String("mode") ?? d.Mode,
+            Mode = g.Enum<GrpoMode>("mode") ?? d.Mode,
             MaxStaleness = g.Int("max_staleness") ?? d.MaxStaleness,
-            StaleMode = g.String("stale_mode") ?? d.StaleMode,
+            StaleMode = g.Enum<StaleModeType>("stale_mode") ?? d.StaleMode,
             IsCap = g.Double("is_cap") ?? d.IsCap,
             Samplers = g.Int("samplers") ?? d.Samplers,
             WeightDecay = g.Double("weight_decay") ?? d.WeightDecay,
@@ -354,7 +354,7 @@ public static partial class ExperimentYamlLoader
             BatchSize = p.Int("batch_size") ?? d.BatchSize,
             LearningRate = p.Double("learning_rate") ?? d.LearningRate,
             Beta = p.Double("beta") ?? d.Beta,
-            LossType = p.String("loss_type") ?? d.LossType,
+            LossType = p.Enum<DpoLossVariant>("loss_type") ?? d.LossType,
             LabelSmoothing = p.Double("label_smoothing") ?? d.LabelSmoothing,
             SimpoGamma = p.Double("simpo_gamma") ?? d.SimpoGamma,
             RpoAlpha = p.Double("rpo_alpha") ?? d.RpoAlpha,
@@ -383,7 +383,7 @@ public static partial class ExperimentYamlLoader
             ClipRangeValue = p.Double("cliprange_value") ?? d.ClipRangeValue,
             KlCoef = p.Double("kl_coef") ?? d.KlCoef,
             KlInReward = p.Bool("kl_in_reward") ?? d.KlInReward,
-            KlEstimator = p.String("kl_estimator") ?? d.KlEstimator,
+            KlEstimator = p.Enum<KlEstimatorType>("kl_estimator") ?? d.KlEstimator,
             WhitenAdvantages = p.Bool("whiten_advantages") ?? d.WhitenAdvantages,
             WhitenRewards = p.Bool("whiten_rewards") ?? d.WhitenRewards,
             NumPpoEpochs = p.Int("num_ppo_epochs") ?? d.NumPpoEpochs,
@@ -424,7 +424,7 @@ public static partial class ExperimentYamlLoader
         if (rlaif.Mapping("judge") is not { } j) return d;
         var section = d with
         {
-            Type = j.String("type") ?? d.Type,
+            Type = j.Enum<JudgeType>("type") ?? d.Type,
             BaseUrl = j.String("base_url"),
             Model = j.String("model"),
             ApiKeyEnv = j.String("api_key_env"),
@@ -445,7 +445,7 @@ public static partial class ExperimentYamlLoader
         if (root.Mapping("peft") is not { } p) return d;
         var section = d with
         {
-            Type = p.String("type") ?? PeftSection.Lora,
+            Type = p.Enum<PeftType>("type") ?? PeftType.Lora,
             R = p.Int("r") ?? d.R,
             Alpha = p.Double("alpha") ?? d.Alpha,
             Dropout = p.Double("dropout") ?? d.Dropout,
@@ -516,7 +516,7 @@ public static partial class ExperimentYamlLoader
 
         var rewardModelInit = Input(config.RewardModel.Init, "reward_model.init", folder: true);
         Verified(rewardModelInit, "reward_model.init");
-        var judgeModel = config.Rlaif.Judge.Type == JudgeSection.Decoder ? Input(config.Rlaif.Judge.Model, "rlaif.judge.model", folder: true) : null;
+        var judgeModel = config.Rlaif.Judge.Type == JudgeType.Decoder ? Input(config.Rlaif.Judge.Model, "rlaif.judge.model", folder: true) : null;
         Verified(judgeModel, "rlaif.judge.model");
 
         return config with
@@ -533,7 +533,7 @@ public static partial class ExperimentYamlLoader
                 Init = rewardModelInit,
             },
             Dpo = config.Dpo with { Pairs = ResolvePairs(config.Dpo.Pairs, "dpo.pairs") },
-            Rlaif = config.Rlaif.Judge.Type == JudgeSection.Decoder
+            Rlaif = config.Rlaif.Judge.Type == JudgeType.Decoder
                 ? config.Rlaif with { Judge = config.Rlaif.Judge with { Model = judgeModel } }
                 : config.Rlaif,
             OutputDir = Path.GetFullPath(config.OutputDir),

@@ -1,3 +1,4 @@
+using RlhfActors.Abstractions.Config;
 using System.Globalization;
 using YamlDotNet.RepresentationModel;
 
@@ -54,6 +55,16 @@ sealed class MappingReader
         if (double.TryParse(scalar.Value!.Replace("_", ""), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
             return value;
         _context.Error(scalar.Start.Line, $"{path} must be a number (got '{scalar.Value}')");
+        return null;
+    }
+
+    /// <summary>One of <typeparamref name="T"/>'s YAML names (<see cref="ConfigNames"/>); anything else is an error at
+    /// its line listing them all.</summary>
+    public T? Enum<T>(string key) where T : struct, System.Enum
+    {
+        if (Scalar(key, out var path) is not { } scalar || IsNull(scalar)) return null;
+        if (ConfigNames.TryParse<T>(scalar.Value!, out var value)) return value;
+        _context.Error(scalar.Start.Line, $"{path} {ConfigNames.OneOf<T>()} (got '{scalar.Value}')");
         return null;
     }
 

@@ -1,3 +1,4 @@
+using RlhfActors.Abstractions.Config;
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions.Grains;
@@ -51,7 +52,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
         {
             var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
             var model = ScalarHeadModel.FromPolicyWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
-                Training.Tasks.StableSeed.Derive(config.Seed, CriticSeedStream), ModelFactory.ParseComputeType(config.Model.DType),
+                Training.Tasks.StableSeed.Derive(config.Seed, CriticSeedStream), ModelFactory.ParseComputeType(config.Model.DType.Yaml()),
                 new TorchSharp.torch.Device(_device.Device));
             return new CriticLearner(model, options, tokenizer.PadId);
         });
@@ -100,7 +101,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
         {
             var checkpoint = CheckpointReader.Open(directory);
             var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
-            var model = ScalarHeadModel.FromWeights(checkpoint.Config, checkpoint.Weights, ModelFactory.ParseComputeType(config.Model.DType),
+            var model = ScalarHeadModel.FromWeights(checkpoint.Config, checkpoint.Weights, ModelFactory.ParseComputeType(config.Model.DType.Yaml()),
                 new TorchSharp.torch.Device(_device.Device));
             var critic = new CriticLearner(model, options, tokenizer.PadId);
             try

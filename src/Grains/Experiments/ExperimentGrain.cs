@@ -122,7 +122,7 @@ public sealed partial class ExperimentGrain(
         {
             // The plan of the config being started (stages are cheap to build: their constructors keep the context).
             if (ExperimentPlan.CannotResume(ExperimentPlan.For(config, Run), config) is { } why)
-                throw new ArgumentException($"this {config.Algorithm} run cannot continue from its checkpoints: {why}; start it afresh in another output_dir");
+                throw new ArgumentException($"this {config.Algorithm.Yaml()} run cannot continue from its checkpoints: {why}; start it afresh in another output_dir");
             var newest = OutputDirectory.Checkpoints(config.OutputDir) is [var first, ..] ? first.Path
                 : throw new ArgumentException($"output_dir '{config.OutputDir}' holds no checkpoint to resume from");
             ResumeCompatibility.ThrowIfDifferent(newest, config);
@@ -133,7 +133,7 @@ public sealed partial class ExperimentGrain(
                 "or continue it with --resume");
         // Off the grain's scheduler: reading a large dataset must not stall this silo's other grains.
         if (await Task.Run(() => InputChecks.Errors(config, onSilo: true)) is { Count: > 0 } inputErrors)
-            throw new ArgumentException(string.Join("; ", inputErrors.Select(e => e.Message)), nameof(config));
+            throw new ArgumentException(string.Join("; ", inputErrors.Select(e => e.Message)));
         // Before any state is written: an unwritable folder or one another experiment holds is refused at start.
         OutputDirectoryClaim.Claim(config.OutputDir, ExperimentId);
 
@@ -144,7 +144,7 @@ public sealed partial class ExperimentGrain(
             Status = new ExperimentStatus
             {
                 ExperimentId = ExperimentId,
-                Algorithm = config.Algorithm,
+                Algorithm = config.Algorithm.Yaml(),
                 State = ExperimentState.Running,
                 Phase = fromCheckpoint ? "recovering: resuming from output_dir" : "initializing",
                 TotalSteps = config.TotalSteps,
@@ -158,7 +158,7 @@ public sealed partial class ExperimentGrain(
         _recoveringSince = null;
         StartLoop(TickPeriod);
         await RegisterKeepAliveAsync();
-        LogStarted(ExperimentId, config.Algorithm, config.TotalSteps);
+        LogStarted(ExperimentId, config.Algorithm.Yaml(), config.TotalSteps);
     }
 
     public Task<ExperimentStatus> GetStatus()
@@ -327,7 +327,7 @@ public sealed partial class ExperimentGrain(
         Record.Result = new ExperimentResult
         {
             ExperimentId = ExperimentId,
-            Algorithm = Config.Algorithm,
+            Algorithm = Config.Algorithm.Yaml(),
             Steps = status.Step,
             WallSeconds = (Record.FinishedAt.Value - Record.StartedAt!.Value).TotalSeconds,
             TrainTokens = Record.TrainTokens,

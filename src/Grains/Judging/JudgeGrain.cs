@@ -53,34 +53,34 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
         var experimentId = this.GetPrimaryKeyString();
         switch (section.Type)
         {
-            case JudgeSection.RewardModel:
+            case JudgeType.RewardModel:
                 var export = await GrainFactory.GetGrain<IRewardModelGrain>(experimentId).ExportRewardModel();
                 var weights = export.Weights.ToTensorBytes();
                 (_rewardModel, _scorer) = await _device.RunAsync(() =>
                 {
                     var model = ScalarHeadModel.FromWeights(ExperimentSpecs.ModelConfigFromJson(export.ModelConfigJson), weights,
-                        ModelFactory.ParseComputeType(config.Model.DType), new TorchSharp.torch.Device(_device.Device));
+                        ModelFactory.ParseComputeType(config.Model.DType.Yaml()), new TorchSharp.torch.Device(_device.Device));
                     return (model, new RewardModelScorer(model, Tokenizers.Create(config.Model.ResolvedTokenizer)));
                 });
                 break;
-            case JudgeSection.Decoder:
+            case JudgeType.Decoder:
                 var folder = section.Model ?? throw new ArgumentException("rlaif.judge.model must be the judge's model folder");
                 var (decoder, judge) = await _device.RunAsync(() =>
                 {
-                    var model = ModelFactory.LoadFolder(folder, ModelFactory.ParseComputeType(config.Model.DType), new TorchSharp.torch.Device(_device.Device));
+                    var model = ModelFactory.LoadFolder(folder, ModelFactory.ParseComputeType(config.Model.DType.Yaml()), new TorchSharp.torch.Device(_device.Device));
                     model.eval();
                     return (model, new DecoderChoiceJudge(model, Tokenizers.Create(folder), section.BothOrders));
                 });
                 (_decoder, _pairwise) = (decoder, new VerdictCache(judge));
                 break;
-            case JudgeSection.Http:
+            case JudgeType.Http:
                 _pairwise = new VerdictCache(new HttpChatJudge(JudgeSpecs.Http(section)));
                 break;
             default:
-                throw new ArgumentException($"rlaif.judge.type must be one of: reward_model, decoder, http (got '{section.Type}')");
+                throw GrpoSpecs.Undefined("rlaif.judge.type", section.Type);
         }
         _section = section;
-        LogInitialized(experimentId, section.Type, GrainContext.Address.SiloAddress!, _device.Device);
+        LogInitialized(experimentId, section.Type.Yaml(), GrainContext.Address.SiloAddress!, _device.Device);
     }
 
     public async Task<RankResult> Rank(ImmutableArray<CandidateGroup> groups)

@@ -56,7 +56,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
 
     public async Task<LearnerInfo> Initialize(ExperimentConfig config)
     {
-        ExperimentConfigValidator.ThrowIfInvalid(config);
+        ConfigChecks.ThrowIfInvalid(config);
         var experimentId = this.GetPrimaryKeyString();
         await DisposeLearnerAsync();
 

@@ -1,3 +1,4 @@
+using RlhfActors.Abstractions.Config;
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions.Grains;
@@ -54,7 +55,7 @@ public sealed partial class ReferenceGrain(DeviceWorkers devices, DeviceAllocato
             // weights, verified before it is read.
             var frozen = weights ?? CheckpointReader.OpenWeights(init.Checkpoint);
             var model = PolicyEvaluator.Create(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson),
-                config.Model.ResolvedTokenizer, config.Model.DType, _device.Device);
+                config.Model.ResolvedTokenizer, config.Model.DType.Yaml(), _device.Device);
             model.LoadWeights(frozen);
             return model;
         });

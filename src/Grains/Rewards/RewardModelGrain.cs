@@ -123,7 +123,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         {
             var (train, eval) = PreferenceSpecs.MarginedPairs(config, section.Pairs, "reward_model.pairs");
             var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
-            var computeType = ModelFactory.ParseComputeType(config.Model.DType);
+            var computeType = ModelFactory.ParseComputeType(config.Model.DType.Yaml());
             var device = new TorchSharp.torch.Device(_device.Device);
             var model = weights is null
                 ? LoadTrained(trainedFolder!, tokenizer, computeType, device)

@@ -1,3 +1,4 @@
+using RlhfActors.Abstractions.Config;
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions;
@@ -71,7 +72,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
             var modelConfig = ExperimentSpecs.ModelConfigFromJson(init.ModelConfigJson);
             var loaded = ExperimentData.Load(ExperimentSpecs.Data(config));
             var watch = config.Eval.Watch.Select(w => (w.Name, ExperimentData.Load(ExperimentSpecs.Watch(config, w)))).ToArray();
-            return (PolicyEvaluator.Create(modelConfig, config.Model.ResolvedTokenizer, config.Model.DType, _device.Device), loaded, watch);
+            return (PolicyEvaluator.Create(modelConfig, config.Model.ResolvedTokenizer, config.Model.DType.Yaml(), _device.Device), loaded, watch);
         });
         _evaluator = evaluator;
         _data = data;

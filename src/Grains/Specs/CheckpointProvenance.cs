@@ -18,7 +18,7 @@ public static class CheckpointProvenance
         ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, string>
         {
             ["experiment"] = experimentId,
-            ["algorithm"] = config.Algorithm,
+            ["algorithm"] = config.Algorithm.Yaml(),
             ["config_sha256"] = Digests.ConfigSha256(config),
             ["config_json"] = Digests.ConfigToJson(config),
             ["dataset_sha256"] = learner?.DatasetSha256 ?? "",

@@ -34,7 +34,7 @@ public static class ConfigChecks
     {
         var errors = Errors(config);
         if (errors.Count > 0)
-            throw new ArgumentException($"{config.SourceFile ?? "experiment config"}: " + string.Join("; ", errors.Select(e => e.Message)), nameof(config));
+            throw new ArgumentException($"{config.SourceFile ?? "experiment config"}: " + string.Join("; ", errors.Select(e => e.Message)));
     }
 
     /// <summary>Every built-in task the config names exists and takes the parameters given (unknown keys, such as a

@@ -43,6 +43,8 @@ public static class Digests
         // built in code must still hash rather than throw.
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
         TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { StoredFieldsOnly } },
+        // Enums by their YAML names (ConfigNames): "dr_grpo", not 2.
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: true) },
     };
 
     /// <summary>Keeps the records' stored fields (those with an init accessor) and drops computed ones

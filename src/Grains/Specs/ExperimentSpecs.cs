@@ -73,7 +73,7 @@ public static class ExperimentSpecs
             var configPath = Path.Combine(model.Init, "config.json");
             if (!File.Exists(configPath))
                 throw new FileNotFoundException($"model.init: '{model.Init}' has no config.json (not a Hugging Face model folder)", configPath);
-            return new ModelSource { Path = model.Init, Config = ModelConfig.Load(configPath), DType = model.DType };
+            return new ModelSource { Path = model.Init, Config = ModelConfig.Load(configPath), DType = model.DType.Yaml() };
         }
 
         if (string.IsNullOrWhiteSpace(model.ConfigJson))
@@ -91,7 +91,7 @@ public static class ExperimentSpecs
             if (!node.ContainsKey("bos_token_id") && tokenizer.BosId is { } bos) node["bos_token_id"] = bos;
         }
         var config = ModelConfig.Parse(node.ToJsonString(), "model.config");
-        return new ModelSource { Config = config, DType = model.DType };
+        return new ModelSource { Config = config, DType = model.DType.Yaml() };
     }
 
     /// <summary>Parses the learner's config.json for a sampler.</summary>

@@ -8,38 +8,10 @@ namespace RlhfActors.Grains.Specs;
 /// <see cref="RewardSpec"/>. Errors name the YAML field (<c>grpo.loss_type</c>).</summary>
 public static class GrpoSpecs
 {
-    static readonly Dictionary<string, LossAggregation> LossTypes = new(StringComparer.Ordinal)
-    {
-        ["grpo"] = LossAggregation.Grpo, ["dapo"] = LossAggregation.Dapo, ["dr_grpo"] = LossAggregation.DrGrpo,
-    };
-    static readonly Dictionary<string, KlEstimator> KlEstimators = new(StringComparer.Ordinal)
-    {
-        ["k1"] = KlEstimator.K1, ["k2"] = KlEstimator.K2, ["k3"] = KlEstimator.K3,
-    };
-    static readonly Dictionary<string, AdvantageEstimator> AdvantageEstimators = new(StringComparer.Ordinal)
-    {
-        ["grpo"] = AdvantageEstimator.Grpo, ["rloo"] = AdvantageEstimator.Rloo, ["reinforce_plus_plus"] = AdvantageEstimator.ReinforcePlusPlus,
-    };
-    static readonly Dictionary<string, StaleRolloutMode> StaleModes = new(StringComparer.Ordinal)
-    {
-        ["drop"] = StaleRolloutMode.Drop, ["truncated_is"] = StaleRolloutMode.TruncatedIs,
-    };
-
     /// <summary>Every problem of the section as (field, message); empty when <see cref="Options"/> will succeed.</summary>
     public static IReadOnlyList<ConfigError> Errors(ExperimentConfig config)
     {
         var errors = new List<ConfigError>();
-        var g = config.Grpo;
-        void Name<T>(Dictionary<string, T> known, string value, string field)
-        {
-            if (!known.ContainsKey(value))
-                errors.Add(new ConfigError($"grpo.{field}", $"grpo.{field} must be one of: {string.Join(", ", known.Keys)} (got '{value}')"));
-        }
-        Name(LossTypes, g.LossType, "loss_type");
-        Name(KlEstimators, g.KlEstimator, "kl_estimator");
-        Name(AdvantageEstimators, g.AdvantageEstimator, "advantage_estimator");
-        Name(StaleModes, g.StaleMode, "stale_mode");
-        if (errors.Count > 0) return errors;
         foreach (var message in Options(config).Errors())
             errors.Add(new ConfigError(message.Split(' ')[0], message));
         try
@@ -63,10 +35,22 @@ public static class GrpoSpecs
             Beta = g.Beta,
             EpsilonLow = g.EpsilonLow,
             EpsilonHigh = g.EpsilonHigh ?? g.EpsilonLow,
-            Aggregation = LossTypes[g.LossType],
-            KlEstimator = KlEstimators[g.KlEstimator],
+            Aggregation = g.LossType switch
+            {
+                GrpoLossType.Grpo => LossAggregation.Grpo,
+                GrpoLossType.Dapo => LossAggregation.Dapo,
+                GrpoLossType.DrGrpo => LossAggregation.DrGrpo,
+                var other => throw Undefined("grpo.loss_type", other),
+            },
+            KlEstimator = KlEstimator(g.KlEstimator, "grpo.kl_estimator"),
             ScaleRewards = g.ScaleRewards,
-            AdvantageEstimator = AdvantageEstimators[g.AdvantageEstimator],
+            AdvantageEstimator = g.AdvantageEstimator switch
+            {
+                AdvantageEstimatorType.Grpo => AdvantageEstimator.Grpo,
+                AdvantageEstimatorType.Rloo => AdvantageEstimator.Rloo,
+                AdvantageEstimatorType.ReinforcePlusPlus => AdvantageEstimator.ReinforcePlusPlus,
+                var other => throw Undefined("grpo.advantage_estimator", other),
+            },
             NumIterations = g.NumIterations,
             Temperature = g.Temperature,
             MaxCompletionLength = g.MaxCompletionLength,
@@ -75,11 +59,29 @@ public static class GrpoSpecs
             OverlongBuffer = g.OverlongBuffer,
             DynamicSampling = g.DynamicSampling,
             MaxStaleness = g.MaxStaleness,
-            StaleMode = StaleModes[g.StaleMode],
+            StaleMode = g.StaleMode switch
+            {
+                StaleModeType.Drop => StaleRolloutMode.Drop,
+                StaleModeType.TruncatedIs => StaleRolloutMode.TruncatedIs,
+                var other => throw Undefined("grpo.stale_mode", other),
+            },
             IsCap = g.IsCap,
             MaxNonfiniteSteps = config.MaxNonfiniteSteps,
         };
     }
+
+    /// <summary>The config's KL estimator as the Training layer's (GRPO and PPO share it).</summary>
+    public static KlEstimator KlEstimator(KlEstimatorType type, string field) => type switch
+    {
+        KlEstimatorType.K1 => Training.Rl.KlEstimator.K1,
+        KlEstimatorType.K2 => Training.Rl.KlEstimator.K2,
+        KlEstimatorType.K3 => Training.Rl.KlEstimator.K3,
+        var other => throw Undefined(field, other),
+    };
+
+    /// <summary>A value no member names: only a config built in code (a cast) gets here, and ConfigChecks refuses it
+    /// first.</summary>
+    internal static ArgumentException Undefined(string field, Enum value) => new($"{field} is {value}, which is not one of its values");
 
     /// <summary>The weighted reward terms; exact match alone when the config names none.</summary>
     public static RewardSpec Reward(ExperimentConfig config) => config.Grpo.Rewards.IsDefaultOrEmpty

@@ -56,7 +56,7 @@ public static class InputChecks
                 () => { ModelMemory.ThrowIfTooLarge(sized, bytes, "to train", model.Path is null ? "model.config" : "model.init"); return sized; });
         }
 
-        if (config.IsRlaif && config.Rlaif.Judge is { Type: JudgeSection.Http, ApiKeyEnv: { } variable }
+        if (config.IsRlaif && config.Rlaif.Judge is { Type: JudgeType.Http, ApiKeyEnv: { } variable }
             && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(variable)))
             errors.Add(new ConfigError("rlaif.judge.api_key_env",
                 $"rlaif.judge.api_key_env: the environment variable '{variable}' is not set (or empty) on {Environment.MachineName}, the machine that calls the judge"));

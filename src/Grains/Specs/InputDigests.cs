@@ -46,7 +46,7 @@ public static class InputDigests
             File("dpo.pairs.train_file", config.Dpo.Pairs.TrainFile);
             File("dpo.pairs.eval_file", config.Dpo.Pairs.EvalFile);
         }
-        if (config.IsRlaif && config.Rlaif.Judge.Type == JudgeSection.Decoder) Folder("rlaif.judge.model", config.Rlaif.Judge.Model);
+        if (config.IsRlaif && config.Rlaif.Judge.Type == JudgeType.Decoder) Folder("rlaif.judge.model", config.Rlaif.Judge.Model);
         return inputs.ToJsonString();
     }
 }

@@ -7,8 +7,6 @@ namespace RlhfActors.Grains.Specs;
 /// the YAML field (<c>peft.r</c>).</summary>
 public static class PeftSpecs
 {
-    static readonly string[] Types = [PeftSection.None, PeftSection.Lora, PeftSection.Qlora];
-
     /// <summary>The adapters <paramref name="stage"/> ("sft" / "grpo") trains, or null for full fine-tuning.</summary>
     public static LoraSettings? For(ExperimentConfig config, string stage) =>
         config.Peft.Covers(stage) ? Settings(config.Peft) : null;
@@ -19,7 +17,7 @@ public static class PeftSpecs
         Alpha = p.Alpha,
         Dropout = p.Dropout,
         TargetModules = p.TargetModules.IsDefaultOrEmpty ? LoraSettings.AllLinear : [.. p.TargetModules],
-        QuantizeBase = p.Type == PeftSection.Qlora,
+        QuantizeBase = p.Type == PeftType.Qlora,
         DoubleQuant = p.DoubleQuant,
     };
 
@@ -27,15 +25,15 @@ public static class PeftSpecs
     {
         var p = config.Peft;
         var errors = new List<ConfigError>();
-        if (!Types.Contains(p.Type))
+        if (!Enum.IsDefined(p.Type))
         {
-            errors.Add(new ConfigError("peft.type", $"peft.type must be one of: {string.Join(", ", Types)} (got '{p.Type}')"));
+            errors.Add(new ConfigError("peft.type", $"peft.type {ConfigNames.OneOf<PeftType>()} (got {p.Type})"));
             return errors;
         }
         if (!p.Enabled) return errors;
         if (config.IsPpo || config.IsDpo || config.IsRlaif)
         {
-            errors.Add(new ConfigError("peft.type", $"peft.type: adapters are supported in sft and grpo runs; a {config.Algorithm} run trains full weights (remove the peft section)"));
+            errors.Add(new ConfigError("peft.type", $"peft.type: adapters are supported in sft and grpo runs; a {config.Algorithm.Yaml()} run trains full weights (remove the peft section)"));
             return errors;
         }
         foreach (var message in Settings(p).Errors())
@@ -46,7 +44,7 @@ public static class PeftSpecs
         string[] stages = config.IsGrpo ? [PeftSection.SftStage, PeftSection.GrpoStage] : [PeftSection.SftStage];
         foreach (var s in p.Stages.IsDefaultOrEmpty ? [] : p.Stages)
             if (!stages.Contains(s))
-                errors.Add(new ConfigError("peft.stages", $"peft.stages: '{s}' is not a stage of this {config.Algorithm} run ({string.Join(", ", stages)})"));
+                errors.Add(new ConfigError("peft.stages", $"peft.stages: '{s}' is not a stage of this {config.Algorithm.Yaml()} run ({string.Join(", ", stages)})"));
         // Adapters stay on once a stage has them: a full fine-tuning stage after a PEFT stage is not supported.
         if (config.IsGrpo && p.Covers(PeftSection.SftStage) && !p.Covers(PeftSection.GrpoStage))
             errors.Add(new ConfigError("peft.stages", "peft.stages: a GRPO stage after a PEFT warm-up must use adapters too (use [sft, grpo] or [grpo])"));

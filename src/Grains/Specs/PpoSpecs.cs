@@ -21,7 +21,7 @@ public static class PpoSpecs
             ClipRangeValue = p.ClipRangeValue,
             Beta = p.KlCoef,
             KlInReward = p.KlInReward,
-            KlEstimator = p.KlEstimator switch { "k2" => KlEstimator.K2, "k3" => KlEstimator.K3, _ => KlEstimator.K1 },
+            KlEstimator = GrpoSpecs.KlEstimator(p.KlEstimator, "ppo.kl_estimator"),
             WhitenAdvantages = p.WhitenAdvantages,
             WhitenRewards = p.WhitenRewards,
             Epochs = p.NumPpoEpochs,

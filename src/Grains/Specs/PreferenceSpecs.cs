@@ -52,11 +52,11 @@ public static class PreferenceSpecs
         Beta = config.Dpo.Beta,
         LossType = config.Dpo.LossType switch
         {
-            DpoSection.Sigmoid => DpoLossType.Sigmoid,
-            DpoSection.Ipo => DpoLossType.Ipo,
-            DpoSection.Robust => DpoLossType.Robust,
-            DpoSection.Simpo => DpoLossType.Simpo,
-            var other => throw new ArgumentException($"dpo.loss_type must be one of: sigmoid, ipo, robust, simpo (got '{other}')"),
+            DpoLossVariant.Sigmoid => DpoLossType.Sigmoid,
+            DpoLossVariant.Ipo => DpoLossType.Ipo,
+            DpoLossVariant.Robust => DpoLossType.Robust,
+            DpoLossVariant.Simpo => DpoLossType.Simpo,
+            var other => throw GrpoSpecs.Undefined("dpo.loss_type", other),
         },
         LabelSmoothing = config.Dpo.LabelSmoothing,
         SimpoGamma = config.Dpo.SimpoGamma,

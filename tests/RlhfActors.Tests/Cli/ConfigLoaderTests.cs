@@ -19,9 +19,9 @@ public sealed class ConfigLoaderTests : IDisposable
         var config = ExperimentYamlLoader.Load(file);
 
         Assert.Equal("tiny-cli", config.Name);
-        Assert.Equal("sft", config.Algorithm);
+        Assert.Equal(Algorithm.Sft, config.Algorithm);
         Assert.Equal(4, config.Seed);
-        Assert.Equal(new ModelSection { Init = "scratch", DType = "fp32", Tokenizer = "char", ConfigJson = config.Model.ConfigJson }, config.Model);
+        Assert.Equal(new ModelSection { Init = "scratch", DType = ModelDType.Fp32, Tokenizer = "char", ConfigJson = config.Model.ConfigJson }, config.Model);
         Assert.Equal("reverse", config.Data.Task);
         Assert.Equal(new Dictionary<string, int> { ["length"] = 3 }, config.Data.TaskParameters);
         Assert.Equal((2000, 20), (config.Data.TrainExamples, config.Data.EvalExamples));
@@ -72,7 +72,7 @@ public sealed class ConfigLoaderTests : IDisposable
         var config = ExperimentYamlLoader.Load(file);
 
         Assert.Equal(new SftSection(), config.Sft);
-        Assert.Equal("fp32", config.Model.DType);
+        Assert.Equal(ModelDType.Fp32, config.Model.DType);
         Assert.Equal("char", config.Model.ResolvedTokenizer);
         Assert.Equal(Path.GetFullPath(Path.Combine("runs", "minimal")), config.OutputDir);
     }

@@ -81,12 +81,13 @@ public sealed class EarlyChecksTests : IDisposable
         // A GRPO config built in code with a bad loss_type used to pass Start and fail after the warm-up.
         var config = Grains.TinyExperiment.Create("in-code") with
         {
-            Algorithm = ExperimentConfig.GrpoAlgorithm,
-            Grpo = new GrpoSection { Steps = 2, PromptsPerStep = 2, NumGenerations = 2, LossType = "dpo" },
+            Algorithm = Algorithm.Grpo,
+            Grpo = new GrpoSection { Steps = 2, PromptsPerStep = 2, NumGenerations = 2, LossType = (GrpoLossType)42 },
         };
         var error = Assert.Single(ConfigChecks.Errors(config));
         Assert.Equal("grpo.loss_type", error.Path);
-        Assert.Contains("grpo.loss_type must be one of: grpo, dapo, dr_grpo (got 'dpo')", Assert.Throws<ArgumentException>(() => ConfigChecks.ThrowIfInvalid(config)).Message);
+        // The field is an enum, so code can only get a bad value by casting a number into it.
+        Assert.Contains("grpo.loss_type must be one of: grpo, dapo, dr_grpo (got 42)", Assert.Throws<ArgumentException>(() => ConfigChecks.ThrowIfInvalid(config)).Message);
 
         // The YAML path reports the same message at the field's line.
         var yaml = TinyYaml.Text(Output).Replace("algorithm: sft", "algorithm: grpo") + "\ngrpo:\n  steps: 2\n  loss_type: dpo\n";

@@ -49,7 +49,7 @@ public sealed class GrpoConfigTests
         var g = config.Grpo;
         Assert.Equal((50, 8, 4), (g.Steps, g.PromptsPerStep, g.NumGenerations));
         Assert.Equal((1e-4, 0.04, 0.2, 0.28), (g.LearningRate, g.Beta, g.EpsilonLow, g.EpsilonHigh!.Value));
-        Assert.Equal(("dr_grpo", "k2", "async", 2, "truncated_is", 2), (g.LossType, g.KlEstimator, g.Mode, g.MaxStaleness, g.StaleMode, g.Samplers));
+        Assert.Equal((GrpoLossType.DrGrpo, KlEstimatorType.K2, GrpoMode.Async, 2, StaleModeType.TruncatedIs, 2), (g.LossType, g.KlEstimator, g.Mode, g.MaxStaleness, g.StaleMode, g.Samplers));
         Assert.Equal(["exact_match", "format"], g.Rewards.Select(r => r.Name));
         Assert.Equal([1.0, 0.2], g.Rewards.Select(r => r.Weight));
     }
@@ -60,7 +60,7 @@ public sealed class GrpoConfigTests
     [InlineData("  beta: 0.04", "  beta: -1", "grpo.beta must be >= 0 (got -1)")]
     [InlineData("  num_generations: 4", "  num_generations: 1", "grpo.num_generations must be >= 2 (got 1)")]
     [InlineData("  samplers: 2", "  samplers: 9", "grpo.samplers must be <= grpo.prompts_per_step")]
-    [InlineData("  mode: async", "  mode: eager", "grpo.mode must be sync or async (got 'eager')")]
+    [InlineData("  mode: async", "  mode: eager", "grpo.mode must be one of: sync, async (got 'eager')")]
     [InlineData("  steps: 50", "  steps: -3", "grpo.steps must be > 0 (got -3)")]
     [InlineData("  stale_mode: truncated_is", "  stale_mode: keep", "grpo.stale_mode must be one of: drop, truncated_is (got 'keep')")]
     public void A_bad_grpo_field_is_named_with_its_line(string line, string replacement, string expected) =>

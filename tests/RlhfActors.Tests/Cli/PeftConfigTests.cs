@@ -38,7 +38,7 @@ public sealed class PeftConfigTests
     {
         var config = ExperimentYamlLoader.Parse(Yaml, "peft.yaml");
         var p = config.Peft;
-        Assert.Equal(("qlora", 4, 12.0, 0.05, false), (p.Type, p.R, p.Alpha, p.Dropout, p.DoubleQuant));
+        Assert.Equal((PeftType.Qlora, 4, 12.0, 0.05, false), (p.Type, p.R, p.Alpha, p.Dropout, p.DoubleQuant));
         Assert.Equal(["q_proj", "v_proj"], p.TargetModules.ToArray());
         Assert.Null(PeftSpecs.For(config, PeftSection.SftStage));
         var grpo = PeftSpecs.For(config, PeftSection.GrpoStage)!;

@@ -55,7 +55,7 @@ public sealed class PreferenceConfigTests
     public void The_demo_configs_load(string file, string algorithm)
     {
         var config = ExperimentYamlLoader.Load(ConfigLoaderTests.FindRepoFile(file));
-        Assert.Equal(algorithm, config.Algorithm);
+        Assert.Equal(algorithm, config.Algorithm.Yaml());
         Assert.True(config.TotalSteps > config.Sft.Steps);
     }
 
@@ -68,12 +68,12 @@ public sealed class PreferenceConfigTests
         Assert.Equal(3, config.RewardModel.Pairs.TaskParameters["digits"]);
         Assert.Equal(500, config.RewardModel.Pairs.TrainExamples);
         Assert.Equal(3, config.Rlaif.Rounds);
-        Assert.Equal(JudgeSection.Http, config.Rlaif.Judge.Type);
+        Assert.Equal(JudgeType.Http, config.Rlaif.Judge.Type);
         Assert.Equal("JUDGE_KEY", config.Rlaif.Judge.ApiKeyEnv);
         Assert.Equal(4, config.Rlaif.Judge.MaxConcurrency);
         Assert.Equal(0.8, config.Rlaif.Judge.MinConfidence);
         Assert.Equal(65536, config.Rlaif.Judge.MaxResponseBytes);
-        Assert.Equal(DpoSection.Ipo, config.Dpo.LossType);
+        Assert.Equal(DpoLossVariant.Ipo, config.Dpo.LossType);
         Assert.Equal(0.1, config.Dpo.LabelSmoothing);
         Assert.Equal(0.5, config.Dpo.RpoAlpha);
         var watch = Assert.Single(config.Eval.Watch);

@@ -75,6 +75,7 @@ public sealed class DigestTests
         int i => i + 1,
         double d => d + 0.5,
         bool b => !b,
+        Enum e => Enum.GetValues(e.GetType()).Cast<Enum>().First(other => !other.Equals(e)),
         string s => s + "x",
         null when property.PropertyType == typeof(string) => "x",
         null when Nullable.GetUnderlyingType(property.PropertyType) == typeof(double) => 0.25,
@@ -126,6 +127,10 @@ public sealed class DigestTests
         using var json = JsonDocument.Parse(Digests.ConfigToJson(TinyExperiment.Create("digest")));
         var root = json.RootElement;
         Assert.Equal("fp32", root.GetProperty("model").GetProperty("dtype").GetString());
+        Assert.Equal("sft", root.GetProperty("algorithm").GetString());
+        Assert.Equal("dapo", root.GetProperty("grpo").GetProperty("loss_type").GetString());
+        Assert.Equal("truncated_is", JsonDocument.Parse(Digests.ConfigToJson(TinyExperiment.Create("d") with
+            { Grpo = new() { StaleMode = StaleModeType.TruncatedIs } })).RootElement.GetProperty("grpo").GetProperty("stale_mode").GetString());
         Assert.Equal(32, root.GetProperty("model").GetProperty("config").GetProperty("hidden_size").GetInt32());
         Assert.Equal(3, root.GetProperty("data").GetProperty("task_parameters").GetProperty("length").GetInt32());
         Assert.Equal(0.01, root.GetProperty("sft").GetProperty("learning_rate").GetDouble());

@@ -62,8 +62,8 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
         // So is a config built in code that only the Training layer's rules reject (it used to fail after the warm-up).
         var grpo = TinyExperiment.Create(NewName("bad-loss")) with
         {
-            Algorithm = "grpo",
-            Grpo = new GrpoSection { Steps = 2, PromptsPerStep = 2, NumGenerations = 2, LossType = "dpo" },
+            Algorithm = Algorithm.Grpo,
+            Grpo = new GrpoSection { Steps = 2, PromptsPerStep = 2, NumGenerations = 2, LossType = (GrpoLossType)42 },
         };
         var refusedGrpo = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Client.GetGrain<IExperimentGrain>(grpo.Name).Start(grpo));
         Assert.Contains("grpo.loss_type must be one of", refusedGrpo.Message);
@@ -289,7 +289,7 @@ public sealed class ExperimentGrainTests(ClusterFixture fixture)
         // ends interrupted, with the reason.
         var config = RlhfActors.Tests.Grpo.TinyGrpo.Create(NewName("lost"), grpoSteps: 2000) with
         {
-            Peft = new PeftSection { Type = PeftSection.Lora, R = 4, Alpha = 8, Stages = [PeftSection.GrpoStage] },
+            Peft = new PeftSection { Type = PeftType.Lora, R = 4, Alpha = 8, Stages = [PeftSection.GrpoStage] },
         };
         var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
         try

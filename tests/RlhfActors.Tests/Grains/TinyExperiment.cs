@@ -15,9 +15,9 @@ public static class TinyExperiment
     public static ExperimentConfig Create(string name) => new()
     {
         Name = name,
-        Algorithm = "sft",
+        Algorithm = Algorithm.Sft,
         Seed = 3,
-        Model = new ModelSection { Init = ModelSection.Scratch, DType = "fp32", Tokenizer = "char", ConfigJson = ModelConfigJson },
+        Model = new ModelSection { Init = ModelSection.Scratch, DType = ModelDType.Fp32, Tokenizer = "char", ConfigJson = ModelConfigJson },
         Data = new DataSection
         {
             Task = "reverse",

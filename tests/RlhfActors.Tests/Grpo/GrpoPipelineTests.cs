@@ -70,7 +70,7 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
     [Fact]
     public async Task Async_mode_never_trains_on_rollouts_older_than_max_staleness()
     {
-        var config = TinyGrpo.Create(NewName("grpo-async"), grpoSteps: 4, mode: GrpoSection.Async);
+        var config = TinyGrpo.Create(NewName("grpo-async"), grpoSteps: 4, mode: GrpoMode.Async);
         try
         {
             var status = await GrpoRuns.RunAsync(fixture.Client, config);

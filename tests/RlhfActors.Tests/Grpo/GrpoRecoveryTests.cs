@@ -21,7 +21,7 @@ public sealed class GrpoRecoveryTests(ClusterFixture fixture)
     const int GrpoSteps = 16;
     const int SftSteps = 20; // TinyGrpo's warm-up
 
-    static ExperimentConfig Run(string what, string mode = GrpoSection.Sync)
+    static ExperimentConfig Run(string what, GrpoMode mode = GrpoMode.Sync)
     {
         var config = TinyGrpo.Create($"{what}-{Guid.NewGuid():N}"[..24], GrpoSteps, samplers: 2, mode);
         return config with { Checkpoint = new CheckpointSection { Every = 4, Keep = 1 } };
@@ -83,7 +83,7 @@ public sealed class GrpoRecoveryTests(ClusterFixture fixture)
     [Fact]
     public async Task An_async_grpo_run_that_loses_its_learner_trains_every_prompt_once_in_order()
     {
-        var config = Run("grpo-async-lost", GrpoSection.Async);
+        var config = Run("grpo-async-lost", GrpoMode.Async);
         await WithBaselineAsync(config, async (baseline, expected) =>
         {
             var grain = await PausedPastAsync(config);

@@ -24,9 +24,9 @@ namespace RlhfActors.Tests.Grpo;
 public sealed class LoraPipelineTests(SplitClusterFixture fixture)
 {
     [Theory]
-    [InlineData(PeftSection.Lora)]
-    [InlineData(PeftSection.Qlora)]
-    public async Task Adapter_only_grpo_through_the_grains_equals_the_in_process_run(string type)
+    [InlineData(PeftType.Lora)]
+    [InlineData(PeftType.Qlora)]
+    public async Task Adapter_only_grpo_through_the_grains_equals_the_in_process_run(PeftType type)
     {
         var config = TinyGrpo.Create($"peft-{type}-{Guid.NewGuid():N}"[..24], grpoSteps: 2);
         // The usual recipe: a full warm-up, then adapters for RL (a 20-step LoRA warm-up of a scratch model learns too
@@ -78,7 +78,7 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
             {
                 Seed = seed,
                 Grpo = c.Grpo with { LearningRate = lr },
-                Peft = new PeftSection { Type = PeftSection.Lora, R = 4, Alpha = 8, Stages = [PeftSection.GrpoStage] },
+                Peft = new PeftSection { Type = PeftType.Lora, R = 4, Alpha = 8, Stages = [PeftSection.GrpoStage] },
             };
         }
         var a = Make("a", 0.05, 5);

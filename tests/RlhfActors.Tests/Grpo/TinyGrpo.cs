@@ -9,12 +9,12 @@ namespace RlhfActors.Tests.Grpo;
 /// differ in reward even when no answer is right, and the update is not zero).</summary>
 public static class TinyGrpo
 {
-    public static ExperimentConfig Create(string name, int grpoSteps = 1, int samplers = 2, string mode = GrpoSection.Sync) => new()
+    public static ExperimentConfig Create(string name, int grpoSteps = 1, int samplers = 2, GrpoMode mode = GrpoMode.Sync) => new()
     {
         Name = name,
-        Algorithm = "grpo",
+        Algorithm = Algorithm.Grpo,
         Seed = 5,
-        Model = new ModelSection { Init = ModelSection.Scratch, DType = "fp32", Tokenizer = "char", ConfigJson = TinyExperiment.ModelConfigJson },
+        Model = new ModelSection { Init = ModelSection.Scratch, DType = ModelDType.Fp32, Tokenizer = "char", ConfigJson = TinyExperiment.ModelConfigJson },
         Data = new DataSection
         {
             Task = "addition",
@@ -33,7 +33,7 @@ public static class TinyGrpo
             MaxCompletionLength = 3,
             Samplers = samplers,
             Mode = mode,
-            MaxStaleness = mode == GrpoSection.Async ? 1 : 0,
+            MaxStaleness = mode == GrpoMode.Async ? 1 : 0,
             Rewards = [new RewardTerm { Name = "exact_match" }, new RewardTerm { Name = "format", Weight = 0.5 }],
         },
         Eval = new EvalSection { Every = 0, MaxNewTokens = 3 },

@@ -11,7 +11,7 @@ public sealed class JudgeSpecsTests
     {
         var options = JudgeSpecs.Http(new JudgeSection
         {
-            Type = JudgeSection.Http, BaseUrl = "http://127.0.0.1:9/v1", Model = "m", ApiKeyEnv = "JUDGE_KEY",
+            Type = JudgeType.Http, BaseUrl = "http://127.0.0.1:9/v1", Model = "m", ApiKeyEnv = "JUDGE_KEY",
             MaxConcurrency = 3, TimeoutSeconds = 7, Retries = 2, BothOrders = false, MaxResponseBytes = 65536,
         });
         Assert.Equal((new Uri("http://127.0.0.1:9/v1"), "m", "JUDGE_KEY"), (options.BaseUrl, options.Model, options.ApiKeyEnvironmentVariable));

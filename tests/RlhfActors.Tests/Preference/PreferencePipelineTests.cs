@@ -24,9 +24,9 @@ public sealed partial class PreferencePipelineTests(SplitClusterFixture fixture)
     }
 
     [Theory]
-    [InlineData(DpoSection.Sigmoid)]
-    [InlineData(DpoSection.Simpo)]
-    public async Task Dpo_runs_after_the_warm_up_and_reports_preference_metrics_and_retention(string lossType)
+    [InlineData(DpoLossVariant.Sigmoid)]
+    [InlineData(DpoLossVariant.Simpo)]
+    public async Task Dpo_runs_after_the_warm_up_and_reports_preference_metrics_and_retention(DpoLossVariant lossType)
     {
         var config = TinyPreference.Dpo(NewName("dpo"), lossType);
         var result = await CompletedAsync(fixture.Client, config);
@@ -123,7 +123,7 @@ public sealed partial class PreferencePipelineTests(SplitClusterFixture fixture)
         });
         var config = TinyPreference.Rlaif(NewName("rlaif-http"), new JudgeSection
         {
-            Type = JudgeSection.Http, BaseUrl = server.BaseUrl.ToString(), Model = "judge", MaxConcurrency = 4, TimeoutSeconds = 5, Retries = 1,
+            Type = JudgeType.Http, BaseUrl = server.BaseUrl.ToString(), Model = "judge", MaxConcurrency = 4, TimeoutSeconds = 5, Retries = 1,
         }) with { RewardModel = new RewardModelSection() };
         var grain = fixture.Client.GetGrain<IExperimentGrain>(config.Name);
         await grain.Start(config);

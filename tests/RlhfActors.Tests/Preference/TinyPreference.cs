@@ -9,7 +9,7 @@ namespace RlhfActors.Tests.Preference;
 /// (<see cref="TinyGrpo"/>'s), then a few steps of the stage under test.</summary>
 public static class TinyPreference
 {
-    static ExperimentConfig Base(string name, string algorithm) => TinyGrpo.Create(name) with
+    static ExperimentConfig Base(string name, Algorithm algorithm) => TinyGrpo.Create(name) with
     {
         Algorithm = algorithm,
         Grpo = new GrpoSection(),
@@ -25,9 +25,9 @@ public static class TinyPreference
         },
     };
 
-    public static ExperimentConfig Dpo(string name, string lossType = DpoSection.Sigmoid) => Base(name, ExperimentConfig.DpoAlgorithm) with
+    public static ExperimentConfig Dpo(string name, DpoLossVariant lossType = DpoLossVariant.Sigmoid) => Base(name, Algorithm.Dpo) with
     {
-        Dpo = Base(name, "dpo").Dpo with { LossType = lossType },
+        Dpo = Base(name, Algorithm.Dpo).Dpo with { LossType = lossType },
         Eval = new EvalSection
         {
             Every = 2, MaxNewTokens = 3,
@@ -35,7 +35,7 @@ public static class TinyPreference
         },
     };
 
-    public static ExperimentConfig Ppo(string name) => Base(name, ExperimentConfig.PpoAlgorithm) with
+    public static ExperimentConfig Ppo(string name) => Base(name, Algorithm.Ppo) with
     {
         Ppo = new PpoSection
         {
@@ -44,7 +44,7 @@ public static class TinyPreference
         },
     };
 
-    public static ExperimentConfig Rlaif(string name, JudgeSection? judge = null) => Base(name, ExperimentConfig.RlaifAlgorithm) with
+    public static ExperimentConfig Rlaif(string name, JudgeSection? judge = null) => Base(name, Algorithm.Rlaif) with
     {
         Rlaif = new RlaifSection
         {

@@ -10,7 +10,7 @@ namespace RlhfActors.Grains.Experiments.Stages;
 /// reference frozen in <c>ReferenceGrain</c> (SimPO needs none), and one update on a batch of pairs.</summary>
 public sealed class DpoUpdates(RunContext run)
 {
-    public bool NeedsReference => run.Config.Dpo.LossType != DpoSection.Simpo;
+    public bool NeedsReference => run.Config.Dpo.LossType != DpoLossVariant.Simpo;
 
     /// <summary>The latest update's figures (null before the first).</summary>
     public DpoStepResult? Last { get; private set; }

@@ -8,11 +8,11 @@ public static class ExperimentPlan
 {
     public static IReadOnlyList<ExperimentStage> For(ExperimentConfig config, RunContext run) => config.Algorithm switch
     {
-        ExperimentConfig.GrpoAlgorithm => [new SftStage(run), new GrpoStage(run)],
-        ExperimentConfig.PpoAlgorithm => [new SftStage(run), new RewardModelStage(run), new PpoStage(run)],
-        ExperimentConfig.DpoAlgorithm => [new SftStage(run), new DpoStage(run)],
-        ExperimentConfig.RlaifAlgorithm when config.TrainsRewardModel => [new SftStage(run), new RewardModelStage(run), new RlaifStage(run)],
-        ExperimentConfig.RlaifAlgorithm => [new SftStage(run), new RlaifStage(run)],
+        Algorithm.Grpo => [new SftStage(run), new GrpoStage(run)],
+        Algorithm.Ppo => [new SftStage(run), new RewardModelStage(run), new PpoStage(run)],
+        Algorithm.Dpo => [new SftStage(run), new DpoStage(run)],
+        Algorithm.Rlaif when config.TrainsRewardModel => [new SftStage(run), new RewardModelStage(run), new RlaifStage(run)],
+        Algorithm.Rlaif => [new SftStage(run), new RlaifStage(run)],
         _ => [new SftStage(run)],
     };
 
@@ -24,9 +24,9 @@ public static class ExperimentPlan
     /// <summary>Rollout samplers the run's online stage uses (evaluation uses the first).</summary>
     public static int SamplerCount(ExperimentConfig config) => config.Algorithm switch
     {
-        ExperimentConfig.GrpoAlgorithm => config.Grpo.Samplers,
-        ExperimentConfig.PpoAlgorithm => config.Ppo.Samplers,
-        ExperimentConfig.RlaifAlgorithm => config.Rlaif.Samplers,
+        Algorithm.Grpo => config.Grpo.Samplers,
+        Algorithm.Ppo => config.Ppo.Samplers,
+        Algorithm.Rlaif => config.Rlaif.Samplers,
         _ => 1,
     };
 }

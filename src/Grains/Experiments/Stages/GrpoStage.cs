@@ -74,7 +74,7 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
         (_requested, _trained, _pending, _promptsSha256) = (0, 0, null, "");
         _planPositions.Clear();
         _recentRewards.Clear();
-        Run.Logger.GrpoStarted(Run.ExperimentId, start.Version, config.Grpo.Mode, config.Grpo.Samplers);
+        Run.Logger.GrpoStarted(Run.ExperimentId, start.Version, config.Grpo.Mode.Yaml(), config.Grpo.Samplers);
     }
 
     public override string SaveState()
@@ -137,7 +137,7 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
         }
         _pending = null;
         // Async: the next batch is generated (with the version published now) while this one trains.
-        if (grpo.Mode == GrpoSection.Async && _requested < grpo.Steps) _pending = SampleAndScoreAsync();
+        if (grpo.Mode == GrpoMode.Async && _requested < grpo.Steps) _pending = SampleAndScoreAsync();
 
         var reference = NeedsReferenceGrain(config) && scored.Rollouts.Count > 0
             ? await Run.Reference.LogProbs(scored.Rollouts, grpo.Temperature)

@@ -1,3 +1,4 @@
+using RlhfActors.Abstractions.Config;
 using System.Collections.Immutable;
 using System.Diagnostics;
 using RlhfActors.Abstractions.Experiments;
@@ -58,7 +59,7 @@ public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
     {
         var state = ControllerCursor.Deserialize<State>(json, Name);
         var config = Run.Config;
-        if (config.Rlaif.Judge.Type == Abstractions.Config.JudgeSection.RewardModel)
+        if (config.Rlaif.Judge.Type == Abstractions.Config.JudgeType.RewardModel)
             await Run.Reward.RestoreTrained(new RewardModelInit { Model = Run.Record.SamplerInit!, Version = -1 }, OutputDirectory.RewardModel(config.OutputDir));
         await SetUpAsync();
         await _updates.RestoreAsync((state.ReferenceVersion, state.ReferenceCheckpoint), state.Last);
@@ -87,7 +88,7 @@ public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
         await SetUpAsync();
         await _updates.StartAsync();
         (_round, _roundGroups) = (0, []);
-        Run.Logger.RlaifStarted(Run.ExperimentId, config.Rlaif.Judge.Type, config.Rlaif.Rounds);
+        Run.Logger.RlaifStarted(Run.ExperimentId, config.Rlaif.Judge.Type.Yaml(), config.Rlaif.Rounds);
     }
 
     public override async Task<bool> StepAsync()
