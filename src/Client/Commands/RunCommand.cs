@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using RlhfActors.Grains.Specs;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
@@ -178,6 +179,10 @@ public static class RunCommand
             if (!result.Rounds.IsDefaultOrEmpty) WriteRounds(w, result.Rounds);
             if (!result.Retention.IsDefaultOrEmpty) WriteRetention(w, result.Retention);
             w.WriteString("checkpoint", result.CheckpointPath);
+            // What the scores above trace to: the whole config's hash (as the checkpoint's manifest records it) and
+            // this code's version; `rlhf verify <checkpoint>` prints the rest of the lineage.
+            w.WriteString("config_sha256", Digests.ConfigSha256(config));
+            w.WriteString("code_version", RlhfActors.Training.IO.CodeVersions.Code);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());

@@ -25,6 +25,12 @@ public sealed class ProvenanceTests : IDisposable
         }
         var run = await CliRunner.RunAsync("run", _folder.Write($"{name}.yaml", text), "--json");
         Assert.True(run.ExitCode == 0, run.ToString());
+        // The result names the config hash its checkpoint records.
+        var result = CliRunner.LastJson(run.Stdout);
+        var checkpoint = result.GetProperty("checkpoint").GetString()!;
+        var recorded = JsonDocument.Parse(File.ReadAllText(Path.Combine(checkpoint, "manifest.json"))).RootElement.GetProperty("provenance");
+        Assert.Equal(recorded.GetProperty("config_sha256").GetString(), result.GetProperty("config_sha256").GetString());
+        Assert.Equal(recorded.GetProperty("code_version").GetString(), result.GetProperty("code_version").GetString());
         return Directory.GetDirectories(Path.Combine(_folder.Path, name), "checkpoint-*").Single();
     }
 
