@@ -33,4 +33,16 @@ public interface IPolicyGrain : IGrainWithStringKey
     /// weights do not).</summary>
     [Alias("Holds")]
     Task<bool> Holds(long version);
+
+    /// <summary>The run has ended (completed, failed or stopped): the weights go, the index stays, so a later run of
+    /// this experiment continues the numbering and a resumed one republishes from its checkpoint. Only the newest
+    /// version is kept, and only when it is a LoRA adapter (a few MB), for <see cref="IRolloutSamplerGrain.GenerateForAdapters"/>
+    /// to serve on another experiment's base.</summary>
+    [Alias("Release")]
+    Task Release();
+
+    /// <summary>Bytes of weights held in memory, over every version held: what this registry costs its silo now (a
+    /// finished run's registry should cost next to nothing).</summary>
+    [Alias("GetHeldBytes")]
+    Task<long> GetHeldBytes();
 }

@@ -411,24 +411,6 @@ public sealed partial class ExperimentGrain(
         _timer = null;
     }
 
-    /// <summary>Frees the learner's, samplers', reference's and reward's resources; a failure here must not hide the run's outcome.</summary>
-    async Task ReleaseWorkersAsync()
-    {
-        try
-        {
-            var config = Record.Config;
-            var samplers = Enumerable.Range(0, config is null ? 1 : ExperimentPlan.SamplerCount(config)).Select(i => Run.SamplerAt(i).Release());
-            // Releasing a role that never activated just activates and frees an empty grain: cheap, and simpler than
-            // tracking which roles this run used.
-            Task[] roles = config?.HasWarmUp == true ? [Run.Reward.Release(), Run.Reference.Release(), Run.Critic.Release(), Run.Judge.Release()] : [];
-            await Task.WhenAll([Learner.Release(), .. samplers, .. roles]);
-        }
-        catch (Exception e)
-        {
-            LogReleaseFailed(e, ExperimentId);
-        }
-    }
-
     void SetStatus(Func<ExperimentStatus, ExperimentStatus> change) => Record.Status = change(Record.Status);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: {Algorithm} run of {Steps} steps started")]
@@ -460,7 +442,4 @@ public sealed partial class ExperimentGrain(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Experiment {ExperimentId}: the failure's detail")]
     private partial void LogFailureDetail(Exception error, string experimentId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: could not release its learner / sampler or save its state")]
-    private partial void LogReleaseFailed(Exception error, string experimentId);
 }

@@ -13,8 +13,9 @@ namespace RlhfActors.Grains.Policy;
 /// Registry of an experiment's policy versions: the weights in memory, the index of every version published (number,
 /// step, digest, size; not the weights) in grain storage, so a restarted or different silo still knows which
 /// versions a run produced and never reuses a number. In memory, newest <see cref="PolicyGrainOptions.KeepVersions"/>
-/// kept, plus the full-weights base that the newest adapter versions apply to. Versions are immutable messages, so returning one hands out the stored object without a copy inside a
-/// silo, and serializes it once across silos.
+/// kept, plus the full-weights base that the newest adapter versions apply to, while the run runs; once it ends the
+/// controller calls <see cref="Release"/>. Versions are immutable messages, so returning one hands out the stored
+/// object without a copy inside a silo, and serializes it once across silos.
 /// </summary>
 [ControlPlanePlacement]
 public sealed partial class PolicyGrain(
@@ -79,6 +80,23 @@ public sealed partial class PolicyGrain(
 
     public Task<bool> Holds(long version) => Task.FromResult(_versions.Exists(v => v.Version == version));
 
+    public Task Release()
+    {
+        long before = HeldBytes();
+        // A finished run's full versions are pulled by nobody: its samplers, reference, critic and reward model are
+        // released with it, and a resume republishes from its checkpoint (the learner asks Holds first). Its newest
+        // adapter is still served by GenerateForAdapters, which asks GetLatest for it alone, never for its base.
+        var adapter = _versions.Count > 0 && _versions[^1].IsAdapter ? _versions[^1] : null;
+        _versions.Clear();
+        if (adapter is not null) _versions.Add(adapter);
+        LogReleased(this.GetPrimaryKeyString(), before - HeldBytes(), HeldBytes());
+        return Task.CompletedTask;
+    }
+
+    public Task<long> GetHeldBytes() => Task.FromResult(HeldBytes());
+
+    long HeldBytes() => _versions.Sum(v => v.Weights.Sum(w => (long)w.Data.Length));
+
     public Task<ImmutableArray<PolicyVersionInfo>> GetIndex() => Task.FromResult(index.State.Versions.ToImmutableArray());
 
     /// <summary>From the persisted index, not the weights held: after a re-activation the weights are gone but the
@@ -87,6 +105,9 @@ public sealed partial class PolicyGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: policy version {Version} (step {Step}, {Tensors} tensors, {Bytes} bytes) published")]
     private partial void LogPublished(string experimentId, long version, int step, int tensors, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: the run ended; policy registry released {Released} bytes of weights, holds {Held}")]
+    private partial void LogReleased(string experimentId, long released, long held);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Policy registry {ExperimentId}: its version index ({Versions} versions) could not be written; publication goes on: {Reason}")]
     private partial void LogIndexNotWritten(string experimentId, int versions, string reason);

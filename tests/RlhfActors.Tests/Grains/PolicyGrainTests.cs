@@ -96,6 +96,53 @@ public sealed class PolicyGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Release_drops_the_weights_and_the_numbering_goes_on()
+    {
+        var id = NewExperiment();
+        var policy = fixture.Client.GetGrain<IPolicyGrain>(id);
+        var first = await policy.Publish(SerializationTests.SamplePolicy(id, 0, seed: 1, floats: 1000));
+        var second = await policy.Publish(SerializationTests.SamplePolicy(id, 1, seed: 2, floats: 1000));
+        Assert.Equal(first.Bytes + second.Bytes, await policy.GetHeldBytes());
+
+        await policy.Release();
+
+        Assert.Equal(0, await policy.GetHeldBytes());
+        Assert.Null(await policy.GetLatest());
+        Assert.False(await policy.Holds(1)); // a resumed learner republishes
+        Assert.Equal([first, second], (await policy.GetIndex()).ToArray());
+        Assert.Equal(1, await policy.GetLatestVersionNumber());
+        var stale = await Assert.ThrowsAsync<ArgumentException>(() => policy.Publish(SerializationTests.SamplePolicy(id, 1, seed: 3, floats: 1000)));
+        Assert.Contains("not newer than the latest (1)", stale.Message);
+        // The next run publishes after it, and is held again until it ends.
+        var next = await policy.Publish(SerializationTests.SamplePolicy(id, 2, seed: 4, floats: 1000));
+        Assert.Equal(next, (await policy.GetLatest())!.Describe());
+    }
+
+    [Fact]
+    public async Task Release_keeps_the_newest_adapter_alone()
+    {
+        var id = NewExperiment();
+        var policy = fixture.Client.GetGrain<IPolicyGrain>(id);
+        var @base = await policy.Publish(SerializationTests.SamplePolicy(id, 0, seed: 1, floats: 10_000));
+        PolicyVersion Adapter(long version) => SerializationTests.SamplePolicy(id, version, seed: (int)version, floats: 100) with
+        {
+            BaseVersion = @base.Version,
+            BaseSha256 = @base.Sha256,
+            AdapterAlpha = 8,
+        };
+        await policy.Publish(Adapter(1));
+        var newest = await policy.Publish(Adapter(2));
+
+        await policy.Release();
+
+        // What multi-LoRA serving asks a finished experiment for: its newest adapter (a few KB here, never the base).
+        Assert.Equal(newest, (await policy.GetLatest())!.Describe());
+        Assert.Equal(newest.Bytes, await policy.GetHeldBytes());
+        Assert.Null(await policy.GetVersion(@base.Version));
+        Assert.Null(await policy.GetVersion(1));
+    }
+
+    [Fact]
     public async Task A_policy_larger_than_the_orleans_default_message_limit_gets_through()
     {
         // Orleans refuses bodies over 100 MB by default; RlhfLimits raises it for weights. 110 MB here.

@@ -2,6 +2,9 @@ using System.Diagnostics;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Tensors;
+using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Weights;
 
 namespace RlhfActors.Tests.Grpo;
@@ -24,6 +27,12 @@ internal static class GrpoRuns
             await Task.Delay(100);
         }
     }
+
+    /// <summary>A finished run's registry holds no weights any more, but its index holds every version's digest:
+    /// <paramref name="expected"/>, exported as the learner exports them, must have exactly that digest.</summary>
+    public static void AssertPublished(IReadOnlyList<TensorBytes> expected, PolicyVersionInfo published, string when) =>
+        Assert.True(PayloadDigest.Sha256(expected.ToPayloads()) == published.Sha256,
+            $"version {published.Version} (step {published.Step}) is not the expected weights {when}");
 
     public static void AssertSameWeights(IReadOnlyList<TensorBytes> expected, IReadOnlyList<TensorBytes> actual, string when)
     {

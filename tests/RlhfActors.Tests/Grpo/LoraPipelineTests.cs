@@ -41,11 +41,14 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
             Assert.NotNull(latest);
             Assert.True(latest.IsAdapter, "under LoRA a GRPO update publishes the adapter only");
             Assert.All(latest.Weights, w => Assert.True(Lora.IsAdapterName(w.Name), w.Name));
-            var baseVersion = await registry.GetVersion(latest.BaseVersion);
-            Assert.NotNull(baseVersion);
-            Assert.False(baseVersion.IsAdapter);
+            // The run released its base with it (only the newest adapter stays, for serving); the index still
+            // describes it.
+            Assert.Null(await registry.GetVersion(latest.BaseVersion));
+            Assert.Equal(latest.Describe().Bytes, await registry.GetHeldBytes());
+            var baseVersion = (await registry.GetIndex()).Single(v => v.Version == latest.BaseVersion);
+            Assert.Equal(-1, baseVersion.BaseVersion);
 
-            long adapterBytes = latest.Describe().Bytes, baseBytes = baseVersion.Describe().Bytes;
+            long adapterBytes = latest.Describe().Bytes, baseBytes = baseVersion.Bytes;
             Assert.Equal(adapterBytes, status.Grpo!.LastSyncBytes);
             Assert.True(adapterBytes < baseBytes / 4, $"adapter {adapterBytes} bytes vs base {baseBytes}");
             Assert.NotNull(status.Grpo.LastKl); // β > 0: the learner's adapters-off reference was used
@@ -53,7 +56,7 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
             using var inProcess = InProcessGrpo.Create(config);
             var warmBase = ModelFactory.ExportWeights(inProcess.Policy);
             var metrics = Enumerable.Range(0, config.Grpo.Steps).Select(_ => inProcess.Step()).ToArray();
-            GrpoRuns.AssertSameWeights(warmBase, baseVersion.Weights.Select(w => w.ToTensorBytes()).ToArray(), "base after the warm-up (merged)");
+            GrpoRuns.AssertPublished(warmBase, baseVersion, "base after the warm-up (merged)");
             GrpoRuns.AssertSameWeights(Lora.ExportAdapter(inProcess.Policy), latest.Weights.Select(w => w.ToTensorBytes()).ToArray(), "adapter after GRPO");
             Assert.True(Lora.ExportAdapter(inProcess.Policy).Any(t => t.Name.EndsWith("lora_B.weight") && t.Data.Any(b => b != 0)),
                 string.Join("; ", metrics.Select(m => m.ToString())));
@@ -65,9 +68,10 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
     }
 
     /// <summary>Multi-LoRA serving on two silos: two experiments train adapters on the same base (same seed and warm-up,
-    /// different GRPO learning rates); one sampler serves a batch whose rows name either experiment or the bare base,
-    /// and every row generates exactly what that adapter generates alone on a model built here from the registry's
-    /// base and adapter. A third experiment on another base is refused.</summary>
+    /// different GRPO learning rates) and finish, their registries keeping their newest adapters only; one sampler,
+    /// of a host experiment that holds that base, serves a batch whose rows name either experiment or the bare base,
+    /// and every row generates exactly what that adapter generates alone on a model built here from the base and the
+    /// registry's adapter. A third experiment on another base is refused.</summary>
     [Fact]
     public async Task One_sampler_serves_the_adapters_of_experiments_that_share_a_base()
     {
@@ -84,6 +88,7 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
         var a = Make("a", 0.05, 5);
         var b = Make("b", 0.02, 5);
         var other = Make("c", 0.05, 6);
+        string? host = null;
         try
         {
             foreach (var config in new[] { a, b, other })
@@ -95,9 +100,23 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
             var latestB = (await fixture.Client.GetGrain<IPolicyGrain>(b.Name).GetLatest())!;
             Assert.Equal(latestA.BaseSha256, latestB.BaseSha256);
 
+            // The runs released their bases when they ended. The host publishes the base they share: the warm-up's
+            // weights rebuilt in this process, bit for bit what both learners published (the adapters' BaseSha256).
+            IReadOnlyList<TensorBytes> baseWeights;
+            using (var warm = InProcessGrpo.Create(a)) baseWeights = ModelFactory.ExportWeights(warm.Policy);
+            host = $"multi-host-{Guid.NewGuid():N}"[..24];
+            var hostBase = await fixture.Client.GetGrain<IPolicyGrain>(host).Publish(new PolicyVersion
+            {
+                ExperimentId = host,
+                Step = a.Sft.Steps,
+                Weights = baseWeights.ToPayloads(),
+                PublishedAt = DateTimeOffset.UtcNow,
+            });
+            Assert.Equal(latestA.BaseSha256, hostBase.Sha256);
+
             var modelConfig = ExperimentSpecs.Model(a.Model).Config! with { VocabSize = Tokenizers.Create("char").VocabSize };
-            var sampler = fixture.Client.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(a.Name, 0));
-            await sampler.Initialize(new SamplerInit { Config = a, ModelConfigJson = modelConfig.ToJson() });
+            var sampler = fixture.Client.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(host, 0));
+            await sampler.Initialize(new SamplerInit { Config = a with { Name = host }, ModelConfigJson = modelConfig.ToJson() });
             string?[] owners = [a.Name, b.Name, null, b.Name, a.Name, null];
             string[] prompts = ["3+4=", "1+1=", "2+7=", "9+9=", "0+5=", "6+2="];
             var result = await sampler.GenerateForAdapters(new AdapterGenerationRequest
@@ -108,7 +127,6 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
             Assert.Equal(latestA.Version, result.AdapterVersions[a.Name]);
             Assert.Equal(latestB.Version, result.AdapterVersions[b.Name]);
 
-            var baseWeights = (await fixture.Client.GetGrain<IPolicyGrain>(a.Name).GetVersion(latestA.BaseVersion))!.Weights.ToTensorBytes();
             var tokenizer = Tokenizers.Create("char");
             var options = new SamplingOptions { Greedy = true, MaxNewTokens = 3, StopTokens = [tokenizer.EosId] };
             GenerationResult Alone(PolicyVersion? adapter, string prompt)
@@ -145,6 +163,7 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
         }
         finally
         {
+            if (host is not null) await fixture.Client.GetGrain<IPolicyGrain>(host).Release();
             foreach (var config in new[] { a, b, other })
                 if (Directory.Exists(config.OutputDir)) Directory.Delete(config.OutputDir, recursive: true);
         }

@@ -61,8 +61,7 @@ public sealed partial class PreferencePipelineTests(SplitClusterFixture fixture)
         Assert.True(ppo.Metrics["objective/kl"] >= 0);
         Assert.Equal(config.Sft.Steps + config.Ppo.Steps, result.Steps);
         // Each PPO step publishes a version: the controller's status follows the learner's.
-        var latest = await fixture.Client.GetGrain<IPolicyGrain>(config.Name).GetLatest();
-        Assert.Equal(result.PolicyVersion, latest!.Version);
+        Assert.Equal(result.PolicyVersion, await fixture.Client.GetGrain<IPolicyGrain>(config.Name).GetLatestVersionNumber());
     }
 
     [Fact]

@@ -35,6 +35,7 @@ public sealed class RunContext(
     public int StepsPerCall => stepsPerCall;
 
     public ILearnerGrain Learner => grains.GetGrain<ILearnerGrain>(experimentId);
+    public IPolicyGrain Policy => grains.GetGrain<IPolicyGrain>(experimentId);
     public IRolloutSamplerGrain Sampler => SamplerAt(0);
     public IRolloutSamplerGrain SamplerAt(int index) => grains.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(experimentId, index));
     public IRewardModelGrain Reward => grains.GetGrain<IRewardModelGrain>(experimentId);
