@@ -26,4 +26,20 @@ public sealed record DpoSection
     /// <summary>α of RPO (Pang et al. 2024, TRL rpo_alpha): adds α × the chosen completions' per-token NLL to the loss,
     /// so chosen answers gain likelihood instead of both sides losing it; 0 = off.</summary>
     [Id(10)] public double RpoAlpha { get; init; }
+
+    /// <summary>This section's rules; <paramref name="offline"/>: the stage of <c>algorithm: dpo</c>, which needs steps.</summary>
+    public void Validate(ConfigRules rules, bool offline)
+    {
+        if (offline) rules.Check(Steps > 0, "dpo.steps", "must be > 0", Steps);
+        rules.Check(BatchSize > 0, "dpo.batch_size", "must be > 0", BatchSize);
+        rules.Check(LearningRate > 0 && double.IsFinite(LearningRate), "dpo.learning_rate", "must be > 0", LearningRate);
+        rules.Check(Beta > 0 && double.IsFinite(Beta), "dpo.beta", "must be > 0", Beta);
+        rules.Check(Enum.IsDefined(LossType), "dpo.loss_type", ConfigNames.OneOf<DpoLossVariant>(), LossType);
+        rules.Check(LabelSmoothing is >= 0 and < 0.5, "dpo.label_smoothing", "must be in [0, 0.5)", LabelSmoothing);
+        rules.Check(SimpoGamma >= 0 && double.IsFinite(SimpoGamma), "dpo.simpo_gamma", "must be >= 0", SimpoGamma);
+        rules.Check(RpoAlpha >= 0 && double.IsFinite(RpoAlpha), "dpo.rpo_alpha", "must be >= 0 (0 = off)", RpoAlpha);
+        rules.Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), "dpo.weight_decay", "must be >= 0", WeightDecay);
+        rules.Check(MaxGradNorm >= 0 && double.IsFinite(MaxGradNorm), "dpo.max_grad_norm", "must be >= 0 (0 = no clipping)", MaxGradNorm);
+        Pairs.Validate(rules, "dpo.pairs");
+    }
 }

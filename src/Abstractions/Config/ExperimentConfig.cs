@@ -91,12 +91,32 @@ public sealed record ModelSection
     public bool IsScratch => Init == Scratch;
     /// <summary>The tokenizer spec after defaults.</summary>
     public string ResolvedTokenizer => Tokenizer ?? (IsScratch ? "char" : Init);
+
+    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
+    public void Validate(ConfigRules rules)
+    {
+        rules.Check(Init.Length > 0, "model.init", $"must be '{Scratch}' or a Hugging Face model folder", Init);
+        rules.Check(Enum.IsDefined(DType), "model.dtype", ConfigNames.OneOf<ModelDType>(), DType);
+        rules.Check(Tokenizer is null || Tokenizer.Length > 0, "model.tokenizer", "must be 'char' or a path", Tokenizer);
+        if (IsScratch)
+            rules.Check(!string.IsNullOrWhiteSpace(ConfigJson), "model.config", "is required when model.init is scratch", null);
+        else
+            rules.Check(ConfigJson is null, "model.config", "is only read when model.init is scratch; the folder's config.json is used", "a mapping");
+    }
 }
 
 /// <summary>Training and held-out examples: a built-in task, or JSONL files with TRL's field names.</summary>
 [GenerateSerializer, Immutable, Alias("rlhf.DataSection")]
 public sealed record DataSection
 {
+    /// <summary>Most examples a built-in task may generate for training. Every process that reads the data (the
+    /// learner, each sampler) holds all of them in memory, at roughly 100-200 bytes an example for the built-in tasks'
+    /// short prompts: 10 million is 1-2 GB per process, a thousand times the default of 10,000.</summary>
+    public const int MaxTrainExamples = 10_000_000;
+    /// <summary>Most held-out examples, five thousand times the default of 200: they are drawn as distinct prompts
+    /// (kept in a set while drawing), and every evaluation generates a completion for each of them.</summary>
+    public const int MaxEvalExamples = 1_000_000;
+
     /// <summary>Built-in task name ("addition", "reverse", …). Exactly one of Task and TrainFile is set.</summary>
     [Id(0)] public string? Task { get; init; }
     /// <summary>Task difficulty parameters, e.g. digits: 3. Sorted so the config hashes the same every time.</summary>
@@ -111,6 +131,21 @@ public sealed record DataSection
     /// rewards' reference answers always stay exact, so RL with a verifier can exceed the teacher. 0 = exact data.
     /// </summary>
     [Id(6)] public double TeacherCarryDrop { get; init; }
+
+    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
+    public void Validate(ConfigRules rules)
+    {
+        if (Task is null == TrainFile is null)
+            rules.Add(new ConfigError("data", "data must set exactly one of 'task' and 'train_file'"));
+        rules.Check(Task is null || Task.Length > 0, "data.task", "must be a task name", Task);
+        rules.Check(TrainFile is null || TrainFile.Length > 0, "data.train_file", "must be a path", TrainFile);
+        rules.Check(EvalFile is null || TrainFile is not null, "data.eval_file", "needs data.train_file", EvalFile);
+        rules.Check(TaskParameters.Count == 0 || Task is not null, "data.task_parameters", "needs data.task", "a mapping");
+        rules.CheckCount(TrainExamples, "data.train_examples", MaxTrainExamples);
+        rules.CheckCount(EvalExamples, "data.eval_examples", MaxEvalExamples);
+        rules.Check(TeacherCarryDrop is >= 0 and <= 1, "data.teacher_carry_drop", "must be between 0 and 1", TeacherCarryDrop);
+        rules.Check(TeacherCarryDrop == 0 || Task == "addition", "data.teacher_carry_drop", "needs data.task: addition", Task);
+    }
 }
 
 /// <summary>Supervised fine-tuning hyperparameters; names follow TRL's SFTConfig / HF TrainingArguments.</summary>
@@ -127,6 +162,22 @@ public sealed record SftSection
     [Id(7)] public double AdamBeta2 { get; init; } = 0.95;
     [Id(8)] public double MaxGradNorm { get; init; } = 1.0;
     [Id(9)] public bool CompletionOnlyLoss { get; init; } = true;
+
+    /// <summary>This section's rules; <paramref name="warmUpBefore"/> is the stage the SFT steps warm up for (0 steps
+    /// allowed), null when SFT is the whole run.</summary>
+    public void Validate(ConfigRules rules, Algorithm? warmUpBefore)
+    {
+        if (warmUpBefore is { } algorithm) rules.Check(Steps >= 0, "sft.steps", $"must be >= 0 (the SFT warm-up before {algorithm.Yaml()}; 0 = none)", Steps);
+        else rules.Check(Steps > 0, "sft.steps", "must be > 0", Steps);
+        rules.Check(BatchSize > 0, "sft.batch_size", "must be > 0", BatchSize);
+        rules.Check(LearningRate > 0 && double.IsFinite(LearningRate), "sft.learning_rate", "must be > 0", LearningRate);
+        rules.Check(WarmupSteps >= 0 && (WarmupSteps <= Steps || warmUpBefore is not null && Steps == 0), "sft.warmup_steps", "must be between 0 and sft.steps", WarmupSteps);
+        rules.Check(MinLearningRateRatio is >= 0 and <= 1, "sft.min_learning_rate_ratio", "must be between 0 and 1", MinLearningRateRatio);
+        rules.Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), "sft.weight_decay", "must be >= 0", WeightDecay);
+        rules.Check(AdamBeta1 is >= 0 and < 1, "sft.adam_beta1", "must be in [0, 1)", AdamBeta1);
+        rules.Check(AdamBeta2 is >= 0 and < 1, "sft.adam_beta2", "must be in [0, 1)", AdamBeta2);
+        rules.Check(MaxGradNorm > 0 && double.IsFinite(MaxGradNorm), "sft.max_grad_norm", "must be > 0", MaxGradNorm);
+    }
 }
 
 /// <summary>Held-out evaluation: greedy generation scored by the task's verifier.</summary>
@@ -138,6 +189,18 @@ public sealed record EvalSection
     [Id(1)] public int MaxNewTokens { get; init; } = 32;
     /// <summary>Earlier tasks to watch for forgetting, evaluated with the main held-out set.</summary>
     [Id(2)] public System.Collections.Immutable.ImmutableArray<WatchTask> Watch { get; init; } = [];
+
+    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
+    public void Validate(ConfigRules rules)
+    {
+        for (int i = 0; i < Watch.Length; i++)
+        {
+            rules.Check(Watch[i].Task.Length > 0, $"eval.watch[{i}].task", "must name a built-in task", Watch[i].Task);
+            rules.CheckCount(Watch[i].EvalExamples, $"eval.watch[{i}].eval_examples", DataSection.MaxEvalExamples);
+        }
+        rules.Check(Every >= 0, "eval.every", "must be >= 0 (0 = only before and after training)", Every);
+        rules.Check(MaxNewTokens > 0, "eval.max_new_tokens", "must be > 0", MaxNewTokens);
+    }
 }
 
 [GenerateSerializer, Immutable, Alias("rlhf.CheckpointSection")]
@@ -151,4 +214,11 @@ public sealed record CheckpointSection
     /// <summary>How many checkpoints to keep, the newest; older ones are deleted once a newer one is written.
     /// 0 keeps every one.</summary>
     [Id(1)] public int Keep { get; init; } = 3;
+
+    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
+    public void Validate(ConfigRules rules)
+    {
+        rules.Check(Every >= 0, "checkpoint.every", "must be >= 0 (0 = only at the end)", Every);
+        rules.Check(Keep >= 0, "checkpoint.keep", "must be >= 0 (0 = keep every checkpoint)", Keep);
+    }
 }

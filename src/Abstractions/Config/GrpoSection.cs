@@ -43,6 +43,30 @@ public sealed record GrpoSection
     [Id(23)] public double MaxGradNorm { get; init; } = 1.0;
     /// <summary>Σ weight · reward over these; exact_match alone when empty.</summary>
     [Id(24)] public ImmutableArray<RewardTerm> Rewards { get; init; } = [];
+
+    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
+    public void Validate(ConfigRules rules)
+    {
+        rules.Check(Steps > 0, "grpo.steps", "must be > 0", Steps);
+        rules.Check(PromptsPerStep > 0, "grpo.prompts_per_step", "must be > 0", PromptsPerStep);
+        rules.Check(Samplers is >= 1 and <= 64, "grpo.samplers", "must be between 1 and 64", Samplers);
+        rules.Check(Samplers <= PromptsPerStep, "grpo.samplers", "must be <= grpo.prompts_per_step (each sampler needs a prompt)", Samplers);
+        rules.Check(Enum.IsDefined(Mode), "grpo.mode", ConfigNames.OneOf<GrpoMode>(), Mode);
+        rules.Check(Enum.IsDefined(LossType), "grpo.loss_type", ConfigNames.OneOf<GrpoLossType>(), LossType);
+        rules.Check(Enum.IsDefined(KlEstimator), "grpo.kl_estimator", ConfigNames.OneOf<KlEstimatorType>(), KlEstimator);
+        rules.Check(Enum.IsDefined(AdvantageEstimator), "grpo.advantage_estimator", ConfigNames.OneOf<AdvantageEstimatorType>(), AdvantageEstimator);
+        rules.Check(Enum.IsDefined(StaleMode), "grpo.stale_mode", ConfigNames.OneOf<StaleModeType>(), StaleMode);
+        rules.Check(Mode != GrpoMode.Async || MaxStaleness >= 1 || StaleMode == StaleModeType.TruncatedIs, "grpo.max_staleness",
+            "must be >= 1 in async mode with stale_mode drop (async rollouts are one version old; 0 would drop every batch)", MaxStaleness);
+        rules.Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), "grpo.weight_decay", "must be >= 0", WeightDecay);
+        rules.Check(MaxGradNorm >= 0 && double.IsFinite(MaxGradNorm), "grpo.max_grad_norm", "must be >= 0 (0 = no clipping)", MaxGradNorm);
+        for (int i = 0; i < Rewards.Length; i++)
+        {
+            var term = Rewards[i];
+            rules.Check(term.Name.Length > 0, $"grpo.rewards[{i}].name", "must name a reward", term.Name);
+            rules.Check(double.IsFinite(term.Weight), $"grpo.rewards[{i}].weight", "must be a finite number", term.Weight);
+        }
+    }
 }
 
 /// <summary>How the GRPO loss is aggregated over tokens and completions (<c>grpo.loss_type</c>, TRL's names).</summary>

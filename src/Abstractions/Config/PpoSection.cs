@@ -36,4 +36,32 @@ public sealed record PpoSection
     [Id(19)] public double MaxGradNorm { get; init; } = 1.0;
     /// <summary>Σ weight · reward: <c>reward_model</c> (the trained one) by default, beside any verifiable reward.</summary>
     [Id(20)] public ImmutableArray<RewardTerm> Rewards { get; init; } = [];
+
+    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
+    public void Validate(ConfigRules rules)
+    {
+        rules.Check(Steps > 0, "ppo.steps", "must be > 0", Steps);
+        rules.Check(PromptsPerStep > 0, "ppo.prompts_per_step", "must be > 0", PromptsPerStep);
+        rules.Check(NumGenerations > 0, "ppo.num_generations", "must be > 0", NumGenerations);
+        rules.Check(LearningRate > 0 && double.IsFinite(LearningRate), "ppo.learning_rate", "must be > 0", LearningRate);
+        rules.Check(CriticLearningRate > 0 && double.IsFinite(CriticLearningRate), "ppo.critic_learning_rate", "must be > 0", CriticLearningRate);
+        rules.Check(Gamma is > 0 and <= 1, "ppo.gamma", "must be in (0, 1]", Gamma);
+        rules.Check(Lam is >= 0 and <= 1, "ppo.lam", "must be in [0, 1]", Lam);
+        rules.Check(Cliprange > 0 && double.IsFinite(Cliprange), "ppo.cliprange", "must be > 0", Cliprange);
+        rules.Check(ClipRangeValue > 0 && double.IsFinite(ClipRangeValue), "ppo.cliprange_value", "must be > 0", ClipRangeValue);
+        rules.Check(KlCoef >= 0 && double.IsFinite(KlCoef), "ppo.kl_coef", "must be >= 0", KlCoef);
+        rules.Check(Enum.IsDefined(KlEstimator), "ppo.kl_estimator", ConfigNames.OneOf<KlEstimatorType>(), KlEstimator);
+        rules.Check(NumPpoEpochs > 0, "ppo.num_ppo_epochs", "must be > 0", NumPpoEpochs);
+        rules.Check(NumMiniBatches > 0 && NumMiniBatches <= PromptsPerStep * NumGenerations, "ppo.num_mini_batches",
+            "must be between 1 and prompts_per_step × num_generations", NumMiniBatches);
+        rules.Check(MaxCompletionLength > 0, "ppo.max_completion_length", "must be > 0", MaxCompletionLength);
+        rules.Check(Temperature > 0 && double.IsFinite(Temperature), "ppo.temperature", "must be > 0", Temperature);
+        rules.Check(Samplers is >= 1 and <= 64 && Samplers <= PromptsPerStep, "ppo.samplers", "must be between 1 and min(64, prompts_per_step)", Samplers);
+        rules.Check(MaxGradNorm >= 0 && double.IsFinite(MaxGradNorm), "ppo.max_grad_norm", "must be >= 0 (0 = no clipping)", MaxGradNorm);
+        for (int i = 0; i < Rewards.Length; i++)
+        {
+            rules.Check(Rewards[i].Name.Length > 0, $"ppo.rewards[{i}].name", "must name a reward", Rewards[i].Name);
+            rules.Check(double.IsFinite(Rewards[i].Weight), $"ppo.rewards[{i}].weight", "must be a finite number", Rewards[i].Weight);
+        }
+    }
 }

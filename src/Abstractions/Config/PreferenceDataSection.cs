@@ -20,4 +20,13 @@ public sealed record PreferenceDataSection
     [Id(5)] public string? EvalFile { get; init; }
     /// <summary>Seed offset for the task's generator, so labelled pairs need not repeat the policy's prompts.</summary>
     [Id(6)] public int SeedOffset { get; init; } = 17;
+
+    /// <summary>This section's rules, its fields named under <paramref name="path"/> (<c>dpo.pairs</c>).</summary>
+    public void Validate(ConfigRules rules, string path)
+    {
+        rules.Check(Task is null || TrainFile is null, path, "must set at most one of 'task' and 'train_file'", Task);
+        rules.Check(TrainFile is null == EvalFile is null, $"{path}.eval_file", "must be given with train_file (held-out pairs)", EvalFile);
+        if (TrainExamples is { } train) rules.CheckCount(train, $"{path}.train_examples", DataSection.MaxTrainExamples);
+        if (EvalExamples is { } eval) rules.CheckCount(eval, $"{path}.eval_examples", DataSection.MaxEvalExamples);
+    }
 }

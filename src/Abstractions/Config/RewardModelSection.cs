@@ -22,4 +22,18 @@ public sealed record RewardModelSection
     /// With <c>steps: 0</c> the stage only measures it on the held-out pairs: one judge trained once, reused by many
     /// runs.</summary>
     [Id(8)] public string? Init { get; init; }
+
+    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
+    public void Validate(ConfigRules rules)
+    {
+        if (Init is null) rules.Check(Steps > 0, "reward_model.steps", "must be > 0", Steps);
+        else rules.Check(Steps >= 0, "reward_model.steps", "must be >= 0 (0 with reward_model.init: use it as it is)", Steps);
+        rules.Check(BatchSize > 0, "reward_model.batch_size", "must be > 0", BatchSize);
+        rules.Check(LearningRate > 0 && double.IsFinite(LearningRate), "reward_model.learning_rate", "must be > 0", LearningRate);
+        rules.Check(WarmupSteps >= 0 && (Steps == 0 || WarmupSteps <= Steps), "reward_model.warmup_steps", "must be between 0 and reward_model.steps", WarmupSteps);
+        rules.Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), "reward_model.weight_decay", "must be >= 0", WeightDecay);
+        rules.Check(MaxGradNorm >= 0 && double.IsFinite(MaxGradNorm), "reward_model.max_grad_norm", "must be >= 0 (0 = no clipping)", MaxGradNorm);
+        rules.Check(CenterRewardsCoefficient >= 0 && double.IsFinite(CenterRewardsCoefficient), "reward_model.center_rewards_coefficient", "must be >= 0", CenterRewardsCoefficient);
+        Pairs.Validate(rules, "reward_model.pairs");
+    }
 }

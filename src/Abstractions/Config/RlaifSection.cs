@@ -20,6 +20,19 @@ public sealed record RlaifSection
     /// <summary>Start each round's DPO reference from the round's starting policy (on-policy iterative DPO), rather
     /// than keeping the SFT policy as the reference for every round.</summary>
     [Id(8)] public bool RefreshReference { get; init; } = true;
+
+    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
+    public void Validate(ConfigRules rules)
+    {
+        rules.Check(Rounds > 0, "rlaif.rounds", "must be > 0", Rounds);
+        rules.Check(PromptsPerRound > 0, "rlaif.prompts_per_round", "must be > 0", PromptsPerRound);
+        rules.Check(NumCandidates >= 2, "rlaif.num_candidates", "must be >= 2 (a pair needs two candidates)", NumCandidates);
+        rules.Check(StepsPerRound > 0, "rlaif.steps_per_round", "must be > 0", StepsPerRound);
+        rules.Check(Temperature > 0 && double.IsFinite(Temperature), "rlaif.temperature", "must be > 0", Temperature);
+        rules.Check(MaxCompletionLength > 0, "rlaif.max_completion_length", "must be > 0", MaxCompletionLength);
+        rules.Check(Samplers is >= 1 and <= 64 && Samplers <= PromptsPerRound, "rlaif.samplers", "must be between 1 and min(64, prompts_per_round)", Samplers);
+        Judge.Validate(rules);
+    }
 }
 
 /// <summary>What judges the candidates (<c>rlaif.judge.type</c>).</summary>
@@ -48,4 +61,26 @@ public sealed record JudgeSection
     /// <summary>http: the longest answer read (bytes); a longer one fails the request rather than being read whole.
     /// 1 MiB is hundreds of times a chat completion of a few tokens.</summary>
     [Id(9)] public int MaxResponseBytes { get; init; } = 1 << 20;
+
+    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
+    public void Validate(ConfigRules rules)
+    {
+        rules.Check(Enum.IsDefined(Type), "rlaif.judge.type", ConfigNames.OneOf<JudgeType>(), Type);
+        if (Type == JudgeType.Http)
+        {
+            rules.Check(Uri.TryCreate(BaseUrl, UriKind.Absolute, out var url) && url.Scheme is "http" or "https", "rlaif.judge.base_url",
+                "must be an http(s) URL such as https://api.example.com/v1", BaseUrl);
+            rules.Check(!string.IsNullOrWhiteSpace(Model), "rlaif.judge.model", "must name the endpoint's model", Model);
+        }
+        if (Type == JudgeType.Decoder)
+            rules.Check(!string.IsNullOrWhiteSpace(Model), "rlaif.judge.model", "must be the judge's model folder", Model);
+        rules.Check(ApiKeyEnv is null || ApiKeyEnv.Length > 0, "rlaif.judge.api_key_env", "must name an environment variable", ApiKeyEnv);
+        rules.Check(MaxConcurrency is >= 1 and <= 256, "rlaif.judge.max_concurrency", "must be between 1 and 256", MaxConcurrency);
+        rules.Check(TimeoutSeconds > 0 && double.IsFinite(TimeoutSeconds), "rlaif.judge.timeout_seconds", "must be > 0", TimeoutSeconds);
+        rules.Check(Retries is >= 0 and <= 20, "rlaif.judge.retries", "must be between 0 and 20", Retries);
+        rules.Check(MaxResponseBytes is >= 1 << 10 and <= 1 << 30, "rlaif.judge.max_response_bytes",
+            "must be between 1024 (1 KiB) and 1073741824 (1 GiB)", MaxResponseBytes);
+        rules.Check(MinConfidence is >= 0.5 and < 1, "rlaif.judge.min_confidence",
+            "must be in [0.5, 1): the judge's probability that best beats worst (0.5 keeps every pair)", MinConfidence);
+    }
 }

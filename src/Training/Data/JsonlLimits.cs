@@ -13,6 +13,6 @@ public sealed record JsonlLimits
     public int MaxLineBytes { get; init; } = 1 << 20;
 
     /// <summary>Examples (non-blank lines) of one file: as many as a built-in task may generate
-    /// (<c>ExperimentConfigValidator.MaxTrainExamples</c>), all of which every reader holds in memory.</summary>
+    /// (<c>DataSection.MaxTrainExamples</c>), all of which every reader holds in memory.</summary>
     public int MaxExamples { get; init; } = 10_000_000;
 }
