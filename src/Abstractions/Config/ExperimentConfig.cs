@@ -131,6 +131,10 @@ public sealed record DataSection
     /// rewards' reference answers always stay exact, so RL with a verifier can exceed the teacher. 0 = exact data.
     /// </summary>
     [Id(6)] public double TeacherCarryDrop { get; init; }
+    /// <summary>The longest line read from any JSONL file of the run (data and pairs files), in bytes. A mebibyte is
+    /// hundreds of times a long chat example and bounds what one line makes a reader buffer; raise it for long
+    /// documents.</summary>
+    [Id(7)] public int MaxLineBytes { get; init; } = 1 << 20;
 
     /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
     public void Validate(ConfigRules rules)
@@ -145,6 +149,7 @@ public sealed record DataSection
         rules.CheckCount(EvalExamples, "data.eval_examples", MaxEvalExamples);
         rules.Check(TeacherCarryDrop is >= 0 and <= 1, "data.teacher_carry_drop", "must be between 0 and 1", TeacherCarryDrop);
         rules.Check(TeacherCarryDrop == 0 || Task == "addition", "data.teacher_carry_drop", "needs data.task: addition", Task);
+        rules.Check(MaxLineBytes is >= 1 << 10 and <= 1 << 30, "data.max_line_bytes", "must be between 1024 (1 KiB) and 1073741824 (1 GiB)", MaxLineBytes);
     }
 }
 

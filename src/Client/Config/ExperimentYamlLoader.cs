@@ -206,6 +206,7 @@ public static partial class ExperimentYamlLoader
             TrainFile = data.String("train_file"),
             EvalFile = data.String("eval_file"),
             TeacherCarryDrop = data.Double("teacher_carry_drop") ?? defaults.TeacherCarryDrop,
+            MaxLineBytes = data.Int("max_line_bytes") ?? defaults.MaxLineBytes,
         };
         data.RejectUnknown();
         return section;

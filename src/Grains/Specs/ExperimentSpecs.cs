@@ -23,6 +23,7 @@ public static class ExperimentSpecs
         EvalFile = config.Data.EvalFile,
         Seed = config.Seed,
         Tokenizer = config.Model.ResolvedTokenizer,
+        Limits = Limits(config),
     };
 
     /// <summary>A watched earlier task's held-out set (eval.watch): generated from its own task and parameters with the
@@ -35,6 +36,9 @@ public static class ExperimentSpecs
         EvalExamples = watch.EvalExamples,
         Seed = config.Seed,
     };
+
+    /// <summary>The caps every JSONL file of the run is read within.</summary>
+    public static JsonlLimits Limits(ExperimentConfig config) => JsonlLimits.Default with { MaxLineBytes = config.Data.MaxLineBytes };
 
     /// <summary>The SFT stage's examples: the training set, or (data.teacher_carry_drop) a flawed teacher's version of
     /// it. Only SFT sees the flawed completions; GRPO prompts and held-out examples keep the exact answers.</summary>

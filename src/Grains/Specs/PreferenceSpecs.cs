@@ -29,8 +29,9 @@ public static class PreferenceSpecs
         {
             bool charTokenizer = Tokenizers.IsCharacter(config.Model.ResolvedTokenizer);
             var evalFile = pairs.EvalFile ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file");
-            return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile, charTokenizer: charTokenizer),
-                PreferenceJsonl.ReadPreferencePairs(evalFile, charTokenizer: charTokenizer).Select(m => m.Pair).ToArray());
+            var limits = ExperimentSpecs.Limits(config);
+            return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile, limits, charTokenizer),
+                PreferenceJsonl.ReadPreferencePairs(evalFile, limits, charTokenizer).Select(m => m.Pair).ToArray());
         }
         var task = pairs.Task ?? config.Data.Task
                    ?? throw new ArgumentException($"{field}: name a task or a train_file (the experiment's data has no task to make pairs from)");

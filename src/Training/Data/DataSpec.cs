@@ -17,6 +17,8 @@ public sealed record DataSpec
     /// tokenizer, file examples are checked against its vocabulary as they are read, so that a character it lacks is
     /// reported at its file and line.</summary>
     public string? Tokenizer { get; init; }
+    /// <summary>Files are read within these caps (<c>data.max_line_bytes</c>).</summary>
+    public JsonlLimits Limits { get; init; } = JsonlLimits.Default;
 }
 
 /// <summary>Decides whether a generated completion answers an example correctly.</summary>

@@ -35,8 +35,8 @@ public static class ExperimentData
             throw new ArgumentException("data: TaskParameters only apply with Task, not with TrainFile", nameof(spec));
         bool charTokenizer = spec.Tokenizer is { } tokenizer && Tokenizers.IsCharacter(tokenizer);
         return new LoadedData(
-            JsonlDataset.ReadPromptCompletions(spec.TrainFile!, charTokenizer: charTokenizer),
-            JsonlDataset.ReadPromptCompletions(spec.EvalFile, charTokenizer: charTokenizer),
+            JsonlDataset.ReadPromptCompletions(spec.TrainFile!, spec.Limits, charTokenizer),
+            JsonlDataset.ReadPromptCompletions(spec.EvalFile, spec.Limits, charTokenizer),
             ExactMatchVerifier.Instance);
     }
 

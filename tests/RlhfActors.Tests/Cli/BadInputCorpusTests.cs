@@ -46,6 +46,7 @@ public sealed class BadInputCorpusTests : IDisposable
         ["jsonl: bytes that are not UTF-8"] = t => t.RunData(Encoding.UTF8.GetBytes("{\"prompt\": \"ab=\", \"completion\": \"b\"}\n{\"prompt\": \"")
             .Concat(new byte[] { 0xC3, 0x28 }).Concat(Encoding.UTF8.GetBytes("\", \"completion\": \"x\"}\n")).ToArray(), ":2: not valid UTF-8"),
         ["jsonl: a 2 MiB line"] = t => t.RunData($"{{\"prompt\": \"{new string('a', 2 << 20)}\", \"completion\": \"b\"}}\n", ":1:"),
+        ["jsonl: a line over a lowered data.max_line_bytes"] = t => t.RunData($"{{\"prompt\": \"{new string('a', 2000)}\", \"completion\": \"b\"}}\n", "longer than 1024 bytes", "  max_line_bytes: 1024"),
         ["jsonl: a missing field"] = t => t.RunData("{\"prompt\": \"ab=\"}\n", ":1:"),
         ["jsonl: a character the char tokenizer lacks"] = t => t.RunData("{\"prompt\": \"ab=\", \"completion\": \"ba\"}\n{\"prompt\": \"é=\", \"completion\": \"x\"}\n", ":2:"),
         ["jsonl: an empty file"] = t => t.RunData("", "train.jsonl"),
@@ -89,7 +90,7 @@ public sealed class BadInputCorpusTests : IDisposable
     Case Run(string file, string expected) => RunTo(file, expected, Output);
     Case RunTo(string file, string expected, string mustNotExist) => new(["run", file], 2, expected, mustNotExist);
 
-    Case RunData(object content, string expected)
+    Case RunData(object content, string expected, string? dataLine = null)
     {
         var path = Path.Combine(_folder.Path, "train.jsonl");
         if (content is byte[] bytes) File.WriteAllBytes(path, bytes);
@@ -98,7 +99,7 @@ public sealed class BadInputCorpusTests : IDisposable
         var text = TinyYaml.With(TinyYaml.Text(Output), "  task: reverse", $"  train_file: {path}\n  eval_file: {eval}");
         text = TinyYaml.With(text, "  task_parameters: { length: 3 }", "");
         text = TinyYaml.With(text, "  train_examples: 2000", "");
-        text = TinyYaml.With(text, "  eval_examples: 20", "");
+        text = TinyYaml.With(text, "  eval_examples: 20", dataLine ?? "");
         return Run(Text("c.yaml", text), expected);
     }
 
