@@ -21,6 +21,12 @@ public interface IJudgeGrain : IGrainWithStringKey
     [Alias("GetPlacement")]
     Task<GrainPlacement> GetPlacement();
 
+    /// <summary>Why <paramref name="judge"/> could not run on this judge's silo (its <c>api_key_env</c> variable is unset
+    /// in this silo's environment), or null. Asked when the experiment starts, so the key is checked on the machine
+    /// that will send it.</summary>
+    [Alias("CheckEnvironment")]
+    Task<string?> CheckEnvironment(Config.JudgeSection judge);
+
     [Alias("Release")]
     Task Release();
 }

@@ -43,6 +43,11 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
     public Task<GrainPlacement> GetPlacement() =>
         Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
 
+    public Task<string?> CheckEnvironment(JudgeSection judge) => Task.FromResult(
+        judge is { Type: JudgeType.Http, ApiKeyEnv: { } variable } && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(variable))
+            ? $"rlaif.judge.api_key_env: the environment variable '{variable}' is not set (or empty) on {Environment.MachineName}, the silo that runs the judge"
+            : null);
+
     public async Task Initialize(JudgeInit init)
     {
         ArgumentNullException.ThrowIfNull(init);

@@ -11,8 +11,8 @@ namespace RlhfActors.Grains.Specs;
 /// Reads what a run will read, before any training, so that a bad input stops it at once with the place named instead
 /// of minutes in (after a whole SFT warm-up for a DPO pairs file): the dataset (every line of a JSONL file; a task's
 /// generated examples), the watched tasks, the labelled pairs of a reward-model or DPO stage, the model's config and
-/// tokenizer, every example's length in tokens against the model's max_position_embeddings, and a judge's API key
-/// variable. Run by <c>rlhf run</c> (exit 2) and again by <c>IExperimentGrain.Start</c> on the silo, whose machine is
+/// tokenizer, and every example's length in tokens against the model's max_position_embeddings. (The judge's API key
+/// variable is asked of the judge grain at Start, on the silo that will send it.) Run by <c>rlhf run</c> (exit 2) and again by <c>IExperimentGrain.Start</c> on the silo, whose machine is
 /// the one that reads the files and the environment. Assumes <see cref="ConfigChecks"/> passed.
 /// </summary>
 public static class InputChecks
@@ -55,11 +55,6 @@ public static class InputChecks
             Try(model.Path is null ? "model.config" : "model.init",
                 () => { ModelMemory.ThrowIfTooLarge(sized, bytes, "to train", model.Path is null ? "model.config" : "model.init"); return sized; });
         }
-
-        if (config.IsRlaif && config.Rlaif.Judge is { Type: JudgeType.Http, ApiKeyEnv: { } variable }
-            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(variable)))
-            errors.Add(new ConfigError("rlaif.judge.api_key_env",
-                $"rlaif.judge.api_key_env: the environment variable '{variable}' is not set (or empty) on {Environment.MachineName}, the machine that calls the judge"));
         return errors;
     }
 

@@ -20,7 +20,7 @@ public sealed class EarlyChecksTests : IDisposable
         var file = _folder.Write("bad.yaml", text);
         var run = await CliRunner.RunAsync("run", file, "--json");
         Assert.True(run.ExitCode == 2, run.ToString());
-        Assert.StartsWith($"error: {file}:", run.Stderr);
+        Assert.Contains($"error: {file}:", run.Stderr);
         Assert.DoesNotContain("   at ", run.Stderr);
         Assert.DoesNotContain("Exception", run.Stderr);
         Assert.Equal("", run.Stdout);
@@ -72,7 +72,9 @@ public sealed class EarlyChecksTests : IDisposable
                 api_key_env: {{variable}}
             """;
         var run = await RunRefusedAsync(text);
+        // Checked by the judge grain when the run starts, on the silo that will send the key (here, the embedded one).
         Assert.Contains($"rlaif.judge.api_key_env: the environment variable '{variable}' is not set", run.Stderr);
+        Assert.Contains("the silo that runs the judge", run.Stderr);
     }
 
     [Fact]
