@@ -47,7 +47,7 @@ public sealed record PpoSection
         rules.Check(CriticLearningRate > 0 && double.IsFinite(CriticLearningRate), "ppo.critic_learning_rate", "must be > 0", CriticLearningRate);
         rules.Check(Gamma is > 0 and <= 1, "ppo.gamma", "must be in (0, 1]", Gamma);
         rules.Check(Lam is >= 0 and <= 1, "ppo.lam", "must be in [0, 1]", Lam);
-        rules.Check(Cliprange > 0 && double.IsFinite(Cliprange), "ppo.cliprange", "must be > 0", Cliprange);
+        rules.Check(Cliprange is > 0 and < 1, "ppo.cliprange", "must be in (0, 1)", Cliprange);
         rules.Check(ClipRangeValue > 0 && double.IsFinite(ClipRangeValue), "ppo.cliprange_value", "must be > 0", ClipRangeValue);
         rules.Check(KlCoef >= 0 && double.IsFinite(KlCoef), "ppo.kl_coef", "must be >= 0", KlCoef);
         rules.Check(Enum.IsDefined(KlEstimator), "ppo.kl_estimator", ConfigNames.OneOf<KlEstimatorType>(), KlEstimator);

@@ -77,7 +77,7 @@ public sealed record PpoOptions
         Check(Enum.IsDefined(KlEstimator), "kl_estimator", "must be k1, k2 or k3", KlEstimator);
         Check(Epochs >= 1, "num_ppo_epochs", "must be >= 1", Epochs);
         Check(MiniBatches >= 1, "num_mini_batches", "must be >= 1", MiniBatches);
-        Check(MaxCompletionLength >= 1, "response_length", "must be >= 1", MaxCompletionLength);
+        Check(MaxCompletionLength >= 1, "max_completion_length", "must be >= 1", MaxCompletionLength);
         Check(Temperature > 0 && Finite(Temperature), "temperature", "must be > 0", Temperature);
         Check(LearningRate > 0 && Finite(LearningRate), "learning_rate", "must be > 0", LearningRate);
         Check(CriticLearningRate > 0 && Finite(CriticLearningRate), "critic_learning_rate", "must be > 0", CriticLearningRate);
