@@ -38,6 +38,7 @@ public static class ConfigNames
     /// <summary>"must be one of: a, b, c" for messages.</summary>
     public static string OneOf<T>() where T : struct, Enum => $"must be one of: {string.Join(", ", All<T>())}";
 
-    /// <summary>Whether <paramref name="value"/> is a declared member (a config built in code may cast any number).</summary>
-    public static bool IsDefined<T>(T value) where T : struct, Enum => Enum.IsDefined(value);
+    /// <summary>For a mapping's default arm: a value no member names. Only a config built in code (a cast) gets there,
+    /// and the validation refuses it first.</summary>
+    public static ArgumentException Undefined(string field, Enum value) => new($"{field} is {value}, which is not one of its values");
 }

@@ -113,7 +113,7 @@ public static class GenerateCommand
                 Seed = r.Seed,
                 StopTokens = config.EosTokenIds,
             };
-            var result = FolderGeneration.Generate(folder, [promptIds], options, r.DType);
+            var result = FolderGeneration.Generate(folder, [promptIds], options, r.DType, verified: true);
             var newIds = result.Ids[0];
             var logProbs = result.LogProbs[0];
             // The stop token is part of the output ids but not of the text.

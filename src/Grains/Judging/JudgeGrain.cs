@@ -82,7 +82,7 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
                 _pairwise = new VerdictCache(new HttpChatJudge(JudgeSpecs.Http(section)));
                 break;
             default:
-                throw GrpoSpecs.Undefined("rlaif.judge.type", section.Type);
+                throw ConfigNames.Undefined("rlaif.judge.type", section.Type);
         }
         _section = section;
         LogInitialized(experimentId, section.Type.Yaml(), GrainContext.Address.SiloAddress!, _device.Device);

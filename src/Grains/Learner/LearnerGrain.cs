@@ -64,8 +64,10 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         {
             // Resolve the model first: its errors (missing folder, bad model.config) are the cheapest to find.
             var model = ExperimentSpecs.Model(config.Model);
-            // Before any weights are read: a corrupt checkpoint among the inputs is refused with both hashes.
+            // Before any weights are read: a corrupt checkpoint among the inputs is refused with both hashes; the load
+            // below then need not hash model.init again.
             var inputsSha256 = InputDigests.ComputeJson(config);
+            model = model with { Verified = true };
             var data = ExperimentData.Load(ExperimentSpecs.Data(config));
             var spec = new SftLearnerSpec(model, config.Model.ResolvedTokenizer, ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config),
                 config.Seed, _device.Device, PeftSpecs.For(config, PeftSection.SftStage));

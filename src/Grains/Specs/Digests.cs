@@ -61,11 +61,20 @@ public static class Digests
         }
     }
 
-    static JsonNode? Sorted(JsonNode? node) => node switch
+    /// <summary>Orders every object's keys, in place: the tree was just built for this and is not shared.</summary>
+    static JsonNode? Sorted(JsonNode? node)
     {
-        JsonObject obj => new JsonObject(obj.OrderBy(p => p.Key, StringComparer.Ordinal)
-            .Select(p => KeyValuePair.Create(p.Key, Sorted(p.Value?.DeepClone())))),
-        JsonArray array => new JsonArray([.. array.Select(item => Sorted(item?.DeepClone()))]),
-        _ => node?.DeepClone(),
-    };
+        switch (node)
+        {
+            case JsonObject obj:
+                var properties = obj.OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+                obj.Clear();
+                foreach (var (key, value) in properties) obj[key] = Sorted(value);
+                break;
+            case JsonArray array:
+                foreach (var item in array) Sorted(item);
+                break;
+        }
+        return node;
+    }
 }

@@ -40,7 +40,7 @@ public static class GrpoSpecs
                 GrpoLossType.Grpo => LossAggregation.Grpo,
                 GrpoLossType.Dapo => LossAggregation.Dapo,
                 GrpoLossType.DrGrpo => LossAggregation.DrGrpo,
-                var other => throw Undefined("grpo.loss_type", other),
+                var other => throw ConfigNames.Undefined("grpo.loss_type", other),
             },
             KlEstimator = KlEstimator(g.KlEstimator, "grpo.kl_estimator"),
             ScaleRewards = g.ScaleRewards,
@@ -49,7 +49,7 @@ public static class GrpoSpecs
                 AdvantageEstimatorType.Grpo => AdvantageEstimator.Grpo,
                 AdvantageEstimatorType.Rloo => AdvantageEstimator.Rloo,
                 AdvantageEstimatorType.ReinforcePlusPlus => AdvantageEstimator.ReinforcePlusPlus,
-                var other => throw Undefined("grpo.advantage_estimator", other),
+                var other => throw ConfigNames.Undefined("grpo.advantage_estimator", other),
             },
             NumIterations = g.NumIterations,
             Temperature = g.Temperature,
@@ -63,7 +63,7 @@ public static class GrpoSpecs
             {
                 StaleModeType.Drop => StaleRolloutMode.Drop,
                 StaleModeType.TruncatedIs => StaleRolloutMode.TruncatedIs,
-                var other => throw Undefined("grpo.stale_mode", other),
+                var other => throw ConfigNames.Undefined("grpo.stale_mode", other),
             },
             IsCap = g.IsCap,
             MaxNonfiniteSteps = config.MaxNonfiniteSteps,
@@ -76,12 +76,8 @@ public static class GrpoSpecs
         KlEstimatorType.K1 => Training.Rl.KlEstimator.K1,
         KlEstimatorType.K2 => Training.Rl.KlEstimator.K2,
         KlEstimatorType.K3 => Training.Rl.KlEstimator.K3,
-        var other => throw Undefined(field, other),
+        var other => throw ConfigNames.Undefined(field, other),
     };
-
-    /// <summary>A value no member names: only a config built in code (a cast) gets here, and ConfigChecks refuses it
-    /// first.</summary>
-    internal static ArgumentException Undefined(string field, Enum value) => new($"{field} is {value}, which is not one of its values");
 
     /// <summary>The weighted reward terms; exact match alone when the config names none.</summary>
     public static RewardSpec Reward(ExperimentConfig config) => config.Grpo.Rewards.IsDefaultOrEmpty

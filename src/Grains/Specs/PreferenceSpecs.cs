@@ -57,7 +57,7 @@ public static class PreferenceSpecs
             DpoLossVariant.Ipo => DpoLossType.Ipo,
             DpoLossVariant.Robust => DpoLossType.Robust,
             DpoLossVariant.Simpo => DpoLossType.Simpo,
-            var other => throw GrpoSpecs.Undefined("dpo.loss_type", other),
+            var other => throw ConfigNames.Undefined("dpo.loss_type", other),
         },
         LabelSmoothing = config.Dpo.LabelSmoothing,
         SimpoGamma = config.Dpo.SimpoGamma,

@@ -53,8 +53,8 @@ public sealed record CheckpointLineage(string Checkpoint, int Step, long TotalBy
                 var origin = File.Exists(Path.Combine(path, CheckpointManifest.FileName)) && depth < MaxDepth ? Trace(path, depth + 1) : null;
                 return new LineageInput(field, path, changed.Length == 0 ? "unchanged" : "changed", changed, origin);
             }
-            var sha = IO.Hashing.Sha256Hex(path);
-            return new LineageInput(field, path, sha == recorded?.GetValue<string>() ? "unchanged" : "changed", sha == recorded?.GetValue<string>() ? [] : [Path.GetFileName(path)], null);
+            var same = IO.Hashing.Sha256Hex(path) == recorded?.GetValue<string>();
+            return new LineageInput(field, path, same ? "unchanged" : "changed", same ? [] : [Path.GetFileName(path)], null);
         }
         catch (InvalidDataException e)
         {

@@ -26,7 +26,7 @@ public static class ModelFactory
     public static DecoderModel Create(ModelSource source, int vocabSize, long seed, Device device)
     {
         var computeType = ParseComputeType(source.DType);
-        if (source.Path is not null) return LoadFolder(source.Path, computeType, device);
+        if (source.Path is not null) return LoadFolder(source.Path, computeType, device, source.Verified);
         var config = source.Config ?? throw new ArgumentException("model source needs a path or a config");
         if (config.VocabSize == 0) config = config with { VocabSize = vocabSize };
         if (config.VocabSize < vocabSize)
@@ -40,23 +40,25 @@ public static class ModelFactory
 
     /// <summary>Loads a Hugging Face folder, or a PEFT adapter folder (<see cref="ModelFolders.IsAdapterFolder"/>):
     /// its local base is loaded, LoRA attached (unquantised) and the adapter's tensors copied in, so anything that
-    /// takes a model folder — <c>rlhf generate</c>, evaluators — takes an exported adapter too.</summary>
-    public static DecoderModel LoadFolder(string folder, ScalarType computeType, Device device)
+    /// takes a model folder — <c>rlhf generate</c>, evaluators — takes an exported adapter too. A folder that is one of
+    /// our checkpoints is verified against its manifest as it loads, unless <paramref name="verified"/> says the caller
+    /// just did (the folder, and an adapter's base): hashing a multi-gigabyte model twice in a row buys nothing.</summary>
+    public static DecoderModel LoadFolder(string folder, ScalarType computeType, Device device, bool verified = false)
     {
-        if (ModelFolders.IsAdapterFolder(folder)) return LoadAdapterFolder(folder, computeType, device);
-        var model = LoadHfFolder(folder, computeType);
+        if (ModelFolders.IsAdapterFolder(folder)) return LoadAdapterFolder(folder, computeType, device, verified);
+        var model = LoadHfFolder(folder, computeType, verified);
         model.to(device);
         return model;
     }
 
-    static DecoderModel LoadAdapterFolder(string folder, ScalarType computeType, Device device)
+    static DecoderModel LoadAdapterFolder(string folder, ScalarType computeType, Device device, bool verified)
     {
         var adapter = PeftAdapterFolder.Read(folder);
         var baseFolder = ModelFolders.ResolveBase(folder, adapter.BaseModelNameOrPath);
         // The base must be a plain folder: an adapter on an adapter is not a layout PEFT writes.
         if (ModelFolders.IsAdapterFolder(baseFolder))
             throw new InvalidDataException($"{Path.Combine(folder, PeftAdapterFolder.ConfigFile)}: base_model_name_or_path '{adapter.BaseModelNameOrPath}' is itself an adapter folder; it must be a full model folder");
-        var model = LoadHfFolder(baseFolder, computeType);
+        var model = LoadHfFolder(baseFolder, computeType, verified);
         try
         {
             Lora.Attach(model, adapter.Settings with { QuantizeBase = false }, seed: 0);
@@ -71,13 +73,13 @@ public static class ModelFactory
         return model;
     }
 
-    static DecoderModel LoadHfFolder(string folder, ScalarType computeType)
+    static DecoderModel LoadHfFolder(string folder, ScalarType computeType, bool verified)
     {
         // The config alone says whether the weights can fit; checked before the safetensors are read.
         var configPath = Path.Combine(folder, HfModelFolder.ConfigFile);
         if (File.Exists(configPath))
             ModelMemory.ThrowIfTooLarge(ModelConfig.Load(configPath), WeightBytes(computeType), $"to hold its {computeType} weights", configPath);
-        var content = HfModelFolder.Load(folder);
+        var content = HfModelFolder.Load(folder, verified);
         var model = new DecoderModel(content.Config, computeType);
         LoadWeights(model, content.Weights, folder);
         return model;

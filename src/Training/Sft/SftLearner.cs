@@ -19,6 +19,8 @@ public sealed record ModelSource
     public ModelConfig? Config { get; init; }
     /// <summary>Compute dtype: "fp32" or "bf16". fp32 by default: measured on this 2-core CPU, the built-in tasks' small decoders train faster in fp32 (15.7k vs 11.5k tok/s) and learn more per step (3-digit addition after 6000 steps: 100% vs 65.5%); bf16 pays off once matrix products dominate (sft-step bench, hidden 768: 2.6x faster). See README.</summary>
     public string DType { get; init; } = "fp32";
+    /// <summary><see cref="Path"/>'s manifest (when it has one) was verified just before this load.</summary>
+    public bool Verified { get; init; }
 }
 
 /// <param name="Peft">LoRA / QLoRA adapters trained in this stage on a frozen base; null = full fine-tuning.</param>
