@@ -135,6 +135,7 @@ public static partial class ExperimentYamlLoader
             Dpo = ReadDpo(root),
             Ppo = ReadPpo(root),
             Rlaif = ReadRlaif(root),
+            Parallel = ReadParallel(root),
             OutputDir = root.String("output_dir") ?? (name.Length > 0 ? Path.Combine("runs", name) : ""),
         };
     }
@@ -437,6 +438,20 @@ public static partial class ExperimentYamlLoader
             MaxResponseBytes = j.Int("max_response_bytes") ?? d.MaxResponseBytes,
         };
         j.RejectUnknown();
+        return section;
+    }
+
+    static ParallelSection ReadParallel(MappingReader root)
+    {
+        var d = new ParallelSection();
+        if (root.Mapping("parallel") is not { } p) return d;
+        var section = d with
+        {
+            Learners = p.Int("learners") ?? d.Learners,
+            BucketBytes = p.Int("bucket_bytes") ?? d.BucketBytes,
+            DigestEvery = p.Int("digest_every") ?? d.DigestEvery,
+        };
+        p.RejectUnknown();
         return section;
     }
 

@@ -4,6 +4,7 @@ using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
+using RlhfActors.Training.Parallel;
 using RlhfActors.Training.Peft;
 using RlhfActors.Training.Sft;
 using RlhfActors.Training.Tokenization;
@@ -59,12 +60,29 @@ public sealed class DpoLearner : IDisposable
     /// <param name="referenceLogProbs">Per-pair reference sequence log-probs (sums, as
     /// <see cref="PreferenceLogProbs.Rows"/>), when the reference lives elsewhere; null to use the reference model,
     /// or the policy with LoRA adapters off. Ignored by SimPO.</param>
+    /// <param name="group">A data-parallel group this learner is one rank of (null: alone): the rank trains on its
+    /// pairs of <paramref name="batch"/>, its mean over them weighted by its share of the pairs (and the RPO term by
+    /// the whole batch's chosen tokens), and the group sums the gradients before the clip.</param>
     public DpoStepMetrics Step(IReadOnlyList<PreferencePair> batch, IReadOnlyList<(float Chosen, float Rejected)>? referenceLogProbs,
-        double learningRate)
+        double learningRate, IGradientReducer? group = null)
     {
         if (batch.Count == 0) throw new ArgumentException("an empty preference batch");
         if (!(learningRate >= 0 && double.IsFinite(learningRate))) throw new ArgumentException($"learning rate must be >= 0 (got {learningRate})");
+        if (referenceLogProbs is not null && referenceLogProbs.Count != batch.Count)
+            throw new ArgumentException($"{referenceLogProbs.Count} reference rows for {batch.Count} pairs");
         var clock = Stopwatch.StartNew();
+        var shard = group?.Shard ?? DataShard.Whole;
+        int pairs = batch.Count;
+        // The whole batch's mean = Σ over ranks of (a rank's mean × its share of the pairs).
+        double share = 1;
+        double? chosenTokens = null;
+        if (!shard.IsWhole)
+        {
+            if (options.RpoAlpha > 0) chosenTokens = PreferenceLogProbs.ChosenTokens(tokenizer, batch);
+            batch = shard.Slice(batch);
+            referenceLogProbs = referenceLogProbs is null ? null : shard.Slice(referenceLogProbs);
+            share = (double)batch.Count / pairs;
+        }
         using var scope = NewDisposeScope();
         policy.train();
         var (refChosen, refRejected) = ReferenceLogProbs(batch, referenceLogProbs);
@@ -72,16 +90,19 @@ public sealed class DpoLearner : IDisposable
         var output = DpoLoss.Compute(options.LossType,
             new DpoLossInputs(logps.ChosenLogp, logps.RejectedLogp, refChosen, refRejected, logps.ChosenLength, logps.RejectedLength),
             options.Beta, options.LabelSmoothing, options.SimpoGamma);
+        var pairLoss = shard.IsWhole ? output.Loss : output.Loss * share;
         var loss = options.RpoAlpha > 0
-            ? output.Loss + options.RpoAlpha * DpoLoss.ChosenNll(logps.ChosenLogp, logps.ChosenLength)
-            : output.Loss;
+            ? pairLoss + options.RpoAlpha * DpoLoss.ChosenNll(logps.ChosenLogp, logps.ChosenLength, chosenTokens)
+            : pairLoss;
         optimizer.ZeroGrad();
         loss.backward();
-        double gradNorm = FiniteUpdates.ClipGradients(policy.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
-        if (finite.Admit(loss.ToDouble(), gradNorm, StepsDone + 1)) optimizer.Step(learningRate);
+        var trainable = policy.TrainableParameters().Select(p => p.Param).ToArray();
+        var m = GradientBuffer.SumOverGroup(group, trainable, loss.ToDouble(),
+            output.RewardsChosen * share, output.RewardsRejected * share, output.Margin * share, output.Accuracy * share);
+        double gradNorm = FiniteUpdates.ClipGradients(trainable, options.MaxGradNorm);
+        if (finite.Admit(m[0], gradNorm, StepsDone + 1)) optimizer.Step(learningRate);
         StepsDone++;
-        return new DpoStepMetrics(StepsDone, loss.ToDouble(), output.RewardsChosen, output.RewardsRejected,
-            output.Margin, output.Accuracy, gradNorm, batch.Count, clock.Elapsed.TotalSeconds);
+        return new DpoStepMetrics(StepsDone, m[0], m[1], m[2], m[3], m[4], gradNorm, pairs, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Preference accuracy and mean margin of the current policy on held-out pairs, without gradient,

@@ -58,11 +58,13 @@ public static class DpoLoss
     /// tasks both log π(c) and log π(r) tend to fall, taking greedy accuracy down with them; the NLL term holds the
     /// chosen answers up.
     /// </summary>
-    public static Tensor ChosenNll(Tensor chosenLogp, Tensor chosenLength)
+    /// <param name="globalChosenTokens">When the pairs are one rank's shard of a data-parallel batch: Σ|c| over the
+    /// whole batch, so the ranks' terms sum to the whole batch's (null: the pairs are the whole batch).</param>
+    public static Tensor ChosenNll(Tensor chosenLogp, Tensor chosenLength, double? globalChosenTokens = null)
     {
         if (chosenLogp.shape.Length != 1 || !chosenLogp.shape.SequenceEqual(chosenLength.shape))
             throw new ArgumentException($"chosen log-probs [{string.Join(", ", chosenLogp.shape)}] and lengths [{string.Join(", ", chosenLength.shape)}] must both be [B]");
-        return -chosenLogp.sum() / chosenLength.sum();
+        return globalChosenTokens is { } tokens ? -chosenLogp.sum() / tokens : -chosenLogp.sum() / chosenLength.sum();
     }
 
     /// <summary>

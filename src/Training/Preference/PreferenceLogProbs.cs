@@ -39,6 +39,11 @@ public static class PreferenceLogProbs
             lengths.narrow(0, 0, batch).MoveToOuterDisposeScope(), lengths.narrow(0, batch, batch).MoveToOuterDisposeScope());
     }
 
+    /// <summary>Σ of the chosen completions' token counts (eos included), as <see cref="Compute"/> counts them: a
+    /// data-parallel rank's RPO normaliser is the whole batch's.</summary>
+    public static double ChosenTokens(ITokenizer tokenizer, IReadOnlyList<PreferencePair> pairs) =>
+        pairs.Sum(p => tokenizer.Encode(p.Chosen).Count + 1.0);
+
     /// <summary>Per-pair (chosen, rejected) sequence log-probs as plain floats, without gradient: what a frozen
     /// reference computes once per pair (and what <see cref="ReferenceLogProbCache"/> stores).</summary>
     public static (float Chosen, float Rejected)[] Rows(DecoderModel model, ITokenizer tokenizer, IReadOnlyList<PreferencePair> pairs)

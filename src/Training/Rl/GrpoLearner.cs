@@ -3,6 +3,7 @@ using System.Text.Json;
 using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
+using RlhfActors.Training.Parallel;
 using RlhfActors.Training.Peft;
 using RlhfActors.Training.Rollouts;
 using RlhfActors.Training.Sft;
@@ -67,8 +68,11 @@ public sealed class GrpoLearner : IDisposable
 
     /// <param name="referenceLogProbs">Per-row reference log-probs of the completion tokens, when the reference lives
     /// elsewhere; null to use the reference model given at construction. Only read when β &gt; 0.</param>
+    /// <param name="group">A data-parallel group this learner is one rank of (null: alone). Every rank is given the
+    /// whole batch: advantages need whole groups, so they are computed over it, then the rank trains on its rows with
+    /// the whole batch's normalisers (<see cref="GlobalBatch"/>) and the group sums the gradients before the clip.</param>
     public GrpoStepMetrics Step(RolloutBatch batch, IReadOnlyList<double> rewards, double learningRate,
-        IReadOnlyList<float[]>? referenceLogProbs = null)
+        IReadOnlyList<float[]>? referenceLogProbs = null, IGradientReducer? group = null)
     {
         if (rewards.Count != batch.Count) throw new ArgumentException($"{rewards.Count} rewards for {batch.Count} completions");
         if (batch.PolicyVersion > PolicyVersion) throw new ArgumentException("rollout comes from a newer policy than the learner's");
@@ -87,6 +91,18 @@ public sealed class GrpoLearner : IDisposable
         policy.train();
         var rewardTensor = tensor(rewards.Select(r => (float)r).ToArray());
         var advantages = Advantages.Compute(rewardTensor, options with { NumGenerations = batch.GroupSize });
+        // A rank of a group: its rows of everything per-row, the whole batch's normalisers.
+        var shard = group?.Shard ?? DataShard.Whole;
+        GlobalBatch? global = null;
+        if (!shard.IsWhole)
+        {
+            var (start, count) = shard.Rows(batch.Count);
+            var rows = Enumerable.Range(start, count).ToArray();
+            global = new GlobalBatch(batch.Count, MaskedTokens(batch));
+            advantages = advantages.narrow(0, start, count);
+            referenceLogProbs = referenceLogProbs is null ? null : rows.Select(r => referenceLogProbs[r]).ToArray();
+            batch = batch.Select(rows);
+        }
         var truncated = tensor(batch.Truncated.ToArray());
 
         Tensor? oldLogp = null, refLogp = null, isWeights = null;
@@ -105,16 +121,15 @@ public sealed class GrpoLearner : IDisposable
                 isWeights = ImportanceCorrection.TruncatedIs(RightPadded(batch.BehaviourLogProbs, oldLogp!.shape[1]), oldLogp!, options.IsCap);
         }
 
-        PolicyLossOutput last = null!;
-        double gradNorm = 0;
-        long tokens = 0;
+        var trainable = policy.TrainableParameters().Select(p => p.Param).ToArray();
+        double loss = double.NaN, gradNorm = 0, tokens = 0, clipFraction = 0;
+        double? meanKl = null;
         for (int pass = 0; pass < options.NumIterations; pass++)
         {
             using var passScope = NewDisposeScope();
             var (logp, mask) = CompletionLogProbs.Compute(policy, batch.PromptIds, batch.CompletionIds, options.Temperature, padId);
             if (options.MaskTruncated) mask = OverlongShaping.MaskTruncated(mask, truncated);
-            tokens = (long)mask.sum().item<float>();
-            last = PolicyLoss.Compute(new PolicyLossInputs(logp, oldLogp, advantages, mask)
+            var output = PolicyLoss.Compute(new PolicyLossInputs(logp, oldLogp, advantages, mask)
             {
                 RefLogp = refLogp,
                 EpsilonLow = options.EpsilonLow,
@@ -124,22 +139,35 @@ public sealed class GrpoLearner : IDisposable
                 Aggregation = options.Aggregation,
                 MaxCompletionLength = options.MaxCompletionLength,
                 IsWeights = isWeights,
+                Global = global,
             });
             optimizer.ZeroGrad();
-            last.Loss.backward();
-            gradNorm = FiniteUpdates.ClipGradients(policy.TrainableParameters().Select(p => p.Param), maxGradNorm);
-            if (finite.Admit(last.Loss.ToDouble(), gradNorm, StepsDone + 1)) optimizer.Step(learningRate);
-            last = last with { Loss = last.Loss.detach().MoveToOuterDisposeScope() };
+            output.Loss.backward();
+            // The metrics are token means over this rank's tokens: weighted by its share of the batch's tokens, their
+            // sum over the ranks is the batch's mean.
+            double localTokens = mask.sum().ToDouble();
+            double share = global is null ? 1 : localTokens / Math.Max(1.0, global.Tokens);
+            var summed = GradientBuffer.SumOverGroup(group, trainable,
+                output.Loss.ToDouble(), localTokens, output.ClipFraction * share, (output.MeanKl ?? 0) * share);
+            (loss, tokens, clipFraction) = (summed[0], summed[1], summed[2]);
+            meanKl = output.MeanKl is null ? null : summed[3];
+            gradNorm = FiniteUpdates.ClipGradients(trainable, maxGradNorm);
+            if (finite.Admit(loss, gradNorm, StepsDone + 1)) optimizer.Step(learningRate);
         }
         StepsDone++;
         PolicyVersion++;
-        return new GrpoStepMetrics(StepsDone, PolicyVersion, last.Loss.item<float>(), rewards.Average(), last.MeanKl,
-            last.ClipFraction, gradNorm, batch.Count, tokens, clock.Elapsed.TotalSeconds)
+        return new GrpoStepMetrics(StepsDone, PolicyVersion, loss, rewards.Average(), meanKl,
+            clipFraction, gradNorm, rewards.Count, (long)tokens, clock.Elapsed.TotalSeconds)
         {
             Staleness = staleness,
             ImportanceCorrected = correct,
         };
     }
+
+    /// <summary>Σ of the completion mask the update trains on (truncated completions excluded under mask_truncated),
+    /// from the token counts alone: a rank's DAPO normaliser is the whole batch's.</summary>
+    double MaskedTokens(RolloutBatch batch) =>
+        Enumerable.Range(0, batch.Count).Sum(b => options.MaskTruncated && batch.Truncated[b] ? 0.0 : batch.CompletionIds[b].Length);
 
     /// <summary>Per-row completion log-probs of the reference model, for a learner elsewhere (ReferenceGrain).</summary>
     public static float[][] RowLogProbs(DecoderModel model, RolloutBatch batch, double temperature, int padId)

@@ -47,7 +47,14 @@ public sealed record PolicyLossInputs(Tensor Logp, Tensor? OldLogp, Tensor Advan
     /// <see cref="ImportanceCorrection.TruncatedIs"/> for rollouts sampled by an older policy version; the order is
     /// TRL's (IS-weight the surrogate, then add β·KL).</summary>
     public Tensor? IsWeights { get; init; }
+    /// <summary>The global batch when these rows are one rank's shard of it (data-parallel learners): the aggregation
+    /// divides by the whole batch's sequences and tokens, so the ranks' losses sum to the whole batch's loss and their
+    /// gradients to its gradient. Null: these rows are the whole batch.</summary>
+    public GlobalBatch? Global { get; init; }
 }
+
+/// <summary>A global batch's normalisers: its sequences (B) and masked completion tokens (Σ mask).</summary>
+public sealed record GlobalBatch(int Sequences, double Tokens);
 
 /// <summary>The scalar loss (differentiable w.r.t. Logp) and detached metrics over the masked tokens.</summary>
 /// <param name="MeanKl">Token-level mean of the KL estimate; null when β = 0 (no reference).</param>
@@ -93,7 +100,7 @@ public static class PolicyLoss
             perToken = perToken + inputs.Beta * kl;
         }
 
-        var loss = Aggregate(perToken, mask, inputs.Aggregation, inputs.MaxCompletionLength);
+        var loss = Aggregate(perToken, mask, inputs.Aggregation, inputs.MaxCompletionLength, inputs.Global);
 
         // Metrics: token-level means over the masked tokens, detached (no graph kept).
         double TokenMean(Tensor x)
@@ -113,8 +120,12 @@ public static class PolicyLoss
         return output;
     }
 
-    /// <summary>Per-token losses [B, T] → scalar, over the masked tokens only (padding never counts).</summary>
-    public static Tensor Aggregate(Tensor perToken, Tensor mask, LossAggregation aggregation, int maxCompletionLength = 0)
+    /// <summary>Per-token losses [B, T] → scalar, over the masked tokens only (padding never counts). With
+    /// <paramref name="global"/> the rows are a shard of a larger batch and the normalisers are that batch's, so that
+    /// Σ over shards = the whole batch's loss for every aggregation (per-shard normalisation would weigh a token by
+    /// its shard's size: a classic silent bug of data-parallel RL).</summary>
+    public static Tensor Aggregate(Tensor perToken, Tensor mask, LossAggregation aggregation, int maxCompletionLength = 0,
+        GlobalBatch? global = null)
     {
         if (aggregation == LossAggregation.DrGrpo && maxCompletionLength < 1)
             throw new ArgumentException($"the dr_grpo aggregation needs max_completion_length >= 1 (got {maxCompletionLength})");
@@ -124,11 +135,16 @@ public static class PolicyLoss
         {
             // DeepSeekMath GRPO: (1/B) Σ_i (1/|o_i|) Σ_t loss_it. A fully masked sequence (e.g. a masked truncation)
             // contributes 0 but still counts in B, as in TRL (clamp to 1 avoids 0/0).
-            LossAggregation.Grpo => (masked.sum(1) / mask.sum(1).clamp_min(1)).mean(),
-            // DAPO token-level: Σ_it loss_it / Σ_it mask_it.
-            LossAggregation.Dapo => masked.sum() / mask.sum().clamp_min(1),
-            // Dr. GRPO: Σ_it loss_it / (B · L_max), L_max a constant of the run.
-            LossAggregation.DrGrpo => masked.sum() / ((double)perToken.shape[0] * maxCompletionLength),
+            // A shard: Σ over its sequences / the global B (each sequence's own token mean needs nothing global).
+            LossAggregation.Grpo => global is null
+                ? (masked.sum(1) / mask.sum(1).clamp_min(1)).mean()
+                : (masked.sum(1) / mask.sum(1).clamp_min(1)).sum() / (double)global.Sequences,
+            // DAPO token-level: Σ_it loss_it / Σ_it mask_it (a shard: the global batch's Σ mask).
+            LossAggregation.Dapo => global is null
+                ? masked.sum() / mask.sum().clamp_min(1)
+                : masked.sum() / Math.Max(1.0, global.Tokens),
+            // Dr. GRPO: Σ_it loss_it / (B · L_max), L_max a constant of the run (a shard: the global B).
+            LossAggregation.DrGrpo => masked.sum() / ((double)(global?.Sequences ?? perToken.shape[0]) * maxCompletionLength),
             _ => throw new ArgumentOutOfRangeException(nameof(aggregation), aggregation, "unknown loss aggregation"),
         };
         return loss.MoveToOuterDisposeScope();

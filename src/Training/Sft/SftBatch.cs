@@ -33,6 +33,11 @@ public sealed record SftBatch(long[] Inputs, long[] Targets, float[] LossMask, i
         return new SftBatch(inputs, targets, mask, examples.Count, width, real);
     }
 
+    /// <summary>Σ of the loss mask <see cref="Build"/> would give <paramref name="examples"/>: a data-parallel rank's
+    /// normaliser is the whole batch's, computed without building it.</summary>
+    public static long LossTokens(IReadOnlyList<EncodedExample> examples, bool completionOnly) =>
+        examples.Sum(e => (long)(e.Length - 1 - (completionOnly ? Math.Max(0, e.Prompt.Length - 1) : 0)));
+
     public (Tensor Inputs, Tensor Targets, Tensor LossMask) ToTensors(Device device) => (
         tensor(Inputs, new long[] { Rows, Width }, device: device),
         tensor(Targets, new long[] { Rows, Width }, device: device),

@@ -4,6 +4,7 @@ using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
+using RlhfActors.Training.Parallel;
 using RlhfActors.Training.Peft;
 using RlhfActors.Training.Tasks;
 using RlhfActors.Training.Tokenization;
@@ -94,28 +95,36 @@ public sealed class SftLearner : IDisposable
     public ITokenizer Tokenizer => tokenizer;
     public int StepsDone { get; private set; }
 
-    public SftStepMetrics Step()
+    /// <param name="group">A data-parallel group this learner is one rank of (null: alone). Every rank draws the same
+    /// global batch (same seed, same data order), trains on its shard with the global token count as the normaliser,
+    /// and the group sums the gradients before the clip, so all ranks apply the whole batch's update.</param>
+    public SftStepMetrics Step(IGradientReducer? group = null)
     {
         var clock = Stopwatch.StartNew();
-        var batch = SftBatch.Build(data.Next(options.BatchSize), tokenizer.PadId, options.CompletionOnlyLoss);
+        var global = data.Next(options.BatchSize);
+        var shard = group?.Shard ?? DataShard.Whole;
+        var batch = SftBatch.Build(shard.Slice(global), tokenizer.PadId, options.CompletionOnlyLoss);
+        long? globalTokens = shard.IsWhole ? null : SftBatch.LossTokens(global, options.CompletionOnlyLoss);
         int step = StepsDone + 1;
         double lr = schedule.At(step);
-        double loss, gradNorm;
+        double loss, gradNorm, tokens;
         using (var scope = NewDisposeScope())
         {
             model.train();
             var (inputs, targets, mask) = batch.ToTensors(device);
-            var lossTensor = SftLoss.TokenMeanNll(model.Forward(inputs), targets, mask);
+            var lossTensor = SftLoss.TokenMeanNll(model.Forward(inputs), targets, mask, globalTokens);
             optimizer.ZeroGrad();
             lossTensor.backward();
-            gradNorm = FiniteUpdates.ClipGradients(model.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
-            loss = lossTensor.item<float>();
+            var trainable = model.TrainableParameters().Select(p => p.Param).ToArray();
+            // Alone: the values as they are. In a group: the sums over ranks (gradients in place), the same on every rank.
+            var summed = GradientBuffer.SumOverGroup(group, trainable, lossTensor.item<float>(), batch.RealTokens);
+            (loss, tokens) = (summed[0], summed[1]);
+            gradNorm = FiniteUpdates.ClipGradients(trainable, options.MaxGradNorm);
             if (finite.Admit(loss, gradNorm, step)) optimizer.Step(lr);
         }
         StepsDone = step;
-        return new SftStepMetrics(step, loss, lr, gradNorm, batch.RealTokens, clock.Elapsed.TotalSeconds);
+        return new SftStepMetrics(step, loss, lr, gradNorm, (long)tokens, clock.Elapsed.TotalSeconds);
     }
-
 
     /// <summary>The policy as a plain model (Hugging Face names): under LoRA the adapters merged into the base.</summary>
     public IReadOnlyList<TensorBytes> ExportWeights() => model.Lora is null ? ModelFactory.ExportWeights(model) : Lora.ExportMerged(model);

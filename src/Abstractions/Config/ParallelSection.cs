@@ -1,0 +1,39 @@
+namespace RlhfActors.Abstractions.Config;
+
+/// <summary>
+/// Data-parallel training (<c>parallel:</c>): a group of <see cref="Learners"/> learner grains, each holding a full
+/// replica of the model and optimizer, placed one per device on accelerator silos. Each update's global batch is
+/// sharded across them by rows, each computes its shard's gradients with the global batch's normalisers, the gradients
+/// are summed across ranks by grain messages (reduce-scatter + all-gather in buckets of <see cref="BucketBytes"/>),
+/// and every rank applies the same sum. The result is the update of one learner on the whole batch, up to
+/// floating-point summation order.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rlhf.ParallelSection")]
+public sealed record ParallelSection
+{
+    /// <summary>Upper bound on <see cref="Learners"/>: every rank holds a whole replica, and a group wider than the
+    /// devices of a cluster only adds messages.</summary>
+    public const int MaxLearners = 64;
+
+    /// <summary>Learner ranks; 1 = one learner, no gradient exchange.</summary>
+    [Id(0)] public int Learners { get; init; } = 1;
+
+    /// <summary>Gradient bytes (fp32) per exchange bucket: each bucket is split in one segment per rank, so a message
+    /// carries at most bucket_bytes / learners. 16 MiB keeps every message far below the silo's message limit while a
+    /// small model still moves in one bucket.</summary>
+    [Id(1)] public int BucketBytes { get; init; } = 16 << 20;
+
+    /// <summary>Every this many steps the ranks compare a SHA-256 of their weights; a mismatch stops the run. 0 = never
+    /// (the check hashes every weight on every rank).</summary>
+    [Id(2)] public int DigestEvery { get; init; } = 100;
+
+    public bool Enabled => Learners > 1;
+
+    /// <summary>This section's rules, each naming its YAML field.</summary>
+    public void Validate(ConfigRules rules)
+    {
+        rules.Check(Learners is >= 1 and <= MaxLearners, "parallel.learners", $"must be in [1, {MaxLearners}]", Learners);
+        rules.Check(BucketBytes is >= 1024 and <= 256 << 20, "parallel.bucket_bytes", "must be in [1024, 268435456] (1 KiB to 256 MiB)", BucketBytes);
+        rules.Check(DigestEvery >= 0, "parallel.digest_every", "must be >= 0 (0 = never compare)", DigestEvery);
+    }
+}
