@@ -1,17 +1,33 @@
 namespace RlhfActors.Abstractions;
 
 /// <summary>
-/// How grains of one experiment are keyed. The experiment, its learner and its policy registry share the
-/// experiment id; samplers are "&lt;experiment id&gt;/sampler-&lt;index&gt;" so one experiment can hold many.
+/// How grains of one experiment are keyed. The experiment, its learner (rank 0 of its learner group) and its policy
+/// registry share the experiment id; samplers are "&lt;experiment id&gt;/sampler-&lt;index&gt;" and further learner ranks
+/// "&lt;experiment id&gt;/learner-&lt;rank&gt;", so one experiment can hold many.
 /// </summary>
 public static class GrainKeys
 {
     const string SamplerSeparator = "/sampler-";
+    const string LearnerRankSeparator = "/learner-";
 
     /// <summary>The one experiment directory of a cluster (<c>IExperimentDirectoryGrain</c>).</summary>
     public const string ExperimentDirectory = "experiments";
 
     public static string Sampler(string experimentId, int index) => $"{experimentId}{SamplerSeparator}{index}";
+
+    /// <summary>Rank <paramref name="rank"/> of an experiment's learner group: rank 0 is the experiment's learner
+    /// itself (keyed by the experiment id, which the controller calls), the others "&lt;experiment id&gt;/learner-&lt;rank&gt;".</summary>
+    public static string LearnerRank(string experimentId, int rank) =>
+        rank == 0 ? experimentId : $"{experimentId}{LearnerRankSeparator}{rank}";
+
+    /// <summary>The experiment id and rank of a learner key (an experiment id alone is rank 0).</summary>
+    public static (string ExperimentId, int Rank) OfLearner(string learnerKey)
+    {
+        var at = learnerKey.LastIndexOf(LearnerRankSeparator, StringComparison.Ordinal);
+        return at > 0 && int.TryParse(learnerKey.AsSpan(at + LearnerRankSeparator.Length), out var rank) && rank > 0
+            ? (learnerKey[..at], rank)
+            : (learnerKey, 0);
+    }
 
     /// <summary>The experiment id of a sampler key.</summary>
     public static string ExperimentOfSampler(string samplerKey)

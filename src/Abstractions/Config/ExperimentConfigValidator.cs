@@ -31,7 +31,7 @@ public static partial class ExperimentConfigValidator
         if (config.IsRlaif) config.Rlaif.Validate(rules);
         config.Eval.Validate(rules);
         config.Checkpoint.Validate(rules);
-        config.Parallel.Validate(rules);
+        config.Parallel.Validate(rules, config);
         return rules.Errors;
     }
 

@@ -29,10 +29,23 @@ public sealed record ParallelSection
 
     public bool Enabled => Learners > 1;
 
-    /// <summary>This section's rules, each naming its YAML field.</summary>
-    public void Validate(ConfigRules rules)
+    /// <summary>This section's rules, each naming its YAML field. <paramref name="config"/>: the batches a group of
+    /// learners must share (each rank trains at least one row of every batch).</summary>
+    public void Validate(ConfigRules rules, ExperimentConfig config)
     {
         rules.Check(Learners is >= 1 and <= MaxLearners, "parallel.learners", $"must be in [1, {MaxLearners}]", Learners);
+        if (Enabled)
+        {
+            // PPO's critic and the reward model train on grains of their own, not yet as groups.
+            rules.Check(!config.IsPpo, "parallel.learners", "must be 1 for algorithm ppo (its critic does not train as a group yet)", Learners);
+            if (!config.HasWarmUp || config.Sft.Steps > 0)
+                rules.Check(config.Sft.BatchSize >= Learners, "parallel.learners", $"must be at most sft.batch_size ({config.Sft.BatchSize}): every learner trains at least one example of each batch", Learners);
+            if (config.IsGrpo)
+                rules.Check(config.Grpo.PromptsPerStep * config.Grpo.NumGenerations >= Learners, "parallel.learners",
+                    $"must be at most grpo.prompts_per_step × grpo.num_generations ({config.Grpo.PromptsPerStep * config.Grpo.NumGenerations}): every learner trains at least one completion of each batch", Learners);
+            if (config.IsDpo || config.IsRlaif)
+                rules.Check(config.Dpo.BatchSize >= Learners, "parallel.learners", $"must be at most dpo.batch_size ({config.Dpo.BatchSize}): every learner trains at least one pair of each batch", Learners);
+        }
         rules.Check(BucketBytes is >= 1024 and <= 256 << 20, "parallel.bucket_bytes", "must be in [1024, 268435456] (1 KiB to 256 MiB)", BucketBytes);
         rules.Check(DigestEvery >= 0, "parallel.digest_every", "must be >= 0 (0 = never compare)", DigestEvery);
     }

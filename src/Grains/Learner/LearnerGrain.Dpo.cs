@@ -20,11 +20,19 @@ public sealed partial class LearnerGrain
             throw new InvalidOperationException($"experiment '{config.Name}' is not a DPO or RLAIF run (algorithm: {config.Algorithm})");
         if (_dpo is not null) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has already started DPO");
         var start = await PublishPolicy();
-        var options = PreferenceSpecs.Dpo(config);
-        // The reference never lives here: the controller sends log-probs from ReferenceGrain (SimPO needs none).
-        _dpo = await _device.RunAsync(() => new DpoLearner(learner.Model, reference: null, learner.Tokenizer, options));
+        await CreateDpoAsync();
+        await InGroupAsync(() => Task.FromResult(0), peer => peer.StartRankStage("dpo", start.Version), "the start of dpo");
         LogStageStarted(this.GetPrimaryKeyString(), "DPO", start.Version, start.Step);
         return start;
+    }
+
+    /// <summary>The DPO-family learner on the current weights. The reference never lives here: the controller sends
+    /// log-probs from ReferenceGrain (SimPO needs none).</summary>
+    async Task CreateDpoAsync()
+    {
+        var learner = RequireLearner();
+        var options = PreferenceSpecs.Dpo(_config!);
+        _dpo = await _device.RunAsync(() => new DpoLearner(learner.Model, reference: null, learner.Tokenizer, options));
     }
 
     /// <summary>Continues the DPO stage of <paramref name="checkpoint"/>, whose policy the model already holds:
@@ -37,7 +45,7 @@ public sealed partial class LearnerGrain
         _dpo = await RestoredOnDeviceAsync(
             () => new DpoLearner(learner.Model, reference: null, learner.Tokenizer, options),
             dpo => dpo.LoadState(checkpoint, checkpointDirectory, config.Seed));
-        await PublishPolicy();
+        if (Rank == 0) await PublishPolicy();
     }
 
     public async Task<DpoStepResult> DpoStep(DpoStepRequest request)
@@ -47,7 +55,10 @@ public sealed partial class LearnerGrain
         var dpo = _dpo ?? throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has not started DPO: call StartDpo first");
         var pairs = request.Pairs.Select(p => p.ToPair()).ToArray();
         var reference = ReferenceRows(request.Reference);
-        var (m, step) = await _device.RunAsync(() => (dpo.Step(pairs, reference, request.LearningRate), GlobalStep(learner)));
+        var (stepBefore, reducer) = (GlobalStep(learner), Reducer);
+        var (m, step) = await InGroupAsync(() => _device.RunAsync(() => (dpo.Step(pairs, reference, request.LearningRate, reducer), GlobalStep(learner))),
+            peer => peer.DpoRankStep(request), $"dpo step {stepBefore + 1}");
+        await CheckAgreementAsync(stepBefore, step);
         return new DpoStepResult
         {
             Step = step,

@@ -18,24 +18,37 @@ public sealed partial class LearnerGrain
 
     public async Task<PolicyVersionInfo> StartGrpo()
     {
-        var learner = RequireLearner();
+        RequireLearner();
         var config = _config!;
         if (!config.IsGrpo) throw new InvalidOperationException($"experiment '{config.Name}' is not a GRPO run (algorithm: {config.Algorithm})");
         if (_grpo is not null) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has already started GRPO");
-        if (PeftSpecs.For(config, PeftSection.GrpoStage) is { } peft)
-        {
-            // A fresh adapter on the warmed-up policy (merging the warm-up's adapter first): that policy becomes the
-            // base the reference switches back to, and a new base to publish once.
-            bool warmedUp = learner.StepsDone > 0 && config.Sft.Steps > 0;
-            await _device.RunAsync(() => Lora.BeginStage(learner.Model, peft, StableSeed.Derive(config.Seed, Lora.GrpoSeedStream), warmedUp));
-            if (warmedUp || _baseVersion is null) (_baseVersion, _published) = (null, null);
-        }
+        // A new adapter is a new base to publish once.
+        if (await BeginGrpoAdaptersAsync()) (_baseVersion, _published) = (null, null);
         var start = await PublishPolicy();
-        var options = GrpoSpecs.Options(config);
-        _grpo = await _device.RunAsync(() => new GrpoLearner(learner.Model, reference: null, options, learner.Tokenizer.PadId,
-            config.Grpo.WeightDecay, config.Grpo.MaxGradNorm, initialVersion: start.Version));
+        await CreateGrpoAsync(start.Version);
+        await InGroupAsync(() => Task.FromResult(0), peer => peer.StartRankStage("grpo", start.Version), "the start of grpo");
         LogGrpoStarted(this.GetPrimaryKeyString(), start.Version, start.Step);
         return start;
+    }
+
+    /// <summary>Under PEFT: a fresh adapter on the warmed-up policy (merging the warm-up's adapter first), whose
+    /// policy becomes the base the reference switches back to. True when the base changed (or none was published).</summary>
+    async Task<bool> BeginGrpoAdaptersAsync()
+    {
+        var (learner, config) = (RequireLearner(), _config!);
+        if (PeftSpecs.For(config, PeftSection.GrpoStage) is not { } peft) return false;
+        bool warmedUp = learner.StepsDone > 0 && config.Sft.Steps > 0;
+        await _device.RunAsync(() => Lora.BeginStage(learner.Model, peft, StableSeed.Derive(config.Seed, Lora.GrpoSeedStream), warmedUp));
+        return warmedUp || _baseVersion is null;
+    }
+
+    /// <summary>The GRPO learner on the current weights, at policy version <paramref name="version"/>.</summary>
+    async Task CreateGrpoAsync(long version)
+    {
+        var (learner, config) = (RequireLearner(), _config!);
+        var options = GrpoSpecs.Options(config);
+        _grpo = await _device.RunAsync(() => new GrpoLearner(learner.Model, reference: null, options, learner.Tokenizer.PadId,
+            config.Grpo.WeightDecay, config.Grpo.MaxGradNorm, initialVersion: version));
     }
 
     /// <summary>Continues the GRPO stage of <paramref name="checkpointDirectory"/>, whose policy the model already
@@ -51,7 +64,7 @@ public sealed partial class LearnerGrain
             () => new GrpoLearner(learner.Model, reference: null, options, learner.Tokenizer.PadId,
                 config.Grpo.WeightDecay, config.Grpo.MaxGradNorm, initialVersion: version),
             grpo => grpo.LoadState(checkpoint, checkpointDirectory, config.Seed));
-        await PublishPolicy();
+        if (Rank == 0) await PublishPolicy();
     }
 
     public async Task<GrpoStepResult> GrpoStep(GrpoStepRequest request)
@@ -62,12 +75,14 @@ public sealed partial class LearnerGrain
         var batch = request.Rollouts.ToBatch();
         var rewards = request.Rewards;
         float[][]? reference = request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs];
-        var (metrics, weights, step) = await _device.RunAsync(() =>
+        var (versionBefore, stepBefore, reducer) = (grpo.PolicyVersion, GlobalStep(learner), Reducer);
+        var (metrics, weights, step) = await InGroupAsync(() => _device.RunAsync(() =>
         {
-            var m = grpo.Step(batch, rewards, request.LearningRate, reference);
+            var m = grpo.Step(batch, rewards, request.LearningRate, reference, reducer);
             // Export inside the same job: the published weights are exactly the ones this update produced.
             return (m, m.Dropped ? default : SyncPayload(learner), GlobalStep(learner));
-        });
+        }), peer => peer.GrpoRankStep(request, versionBefore), $"grpo step {stepBefore + 1}");
+        await CheckAgreementAsync(stepBefore, step);
         long publishedBytes = 0;
         if (metrics.Dropped) LogDropped(this.GetPrimaryKeyString(), batch.PolicyVersion, metrics.Staleness);
         else publishedBytes = (await PublishAsync(weights, step, metrics.PolicyVersion)).Bytes;

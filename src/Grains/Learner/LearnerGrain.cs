@@ -56,8 +56,17 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
 
     public async Task<LearnerInfo> Initialize(ExperimentConfig config)
     {
+        var info = await InitializeReplicaAsync(config);
+        await FormGroupAsync(config, checkpointDirectory: null);
+        return info;
+    }
+
+    /// <summary>Builds this rank's model, data and optimizer from <paramref name="config"/> (rank 0 then forms the
+    /// group around it).</summary>
+    async Task<LearnerInfo> InitializeReplicaAsync(ExperimentConfig config)
+    {
         ConfigChecks.ThrowIfInvalid(config);
-        var experimentId = this.GetPrimaryKeyString();
+        var experimentId = ExperimentId;
         await DisposeLearnerAsync();
 
         var (learner, info) = await _device.RunAsync(() =>
@@ -109,8 +118,17 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     /// published as a new version). Returns the controller's cursor the checkpoint was written with.</summary>
     public async Task<LearnerInfo> ResumeFrom(ExperimentConfig config, string checkpointDirectory)
     {
+        var info = await ResumeReplicaAsync(config, checkpointDirectory);
+        await FormGroupAsync(config, checkpointDirectory);
+        return info;
+    }
+
+    /// <summary>This rank's replica at the state of a checkpoint (rank 0 then forms the group, every rank restoring
+    /// the same checkpoint).</summary>
+    async Task<LearnerInfo> ResumeReplicaAsync(ExperimentConfig config, string checkpointDirectory)
+    {
         ArgumentException.ThrowIfNullOrWhiteSpace(checkpointDirectory);
-        var info = await Initialize(config);
+        var info = await InitializeReplicaAsync(config);
         var learner = RequireLearner();
         string controllerState;
         try
@@ -187,10 +205,20 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
 
     public async Task<ImmutableArray<TrainStepMetrics>> TrainSteps(int steps)
     {
+        var before = GlobalStep(RequireLearner());
+        var metrics = await InGroupAsync(() => RunSftStepsAsync(steps), peer => peer.TrainRankSteps(steps), $"sft steps {before + 1}–{before + steps}");
+        await CheckAgreementAsync(before, metrics[^1].Step);
+        LogTrained(this.GetPrimaryKeyString(), metrics[^1].Step, metrics[^1].Loss);
+        return metrics;
+    }
+
+    /// <summary>This rank's part of <paramref name="steps"/> SFT steps (the whole of them alone).</summary>
+    async Task<ImmutableArray<TrainStepMetrics>> RunSftStepsAsync(int steps)
+    {
         var learner = RequireLearner();
         if (steps <= 0) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be > 0");
-        var total = _totalSteps;
-        var metrics = await _device.RunAsync(() =>
+        var (total, reducer) = (_totalSteps, Reducer);
+        return await _device.RunAsync(() =>
         {
             var remaining = total - learner.StepsDone;
             if (steps > remaining)
@@ -198,7 +226,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             var result = ImmutableArray.CreateBuilder<TrainStepMetrics>(steps);
             for (var i = 0; i < steps; i++)
             {
-                var m = learner.Step();
+                var m = learner.Step(reducer);
                 result.Add(new TrainStepMetrics
                 {
                     Step = m.Step, Loss = m.Loss, LearningRate = m.LearningRate,
@@ -207,13 +235,12 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             }
             return result.MoveToImmutable();
         });
-        LogTrained(this.GetPrimaryKeyString(), metrics[^1].Step, metrics[^1].Loss);
-        return metrics;
     }
 
     public async Task<PolicyVersionInfo> PublishPolicy()
     {
         var learner = RequireLearner();
+        if (Rank != 0) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' is rank {Rank} of a group: rank 0 publishes for it");
         // Step counters change only inside device jobs this grain awaits, so reading them here is safe; checking
         // first skips exporting weights that are already published.
         var step = GlobalStep(learner);
@@ -308,6 +335,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
 
     public async Task Release()
     {
+        await DisbandAsync();
         await DisposeLearnerAsync();
         DeactivateOnIdle();
     }
@@ -330,7 +358,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     /// </summary>
     async Task CheckpointOnShutdownAsync()
     {
-        if (_learner is not { } learner || _config is not { } config || _ppo is not null) return;
+        // Rank 0 checkpoints for its group: every rank holds the same state.
+        if (_learner is not { } learner || _config is not { } config || _ppo is not null || Rank != 0) return;
         var step = GlobalStep(learner);
         var directory = Experiments.OutputDirectory.Checkpoint(config.OutputDir, step);
         if (step <= 0 || Directory.Exists(directory)) return;

@@ -1,0 +1,33 @@
+using System.Collections.Immutable;
+
+namespace RlhfActors.Abstractions.Learner;
+
+/// <summary>A data-parallel learner group as its ranks see it: every rank's grain key in rank order (rank 0 is the
+/// experiment's learner), the exchange's bucket size, and a generation that changes whenever the group is formed
+/// again, so a segment of an earlier formation is never summed into a later one.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.LearnerGroup")]
+public sealed record LearnerGroup
+{
+    [Id(0)] public ImmutableArray<string> Ranks { get; init; } = [];
+    [Id(1)] public int BucketBytes { get; init; }
+    [Id(2)] public long Generation { get; init; }
+}
+
+/// <summary>
+/// One segment of a gradient all-reduce between learner ranks: fp32 elements, little-endian bytes. Phase 0
+/// (reduce-scatter): a rank's own gradient for the segment's owner to sum. Phase 1 (all-gather): the owner's sum, for
+/// every other rank to copy. Immutable: a rank on the same silo gets the very bytes, never a copy.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("rlhf.GradientSegment")]
+public sealed record GradientSegment
+{
+    [Id(0)] public long Generation { get; init; }
+    /// <summary>The exchange's sequence number within the generation: the n-th sum the group performs.</summary>
+    [Id(1)] public long Round { get; init; }
+    [Id(2)] public int Phase { get; init; }
+    [Id(3)] public int Bucket { get; init; }
+    /// <summary>The sending rank.</summary>
+    [Id(4)] public int From { get; init; }
+    /// <summary><see cref="ReadOnlyMemory{T}"/> of bytes has a dedicated Orleans codec (one block copy).</summary>
+    [Id(5)] public ReadOnlyMemory<byte> Data { get; init; }
+}

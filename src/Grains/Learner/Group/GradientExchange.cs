@@ -1,0 +1,183 @@
+using System.Collections.Concurrent;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using RlhfActors.Abstractions.Grains;
+using RlhfActors.Abstractions.Learner;
+using RlhfActors.Training.Parallel;
+
+namespace RlhfActors.Grains.Learner.Group;
+
+/// <summary>
+/// A rank's end of its group's gradient all-reduce, by grain messages. The buffer is cut into buckets of
+/// <c>parallel.bucket_bytes</c>, each bucket into one contiguous segment per rank; rank s owns segment s.
+/// <list type="number">
+/// <item>Reduce-scatter: every rank sends each other rank its own copy of that rank's segments.</item>
+/// <item>Each owner sums its segments over the ranks in rank order (rank 0 first), so the sum is the same bits on
+/// every run.</item>
+/// <item>All-gather: each owner sends its summed segments to every other rank, which copy them in.</item>
+/// </list>
+/// Each rank sends 2(N−1)/N of the buffer's bytes and receives as much; no rank relays anyone else's data. Two
+/// rounds of messages per bucket instead of a ring's 2(N−1): what a grain message costs is mostly its latency, and
+/// every rank ends with the owner's very bytes, so the ranks' weights cannot drift apart.
+/// <para><see cref="SumInPlace"/> blocks its caller, the learner's device thread, in the middle of a TorchSharp step
+/// (see <see cref="IGradientReducer"/>); the segments arrive through <see cref="ILearnerRankGrain.Deliver"/>, which
+/// interleaves with the grain's waiting turn.</para>
+/// </summary>
+public sealed class GradientExchange(IGrainFactory grains, LearnerGroup group, int rank) : IGradientReducer
+{
+    /// <summary>How long a rank waits for one segment. The caller's own call is bounded by the long-call timeout of
+    /// the same length; a lost rank is normally noticed sooner, by rank 0, which aborts the exchange.</summary>
+    static readonly TimeSpan Patience = TimeSpan.Parse(Abstractions.Messaging.RlhfLimits.LongCallTimeout, System.Globalization.CultureInfo.InvariantCulture);
+
+    readonly ConcurrentDictionary<(long Round, int Phase, int Bucket, int From), TaskCompletionSource<ReadOnlyMemory<byte>>> _inbox = new();
+    readonly CancellationTokenSource _abort = new();
+    readonly int _ranks = group.Ranks.Length;
+    string? _abortReason;
+    long _round;
+
+    public DataShard Shard { get; } = new(rank, group.Ranks.Length);
+    public LearnerGroup Group => group;
+
+    /// <summary>Bytes this rank has sent in segments, for the figures of <c>bench allreduce</c>.</summary>
+    public long SentBytes => Interlocked.Read(ref _sent);
+    long _sent;
+
+    public void SumInPlace(float[] buffer) => SumAsync(buffer).GetAwaiter().GetResult();
+
+    /// <summary>Stores a segment from another rank (from <see cref="ILearnerRankGrain.Deliver"/>).</summary>
+    public void Deliver(GradientSegment segment)
+    {
+        if (segment.Generation != group.Generation) return;   // a message of an earlier formation of the group
+        Slot(segment.Round, segment.Phase, segment.Bucket, segment.From).TrySetResult(segment.Data);
+    }
+
+    /// <summary>Ends every wait of this exchange, now and later, with an error naming <paramref name="reason"/>.</summary>
+    public void Abort(string reason)
+    {
+        _abortReason ??= reason;
+        _abort.Cancel();
+    }
+
+    public async Task SumAsync(float[] buffer)
+    {
+        long round = Interlocked.Increment(ref _round);
+        int bucketElements = Math.Max(_ranks, group.BucketBytes / sizeof(float));
+        int buckets = (buffer.Length + bucketElements - 1) / bucketElements;
+        var sends = new List<Task>();
+
+        // 1. Reduce-scatter: my copy of every other rank's segments, to that rank.
+        for (int b = 0; b < buckets; b++)
+            for (int owner = 0; owner < _ranks; owner++)
+                if (owner != rank) sends.Add(Send(owner, round, 0, b, Segment(buffer, bucketElements, b, owner)));
+
+        // 2. My segments: the ranks' copies summed in rank order; 3. sent to every other rank.
+        for (int b = 0; b < buckets; b++)
+        {
+            var parts = new ReadOnlyMemory<byte>[_ranks];
+            for (int from = 0; from < _ranks; from++)
+                if (from != rank) parts[from] = await Receive(round, 0, b, from);
+            var summed = SumOwned(buffer, Range(buffer.Length, bucketElements, b, rank), parts, b);
+            for (int to = 0; to < _ranks; to++)
+                if (to != rank) sends.Add(Send(to, round, 1, b, summed));
+        }
+
+        // 4. All-gather: every other rank's summed segments.
+        for (int b = 0; b < buckets; b++)
+            for (int owner = 0; owner < _ranks; owner++)
+            {
+                if (owner == rank) continue;
+                CopyIn(buffer, Range(buffer.Length, bucketElements, b, owner), await Receive(round, 1, b, owner), owner, b);
+            }
+        await Task.WhenAll(sends);
+    }
+
+    /// <summary>This rank's segment summed over the ranks' copies in rank order (its own copy from
+    /// <paramref name="buffer"/>), written back into <paramref name="buffer"/>; returns the sum's bytes to send.</summary>
+    byte[] SumOwned(float[] buffer, (int Start, int Count) range, ReadOnlyMemory<byte>[] parts, int bucket)
+    {
+        var own = buffer.AsSpan(range.Start, range.Count);
+        var sum = new float[range.Count];
+        for (int from = 0; from < _ranks; from++)
+        {
+            var part = from == rank ? own : MemoryMarshal.Cast<byte, float>(parts[from].Span);
+            if (part.Length != range.Count) throw new InvalidOperationException($"rank {from} sent {part.Length} elements of bucket {bucket}, expected {range.Count}");
+            if (from == 0) part.CopyTo(sum);
+            else Add(sum, part);
+        }
+        sum.CopyTo(own);
+        return MemoryMarshal.AsBytes(sum.AsSpan()).ToArray();
+    }
+
+    /// <summary>sum += part, element by element (vectorised; the same IEEE additions as a scalar loop).</summary>
+    static void Add(Span<float> sum, ReadOnlySpan<float> part)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i <= sum.Length - Vector<float>.Count; i += Vector<float>.Count)
+                (new Vector<float>(sum[i..]) + new Vector<float>(part[i..])).CopyTo(sum[i..]);
+        for (; i < sum.Length; i++) sum[i] += part[i];
+    }
+
+    /// <summary>Segment <paramref name="owner"/> of bucket <paramref name="bucket"/>: contiguous, nearly equal runs.</summary>
+    (int Start, int Count) Range(int length, int bucketElements, int bucket, int owner)
+    {
+        int bucketStart = bucket * bucketElements;
+        int bucketLength = Math.Min(bucketElements, length - bucketStart);
+        int share = bucketLength / _ranks, extra = bucketLength % _ranks;
+        return (bucketStart + owner * share + Math.Min(owner, extra), share + (owner < extra ? 1 : 0));
+    }
+
+    static void CopyIn(float[] buffer, (int Start, int Count) range, ReadOnlyMemory<byte> data, int owner, int bucket)
+    {
+        var summed = MemoryMarshal.Cast<byte, float>(data.Span);
+        if (summed.Length != range.Count) throw new InvalidOperationException($"rank {owner} sent {summed.Length} summed elements of bucket {bucket}, expected {range.Count}");
+        summed.CopyTo(buffer.AsSpan(range.Start, range.Count));
+    }
+
+    byte[] Segment(float[] buffer, int bucketElements, int bucket, int owner)
+    {
+        var (start, count) = Range(buffer.Length, bucketElements, bucket, owner);
+        return MemoryMarshal.AsBytes(buffer.AsSpan(start, count)).ToArray();
+    }
+
+    async Task Send(int to, long round, int phase, int bucket, byte[] data)
+    {
+        Interlocked.Add(ref _sent, data.Length);
+        var segment = new GradientSegment { Generation = group.Generation, Round = round, Phase = phase, Bucket = bucket, From = rank, Data = data };
+        try
+        {
+            await grains.GetGrain<ILearnerRankGrain>(group.Ranks[to]).Deliver(segment).WaitAsync(_abort.Token);
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            throw Aborted();
+        }
+    }
+
+    async Task<ReadOnlyMemory<byte>> Receive(long round, int phase, int bucket, int from)
+    {
+        var slot = Slot(round, phase, bucket, from);
+        try
+        {
+            var data = await slot.Task.WaitAsync(Patience, _abort.Token);
+            _inbox.TryRemove((round, phase, bucket, from), out _);
+            return data;
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            throw Aborted();
+        }
+        catch (TimeoutException)
+        {
+            throw new LearnerGroupException($"learner rank {rank}: rank {from} sent nothing for {Patience.TotalMinutes:F0} min (exchange {round}, bucket {bucket}); the group cannot finish this update");
+        }
+    }
+
+    TaskCompletionSource<ReadOnlyMemory<byte>> Slot(long round, int phase, int bucket, int from) =>
+        _inbox.GetOrAdd((round, phase, bucket, from), _ => new TaskCompletionSource<ReadOnlyMemory<byte>>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    LearnerGroupException Aborted() => new($"learner rank {rank}: the group's exchange was aborted: {_abortReason ?? "no reason given"}");
+}
+
+/// <summary>The learner group cannot complete an update: a rank failed, was lost with its silo, or disagrees.</summary>
+public sealed class LearnerGroupException(string message) : InvalidOperationException(message);
