@@ -15,13 +15,15 @@ public static class GrainKeys
 
     public static string Sampler(string experimentId, int index) => $"{experimentId}{SamplerSeparator}{index}";
 
-    /// <summary>Rank <paramref name="rank"/> of an experiment's learner group: rank 0 is the experiment's learner
-    /// itself (keyed by the experiment id, which the controller calls), the others "&lt;experiment id&gt;/learner-&lt;rank&gt;".</summary>
-    public static string LearnerRank(string experimentId, int rank) =>
-        rank == 0 ? experimentId : $"{experimentId}{LearnerRankSeparator}{rank}";
+    /// <summary>Member <paramref name="member"/> of an experiment's learner group: member 0 is the experiment's learner
+    /// itself (keyed by the experiment id, which the controller calls) and always rank 0; the others are
+    /// "&lt;experiment id&gt;/learner-&lt;member&gt;", numbered as they join (a replacement gets a new number), so a
+    /// member's number is its rank only until the group first re-forms.</summary>
+    public static string LearnerRank(string experimentId, int member) =>
+        member == 0 ? experimentId : $"{experimentId}{LearnerRankSeparator}{member}";
 
-    /// <summary>The experiment id and rank of a learner key (an experiment id alone is rank 0).</summary>
-    public static (string ExperimentId, int Rank) OfLearner(string learnerKey)
+    /// <summary>The experiment id and member number of a learner key (an experiment id alone is member 0).</summary>
+    public static (string ExperimentId, int Member) OfLearner(string learnerKey)
     {
         var at = learnerKey.LastIndexOf(LearnerRankSeparator, StringComparison.Ordinal);
         return at > 0 && int.TryParse(learnerKey.AsSpan(at + LearnerRankSeparator.Length), out var rank) && rank > 0

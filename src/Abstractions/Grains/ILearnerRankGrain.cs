@@ -25,6 +25,16 @@ public interface ILearnerRankGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("JoinGroupFromCheckpoint")]
     Task<string> JoinGroupFromCheckpoint(ExperimentConfig config, LearnerGroup group, string checkpointDirectory);
 
+    /// <summary>Joins <paramref name="group"/> as a replacement: restores <paramref name="state"/>, rank 0's state
+    /// copied as checkpoint files, so it continues exactly where the group stands.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("JoinGroupFromState")]
+    Task<string> JoinGroupFromState(ExperimentConfig config, LearnerGroup group, LearnerState state);
+
+    /// <summary>Keeps this rank's state and takes its place in <paramref name="group"/>, the group formed again after
+    /// a rank was lost; returns the digest of its weights.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Regroup")]
+    Task<string> Regroup(LearnerGroup group);
+
     /// <summary>This rank's share of <paramref name="steps"/> SFT steps.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("TrainRankSteps")]
     Task TrainRankSteps(int steps);
@@ -52,9 +62,10 @@ public interface ILearnerRankGrain : IGrainWithStringKey
     Task Deliver(GradientSegment segment);
 
     /// <summary>The group cannot finish its current exchange (a rank failed): waits for segments end with an error
-    /// naming <paramref name="reason"/>, and this rank applies nothing of the interrupted update.</summary>
+    /// naming <paramref name="reason"/>, and this rank applies no update after round <paramref name="committedRound"/>,
+    /// the last one rank 0 committed (which every surviving rank applies).</summary>
     [AlwaysInterleave, Alias("AbortExchange")]
-    Task AbortExchange(string reason);
+    Task AbortExchange(string reason, long committedRound);
 
     /// <summary>Frees the model and leaves the group.</summary>
     [Alias("LeaveGroup")]

@@ -31,3 +31,14 @@ public sealed record GradientSegment
     /// <summary><see cref="ReadOnlyMemory{T}"/> of bytes has a dedicated Orleans codec (one block copy).</summary>
     [Id(5)] public ReadOnlyMemory<byte> Data { get; init; }
 }
+
+/// <summary>A learner's whole state as checkpoint files (relative path → bytes): what a replacement rank copies from
+/// rank 0 to join a running group. Immutable: a rank on the same silo gets the very bytes.</summary>
+[GenerateSerializer, Immutable, Alias("rlhf.LearnerState")]
+public sealed record LearnerState
+{
+    [Id(0)] public ImmutableSortedDictionary<string, ReadOnlyMemory<byte>> Files { get; init; } =
+        ImmutableSortedDictionary<string, ReadOnlyMemory<byte>>.Empty;
+
+    public long Bytes => Files.Values.Sum(f => (long)f.Length);
+}

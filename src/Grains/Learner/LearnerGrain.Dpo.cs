@@ -21,7 +21,7 @@ public sealed partial class LearnerGrain
         if (_dpo is not null) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has already started DPO");
         var start = await PublishPolicy();
         await CreateDpoAsync();
-        await InGroupAsync(() => Task.FromResult(0), peer => peer.StartRankStage("dpo", start.Version), "the start of dpo");
+        await InGroupAsync(() => Task.FromResult(0), peer => peer.StartRankStage("dpo", start.Version), "the start of dpo", resumable: _ => true);
         LogStageStarted(this.GetPrimaryKeyString(), "DPO", start.Version, start.Step);
         return start;
     }
@@ -45,7 +45,7 @@ public sealed partial class LearnerGrain
         _dpo = await RestoredOnDeviceAsync(
             () => new DpoLearner(learner.Model, reference: null, learner.Tokenizer, options),
             dpo => dpo.LoadState(checkpoint, checkpointDirectory, config.Seed));
-        if (Rank == 0) await PublishPolicy();
+        if (IsCoordinator) await PublishPolicy();
     }
 
     public async Task<DpoStepResult> DpoStep(DpoStepRequest request)
@@ -55,9 +55,14 @@ public sealed partial class LearnerGrain
         var dpo = _dpo ?? throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has not started DPO: call StartDpo first");
         var pairs = request.Pairs.Select(p => p.ToPair()).ToArray();
         var reference = ReferenceRows(request.Reference);
-        var (stepBefore, reducer) = (GlobalStep(learner), Reducer);
-        var (m, step) = await InGroupAsync(() => _device.RunAsync(() => (dpo.Step(pairs, reference, request.LearningRate, reducer), GlobalStep(learner))),
-            peer => peer.DpoRankStep(request), $"dpo step {stepBefore + 1}");
+        var stepBefore = GlobalStep(learner);
+        // Reducer is read per attempt: a group formed again after a lost rank has a new exchange.
+        var (m, step) = await InGroupAsync(() =>
+            {
+                var reducer = Reducer;
+                return _device.RunAsync(() => (dpo.Step(pairs, reference, request.LearningRate, reducer), GlobalStep(learner)));
+            },
+            peer => peer.DpoRankStep(request), $"dpo step {stepBefore + 1}", resumable: committed => committed == 0);
         await CheckAgreementAsync(stepBefore, step);
         return new DpoStepResult
         {

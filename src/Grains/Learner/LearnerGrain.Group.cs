@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using System.Collections.Immutable;
 using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Grains;
@@ -22,22 +23,35 @@ namespace RlhfActors.Grains.Learner;
 /// </summary>
 public sealed partial class LearnerGrain : ILearnerRankGrain
 {
+    /// <summary>How many times one call may form the group again (a rank lost each time) before it gives up.</summary>
+    const int MaxReformsPerCall = ParallelSection.MaxLearners;
+    static readonly TimeSpan ProbeTimeout = Abstractions.Messaging.RlhfLimits.DefaultResponseTimeout;
+
     // This rank's end of the group's exchange; null when the learner trains alone.
     GradientExchange? _exchange;
-    // Why the group can no longer train (a rank failed mid-update), until it is formed again.
+    // Why the group can no longer train, until it is formed again.
     string? _broken;
+    // Rank 0: the member number the next replacement gets (member numbers are never reused within a formation).
+    int _nextMember;
 
-    (string ExperimentId, int Rank) Identity => GrainKeys.OfLearner(this.GetPrimaryKeyString());
-    string ExperimentId => Identity.ExperimentId;
-    int Rank => Identity.Rank;
+    string ExperimentId => GrainKeys.OfLearner(this.GetPrimaryKeyString()).ExperimentId;
+    /// <summary>The experiment's learner itself (member 0): always rank 0, the one the controller calls.</summary>
+    bool IsCoordinator => GrainKeys.OfLearner(this.GetPrimaryKeyString()).Member == 0;
 
     /// <summary>What the learners' steps sum gradients through: null alone.</summary>
     IGradientReducer? Reducer => _exchange;
 
-    /// <summary>Rank 0: the other ranks of its group (none alone).</summary>
-    IEnumerable<(int Rank, ILearnerRankGrain Grain)> Peers => Rank == 0 && _exchange is { } exchange
+    /// <summary>Rank 0: the other ranks of its group, by rank (none alone).</summary>
+    IEnumerable<(int Rank, ILearnerRankGrain Grain)> Peers => IsCoordinator && _exchange is { } exchange
         ? exchange.Group.Ranks.Skip(1).Select((key, i) => (i + 1, GrainFactory.GetGrain<ILearnerRankGrain>(key)))
         : [];
+
+    LearnerGroup NewGroup(IEnumerable<string> ranks) => new()
+    {
+        Ranks = [.. ranks],
+        BucketBytes = _config!.Parallel.BucketBytes,
+        Generation = DateTimeOffset.UtcNow.UtcTicks,
+    };
 
     /// <summary>Rank 0, once its own replica is ready: forms the group of <c>parallel.learners</c> ranks, each
     /// building the same replica (or restoring the same checkpoint), and checks that they all hold the same weights.</summary>
@@ -46,26 +60,29 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         await DisbandAsync();
         if (!config.Parallel.Enabled) return;
         int ranks = config.Parallel.Learners;
-        var group = new LearnerGroup
-        {
-            Ranks = [.. Enumerable.Range(0, ranks).Select(r => GrainKeys.LearnerRank(ExperimentId, r))],
-            BucketBytes = config.Parallel.BucketBytes,
-            Generation = DateTimeOffset.UtcNow.UtcTicks,
-        };
+        var group = NewGroup(Enumerable.Range(0, ranks).Select(r => GrainKeys.LearnerRank(ExperimentId, r)));
+        _nextMember = ranks;
         _exchange = new GradientExchange(GrainFactory, group, 0);
         _broken = null;
-        // One rank per device: a placement hint puts each new activation on its slot.
         var silos = RankPlacement.ForRanks(ServiceProvider, GrainContext.Address.SiloAddress!, ranks);
-        var joins = new List<Task<string>>();
-        foreach (var (rank, peer) in Peers)
-        {
-            RequestContext.Set(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey, silos[rank - 1]);
-            try
-            {
-                joins.Add(checkpointDirectory is null ? peer.JoinGroup(config, group) : peer.JoinGroupFromCheckpoint(config, group, checkpointDirectory));
-            }
-            finally { RequestContext.Remove(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey); }
-        }
+        var joins = Peers.Select(p => Placed(silos[p.Rank - 1], () => checkpointDirectory is null
+            ? p.Grain.JoinGroup(config, group) : p.Grain.JoinGroupFromCheckpoint(config, group, checkpointDirectory))).ToArray();
+        await AwaitJoinsAsync(joins, "could not form");
+        LogGroupFormed(ExperimentId, ranks, string.Join(", ", silos.Prepend(GrainContext.Address.SiloAddress!)));
+    }
+
+    /// <summary>Calls <paramref name="call"/> with a placement hint, so a rank's first activation lands on
+    /// <paramref name="silo"/> (one rank per device).</summary>
+    static Task<T> Placed<T>(SiloAddress silo, Func<Task<T>> call)
+    {
+        RequestContext.Set(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey, silo);
+        try { return call(); }
+        finally { RequestContext.Remove(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey); }
+    }
+
+    /// <summary>Waits for the ranks' joins and checks that every rank holds rank 0's weights.</summary>
+    async Task AwaitJoinsAsync(Task<string>[] joins, string failure)
+    {
         var own = await WeightsDigestAsync();
         string[] digests;
         try
@@ -75,10 +92,23 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             await DisbandAsync();
-            throw new LearnerGroupException($"experiment '{ExperimentId}': the learner group of {ranks} could not form: {e.Message}");
+            throw new LearnerGroupException($"experiment '{ExperimentId}': the learner group {failure}: {e.Message}");
         }
         ThrowIfDisagree(own, digests, "after forming");
-        LogGroupFormed(ExperimentId, ranks, string.Join(", ", silos.Prepend(GrainContext.Address.SiloAddress!)));
+        await ThrowIfSharingDevicesAsync();
+    }
+
+    /// <summary>A rank blocks its device worker while it waits for the others' gradients, so two ranks on one worker
+    /// would wait for each other forever: refused (placement puts each rank on its own slot, but a silo's device
+    /// allocator takes turns among every heavy grain, so two ranks on one multi-device silo can still meet).</summary>
+    async Task ThrowIfSharingDevicesAsync()
+    {
+        var placements = await Task.WhenAll(Peers.Select(p => p.Grain.AsReference<ILearnerGrain>().GetPlacement()));
+        var all = placements.Select((p, i) => (Rank: i + 1, Where: $"{p.Device} on silo {p.Silo}"))
+            .Prepend((Rank: 0, Where: $"{_device.Device} on silo {GrainContext.Address.SiloAddress}")).ToArray();
+        if (all.GroupBy(p => p.Where).FirstOrDefault(g => g.Count() > 1) is not { } shared) return;
+        await DisbandAsync();
+        throw new LearnerGroupException($"experiment '{ExperimentId}': learner ranks {string.Join(" and ", shared.Select(p => p.Rank))} share device {shared.Key}; each rank needs a device of its own (lower parallel.learners or add devices)");
     }
 
     /// <summary>Rank 0: releases the other ranks, if any.</summary>
@@ -95,14 +125,46 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
 
     /// <summary>
     /// Rank 0: runs its own part of a training call and hands <paramref name="peerCall"/> to every other rank at the
-    /// same time. The first rank that fails aborts the exchange everywhere (the others would wait for its segments),
-    /// and the call fails naming it; the group then refuses to train until it is formed again. Alone: its own part.
+    /// same time. The first rank that fails aborts the exchange everywhere (the others would wait for its segments).
+    /// If it was lost (its model gone with its silo), the group forms again without it, with a replacement on a free
+    /// device when there is one, and the call goes on: at once when rank 0 had finished it (every survivor applied
+    /// the same rounds), else by running both parts again when <paramref name="resumable"/> says the rounds committed
+    /// so far leave the survivors at a boundary it can continue from. Any other failure stops the group. Alone: its
+    /// own part.
     /// </summary>
-    async Task<T> InGroupAsync<T>(Func<Task<T>> own, Func<ILearnerRankGrain, Task> peerCall, string what)
+    async Task<T> InGroupAsync<T>(Func<Task<T>> own, Func<ILearnerRankGrain, Task> peerCall, string what, Func<long, bool> resumable)
     {
-        if (_exchange is not { } exchange) return await own();
-        if (_broken is not null) throw new LearnerGroupException($"experiment '{ExperimentId}': the learner group stopped ({_broken}); resume the run to form it again");
-        var parts = new List<(int Rank, Task Task)> { (0, own()) };
+        if (_exchange is null) return await own();
+        for (int reforms = 0; ; reforms++)
+        {
+            if (_broken is not null) throw new LearnerGroupException($"experiment '{ExperimentId}': the learner group stopped ({_broken}); resume the run to form it again");
+            var exchange = _exchange;
+            long committedBefore = exchange.Committed;
+            var (ownPart, failure) = await RunPartsAsync(exchange, own, peerCall, what);
+            if (failure is null) return await ownPart;
+
+            var lost = await LostRanksAsync();
+            bool ownDone = ownPart.IsCompletedSuccessfully;
+            long committed = exchange.Committed - committedBefore;
+            string cause = $"learner rank {failure.Value.Rank} failed during {what}: {failure.Value.Error.Message}";
+            if (!lost.Contains(failure.Value.Rank) || reforms >= MaxReformsPerCall || !ownDone && !resumable(committed))
+            {
+                _broken = $"rank {failure.Value.Rank} failed during {what}";
+                LogGroupFailed(ExperimentId, failure.Value.Rank, what, failure.Value.Error.Message);
+                throw new LearnerGroupException($"experiment '{ExperimentId}': {cause}" +
+                    (lost.Contains(failure.Value.Rank) ? $" (lost after {committed} committed rounds of the call, which cannot be continued)" : ""));
+            }
+            await ReformAsync(lost, cause);
+            if (ownDone) return await ownPart;
+        }
+    }
+
+    /// <summary>One attempt of a group call: rank 0's part and the others', the first failure aborting the rest.</summary>
+    async Task<(Task<T> Own, (int Rank, Exception Error)? Failure)> RunPartsAsync<T>(GradientExchange exchange,
+        Func<Task<T>> own, Func<ILearnerRankGrain, Task> peerCall, string what)
+    {
+        var ownPart = own();
+        var parts = new List<(int Rank, Task Task)> { (0, ownPart) };
         parts.AddRange(Peers.Select(p => (p.Rank, peerCall(p.Grain))));
         var pending = parts.Select(p => p.Task).ToList();
         (int Rank, Exception Error)? first = null;
@@ -110,21 +172,75 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         {
             var done = await Task.WhenAny(pending);
             pending.Remove(done);
-            if (done.IsFaulted && first is null)
-            {
-                first = (parts.First(p => p.Task == done).Rank, done.Exception!.GetBaseException());
-                var reason = $"rank {first.Value.Rank} failed during {what}: {first.Value.Error.Message}";
-                exchange.Abort(reason);
-                foreach (var (_, peer) in Peers) _ = peer.AbortExchange(reason).ContinueWith(t => t.Exception, TaskScheduler.Current);
-            }
+            if (!done.IsFaulted || first is not null) continue;
+            first = (parts.First(p => p.Task == done).Rank, done.Exception!.GetBaseException());
+            var reason = $"rank {first.Value.Rank} failed during {what}: {first.Value.Error.Message}";
+            // Abort rank 0's own exchange first: from then on its committed count no longer moves, so the round the
+            // others are told is final.
+            exchange.Abort(reason);
+            foreach (var (_, peer) in Peers) _ = peer.AbortExchange(reason, exchange.Committed).ContinueWith(t => t.Exception, TaskScheduler.Current);
         }
-        if (first is { } failure)
+        return (ownPart, first);
+    }
+
+    /// <summary>The ranks whose model is gone: their silo died (the call fails or re-activates an empty grain).</summary>
+    async Task<HashSet<int>> LostRanksAsync()
+    {
+        var probes = Peers.Select(async p =>
         {
-            _broken = $"rank {failure.Rank} failed during {what}";
-            LogGroupFailed(ExperimentId, failure.Rank, what, failure.Error.Message);
-            throw new LearnerGroupException($"experiment '{ExperimentId}': learner rank {failure.Rank} failed during {what}: {failure.Error.Message}");
+            try { return (p.Rank, Lost: await p.Grain.AsReference<ILearnerGrain>().GetStepsDone().WaitAsync(ProbeTimeout) < 0); }
+            catch (Exception e) when (e is not OutOfMemoryException) { return (p.Rank, Lost: true); }
+        });
+        return [.. (await Task.WhenAll(probes)).Where(p => p.Lost).Select(p => p.Rank)];
+    }
+
+    /// <summary>
+    /// Forms the group again without <paramref name="lost"/>: the survivors keep their state (they agree, see
+    /// <see cref="GradientExchange"/>'s commit) and re-shard every later batch among themselves; a replacement joins
+    /// on each free device, up to <c>parallel.learners</c>, by copying rank 0's whole state (weights, optimizer
+    /// moments, data cursor, stage position) as checkpoint files.
+    /// </summary>
+    async Task ReformAsync(HashSet<int> lost, string cause)
+    {
+        var old = _exchange!.Group;
+        foreach (var rank in lost)
+            _ = GrainFactory.GetGrain<ILearnerRankGrain>(old.Ranks[rank]).LeaveGroup().ContinueWith(t => t.Exception, TaskScheduler.Current);
+        var survivors = old.Ranks.Where((_, rank) => !lost.Contains(rank)).ToList();
+        var occupied = await Task.WhenAll(survivors.Skip(1).Select(k => GrainFactory.GetGrain<ILearnerGrain>(k).GetPlacement()));
+        var free = RankPlacement.Free(ServiceProvider, occupied.Select(p => p.Silo).Prepend(GrainContext.Address.SiloAddress!),
+            _config!.Parallel.Learners - survivors.Count);
+        var replacements = free.Select(_ => GrainKeys.LearnerRank(ExperimentId, _nextMember++)).ToArray();
+        var group = NewGroup(survivors.Concat(replacements));
+        _exchange = new GradientExchange(GrainFactory, group, 0);
+
+        var state = replacements.Length > 0 ? await ExportStateAsync() : null;
+        var config = _config!;
+        var joins = group.Ranks.Skip(1).Select((key, i) =>
+        {
+            var peer = GrainFactory.GetGrain<ILearnerRankGrain>(key);
+            int replacement = Array.IndexOf(replacements, key);
+            return replacement < 0 ? peer.Regroup(group) : Placed(free[replacement], () => peer.JoinGroupFromState(config, group, state!));
+        }).ToArray();
+        await AwaitJoinsAsync(joins, $"could not form again after {cause}");
+        LogGroupReformed(ExperimentId, old.Ranks.Length, lost.Count, replacements.Length, group.Ranks.Length, state?.Bytes ?? 0, cause);
+    }
+
+    /// <summary>Rank 0's whole state as checkpoint files, written to a scratch folder and read back (the checkpoint
+    /// format already holds everything a replica needs to continue exactly, and verifies itself on load).</summary>
+    async Task<LearnerState> ExportStateAsync()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "rlhf-learner-state", Guid.NewGuid().ToString("N"));
+        try
+        {
+            await WriteCheckpointAsync(directory, new Dictionary<string, string> { ["purpose"] = "learner group state copy" }, "");
+            var files = Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
+                .ToImmutableSortedDictionary(f => Path.GetRelativePath(directory, f).Replace('\\', '/'), f => (ReadOnlyMemory<byte>)File.ReadAllBytes(f), StringComparer.Ordinal);
+            return new LearnerState { Files = files };
         }
-        return await (Task<T>)parts[0].Task;
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
     }
 
     /// <summary>Rank 0: every <c>parallel.digest_every</c> steps the ranks compare their weights' SHA-256.</summary>
@@ -156,24 +272,59 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
 
     public async Task<string> JoinGroup(ExperimentConfig config, LearnerGroup group)
     {
-        ThrowUnlessRankOf(group);
+        int rank = RankIn(group);
         await InitializeReplicaAsync(config);
-        _exchange = new GradientExchange(GrainFactory, group, Rank);
+        _exchange = new GradientExchange(GrainFactory, group, rank);
         return await WeightsDigestAsync();
     }
 
     public async Task<string> JoinGroupFromCheckpoint(ExperimentConfig config, LearnerGroup group, string checkpointDirectory)
     {
-        ThrowUnlessRankOf(group);
+        int rank = RankIn(group);
         await ResumeReplicaAsync(config, checkpointDirectory);
-        _exchange = new GradientExchange(GrainFactory, group, Rank);
+        _exchange = new GradientExchange(GrainFactory, group, rank);
         return await WeightsDigestAsync();
     }
 
-    void ThrowUnlessRankOf(LearnerGroup group)
+    public async Task<string> JoinGroupFromState(ExperimentConfig config, LearnerGroup group, LearnerState state)
     {
-        if (Rank == 0 || Rank >= group.Ranks.Length || group.Ranks[Rank] != this.GetPrimaryKeyString())
-            throw new ArgumentException($"learner '{this.GetPrimaryKeyString()}' is not rank {Rank} of the group [{string.Join(", ", group.Ranks)}]", nameof(group));
+        int rank = RankIn(group);
+        var directory = Path.Combine(Path.GetTempPath(), "rlhf-learner-state", Guid.NewGuid().ToString("N"));
+        try
+        {
+            foreach (var (name, bytes) in state.Files)
+            {
+                var path = Path.GetFullPath(Path.Combine(directory, name));
+                if (!path.StartsWith(directory + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                    throw new ArgumentException($"learner state file '{name}' is outside its folder", nameof(state));
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                await File.WriteAllBytesAsync(path, bytes);
+            }
+            await ResumeReplicaAsync(config, directory);
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+        _exchange = new GradientExchange(GrainFactory, group, rank);
+        return await WeightsDigestAsync();
+    }
+
+    public async Task<string> Regroup(LearnerGroup group)
+    {
+        int rank = RankIn(group);
+        RequireLearner();
+        _exchange = new GradientExchange(GrainFactory, group, rank);
+        return await WeightsDigestAsync();
+    }
+
+    /// <summary>This grain's rank in <paramref name="group"/> (never 0: rank 0 forms the group).</summary>
+    int RankIn(LearnerGroup group)
+    {
+        int rank = group.Ranks.IndexOf(this.GetPrimaryKeyString());
+        if (rank < 1)
+            throw new ArgumentException($"learner '{this.GetPrimaryKeyString()}' is not a rank of the group [{string.Join(", ", group.Ranks)}] other than rank 0", nameof(group));
+        return rank;
     }
 
     public async Task TrainRankSteps(int steps) => await RunSftStepsAsync(steps);
@@ -223,9 +374,9 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         return Task.CompletedTask;
     }
 
-    public Task AbortExchange(string reason)
+    public Task AbortExchange(string reason, long committedRound)
     {
-        _exchange?.Abort(reason);
+        _exchange?.Abort(reason, committedRound);
         return Task.CompletedTask;
     }
 
@@ -237,6 +388,9 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: learner group of {Ranks} formed on silos {Silos}; the ranks hold the same weights")]
     private partial void LogGroupFormed(string experimentId, int ranks, string silos);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: learner group formed again: {Before} ranks, {Lost} lost, {Replaced} replaced (state copied, {StateBytes} bytes), {After} ranks now; cause: {Cause}")]
+    private partial void LogGroupReformed(string experimentId, int before, int lost, int replaced, int after, long stateBytes, string cause);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Experiment {ExperimentId}: the learner ranks agree at step {Step} (weights {Digest}…)")]
     private partial void LogGroupAgrees(string experimentId, int step, string digest);

@@ -26,7 +26,7 @@ public sealed partial class LearnerGrain
         if (await BeginGrpoAdaptersAsync()) (_baseVersion, _published) = (null, null);
         var start = await PublishPolicy();
         await CreateGrpoAsync(start.Version);
-        await InGroupAsync(() => Task.FromResult(0), peer => peer.StartRankStage("grpo", start.Version), "the start of grpo");
+        await InGroupAsync(() => Task.FromResult(0), peer => peer.StartRankStage("grpo", start.Version), "the start of grpo", resumable: _ => true);
         LogGrpoStarted(this.GetPrimaryKeyString(), start.Version, start.Step);
         return start;
     }
@@ -64,7 +64,7 @@ public sealed partial class LearnerGrain
             () => new GrpoLearner(learner.Model, reference: null, options, learner.Tokenizer.PadId,
                 config.Grpo.WeightDecay, config.Grpo.MaxGradNorm, initialVersion: version),
             grpo => grpo.LoadState(checkpoint, checkpointDirectory, config.Seed));
-        if (Rank == 0) await PublishPolicy();
+        if (IsCoordinator) await PublishPolicy();
     }
 
     public async Task<GrpoStepResult> GrpoStep(GrpoStepRequest request)
@@ -75,13 +75,19 @@ public sealed partial class LearnerGrain
         var batch = request.Rollouts.ToBatch();
         var rewards = request.Rewards;
         float[][]? reference = request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs];
-        var (versionBefore, stepBefore, reducer) = (grpo.PolicyVersion, GlobalStep(learner), Reducer);
-        var (metrics, weights, step) = await InGroupAsync(() => _device.RunAsync(() =>
+        var (versionBefore, stepBefore) = (grpo.PolicyVersion, GlobalStep(learner));
+        // Reducer is read per attempt: a group formed again after a lost rank has a new exchange. An attempt is
+        // repeated only if no round of it was committed (μ > 1 passes cannot be resumed half-way).
+        var (metrics, weights, step) = await InGroupAsync(() =>
         {
-            var m = grpo.Step(batch, rewards, request.LearningRate, reference, reducer);
-            // Export inside the same job: the published weights are exactly the ones this update produced.
-            return (m, m.Dropped ? default : SyncPayload(learner), GlobalStep(learner));
-        }), peer => peer.GrpoRankStep(request, versionBefore), $"grpo step {stepBefore + 1}");
+            var reducer = Reducer;
+            return _device.RunAsync(() =>
+            {
+                var m = grpo.Step(batch, rewards, request.LearningRate, reference, reducer);
+                // Export inside the same job: the published weights are exactly the ones this update produced.
+                return (m, m.Dropped ? default : SyncPayload(learner), GlobalStep(learner));
+            });
+        }, peer => peer.GrpoRankStep(request, versionBefore), $"grpo step {stepBefore + 1}", resumable: committed => committed == 0);
         await CheckAgreementAsync(stepBefore, step);
         long publishedBytes = 0;
         if (metrics.Dropped) LogDropped(this.GetPrimaryKeyString(), batch.PolicyVersion, metrics.Staleness);

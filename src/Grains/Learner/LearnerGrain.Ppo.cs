@@ -36,7 +36,7 @@ public sealed partial class LearnerGrain
         _ppo = await RestoredOnDeviceAsync(
             () => new PpoPolicyLearner(learner.Model, options, learner.Tokenizer.PadId, initialVersion: version),
             ppo => ppo.LoadState(checkpoint, checkpointDirectory, config.Seed));
-        if (Rank == 0) await PublishPolicy();
+        if (IsCoordinator) await PublishPolicy();
     }
 
     public async Task<Abstractions.Preference.PpoStepResult> PpoStep(PpoStepRequest request)

@@ -205,42 +205,48 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
 
     public async Task<ImmutableArray<TrainStepMetrics>> TrainSteps(int steps)
     {
-        var before = GlobalStep(RequireLearner());
-        var metrics = await InGroupAsync(() => RunSftStepsAsync(steps), peer => peer.TrainRankSteps(steps), $"sft steps {before + 1}–{before + steps}");
-        await CheckAgreementAsync(before, metrics[^1].Step);
-        LogTrained(this.GetPrimaryKeyString(), metrics[^1].Step, metrics[^1].Loss);
-        return metrics;
-    }
-
-    /// <summary>This rank's part of <paramref name="steps"/> SFT steps (the whole of them alone).</summary>
-    async Task<ImmutableArray<TrainStepMetrics>> RunSftStepsAsync(int steps)
-    {
         var learner = RequireLearner();
         if (steps <= 0) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be > 0");
+        int before = GlobalStep(learner), target = before + steps;
+        // Every attempt trains what is left of the call (a group formed again after a lost rank goes on from the steps
+        // its survivors committed), adding each step's metrics as it is done.
+        var metrics = new List<TrainStepMetrics>(steps);
+        await InGroupAsync(() => RunSftStepsAsync(target - GlobalStep(learner), metrics),
+            peer => peer.TrainRankSteps(target - GlobalStep(learner)), $"sft steps {before + 1}–{target}", resumable: _ => true);
+        await CheckAgreementAsync(before, metrics[^1].Step);
+        LogTrained(this.GetPrimaryKeyString(), metrics[^1].Step, metrics[^1].Loss);
+        return [.. metrics];
+    }
+
+    /// <summary>This rank's part of <paramref name="steps"/> SFT steps (the whole of them alone), each step's metrics
+    /// added to <paramref name="metrics"/> as soon as it is done.</summary>
+    async Task<int> RunSftStepsAsync(int steps, List<TrainStepMetrics>? metrics = null)
+    {
+        var learner = RequireLearner();
+        if (steps <= 0) return 0;
         var (total, reducer) = (_totalSteps, Reducer);
         return await _device.RunAsync(() =>
         {
             var remaining = total - learner.StepsDone;
             if (steps > remaining)
                 throw new InvalidOperationException($"asked for {steps} steps but only {remaining} of sft.steps={total} remain");
-            var result = ImmutableArray.CreateBuilder<TrainStepMetrics>(steps);
             for (var i = 0; i < steps; i++)
             {
                 var m = learner.Step(reducer);
-                result.Add(new TrainStepMetrics
+                metrics?.Add(new TrainStepMetrics
                 {
                     Step = m.Step, Loss = m.Loss, LearningRate = m.LearningRate,
                     GradNorm = m.GradNorm, Tokens = m.Tokens, Seconds = m.Seconds,
                 });
             }
-            return result.MoveToImmutable();
+            return steps;
         });
     }
 
     public async Task<PolicyVersionInfo> PublishPolicy()
     {
         var learner = RequireLearner();
-        if (Rank != 0) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' is rank {Rank} of a group: rank 0 publishes for it");
+        if (!IsCoordinator) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' is a rank of a learner group: rank 0 publishes for it");
         // Step counters change only inside device jobs this grain awaits, so reading them here is safe; checking
         // first skips exporting weights that are already published.
         var step = GlobalStep(learner);
@@ -359,7 +365,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     async Task CheckpointOnShutdownAsync()
     {
         // Rank 0 checkpoints for its group: every rank holds the same state.
-        if (_learner is not { } learner || _config is not { } config || _ppo is not null || Rank != 0) return;
+        if (_learner is not { } learner || _config is not { } config || _ppo is not null || !IsCoordinator) return;
         var step = GlobalStep(learner);
         var directory = Experiments.OutputDirectory.Checkpoint(config.OutputDir, step);
         if (step <= 0 || Directory.Exists(directory)) return;

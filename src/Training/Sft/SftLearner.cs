@@ -101,7 +101,22 @@ public sealed class SftLearner : IDisposable
     public SftStepMetrics Step(IGradientReducer? group = null)
     {
         var clock = Stopwatch.StartNew();
-        var global = data.Next(options.BatchSize);
+        // An update the group could not finish (a rank lost) is tried again on the same batch: the draw counts only
+        // once the update is applied.
+        var (epoch, cursor) = (data.Epoch, data.Cursor);
+        try
+        {
+            return Step(data.Next(options.BatchSize), group, clock);
+        }
+        catch
+        {
+            data.Restore(epoch, cursor);
+            throw;
+        }
+    }
+
+    SftStepMetrics Step(IReadOnlyList<EncodedExample> global, IGradientReducer? group, Stopwatch clock)
+    {
         var shard = group?.Shard ?? DataShard.Whole;
         var batch = SftBatch.Build(shard.Slice(global), tokenizer.PadId, options.CompletionOnlyLoss);
         long? globalTokens = shard.IsWhole ? null : SftBatch.LossTokens(global, options.CompletionOnlyLoss);

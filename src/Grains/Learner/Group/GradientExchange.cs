@@ -19,6 +19,10 @@ namespace RlhfActors.Grains.Learner.Group;
 /// Each rank sends 2(N−1)/N of the buffer's bytes and receives as much; no rank relays anyone else's data. Two
 /// rounds of messages per bucket instead of a ring's 2(N−1): what a grain message costs is mostly its latency, and
 /// every rank ends with the owner's very bytes, so the ranks' weights cannot drift apart.
+/// <para>Then a commit, so that a rank lost mid-exchange leaves the survivors agreeing: each rank tells rank 0 it holds
+/// the whole sum, and returns (its learner then applies the update) only once rank 0, having heard from every rank,
+/// commits the round. A round rank 0 never committed is applied by no one; one it committed is applied by every rank
+/// that survives, since rank 0's abort names the last round it committed.</para>
 /// <para><see cref="SumInPlace"/> blocks its caller, the learner's device thread, in the middle of a TorchSharp step
 /// (see <see cref="IGradientReducer"/>); the segments arrive through <see cref="ILearnerRankGrain.Deliver"/>, which
 /// interleaves with the grain's waiting turn.</para>
@@ -34,9 +38,15 @@ public sealed class GradientExchange(IGrainFactory grains, LearnerGroup group, i
     readonly int _ranks = group.Ranks.Length;
     string? _abortReason;
     long _round;
+    // The last round rank 0 committed, as its abort told us (−1: none told).
+    long _committedByAbort = -1;
 
     public DataShard Shard { get; } = new(rank, group.Ranks.Length);
     public LearnerGroup Group => group;
+
+    /// <summary>Rounds this rank completed (and rank 0 committed): every surviving rank of a group counts the same.</summary>
+    public long Committed => Interlocked.Read(ref _committed);
+    long _committed;
 
     /// <summary>Bytes this rank has sent in segments, for the figures of <c>bench allreduce</c>.</summary>
     public long SentBytes => Interlocked.Read(ref _sent);
@@ -51,12 +61,22 @@ public sealed class GradientExchange(IGrainFactory grains, LearnerGroup group, i
         Slot(segment.Round, segment.Phase, segment.Bucket, segment.From).TrySetResult(segment.Data);
     }
 
-    /// <summary>Ends every wait of this exchange, now and later, with an error naming <paramref name="reason"/>.</summary>
-    public void Abort(string reason)
+    /// <summary>Ends every wait of this exchange, now and later, with an error naming <paramref name="reason"/>; a
+    /// rank waiting for the commit of a round up to <paramref name="committed"/> (rank 0's last commit) takes the abort
+    /// as that commit.</summary>
+    public void Abort(string reason, long committed = -1)
     {
-        _abortReason ??= reason;
-        _abort.Cancel();
+        lock (_gate)
+        {
+            Interlocked.Exchange(ref _committedByAbort, committed);
+            _abortReason ??= reason;
+            _abort.Cancel();
+        }
     }
+
+    // Rank 0's commit decision and an abort never interleave: once aborted, Committed no longer moves, so the round
+    // an abort names is final.
+    readonly object _gate = new();
 
     public async Task SumAsync(float[] buffer)
     {
@@ -89,6 +109,40 @@ public sealed class GradientExchange(IGrainFactory grains, LearnerGroup group, i
                 CopyIn(buffer, Range(buffer.Length, bucketElements, b, owner), await Receive(round, 1, b, owner), owner, b);
             }
         await Task.WhenAll(sends);
+
+        // 5. Commit: rank 0 hears that every rank holds the sum, then lets them all apply it.
+        if (rank == 0)
+        {
+            for (int from = 1; from < _ranks; from++) await Receive(round, Ready, 0, from);
+            // The decision: from here every rank that survives applies this round (an abort names it), so rank 0
+            // applies it too, whether or not each commit message arrives (a rank it cannot reach is lost anyway).
+            lock (_gate)
+            {
+                if (_abort.IsCancellationRequested) throw Aborted();
+                Interlocked.Increment(ref _committed);
+            }
+            for (int to = 1; to < _ranks; to++) _ = Send(to, round, Commit, 0, []).ContinueWith(t => t.Exception, TaskScheduler.Default);
+        }
+        else
+        {
+            await Send(0, round, Ready, 0, []);
+            await ReceiveCommit(round);
+            Interlocked.Increment(ref _committed);
+        }
+    }
+
+    const int Ready = 2, Commit = 3;
+
+    async Task ReceiveCommit(long round)
+    {
+        try
+        {
+            await Receive(round, Commit, 0, 0);
+        }
+        catch (LearnerGroupException) when (Interlocked.Read(ref _committedByAbort) >= round)
+        {
+            // Rank 0 committed this round before the abort overtook its commit message.
+        }
     }
 
     /// <summary>This rank's segment summed over the ranks' copies in rank order (its own copy from

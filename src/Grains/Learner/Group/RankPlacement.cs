@@ -8,12 +8,43 @@ namespace RlhfActors.Grains.Learner.Group;
 /// Where the ranks of a learner group go: one per accelerator device (the slots of
 /// <see cref="AcceleratorPlacementDirector"/>: each active silo as often as it advertises devices, in silo order),
 /// starting with the slot after rank 0's silo, so that N ranks take N different devices when the cluster has them.
-/// A cluster that advertises none spreads them over its active silos in turn.
+/// A cluster that advertises none spreads them over its active silos in turn. A replacement for a lost rank takes a
+/// slot no surviving rank holds.
 /// </summary>
 public static class RankPlacement
 {
     /// <summary>The silo of each of ranks 1 … <paramref name="ranks"/> − 1.</summary>
     public static SiloAddress[] ForRanks(IServiceProvider services, SiloAddress rankZero, int ranks)
+    {
+        var slots = Slots(services);
+        if (slots.Count == 0) slots.Add(rankZero);
+        // A rank blocks its device's worker thread while it waits for the others' gradients: two ranks on one
+        // device would wait for each other forever.
+        if (slots.Count < ranks)
+            throw new LearnerGroupException($"parallel.learners is {ranks}, but the cluster offers {slots.Count} device(s) ({(HasAccelerators(services) ? "accelerator devices advertised by its silos" : "one per active silo: none advertises an accelerator")}); each learner rank needs a device of its own");
+        int first = slots.IndexOf(rankZero);
+        return [.. Enumerable.Range(1, ranks - 1).Select(r => slots[(first + r + slots.Count) % slots.Count])];
+    }
+
+    /// <summary>Up to <paramref name="count"/> slots that no rank of <paramref name="occupied"/> holds: where
+    /// replacements for lost ranks can go without sharing a device (none when the cluster has no free device).</summary>
+    public static SiloAddress[] Free(IServiceProvider services, IEnumerable<SiloAddress> occupied, int count)
+    {
+        var free = Slots(services);
+        foreach (var silo in occupied) free.Remove(silo);
+        return [.. free.Take(Math.Max(0, count))];
+    }
+
+    static bool HasAccelerators(IServiceProvider services)
+    {
+        var metadata = services.GetRequiredService<ISiloMetadataCache>();
+        return services.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values
+            .Any(m => m.Status == SiloStatus.Active && HardwareMetadata.AcceleratorDevices(metadata.GetSiloMetadata(m.SiloAddress)) > 0);
+    }
+
+    /// <summary>One entry per advertised device of each active silo, in silo order; the active silos themselves when
+    /// none advertises one.</summary>
+    static List<SiloAddress> Slots(IServiceProvider services)
     {
         var membership = services.GetRequiredService<IClusterMembershipService>();
         var metadata = services.GetRequiredService<ISiloMetadataCache>();
@@ -22,10 +53,7 @@ public static class RankPlacement
             .Select(m => m.SiloAddress)
             .OrderBy(s => s.ToParsableString(), StringComparer.Ordinal)
             .ToList();
-        if (active.Count == 0) active.Add(rankZero);
         var slots = active.SelectMany(s => Enumerable.Repeat(s, HardwareMetadata.AcceleratorDevices(metadata.GetSiloMetadata(s)))).ToList();
-        if (slots.Count == 0) slots = active;
-        int first = slots.IndexOf(rankZero);
-        return [.. Enumerable.Range(1, ranks - 1).Select(r => slots[(first + r + slots.Count) % slots.Count])];
+        return slots.Count > 0 ? slots : active;
     }
 }
