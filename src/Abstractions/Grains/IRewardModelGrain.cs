@@ -19,11 +19,12 @@ public interface IRewardModelGrain : IGrainWithStringKey
     [Alias("Initialize")]
     Task Initialize(ExperimentConfig config);
 
-    /// <summary>One reward per completion, in order, or, when an HTTP reward's server stayed down through its retries,
-    /// the outage (<see cref="RewardScores.Unavailable"/>) so the caller can pause instead of failing. An HTTP reward
-    /// may retry for a while: long timeout.</summary>
+    /// <summary>One reward per rollout row, in order, or, when an HTTP reward's server stayed down through its retries,
+    /// the outage (<see cref="RewardScores.Unavailable"/>) so the caller can pause instead of failing. Takes the
+    /// rollouts as the samplers made them (the rewards read their prompts, completion texts and references). An HTTP
+    /// reward may retry for a while: long timeout.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Score")]
-    Task<RewardScores> Score(RewardBatch batch);
+    Task<RewardScores> Score(RolloutBatchMessage rollouts);
 
     /// <summary>Builds the reward model — a fresh scalar head on a copy of policy version <see cref="RewardModelInit.Version"/>,
     /// or the trained one in reward_model.init — and its labelled pairs (config's reward_model section); returns the

@@ -25,40 +25,6 @@ public sealed record RolloutRequest
     [Id(7)] public long MinVersion { get; init; }
 }
 
-/// <summary>
-/// G completions per prompt (groups of <see cref="GroupSize"/> consecutive rows) with the behaviour log-probs of the
-/// policy version that produced them: the wire form of the Training layer's RolloutBatch. Token ids and log-probs
-/// are small plain arrays (a few KB per step for the built-in tasks), so Orleans' own codec carries them; immutable,
-/// so a call inside one silo passes the same object.
-/// </summary>
-[GenerateSerializer, Immutable, Alias("rlhf.RolloutBatchMessage")]
-public sealed record RolloutBatchMessage
-{
-    [Id(0)] public ImmutableArray<int[]> PromptIds { get; init; } = [];
-    [Id(1)] public ImmutableArray<int[]> CompletionIds { get; init; } = [];
-    [Id(2)] public ImmutableArray<float[]> BehaviourLogProbs { get; init; } = [];
-    [Id(3)] public ImmutableArray<string> Prompts { get; init; } = [];
-    [Id(4)] public ImmutableArray<string> CompletionTexts { get; init; } = [];
-    [Id(5)] public ImmutableArray<string?> References { get; init; } = [];
-    [Id(6)] public ImmutableArray<bool> Truncated { get; init; } = [];
-    [Id(7)] public int GroupSize { get; init; }
-    /// <summary>The policy version that sampled every row (the oldest one, after shards are merged).</summary>
-    [Id(8)] public long PolicyVersion { get; init; }
-    /// <summary>Generation time on the sampler's device worker.</summary>
-    [Id(9)] public double Seconds { get; init; }
-
-    public int Count => PromptIds.Length;
-}
-
-/// <summary>Completions to score, one reward each.</summary>
-[GenerateSerializer, Immutable, Alias("rlhf.RewardBatch")]
-public sealed record RewardBatch
-{
-    [Id(0)] public ImmutableArray<string> Prompts { get; init; } = [];
-    [Id(1)] public ImmutableArray<string> Completions { get; init; } = [];
-    [Id(2)] public ImmutableArray<string?> References { get; init; } = [];
-}
-
 /// <summary>What the reference grain holds: the experiment's model and the policy version it froze.</summary>
 [GenerateSerializer, Immutable, Alias("rlhf.ReferenceInit")]
 public sealed record ReferenceInit

@@ -59,14 +59,16 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         return Task.CompletedTask;
     }
 
-    public async Task<RewardScores> Score(RewardBatch batch)
+    public async Task<RewardScores> Score(RolloutBatchMessage rollouts)
     {
+        ArgumentNullException.ThrowIfNull(rollouts);
         if (_key is null) throw new InvalidOperationException(
             $"reward model '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first (or it was deactivated)");
+        var batch = rollouts.ToBatch();
         double[] scores;
         try
         {
-            scores = _reward is { } reward ? await reward.ScoreAsync(batch.ToRequests(), CancellationToken.None) : new double[batch.Completions.Length];
+            scores = _reward is { } reward ? await reward.ScoreAsync(batch.RewardRequests(), CancellationToken.None) : new double[batch.Count];
         }
         catch (RewardUnavailableException e)
         {
@@ -75,7 +77,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         }
         if (_modelWeight != 0 && _scorer is { } scorer)
         {
-            var learned = await _device.RunAsync(() => scorer.Score(batch.Prompts, batch.Completions));
+            var learned = await _device.RunAsync(() => scorer.Score(batch.Prompts, batch.CompletionTexts));
             for (int i = 0; i < scores.Length; i++) scores[i] += _modelWeight * learned[i];
         }
         return new RewardScores { Scores = [.. scores] };

@@ -1,24 +1,26 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Training.Data;
-using RlhfActors.Training.Rewards;
 using RlhfActors.Training.Rollouts;
 
 namespace RlhfActors.Grains.Rollouts;
 
-/// <summary>Training's <see cref="RolloutBatch"/> ⇄ the wire's <see cref="RolloutBatchMessage"/>; arrays are shared,
-/// not copied (both sides treat them as immutable).</summary>
+/// <summary>The two ends of a rollout's trip: the sampler turns Training's <see cref="RolloutBatch"/> into the contract
+/// (<see cref="RolloutBatchMessage"/>) once, and a grain whose Training code takes a <see cref="RolloutBatch"/> turns it
+/// back once, where the call arrives. Nothing in between converts. Both directions share the arrays, never copy them
+/// (both sides treat them as immutable).</summary>
 public static class RolloutMapping
 {
     public static RolloutBatchMessage ToMessage(this RolloutBatch batch, double seconds) => new()
     {
-        PromptIds = [.. batch.PromptIds],
-        CompletionIds = [.. batch.CompletionIds],
-        BehaviourLogProbs = [.. batch.BehaviourLogProbs],
-        Prompts = [.. batch.Prompts],
-        CompletionTexts = [.. batch.CompletionTexts],
-        References = [.. batch.References],
-        Truncated = [.. batch.Truncated],
+        PromptIds = Shared(batch.PromptIds),
+        CompletionIds = Shared(batch.CompletionIds),
+        BehaviourLogProbs = Shared(batch.BehaviourLogProbs),
+        Prompts = Shared(batch.Prompts),
+        CompletionTexts = Shared(batch.CompletionTexts),
+        References = Shared(batch.References),
+        Truncated = Shared(batch.Truncated),
         GroupSize = batch.GroupSize,
         PolicyVersion = batch.PolicyVersion,
         Seconds = seconds,
@@ -28,24 +30,14 @@ public static class RolloutMapping
         message.PromptIds, message.CompletionIds, message.BehaviourLogProbs, message.Prompts, message.CompletionTexts,
         message.References, message.Truncated, message.GroupSize, message.PolicyVersion);
 
-    /// <summary>Shards from several samplers as one message (rows in shard order; the oldest version; summed time).</summary>
-    public static RolloutBatchMessage Merge(IReadOnlyList<RolloutBatchMessage> shards) =>
-        RolloutBatch.Concat(shards.Select(s => s.ToBatch()).ToArray()).ToMessage(shards.Sum(s => s.Seconds));
-
-    public static RewardBatch ToRewardBatch(this RolloutBatchMessage rollouts) => new()
+    /// <summary>The column as an immutable array: the arrays <see cref="GroupSampler"/> builds are wrapped, not copied
+    /// (nothing writes them once sampled).</summary>
+    static ImmutableArray<T> Shared<T>(IReadOnlyList<T> column) => column switch
     {
-        Prompts = rollouts.Prompts,
-        Completions = rollouts.CompletionTexts,
-        References = rollouts.References,
+        T[] array => ImmutableCollectionsMarshal.AsImmutableArray(array),
+        ImmutableArray<T> immutable => immutable,
+        _ => [.. column],
     };
-
-    public static RewardRequest[] ToRequests(this RewardBatch batch)
-    {
-        if (batch.Completions.Length != batch.Prompts.Length || batch.References.Length != batch.Prompts.Length)
-            throw new ArgumentException($"reward batch has {batch.Prompts.Length} prompts, {batch.Completions.Length} completions and {batch.References.Length} references");
-        return Enumerable.Range(0, batch.Prompts.Length)
-            .Select(i => new RewardRequest(batch.Prompts[i], batch.Completions[i], batch.References[i])).ToArray();
-    }
 
     public static ImmutableArray<PromptItem> ToPromptItems(this IEnumerable<PromptCompletion> prompts) =>
         [.. prompts.Select(p => new PromptItem(p.Prompt, p.Completion))];

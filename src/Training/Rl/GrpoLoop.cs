@@ -63,11 +63,9 @@ public sealed class GrpoLoop
         var parts = GrpoPlan.Split(prompts, shards).Select((shard, i) => GroupSampler.Sample(learner.Policy, tokenizer, shard,
             options.NumGenerations, Sampling(plan.ShardSeed(step, attempt * shards + i)), learner.PolicyVersion)).ToArray();
         var rollouts = RolloutBatch.Concat(parts);
-        var requests = Enumerable.Range(0, rollouts.Count)
-            .Select(i => new RewardRequest(rollouts.Prompts[i], rollouts.CompletionTexts[i], rollouts.References[i])).ToArray();
         // Local verifiers complete synchronously; an HTTP reward blocks this (device) thread, which is what a
         // synchronous loop means.
-        var scores = reward.ScoreAsync(requests, CancellationToken.None).GetAwaiter().GetResult();
+        var scores = reward.ScoreAsync(rollouts.RewardRequests(), CancellationToken.None).GetAwaiter().GetResult();
         return options.DynamicSampling ? GrpoPlan.KeepGroupsWithSignal(rollouts, scores) : (rollouts, scores);
     }
 

@@ -55,19 +55,32 @@ public sealed class GrpoPlan
     /// with their rewards: dynamic sampling's refills may overshoot the step's prompt count.</summary>
     public static (RolloutBatch Batch, double[] Rewards) FirstGroups(RolloutBatch batch, IReadOnlyList<double> rewards, int groups)
     {
-        var rows = Enumerable.Range(0, Math.Min(batch.Count, groups * batch.GroupSize)).ToArray();
-        return (batch.Select(rows), rows.Select(r => rewards[r]).ToArray());
+        var rows = FirstGroupRows(batch.Count, batch.GroupSize, groups);
+        return (batch.Select(rows), Pick(rewards, rows));
     }
 
     /// <summary>DAPO dynamic sampling: the groups of <paramref name="batch"/> whose rewards are not all equal (the
     /// others have zero advantage and give no gradient), with their rewards.</summary>
     public static (RolloutBatch Batch, double[] Rewards) KeepGroupsWithSignal(RolloutBatch batch, IReadOnlyList<double> rewards)
     {
-        int g = batch.GroupSize;
-        var keep = Enumerable.Range(0, batch.Groups)
-            .Where(group => Enumerable.Range(1, g - 1).Any(j => rewards[group * g + j] != rewards[group * g]))
-            .ToArray();
-        var rows = keep.SelectMany(group => Enumerable.Range(group * g, g)).ToArray();
-        return (batch.Select(rows), rows.Select(r => rewards[r]).ToArray());
+        var rows = RowsWithSignal(rewards, batch.GroupSize);
+        return (batch.Select(rows), Pick(rewards, rows));
     }
+
+    // The two rules above as row numbers, so the grain controller applies them to the rollouts' wire record and
+    // decides exactly as this process does.
+
+    /// <summary>Rows of the first <paramref name="groups"/> groups of a batch of <paramref name="count"/> rows.</summary>
+    public static int[] FirstGroupRows(int count, int groupSize, int groups) =>
+        Enumerable.Range(0, Math.Min(count, groups * groupSize)).ToArray();
+
+    /// <summary>Rows of the groups whose rewards are not all equal, in order.</summary>
+    public static int[] RowsWithSignal(IReadOnlyList<double> rewards, int groupSize) =>
+        Enumerable.Range(0, rewards.Count / groupSize)
+            .Where(group => Enumerable.Range(1, groupSize - 1).Any(j => rewards[group * groupSize + j] != rewards[group * groupSize]))
+            .SelectMany(group => Enumerable.Range(group * groupSize, groupSize))
+            .ToArray();
+
+    /// <summary>The values at <paramref name="rows"/>, in that order.</summary>
+    public static double[] Pick(IReadOnlyList<double> values, IReadOnlyList<int> rows) => rows.Select(r => values[r]).ToArray();
 }

@@ -1,3 +1,5 @@
+using RlhfActors.Training.Rewards;
+
 namespace RlhfActors.Training.Rollouts;
 
 /// <summary>
@@ -17,6 +19,10 @@ public sealed record RolloutBatch(
 {
     public int Count => PromptIds.Count;
     public int Groups => Count / GroupSize;
+
+    /// <summary>Each row as the reward functions take it: prompt, generated text, the dataset's answer.</summary>
+    public RewardRequest[] RewardRequests() =>
+        Enumerable.Range(0, Count).Select(i => new RewardRequest(Prompts[i], CompletionTexts[i], References[i])).ToArray();
 
     /// <summary>The given rows, in that order (whole groups, for the result to stay a valid batch).</summary>
     public RolloutBatch Select(IReadOnlyList<int> rows) => this with

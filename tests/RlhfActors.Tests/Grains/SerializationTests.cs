@@ -5,6 +5,7 @@ using Orleans.Serialization;
 using Orleans.Serialization.Cloning;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Policy;
+using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Abstractions.Tensors;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Weights;
@@ -66,6 +67,37 @@ public sealed class SerializationTests(ClusterFixture fixture)
         var version = SamplePolicy("copy", 0, seed: 1, floats: 16);
         var copier = fixture.Client.ServiceProvider.GetRequiredService<DeepCopier<PolicyVersion>>();
         Assert.Same(version, copier.Copy(version));
+    }
+
+    /// <summary>Rollouts cross every grain boundary as this one record: across silos it must arrive column for
+    /// column (a null reference, an empty completion, exact log-probs), and inside one it must not be copied at all.</summary>
+    [Fact]
+    public void Rollouts_round_trip_column_for_column_and_are_not_copied_inside_a_silo()
+    {
+        var rollouts = new RolloutBatchMessage
+        {
+            PromptIds = [[5, 6, 7], [5, 6, 7]],
+            CompletionIds = [[8, 2], []],
+            BehaviourLogProbs = [[-0.125f, float.Epsilon], []],
+            Prompts = ["1+1=", "1+1="],
+            CompletionTexts = ["2", ""],
+            References = ["2", null],
+            Truncated = [false, true],
+            GroupSize = 2,
+            PolicyVersion = 9,
+            Seconds = 0.25,
+        };
+        var back = Serializer.Deserialize<RolloutBatchMessage>(Serializer.SerializeToArray(rollouts))!;
+
+        Assert.Equal<int[]>(rollouts.PromptIds, back.PromptIds);
+        Assert.Equal<int[]>(rollouts.CompletionIds, back.CompletionIds);
+        Assert.Equal<float[]>(rollouts.BehaviourLogProbs, back.BehaviourLogProbs);
+        Assert.Equal<string>(rollouts.Prompts, back.Prompts);
+        Assert.Equal<string>(rollouts.CompletionTexts, back.CompletionTexts);
+        Assert.Equal<string?>(rollouts.References, back.References);
+        Assert.Equal<bool>(rollouts.Truncated, back.Truncated);
+        Assert.Equal((2, 9L, 0.25), (back.GroupSize, back.PolicyVersion, back.Seconds));
+        Assert.Same(rollouts, fixture.Client.ServiceProvider.GetRequiredService<DeepCopier<RolloutBatchMessage>>().Copy(rollouts));
     }
 
     [Fact]

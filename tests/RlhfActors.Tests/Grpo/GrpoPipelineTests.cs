@@ -19,11 +19,16 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
 
     /// <summary>The equivalence test: SFT warm-up, then one GRPO step (2 samplers, β &gt; 0, two rewards)
     /// through controller → samplers → reward → reference → learner → policy registry, every message crossing
-    /// silos, gives bit-identical weights to <see cref="GrpoLoop"/> running the same math in this process.</summary>
-    [Fact]
-    public async Task One_grpo_step_through_the_grains_equals_the_in_process_step()
+    /// silos, gives bit-identical weights to <see cref="GrpoLoop"/> running the same math in this process. Under
+    /// dynamic sampling the controller filters and refills the rollouts it merged, as the loop does.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task One_grpo_step_through_the_grains_equals_the_in_process_step(bool dynamicSampling)
     {
-        var config = TinyGrpo.Create(NewName("grpo-equal"));
+        var tiny = TinyGrpo.Create(NewName("grpo-equal"));
+        // Exact match alone leaves groups without signal (all right or all wrong) for the filter to drop.
+        var config = dynamicSampling ? tiny with { Grpo = tiny.Grpo with { DynamicSampling = true, Rewards = [new RewardTerm { Name = "exact_match" }] } } : tiny;
         try
         {
             var status = await GrpoRuns.RunAsync(fixture.Client, config);
@@ -37,6 +42,8 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
             var result = await fixture.Client.GetGrain<IExperimentGrain>(config.Name).GetResult();
             Assert.Equal(1, result!.Grpo!.Steps);
             Assert.NotNull(result.Grpo.LastKl);
+            // The filter had groups to drop: the step's rollouts are a selection of what the samplers returned.
+            if (dynamicSampling) Assert.True(result.Grpo.FilteredGroups > 0, "no group was filtered: the test does not reach the filter");
 
             using var inProcess = InProcessGrpo.Create(config);
             var warm = inProcess.WarmWeights;

@@ -5,11 +5,9 @@ using System.Text;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Rollouts;
-using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Rl;
-using RlhfActors.Training.Rollouts;
 
 namespace RlhfActors.Grains.Experiments.Stages;
 
@@ -183,26 +181,27 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
         int step = _requested++;
         _planPositions[step] = _plan!.Position;
         long minVersion = Run.Record.Status.PolicyVersion;
-        var kept = new List<RolloutBatch>();
+        var kept = new List<RolloutBatchMessage>();
         var keptRewards = new List<double>();
         int keptGroups = 0, filtered = 0;
-        double seconds = 0;
         for (int attempt = 0; attempt == 0 || grpo.DynamicSampling && attempt <= GrpoLoop.MaxRefills && keptGroups < grpo.PromptsPerStep; attempt++)
         {
             var merged = await Run.SampleAsync(_plan, step, grpo.PromptsPerStep, grpo.NumGenerations, grpo.MaxCompletionLength, grpo.Temperature,
                 grpo.Samplers, minVersion, seedIndex: attempt * grpo.Samplers);
-            var rewards = await Run.ScoreAsync(merged.ToRewardBatch());
+            var rewards = await Run.ScoreAsync(merged);
             if (!grpo.DynamicSampling) return new ScoredRollouts(merged, rewards, 0);
 
-            var (withSignal, signalRewards) = GrpoPlan.KeepGroupsWithSignal(merged.ToBatch(), rewards);
-            filtered += merged.Count / merged.GroupSize - withSignal.Groups;
+            // GrpoLoop's rules as row numbers, applied to the record itself: it stays the one the learner receives.
+            var rows = GrpoPlan.RowsWithSignal(rewards, merged.GroupSize);
+            var withSignal = merged.Select(rows);
+            filtered += merged.Groups - withSignal.Groups;
             keptGroups += withSignal.Groups;
-            seconds += merged.Seconds;
             kept.Add(withSignal);
-            keptRewards.AddRange(signalRewards);
+            keptRewards.AddRange(GrpoPlan.Pick(rewards, rows));
         }
-        var (batch, batchRewards) = GrpoPlan.FirstGroups(RolloutBatch.Concat(kept), keptRewards, grpo.PromptsPerStep);
-        return new ScoredRollouts(batch.ToMessage(seconds), [.. batchRewards], filtered);
+        var all = RolloutBatchMessage.Concat(kept);
+        var first = GrpoPlan.FirstGroupRows(all.Count, all.GroupSize, grpo.PromptsPerStep);
+        return new ScoredRollouts(all.Select(first), [.. GrpoPlan.Pick(keptRewards, first)], filtered);
     }
 
     /// <summary>SHA-256(previous digest ‖ the step's prompts, one per group, newline-separated).</summary>

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Preference;
 using RlhfActors.Abstractions.Rollouts;
-using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Rl;
@@ -109,7 +108,7 @@ public sealed class PpoStage(RunContext run) : ExperimentStage(run)
         ImmutableArray<double> scores;
         try
         {
-            scores = await Run.ScoreAsync(rollouts.ToRewardBatch());
+            scores = await Run.ScoreAsync(rollouts);
         }
         catch (RewardOutageException e)
         {

@@ -181,11 +181,11 @@ public sealed class RunContext(
         logger.RewardUnavailable(ExperimentId, what, reason);
     }
 
-    /// <summary>The rewards of <paramref name="batch"/>; a server that stayed down through its retries is raised as
+    /// <summary>The rewards of <paramref name="rollouts"/>, one per row; a server that stayed down through its retries is raised as
     /// <see cref="RewardOutageException"/>, which the stage turns into a pause.</summary>
-    public async Task<ImmutableArray<double>> ScoreAsync(RewardBatch batch)
+    public async Task<ImmutableArray<double>> ScoreAsync(RolloutBatchMessage rollouts)
     {
-        var result = await Reward.Score(batch);
+        var result = await Reward.Score(rollouts);
         return result.Unavailable is { } why ? throw new RewardOutageException(why) : result.Scores;
     }
 
@@ -208,7 +208,7 @@ public sealed class RunContext(
             Seed = plan.ShardSeed(step, seedIndex + i),
             MinVersion = version,
         })));
-        return RolloutMapping.Merge(parts);
+        return RolloutBatchMessage.Concat(parts);
     }
 
     static int StepsToBoundary(int step, int every) => every > 0 ? every - step % every : int.MaxValue;

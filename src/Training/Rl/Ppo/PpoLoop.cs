@@ -47,9 +47,7 @@ public sealed class PpoLoop
     /// <summary>A reward function as a scorer. Local verifiers complete synchronously; an HTTP reward blocks this
     /// (device) thread, which is what a synchronous loop means.</summary>
     public static Func<RolloutBatch, IReadOnlyList<double>> Scorer(IRewardFunction reward) => batch =>
-        reward.ScoreAsync(Enumerable.Range(0, batch.Count)
-            .Select(i => new RewardRequest(batch.Prompts[i], batch.CompletionTexts[i], batch.References[i])).ToArray(),
-            CancellationToken.None).GetAwaiter().GetResult();
+        reward.ScoreAsync(batch.RewardRequests(), CancellationToken.None).GetAwaiter().GetResult();
 
     /// <summary>One PPO iteration at the options' learning rates.</summary>
     public PpoLoopMetrics Step()
