@@ -46,6 +46,17 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         ? exchange.Group.Ranks.Skip(1).Select((key, i) => (i + 1, GrainFactory.GetGrain<ILearnerRankGrain>(key)))
         : [];
 
+    /// <summary>How this rank's exchange reaches another rank. The factory is taken here, on the grain's turn: the
+    /// exchange sends from the device thread, where the grain's own properties must not be read.</summary>
+    Func<string, GradientSegment, Task> RankGrain
+    {
+        get
+        {
+            var grains = GrainFactory;
+            return (key, segment) => grains.GetGrain<ILearnerRankGrain>(key).Deliver(segment);
+        }
+    }
+
     LearnerGroup NewGroup(IEnumerable<string> ranks) => new()
     {
         Ranks = [.. ranks],
@@ -62,7 +73,7 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         int ranks = config.Parallel.Learners;
         var group = NewGroup(Enumerable.Range(0, ranks).Select(r => GrainKeys.LearnerRank(ExperimentId, r)));
         _nextMember = ranks;
-        _exchange = new GradientExchange(GrainFactory, group, 0);
+        _exchange = new GradientExchange(RankGrain, group, 0);
         _broken = null;
         var silos = RankPlacement.ForRanks(ServiceProvider, GrainContext.Address.SiloAddress!, ranks);
         var joins = Peers.Select(p => Placed(silos[p.Rank - 1], () => checkpointDirectory is null
@@ -211,7 +222,7 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
             _config!.Parallel.Learners - survivors.Count);
         var replacements = free.Select(_ => GrainKeys.LearnerRank(ExperimentId, _nextMember++)).ToArray();
         var group = NewGroup(survivors.Concat(replacements));
-        _exchange = new GradientExchange(GrainFactory, group, 0);
+        _exchange = new GradientExchange(RankGrain, group, 0);
 
         var state = replacements.Length > 0 ? await ExportStateAsync() : null;
         var config = _config!;
@@ -274,7 +285,7 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
     {
         int rank = RankIn(group);
         await InitializeReplicaAsync(config);
-        _exchange = new GradientExchange(GrainFactory, group, rank);
+        _exchange = new GradientExchange(RankGrain, group, rank);
         return await WeightsDigestAsync();
     }
 
@@ -282,7 +293,7 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
     {
         int rank = RankIn(group);
         await ResumeReplicaAsync(config, checkpointDirectory);
-        _exchange = new GradientExchange(GrainFactory, group, rank);
+        _exchange = new GradientExchange(RankGrain, group, rank);
         return await WeightsDigestAsync();
     }
 
@@ -306,7 +317,7 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         {
             if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         }
-        _exchange = new GradientExchange(GrainFactory, group, rank);
+        _exchange = new GradientExchange(RankGrain, group, rank);
         return await WeightsDigestAsync();
     }
 
@@ -314,7 +325,7 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
     {
         int rank = RankIn(group);
         RequireLearner();
-        _exchange = new GradientExchange(GrainFactory, group, rank);
+        _exchange = new GradientExchange(RankGrain, group, rank);
         return await WeightsDigestAsync();
     }
 

@@ -25,9 +25,10 @@ namespace RlhfActors.Grains.Learner.Group;
 /// that survives, since rank 0's abort names the last round it committed.</para>
 /// <para><see cref="SumInPlace"/> blocks its caller, the learner's device thread, in the middle of a TorchSharp step
 /// (see <see cref="IGradientReducer"/>); the segments arrive through <see cref="ILearnerRankGrain.Deliver"/>, which
-/// interleaves with the grain's waiting turn.</para>
+/// interleaves with the grain's waiting turn. <c>deliver</c> hands a segment to the rank of a key (its grain type is
+/// the caller's), and must reach a method that interleaves with the rank's waiting turn.</para>
 /// </summary>
-public sealed class GradientExchange(IGrainFactory grains, LearnerGroup group, int rank) : IGradientReducer
+public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver, LearnerGroup group, int rank) : IGradientReducer
 {
     /// <summary>How long a rank waits for one segment. The caller's own call is bounded by the long-call timeout of
     /// the same length; a lost rank is normally noticed sooner, by rank 0, which aborts the exchange.</summary>
@@ -200,7 +201,7 @@ public sealed class GradientExchange(IGrainFactory grains, LearnerGroup group, i
         var segment = new GradientSegment { Generation = group.Generation, Round = round, Phase = phase, Bucket = bucket, From = rank, Data = data };
         try
         {
-            await grains.GetGrain<ILearnerRankGrain>(group.Ranks[to]).Deliver(segment).WaitAsync(_abort.Token);
+            await deliver(group.Ranks[to], segment).WaitAsync(_abort.Token);
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)
         {
