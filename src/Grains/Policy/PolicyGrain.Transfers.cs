@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using System.Collections.Immutable;
 using RlhfActors.Abstractions.Messaging;
 using RlhfActors.Abstractions.Policy;
 using RlhfActors.Abstractions.Tensors;
@@ -55,22 +56,32 @@ public sealed partial class PolicyGrain
             var from = key.FromVersion >= 0 && key.FromVersion != key.Version
                 ? _versions.Find(v => v.Version == key.FromVersion && !v.IsAdapter)
                 : null;
-            var resolved = from is null ? key with { FromVersion = -1 } : key;
-            var (tensors, stream) = from is null
-                ? PolicyTransfers.Whole(view.Weights)
-                : await DeltaAsync(await ViewAsync(from, InfoOf(from), key.DType), view);
+            var delta = from is null ? null : await DeltaAsync(await ViewAsync(from, InfoOf(from), key.DType), view);
+            var resolved = delta is null ? key with { FromVersion = -1 } : key;
+            var (tensors, stream) = delta ?? PolicyTransfers.Whole(view.Weights);
             var manifest = PolicyTransfers.Whole(version, info) with { Key = resolved, Tensors = tensors, Sha256 = view.Sha256, FullBytes = view.Bytes };
-            built = new BuiltTransfer(manifest, stream, OwnBytes: from is null ? 0 : stream.Length);
+            built = new BuiltTransfer(manifest, stream, OwnBytes: delta is null ? 0 : stream.Length);
             LogTransferBuilt(this.GetPrimaryKeyString(), key.Version, PolicyTransfers.Described(resolved), stream.Length, view.Bytes);
         }
         _transfers[key] = built;
         return built;
     }
 
-    /// <summary>Only what changed from one view to the next. Comparing two versions element by element takes about a
-    /// second per GB: off the grain's thread.</summary>
-    static Task<(System.Collections.Immutable.ImmutableArray<TransferTensor> Tensors, SegmentedBytes Stream)> DeltaAsync(WeightView from, WeightView to) =>
-        Task.Run(() => PolicyTransfers.Delta(WeightDelta.Encode(from.Weights, to.Weights)));
+    /// <summary>Only what changed from one view to the next; null when they do not compare (other tensors or shapes:
+    /// the whole version goes instead). Comparing two versions element by element takes about a second per GB: off
+    /// the grain's thread.</summary>
+    async Task<(ImmutableArray<TransferTensor> Tensors, SegmentedBytes Stream)?> DeltaAsync(WeightView from, WeightView to)
+    {
+        try
+        {
+            return await Task.Run(() => PolicyTransfers.Delta(WeightDelta.Encode(from.Weights, to.Weights)));
+        }
+        catch (ArgumentException e)
+        {
+            LogNoDelta(this.GetPrimaryKeyString(), e.Message);
+            return null;
+        }
+    }
 
     /// <summary>A full version's weights in <paramref name="dtype"/> and their digest, made once per version.</summary>
     async Task<WeightView> ViewAsync(PolicyVersion version, PolicyVersionInfo info, string dtype)
@@ -113,4 +124,7 @@ public sealed partial class PolicyGrain
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Experiment {ExperimentId}: transfer of policy version {Version}{Kind} built: {StreamBytes} of {FullBytes} bytes")]
     private partial void LogTransferBuilt(string experimentId, long version, string kind, long streamBytes, long fullBytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: two policy versions do not compare ({Reason}); the whole version is sent")]
+    private partial void LogNoDelta(string experimentId, string reason);
 }

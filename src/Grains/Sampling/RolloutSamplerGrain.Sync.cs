@@ -47,7 +47,8 @@ public sealed partial class RolloutSamplerGrain
     {
         if (_evaluator is not { } evaluator || _heldBase is null) return "";
         var weights = await _device.RunAsync(evaluator.ExportWeights);
-        return PayloadDigest.Sha256(weights.ToPayloads());
+        // Seconds for a large model: off the grain's thread.
+        return await Task.Run(() => PayloadDigest.Sha256(weights.ToPayloads()));
     }
 
     /// <summary>A version, verified. A full one comes in the compute dtype, and only what changed since the full
