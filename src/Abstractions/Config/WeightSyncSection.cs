@@ -14,9 +14,10 @@ public sealed record WeightSyncSection
     /// <summary>Smallest chunk: below a few KiB the per-message cost dominates any transfer.</summary>
     public const int MinChunkBytes = 4 * 1024;
 
-    /// <summary>Bytes per chunk message. 16 MiB: large enough that a 1 GB policy is 64 messages, small enough that a
-    /// chunk is a thirty-second of the message limit and several can be in flight per sampler.</summary>
-    [Id(0)] public int ChunkBytes { get; init; } = 16 * 1024 * 1024;
+    /// <summary>Bytes per chunk message. 4 MiB: a 1 GB policy is 256 messages, whose fixed cost is negligible, while
+    /// each stays small for Orleans' connection buffers and the receiver's allocations (in-process runs with 16 and 64
+    /// MiB chunks were slower and far less steady; docs/benchmarks.md).</summary>
+    [Id(0)] public int ChunkBytes { get; init; } = 4 * 1024 * 1024;
     /// <summary>Chunk messages in flight per transfer (each puller's own; the learner's publication too).</summary>
     [Id(1)] public int Concurrency { get; init; } = 4;
     /// <summary>A sampler that holds an older full version asks for the elements that changed since it, in its compute

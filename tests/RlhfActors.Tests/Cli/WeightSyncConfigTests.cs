@@ -21,7 +21,7 @@ public sealed class WeightSyncConfigTests
         Assert.Equal(new WeightSyncSection { ChunkBytes = 1 << 20, Concurrency = 8, Delta = false }, config.WeightSync);
 
         var defaults = ExperimentYamlLoader.Parse(TinyYaml.Text("/tmp/rlhf-weight-sync-test"), "plain.yaml").WeightSync;
-        Assert.Equal((16 << 20, 4, true), (defaults.ChunkBytes, defaults.Concurrency, defaults.Delta));
+        Assert.Equal((4 << 20, 4, true), (defaults.ChunkBytes, defaults.Concurrency, defaults.Delta));
     }
 
     [Theory]
