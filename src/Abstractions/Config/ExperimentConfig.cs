@@ -40,6 +40,9 @@ public sealed record ExperimentConfig
     /// the run fails, naming the step and stage, with its last finite weights. 3 rides out a rare overflow; a diverged
     /// run (learning_rate: 1e9) fails within a few steps instead of training on NaN and reporting success.</summary>
     [Id(16)] public int MaxNonfiniteSteps { get; init; } = 3;
+    /// <summary>How policy versions travel to the registry and to the grains that pull them: chunk size, chunks in
+    /// flight, delta sync.</summary>
+    [Id(17)] public WeightSyncSection WeightSync { get; init; } = new();
     /// <summary>Data-parallel learners (<c>parallel:</c>).</summary>
     [Id(18)] public ParallelSection Parallel { get; init; } = new();
 

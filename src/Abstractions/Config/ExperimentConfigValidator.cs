@@ -31,6 +31,7 @@ public static partial class ExperimentConfigValidator
         if (config.IsRlaif) config.Rlaif.Validate(rules);
         config.Eval.Validate(rules);
         config.Checkpoint.Validate(rules);
+        config.WeightSync.Validate(rules);
         config.Parallel.Validate(rules, config);
         return rules.Errors;
     }

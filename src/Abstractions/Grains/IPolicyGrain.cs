@@ -8,15 +8,51 @@ namespace RlhfActors.Abstractions.Grains;
 [Alias("rlhf.IPolicyGrain")]
 public interface IPolicyGrain : IGrainWithStringKey
 {
-    /// <summary>Adds a version; it must be newer than the latest one and belong to this experiment.</summary>
+    /// <summary>Adds a version, in one message; it must be newer than the latest one and belong to this experiment.
+    /// Only for versions well under the message limit (tests, tools): the grains publish in chunks
+    /// (<see cref="BeginPublish"/>).</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Publish")]
     Task<PolicyVersionInfo> Publish(PolicyVersion version);
 
-    /// <summary>The newest version, or null before the first publication.</summary>
+    /// <summary>Starts a chunked publication: the new version's manifest (every tensor Full, as published) and the
+    /// digest of its bytes. The same rules as <see cref="Publish"/> apply; a second call for the same version starts
+    /// it again.</summary>
+    [Alias("BeginPublish")]
+    Task BeginPublish(PolicyTransfer manifest);
+
+    /// <summary>One byte range of a publication begun with <see cref="BeginPublish"/>; sent again, it replaces the
+    /// range.</summary>
+    [ResponseTimeout(RlhfLimits.ChunkCallTimeout), Alias("PutChunk")]
+    Task PutChunk(long version, PolicyChunk chunk);
+
+    /// <summary>Ends a chunked publication: every byte must have arrived and hash to the manifest's digest, else the
+    /// version is refused (and dropped) with both digests; only then does it become visible.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("CommitPublish")]
+    Task<PolicyVersionInfo> CommitPublish(long version);
+
+    /// <summary>The newest version held, without its weights, or null before the first publication.</summary>
+    [Alias("DescribeLatest")]
+    Task<PolicyVersionInfo?> DescribeLatest();
+
+    /// <summary>The manifest of a transfer of a held version (null: not held, never published or evicted). A delta
+    /// against <see cref="PolicyTransferKey.FromVersion"/> when that version is still held, else the whole version.
+    /// Builds what the transfer needs (a dtype's rounding, a delta) once; its chunks are then
+    /// <see cref="GetChunk"/>'s.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("PrepareTransfer")]
+    Task<PolicyTransfer?> PrepareTransfer(PolicyTransferKey key);
+
+    /// <summary>Bytes [offset, offset + length) of the stream of the transfer <paramref name="key"/> names (the key of
+    /// <see cref="PrepareTransfer"/>'s manifest); length at most <see cref="RlhfLimits.MaxSyncChunkBytes"/>.</summary>
+    [ResponseTimeout(RlhfLimits.ChunkCallTimeout), Alias("GetChunk")]
+    Task<PolicyChunk> GetChunk(PolicyTransferKey key, long offset, int length);
+
+    /// <summary>The newest version, or null before the first publication, in one message: only for versions well
+    /// under the message limit (tests, tools); the grains pull in chunks (<see cref="PrepareTransfer"/>).</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GetLatest")]
     Task<PolicyVersion?> GetLatest();
 
-    /// <summary>A version still held, or null (never published, or evicted as too old).</summary>
+    /// <summary>A version still held, or null (never published, or evicted as too old), in one message; see
+    /// <see cref="GetLatest"/>.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GetVersion")]
     Task<PolicyVersion?> GetVersion(long version);
 

@@ -21,6 +21,15 @@ public interface IRolloutSamplerGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("SyncPolicy")]
     Task<PolicyVersionInfo> SyncPolicy(long minVersion);
 
+    /// <summary>What this activation's policy syncs moved: bytes over the wire against whole copies (delta sync).</summary>
+    [Alias("GetSyncStats")]
+    Task<PolicySyncStats> GetSyncStats();
+
+    /// <summary>SHA-256 (<see cref="Tensors.PayloadDigest"/>) of the base weights the evaluator holds now, read from the
+    /// model in its compute dtype; "" when it holds none. Two copies of a version compare by it.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GetHeldWeightsSha256")]
+    Task<string> GetHeldWeightsSha256();
+
     /// <summary>Greedy evaluation on the held-out examples with policy version <paramref name="minVersion"/> or newer.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Evaluate")]
     Task<EvalSummary> Evaluate(long minVersion);

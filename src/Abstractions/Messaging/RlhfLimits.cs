@@ -7,11 +7,17 @@ namespace RlhfActors.Abstractions.Messaging;
 public static class RlhfLimits
 {
     /// <summary>
-    /// Largest message body a silo or client accepts: 512 MiB. Orleans' default (100 MB) fails at the first
-    /// policy of a few hundred million bf16 parameters, which travels as one <c>PolicyVersion</c> message.
-    /// Bigger models will need chunked weight transfer rather than a bigger figure here.
+    /// Largest message body a silo or client accepts: 512 MiB. Orleans' default (100 MB) is too small for the
+    /// rollouts and whole-message versions of mid-sized models; policy versions of any size travel in chunks
+    /// (<see cref="MaxSyncChunkBytes"/>), so no model needs a bigger figure here.
     /// </summary>
     public const int MaxMessageBodyBytes = 512 * 1024 * 1024;
+
+    /// <summary>
+    /// Largest chunk of a policy version's bytes in one message (<c>weight_sync.chunk_bytes</c> at most): a quarter of
+    /// <see cref="MaxMessageBodyBytes"/>, so a chunk and its framing always fit with room to spare.
+    /// </summary>
+    public const int MaxSyncChunkBytes = MaxMessageBodyBytes / 4;
 
     /// <summary>
     /// Response timeout of ordinary calls (status, version numbers): Orleans' default of 30 s, kept short so a
@@ -27,4 +33,11 @@ public static class RlhfLimits
     /// (<c>ExperimentDriverOptions.StepsPerCall</c>), not the timeout larger.
     /// </summary>
     public const string LongCallTimeout = "00:10:00";
+
+    /// <summary>
+    /// Response timeout of one chunk of a policy version (<c>IPolicyGrain.GetChunk</c>, <c>PutChunk</c>): at most
+    /// <see cref="MaxSyncChunkBytes"/> (128 MiB) per call, a few seconds even at 100 MB/s, but several pullers'
+    /// chunks queue at the one registry grain; two minutes covers that queue without hiding a dead silo for ten.
+    /// </summary>
+    public const string ChunkCallTimeout = "00:02:00";
 }

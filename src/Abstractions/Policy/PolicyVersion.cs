@@ -28,7 +28,11 @@ public sealed record PolicyVersion
 
     public bool IsAdapter => BaseVersion >= 0;
 
-    public PolicyVersionInfo Describe() => new()
+    public PolicyVersionInfo Describe() => Describe(PayloadDigest.Sha256(Weights));
+
+    /// <summary>The description with a digest already computed (a registry that just verified it, a publisher that
+    /// sends it ahead of the bytes): hashing a large version twice costs seconds.</summary>
+    public PolicyVersionInfo Describe(string sha256) => new()
     {
         ExperimentId = ExperimentId,
         Version = Version,
@@ -36,7 +40,7 @@ public sealed record PolicyVersion
         BaseVersion = BaseVersion,
         Tensors = Weights.Length,
         Bytes = Weights.Sum(w => (long)w.Data.Length),
-        Sha256 = PayloadDigest.Sha256(Weights),
+        Sha256 = sha256,
     };
 }
 
@@ -53,4 +57,6 @@ public sealed record PolicyVersionInfo
     [Id(5)] public string Sha256 { get; init; } = "";
     /// <summary>See <see cref="PolicyVersion.BaseVersion"/>: −1 for full weights.</summary>
     [Id(6)] public long BaseVersion { get; init; } = -1;
+
+    public bool IsAdapter => BaseVersion >= 0;
 }

@@ -135,6 +135,7 @@ public static partial class ExperimentYamlLoader
             Dpo = ReadDpo(root),
             Ppo = ReadPpo(root),
             Rlaif = ReadRlaif(root),
+            WeightSync = ReadWeightSync(root),
             Parallel = ReadParallel(root),
             OutputDir = root.String("output_dir") ?? (name.Length > 0 ? Path.Combine("runs", name) : ""),
         };
@@ -495,6 +496,20 @@ public static partial class ExperimentYamlLoader
         if (root.Mapping("checkpoint") is not { } checkpoint) return d;
         var section = d with { Every = checkpoint.Int("every") ?? d.Every, Keep = checkpoint.Int("keep") ?? d.Keep };
         checkpoint.RejectUnknown();
+        return section;
+    }
+
+    static WeightSyncSection ReadWeightSync(MappingReader root)
+    {
+        var d = new WeightSyncSection();
+        if (root.Mapping("weight_sync") is not { } w) return d;
+        var section = d with
+        {
+            ChunkBytes = w.Int("chunk_bytes") ?? d.ChunkBytes,
+            Concurrency = w.Int("concurrency") ?? d.Concurrency,
+            Delta = w.Bool("delta") ?? d.Delta,
+        };
+        w.RejectUnknown();
         return section;
     }
 

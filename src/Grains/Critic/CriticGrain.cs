@@ -7,9 +7,9 @@ using RlhfActors.Abstractions.Preference;
 using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Grains.Device;
 using RlhfActors.Grains.Placement;
+using RlhfActors.Grains.Policy;
 using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
-using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Rl.Ppo;
@@ -40,13 +40,13 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
         var experimentId = this.GetPrimaryKeyString();
         var key = InitKey(init);
         if (_critic is not null && key == _initKey) return;
-        var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
+        var config = init.Model.Config;
+        var version = await PolicyPuller.For(GrainFactory, experimentId, config.WeightSync, logger).PullAsync(init.Version)
                       ?? throw new InvalidOperationException($"experiment '{experimentId}': policy version {init.Version} for the critic is no longer held by the policy registry");
-        if (version.BaseVersion >= 0)
+        if (version.Info.IsAdapter)
             throw new InvalidOperationException($"experiment '{experimentId}': the critic needs full weights, version {init.Version} is an adapter");
         await DisposeCriticAsync();
-        var config = init.Model.Config;
-        var weights = version.Weights.ToTensorBytes();
+        var weights = version.Weights;
         var options = PpoSpecs.Options(config);
         _critic = await _device.RunAsync(() =>
         {

@@ -7,6 +7,7 @@ using RlhfActors.Abstractions.Policy;
 using RlhfActors.Abstractions.Placement;
 using RlhfActors.Grains.Device;
 using RlhfActors.Grains.Placement;
+using RlhfActors.Grains.Policy;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Checkpoints;
@@ -284,15 +285,15 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     static System.Collections.Immutable.ImmutableArray<Abstractions.Tensors.TensorPayload> SyncPayload(SftLearner learner) =>
         learner.Model.Lora is null ? learner.ExportWeights().ToPayloads() : Lora.ExportAdapter(learner.Model).ToPayloads();
 
-    /// <summary>Hands <paramref name="weights"/> to the policy registry as <paramref name="version"/>; later
-    /// publications continue after it.</summary>
+    /// <summary>Hands <paramref name="weights"/> to the policy registry as <paramref name="version"/>, in chunks of
+    /// <c>weight_sync.chunk_bytes</c>; later publications continue after it.</summary>
     async Task<PolicyVersionInfo> PublishAsync(System.Collections.Immutable.ImmutableArray<Abstractions.Tensors.TensorPayload> weights, int step, long version,
         long? baseVersion = null)
     {
         var experimentId = this.GetPrimaryKeyString();
         // Under LoRA every publication after the stage's base is an adapter on top of it.
         var onBase = baseVersion ?? _baseVersion ?? -1;
-        var info = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).Publish(new PolicyVersion
+        var info = await PolicyPublisher.PublishAsync(GrainFactory.GetGrain<IPolicyGrain>(experimentId), new PolicyVersion
         {
             ExperimentId = experimentId,
             Version = version,
@@ -302,7 +303,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             BaseVersion = onBase,
             AdapterAlpha = onBase >= 0 ? _learner!.Model.Lora?.Alpha ?? 0 : 0,
             BaseSha256 = onBase >= 0 ? _baseSha256 : "",
-        });
+        }, _config!.WeightSync);
         _nextVersion = version + 1;
         _published = info;
         return info;

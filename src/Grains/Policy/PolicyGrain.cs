@@ -14,8 +14,9 @@ namespace RlhfActors.Grains.Policy;
 /// step, digest, size; not the weights) in grain storage, so a restarted or different silo still knows which
 /// versions a run produced and never reuses a number. In memory, newest <see cref="PolicyGrainOptions.KeepVersions"/>
 /// kept, plus the full-weights base that the newest adapter versions apply to, while the run runs; once it ends the
-/// controller calls <see cref="Release"/>. Versions are immutable messages, so returning one hands out the stored
-/// object without a copy inside a silo, and serializes it once across silos.
+/// controller calls <see cref="Release"/>. Versions arrive and leave in chunks (<see cref="BeginPublish"/>,
+/// <see cref="PrepareTransfer"/>), so none is bound by the message limit; chunks are immutable messages, so inside a
+/// silo a chunk is a slice of the stored bytes, not a copy.
 /// </summary>
 [ControlPlanePlacement]
 public sealed partial class PolicyGrain(
@@ -27,21 +28,33 @@ public sealed partial class PolicyGrain(
     // Oldest first.
     readonly List<PolicyVersion> _versions = [];
 
-    public async Task<PolicyVersionInfo> Publish(PolicyVersion version)
+    public Task<PolicyVersionInfo> Publish(PolicyVersion version)
     {
         ArgumentNullException.ThrowIfNull(version);
+        CheckPublishable(version, version.Weights.IsDefaultOrEmpty);
+        return AddAsync(version, version.Describe());
+    }
+
+    /// <summary>The rules every new version meets, whole or chunked: this experiment's, newer than the latest, with
+    /// weights, and an adapter's base held.</summary>
+    void CheckPublishable(PolicyVersion version, bool empty)
+    {
         var experimentId = this.GetPrimaryKeyString();
         if (version.ExperimentId != experimentId)
             throw new ArgumentException($"policy version belongs to experiment '{version.ExperimentId}', not '{experimentId}'", nameof(version));
         var latest = LatestNumber();
         if (latest >= 0 && version.Version <= latest)
             throw new ArgumentException($"policy version {version.Version} is not newer than the latest ({latest})", nameof(version));
-        if (version.Weights.IsDefaultOrEmpty)
+        if (empty)
             throw new ArgumentException($"policy version {version.Version} has no weights", nameof(version));
 
         if (version.IsAdapter && _versions.Find(v => v.Version == version.BaseVersion) is not { IsAdapter: false })
             throw new ArgumentException($"adapter version {version.Version} names base version {version.BaseVersion}, which is not a full-weights version held here", nameof(version));
+    }
 
+    /// <summary>Makes a checked version visible: held, indexed, the oldest trimmed.</summary>
+    async Task<PolicyVersionInfo> AddAsync(PolicyVersion version, PolicyVersionInfo info)
+    {
         _versions.Add(version);
         // Trim the oldest, but never the base the newest adapter versions apply to.
         long keepBase = version.IsAdapter ? version.BaseVersion : version.Version;
@@ -51,10 +64,10 @@ public sealed partial class PolicyGrain(
             if (oldest < 0 || oldest == _versions.Count - 1) break;
             _versions.RemoveAt(oldest);
         }
-        var info = version.Describe();
+        DropTransfers();
         index.State.Versions.Add(info);
         await PersistIndexAsync();
-        LogPublished(experimentId, info.Version, info.Step, info.Tensors, info.Bytes);
+        LogPublished(this.GetPrimaryKeyString(), info.Version, info.Step, info.Tensors, info.Bytes);
         return info;
     }
 
@@ -89,13 +102,17 @@ public sealed partial class PolicyGrain(
         var adapter = _versions.Count > 0 && _versions[^1].IsAdapter ? _versions[^1] : null;
         _versions.Clear();
         if (adapter is not null) _versions.Add(adapter);
+        _upload = null;
+        DropTransfers();
         LogReleased(this.GetPrimaryKeyString(), before - HeldBytes(), HeldBytes());
         return Task.CompletedTask;
     }
 
     public Task<long> GetHeldBytes() => Task.FromResult(HeldBytes());
 
-    long HeldBytes() => _versions.Sum(v => v.Weights.Sum(w => (long)w.Data.Length));
+    /// <summary>The versions, and what serving and receiving them holds besides: dtype views, deltas, a publication
+    /// under way.</summary>
+    long HeldBytes() => _versions.Sum(v => v.Weights.Sum(w => (long)w.Data.Length)) + TransferBytes() + (_upload?.Staged.Length ?? 0);
 
     public Task<ImmutableArray<PolicyVersionInfo>> GetIndex() => Task.FromResult(index.State.Versions.ToImmutableArray());
 

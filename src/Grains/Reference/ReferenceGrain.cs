@@ -8,7 +8,7 @@ using RlhfActors.Grains.Device;
 using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
-using RlhfActors.Grains.Tensors;
+using RlhfActors.Grains.Policy;
 using RlhfActors.Abstractions.Preference;
 using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Evaluation;
@@ -42,13 +42,13 @@ public sealed partial class ReferenceGrain(DeviceWorkers devices, DeviceAllocato
         var key = $"{Digests.ConfigToJson(init.Model.Config)}\n{init.Model.ModelConfigJson}\n{init.Version}";
         if (_model is not null && key == _initKey) return;
 
-        var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version);
+        var config = init.Model.Config;
+        var version = await PolicyPuller.For(GrainFactory, experimentId, config.WeightSync, logger).PullAsync(init.Version);
         if (version is null && init.Checkpoint.Length == 0)
             throw new InvalidOperationException(
                 $"experiment '{experimentId}': reference policy version {init.Version} is no longer held by the policy registry");
         await DisposeModelAsync();
-        var config = init.Model.Config;
-        var weights = version?.Weights.ToTensorBytes();
+        var weights = version?.Weights;
         _model = await _device.RunAsync(() =>
         {
             // A resumed run whose registry lost the version (with its silo): the checkpoint that holds the same

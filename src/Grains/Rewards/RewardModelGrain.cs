@@ -7,6 +7,7 @@ using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Abstractions.Tensors;
 using RlhfActors.Grains.Device;
 using RlhfActors.Grains.Placement;
+using RlhfActors.Grains.Policy;
 using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
@@ -103,11 +104,11 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         IReadOnlyList<TensorBytes>? weights = null;
         if (trainedFolder is null)
         {
-            var version = await GrainFactory.GetGrain<IPolicyGrain>(experimentId).GetVersion(init.Version)
+            var version = await PolicyPuller.For(GrainFactory, experimentId, config.WeightSync, logger).PullAsync(init.Version)
                           ?? throw new InvalidOperationException($"experiment '{experimentId}': policy version {init.Version} for the reward model is no longer held by the policy registry");
-            if (version.BaseVersion >= 0)
+            if (version.Info.IsAdapter)
                 throw new InvalidOperationException($"experiment '{experimentId}': the reward model needs full weights, version {init.Version} is an adapter");
-            weights = version.Weights.ToTensorBytes();
+            weights = version.Weights;
         }
         await DisposeTrainerAsync();
         var options = new RewardModelOptions

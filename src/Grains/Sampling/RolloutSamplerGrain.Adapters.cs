@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Rollouts;
-using RlhfActors.Grains.Tensors;
+using RlhfActors.Grains.Policy;
 using RlhfActors.Training.Peft;
 using RlhfActors.Training.Sampling;
 
@@ -25,13 +25,16 @@ public sealed partial class RolloutSamplerGrain
         var versions = ImmutableSortedDictionary.CreateBuilder<string, long>(StringComparer.Ordinal);
         foreach (var experiment in request.Rows.Select(r => r.ExperimentId).OfType<string>().Distinct(StringComparer.Ordinal))
         {
-            var latest = await GrainFactory.GetGrain<IPolicyGrain>(experiment).GetLatest()
+            var registry = GrainFactory.GetGrain<IPolicyGrain>(experiment);
+            var latest = await registry.DescribeLatest()
                          ?? throw new InvalidOperationException($"experiment '{experiment}' has published no policy yet");
             if (!latest.IsAdapter)
                 throw new InvalidOperationException($"experiment '{experiment}': policy version {latest.Version} is full weights, not a LoRA adapter");
-            if (latest.BaseSha256 != baseSha)
-                throw new InvalidOperationException($"experiment '{experiment}': its adapter was trained on base {Short(latest.BaseSha256)}, sampler '{this.GetPrimaryKeyString()}' holds base {Short(baseSha)}");
-            adapters.Add(NamedAdapter.FromTensors(experiment, latest.AdapterAlpha, latest.Weights.ToTensorBytes()));
+            var adapter = await new PolicyPuller(registry, _sync, logger).PullAsync(latest.Version)
+                          ?? throw new InvalidOperationException($"experiment '{experiment}': policy version {latest.Version} was evicted before it could be pulled");
+            if (adapter.Manifest.BaseSha256 != baseSha)
+                throw new InvalidOperationException($"experiment '{experiment}': its adapter was trained on base {Short(adapter.Manifest.BaseSha256)}, sampler '{this.GetPrimaryKeyString()}' holds base {Short(baseSha)}");
+            adapters.Add(NamedAdapter.FromTensors(experiment, adapter.Manifest.AdapterAlpha, adapter.Weights));
             versions[experiment] = latest.Version;
         }
 

@@ -13,6 +13,7 @@ using RlhfActors.Grains.Device;
 using RlhfActors.Grains.Rollouts;
 using RlhfActors.Training.Sampling;
 using RlhfActors.Grains.Placement;
+using RlhfActors.Grains.Policy;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Data;
@@ -38,9 +39,9 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
     // eval.watch: earlier tasks' held-out sets, evaluated beside the main one for the forgetting watch.
     IReadOnlyList<(string Name, LoadedData Data)> _watched = [];
     int _maxNewTokens;
-    // The version held: loaded into the evaluator, or waiting in _pending until there is one.
+    // The version held: loaded into the evaluator, or pulled and verified, waiting in _pending until there is one.
     PolicyVersionInfo? _held;
-    PolicyVersion? _pending;
+    PulledPolicy? _pending;
     // Under LoRA: the full-weights version loaded as this copy's base, and the adapters' shape.
     long? _heldBase;
     string? _heldBaseSha256;
@@ -80,30 +81,12 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
         _initKey = initKey;
         _maxNewTokens = config.Eval.MaxNewTokens;
         _peft = config.Peft.Enabled ? PeftSpecs.Settings(config.Peft) : null;
+        (_sync, _dtype) = (config.WeightSync, WireDType(config.Model.DType));
         (_heldBase, _heldBaseSha256) = (null, null);
         // A fresh evaluator holds no weights: load a version pulled before it existed, or forget the old one's.
         if (_pending is not null) await LoadPendingAsync();
         else _held = null;
         LogInitialized(this.GetPrimaryKeyString(), data.Eval.Count);
-    }
-
-    public async Task<PolicyVersionInfo> SyncPolicy(long minVersion)
-    {
-        if (_held is { } held && held.Version >= minVersion)
-        {
-            if (_pending is not null && _evaluator is not null) await LoadPendingAsync();
-            return held;
-        }
-
-        var latest = await GrainFactory.GetGrain<IPolicyGrain>(ExperimentId).GetLatest()
-                     ?? throw new InvalidOperationException($"experiment '{ExperimentId}' has published no policy yet");
-        if (latest.Version < minVersion)
-            throw new InvalidOperationException($"experiment '{ExperimentId}': policy version {minVersion} asked for, latest published is {latest.Version}");
-        _pending = latest;
-        _held = latest.Describe();
-        if (_evaluator is not null) await LoadPendingAsync();
-        LogSynced(this.GetPrimaryKeyString(), _held.Version, _held.Bytes);
-        return _held;
     }
 
     public async Task<ImmutableArray<EvalSummary>> EvaluateWatched(long minVersion)
@@ -170,38 +153,6 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
         await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
-    async Task LoadPendingAsync()
-    {
-        var evaluator = _evaluator!;
-        var pending = _pending!;
-        if (pending.IsAdapter)
-        {
-            // Adapter-only sync: the base moves once per stage, each new version is a few small tensors.
-            if (_heldBase != pending.BaseVersion)
-            {
-                var baseVersion = await GrainFactory.GetGrain<IPolicyGrain>(ExperimentId).GetVersion(pending.BaseVersion)
-                                  ?? throw new InvalidOperationException($"experiment '{ExperimentId}': base version {pending.BaseVersion} of adapter version {pending.Version} is no longer held");
-                var baseWeights = baseVersion.Weights.ToTensorBytes();
-                await _device.RunAsync(() => evaluator.LoadWeights(baseWeights));
-                _heldBase = pending.BaseVersion;
-                _heldBaseSha256 = pending.BaseSha256;
-                LogBaseLoaded(this.GetPrimaryKeyString(), pending.BaseVersion, baseVersion.Describe().Bytes);
-            }
-            var peft = _peft ?? throw new InvalidOperationException($"experiment '{ExperimentId}' published an adapter but its config has no peft section");
-            var adapter = pending.Weights.ToTensorBytes();
-            await _device.RunAsync(() => evaluator.LoadAdapter(peft, adapter));
-        }
-        else
-        {
-            var weights = pending.Weights.ToTensorBytes();
-            await _device.RunAsync(() => evaluator.LoadWeights(weights));
-            _heldBase = pending.Version;
-            _heldBaseSha256 = _held?.Version == pending.Version ? _held.Sha256 : pending.Describe().Sha256;
-        }
-        // The evaluator holds its own copy now; drop the message so the bytes can be collected.
-        _pending = null;
-    }
-
     async Task DisposeEvaluatorAsync()
     {
         if (_evaluator is not { } evaluator) return;
@@ -216,10 +167,4 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sampler {Sampler}: evaluator ready ({Eval} held-out examples)")]
     private partial void LogInitialized(string sampler, int eval);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Sampler {Sampler}: loaded base version {Version} ({Bytes} bytes) for adapter-only sync")]
-    private partial void LogBaseLoaded(string sampler, long version, long bytes);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Sampler {Sampler}: pulled policy version {Version} ({Bytes} bytes)")]
-    private partial void LogSynced(string sampler, long version, long bytes);
 }

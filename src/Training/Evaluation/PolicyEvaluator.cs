@@ -42,6 +42,10 @@ public sealed class PolicyEvaluator : IDisposable
         if (model.Lora is not null) Lora.ZeroAdapters(model);
     }
 
+    /// <summary>The base weights as this copy holds them, in its compute dtype (adapters left out): what a delta
+    /// against the version it holds applies to.</summary>
+    public IReadOnlyList<TensorBytes> ExportWeights() => ModelFactory.ExportWeights(model);
+
     /// <summary>Completions for rows that each name their adapter (null: the bare base), all in one batch over one
     /// base (multi-LoRA serving). The bank is built for the call: adapters are a few small tensors, and a
     /// sampler's set of adapters changes with every published version anyway.</summary>
