@@ -1,6 +1,7 @@
 using RlhfActors.Training.IO;
 using RlhfActors.Training.Weights;
 using TorchSharp.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RlhfActors.Training.Optim;
@@ -28,7 +29,9 @@ public sealed class AdamW : IDisposable
             zeros_like(p.Param).DetachFromDisposeScope(), zeros_like(p.Param).DetachFromDisposeScope(), p.Param.dim() >= 2)).ToArray();
     }
 
-    /// <summary>One update at learning rate <paramref name="lr"/> from the gradients currently held.</summary>
+    /// <summary>One update at learning rate <paramref name="lr"/> from the gradients currently held. The Scalars are
+    /// made here and disposed after the loop, so none is left for the finalizer to free during a native call (the
+    /// TorchSharp 0.107 race of docs/torchsharp-on-debian.md; an implicit one crashed a data-parallel run in addcmul_).</summary>
     public void Step(double lr)
     {
         using var scope = NewDisposeScope();
@@ -36,15 +39,18 @@ public sealed class AdamW : IDisposable
         StepCount++;
         double bias1 = 1 - Math.Pow(beta1, StepCount);
         double bias2 = 1 - Math.Pow(beta2, StepCount);
+        using Scalar decayFactor = (1 - lr * weightDecay).ToScalar(), b1 = beta1.ToScalar(), oneMinusB1 = (1 - beta1).ToScalar(),
+            b2 = beta2.ToScalar(), oneMinusB2 = (1 - beta2).ToScalar(), bias2Scalar = bias2.ToScalar(), epsScalar = eps.ToScalar(),
+            step = (-lr / bias1).ToScalar();
         foreach (var (_, p, m, v, decay) in slots)
         {
             var g = p.grad;
             if (g is null) continue;
-            if (decay && weightDecay > 0) p.mul_(1 - lr * weightDecay);
-            m.mul_(beta1).add_(g, alpha: 1 - beta1);                 // m ← β₁m + (1−β₁)g
-            v.mul_(beta2).addcmul_(g, g, value: 1 - beta2);          // v ← β₂v + (1−β₂)g²
-            var denom = (v / bias2).sqrt_().add_(eps);               // √v̂ + ε
-            p.addcdiv_(m, denom, value: -lr / bias1);                // θ ← θ − lr·m̂/(√v̂+ε)
+            if (decay && weightDecay > 0) p.mul_(decayFactor);
+            m.mul_(b1).add_(g, alpha: oneMinusB1);                   // m ← β₁m + (1−β₁)g
+            v.mul_(b2).addcmul_(g, g, value: oneMinusB2);            // v ← β₂v + (1−β₂)g²
+            var denom = v.div(bias2Scalar).sqrt_().add_(epsScalar);   // √v̂ + ε
+            p.addcdiv_(m, denom, value: step);                       // θ ← θ − lr·m̂/(√v̂+ε)
         }
     }
 

@@ -20,17 +20,25 @@ public static class GradientBuffer
     public static double[] SumOverGroup(IGradientReducer? group, IReadOnlyList<Parameter> parameters, params double[] scalars)
     {
         if (group is null || group.Shard.IsWhole) return scalars;
-        var buffer = Pack(parameters, scalars);
+        var buffer = Pack(parameters, scalars, reuse: true);
         group.SumInPlace(buffer);
         return Unpack(parameters, buffer, scalars.Length);
     }
 
-    public static float[] Pack(IReadOnlyList<Parameter> parameters, ReadOnlySpan<double> scalars)
+    // The device thread's last buffer: a group sums one every step, and a new multi-megabyte array each time would
+    // be a large-object allocation per step, i.e. frequent full GCs (and more chances for TorchSharp's Scalar race).
+    [ThreadStatic] static float[]? reusable;
+
+    /// <param name="reuse">Return this thread's buffer of the last call when it has the size (the caller is done with
+    /// it by then: the learners unpack it before their next step).</param>
+    public static float[] Pack(IReadOnlyList<Parameter> parameters, ReadOnlySpan<double> scalars, bool reuse = false)
     {
         long elements = Elements(parameters);
         if (elements + scalars.Length > Array.MaxLength)
             throw new NotSupportedException($"{elements} gradient elements do not fit one exchange buffer; a model this large needs bucketed packing");
-        var buffer = new float[elements + scalars.Length];
+        var buffer = reuse && reusable?.Length == elements + scalars.Length ? reusable : new float[elements + scalars.Length];
+        if (reuse) reusable = buffer;
+        Array.Clear(buffer);
         long offset = 0;
         using (NewDisposeScope())
         using (no_grad())
