@@ -171,6 +171,28 @@ public sealed class LearnerGroupTests(ClusterFixture fixture)
         Assert.Equal(straight.Weights, replaced.Weights);
     }
 
+    [Fact]
+    public async Task A_group_resumed_from_a_checkpoint_forms_again_and_continues_bit_for_bit()
+    {
+        var straight = await RunLosing("group-resume-straight", learners: 2, steps: 5);
+        const string name = "group-resume";
+        var config = Group(TinyExperiment.Create(name) with { Sft = TinyExperiment.Create(name).Sft with { Steps = 5, BatchSize = 15 } }, 2);
+        var learner = fixture.Client.GetGrain<ILearnerGrain>(name);
+        await learner.Initialize(config);
+        await learner.TrainSteps(2);
+        var directory = Path.Combine(config.OutputDir, "checkpoint-2");
+        await learner.SaveCheckpoint(new Abstractions.Learner.CheckpointRequest { Directory = directory });
+        await learner.Release();
+
+        // Every rank restores the same checkpoint (a folder each rank's silo can read), and the group goes on.
+        var info = await learner.ResumeFrom(config, directory);
+        Assert.Equal(2, info.StepsDone);
+        Assert.Equal([3, 4, 5], (await learner.TrainSteps(3)).Select(m => m.Step));
+        Assert.Equal(5, await fixture.Client.GetGrain<ILearnerGrain>(GrainKeys.LearnerRank(name, 1)).GetStepsDone());
+        Assert.Equal(straight.Weights, await PublishedWeights(learner, name));
+        await learner.Release();
+    }
+
     /// <summary>4 prompts × 4 completions of 1–3 digits (the tiny model's char vocabulary), rewards by length.</summary>
     static GrpoStepRequest GrpoRequest(long version, int seed)
     {

@@ -21,7 +21,7 @@ public static class RankPlacement
         // A rank blocks its device's worker thread while it waits for the others' gradients: two ranks on one
         // device would wait for each other forever.
         if (slots.Count < ranks)
-            throw new LearnerGroupException($"parallel.learners is {ranks}, but the cluster offers {slots.Count} device(s) ({(HasAccelerators(services) ? "accelerator devices advertised by its silos" : "one per active silo: none advertises an accelerator")}); each learner rank needs a device of its own");
+            throw new LearnerGroupException($"parallel.learners is {ranks}, but the cluster offers {slots.Count} device(s) ({(HasAccelerators(services) ? "accelerator devices advertised by its silos" : "one per active silo: none advertises an accelerator")}); each learner rank needs a device of its own (lower parallel.learners, or run on a cluster with more: README, \"Data-parallel learners\")");
         int first = slots.IndexOf(rankZero);
         return [.. Enumerable.Range(1, ranks - 1).Select(r => slots[(first + r + slots.Count) % slots.Count])];
     }
