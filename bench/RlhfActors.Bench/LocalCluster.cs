@@ -23,6 +23,19 @@ public static class LocalCluster
         try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
     }
 
+    /// <summary>The cluster's active silos, in a fixed order (by address).</summary>
+    public static async Task<SiloAddress[]> ActiveSilosAsync(IClusterClient client) =>
+        [.. (await client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Keys.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal)];
+
+    /// <summary>Makes <paramref name="call"/> with a placement hint, so the grain it activates lands on
+    /// <paramref name="silo"/>.</summary>
+    public static async Task<T> PinnedAsync<T>(SiloAddress silo, Func<Task<T>> call)
+    {
+        RequestContext.Set(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey, silo);
+        try { return await call(); }
+        finally { RequestContext.Remove(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey); }
+    }
+
     /// <summary>SIGKILL to the silo process that hosts a learner: found by its silo port (rlhf cluster's addresses)
     /// among the processes the script recorded. Returns the killed silo's address.</summary>
     public static async Task<string> KillLearnerSiloAsync(IClusterClient client, string dir)

@@ -1,10 +1,10 @@
 using RlhfActors.Bench;
 using static TorchSharp.torch;
 
-// dotnet run --project bench/RlhfActors.Bench -c Release -- <gemm|sampling|sft-step|pipeline|cluster|recovery|peft|peft-quality|delta|sync|all> [--threads N] [--quick]
+// dotnet run --project bench/RlhfActors.Bench -c Release -- <gemm|sampling|sft-step|pipeline|cluster|recovery|peft|peft-quality|delta|sync|allreduce|all> [--threads N] [--quick]
 // Results: one JSON object per line on stdout. Progress: stderr.
 
-const string Usage = "usage: bench <gemm|sampling|sft-step|pipeline|cluster|recovery|peft|peft-quality|delta|sync|all> [--threads N] [--quick]";
+const string Usage = "usage: bench <gemm|sampling|sft-step|pipeline|cluster|recovery|peft|peft-quality|delta|sync|allreduce|all> [--threads N] [--quick]";
 var benches = new Dictionary<string, Action<BenchOptions>>
 {
     ["gemm"] = GemmBench.Run,
@@ -17,6 +17,7 @@ var benches = new Dictionary<string, Action<BenchOptions>>
     ["peft-quality"] = PeftQualityBench.Run,
     ["delta"] = DeltaBench.Run,
     ["sync"] = SyncBench.Run,
+    ["allreduce"] = AllReduceBench.Run,
 };
 
 if (args.Length == 0 || (args[0] != "all" && !benches.ContainsKey(args[0])))

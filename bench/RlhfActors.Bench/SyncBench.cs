@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Grains;
@@ -50,28 +47,23 @@ public static class SyncBench
             {
                 // The registry lands on the silo without an accelerator; each sampler is pinned to one of the other two.
                 await registry.GetLatestVersionNumber();
-                var management = client.GetGrain<IManagementGrain>(0);
-                var registrySilo = await management.GetActivationAddress(registry);
-                var others = (await management.GetHosts(onlyActive: true)).Keys.Where(s => !s.Equals(registrySilo)).ToArray();
+                var registrySilo = await client.GetGrain<IManagementGrain>(0).GetActivationAddress(registry);
+                var others = (await LocalCluster.ActiveSilosAsync(client)).Where(s => !s.Equals(registrySilo)).ToArray();
                 for (var i = 0; i < samplers.Length; i++)
-                {
-                    RequestContext.Set(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey, others[i % others.Length]);
-                    try { await samplers[i].GetPlacement(); }
-                    finally { RequestContext.Clear(); }
-                }
+                    await LocalCluster.PinnedAsync(others[i % others.Length], samplers[i].GetPlacement);
                 var samples = new List<(double Publish, double Pull, double Socket)>();
                 for (var round = -1; round < rounds; round++)
                 {
                     JsonLine.Progress($"sync: round {(round < 0 ? "warm-up" : round + 1)}");
                     var version = policy with { Version = round + 1 };
-                    var publish = await SecondsAsync(() => PolicyPublisher.PublishAsync(registry, version, settings));
-                    var pull = await SecondsAsync(() => Task.WhenAll(samplers.Select(s => s.SyncPolicy(version.Version))));
-                    var socket = await SecondsAsync(() => LoopbackAsync(policy.Weights));
+                    var publish = await Timing.SecondsAsync(() => PolicyPublisher.PublishAsync(registry, version, settings));
+                    var pull = await Timing.SecondsAsync(() => Task.WhenAll(samplers.Select(s => s.SyncPolicy(version.Version))));
+                    var socket = await Timing.SecondsAsync(() => Loopback.TransferAsync([.. policy.Weights.Select(w => w.Data)]));
                     if (round >= 0) samples.Add((publish, pull, socket));
                 }
                 var placements = await Task.WhenAll(samplers.Select(s => s.GetPlacement()));
                 var hashing = Timing.Seconds(() => PayloadDigest.Sha256(policy.Weights));
-                var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+                var load = Timing.LoadAverage();
 
                 double Gbps(double seconds, long moved = 0) => (moved == 0 ? bytes : moved) / seconds / 1e9;
                 var publishRate = samples.Select(s => Gbps(s.Publish)).ToList();
@@ -113,33 +105,5 @@ public static class SyncBench
                 return new TensorPayload { Name = $"model.layers.{i}.weight", DType = "F32", Shape = [TensorBytes / 4], Data = data };
             })],
         };
-    }
-
-    /// <summary>The same bytes through one loopback TCP connection, received into arrays of the tensors' sizes.</summary>
-    static async Task LoopbackAsync(IReadOnlyList<TensorPayload> weights)
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var sender = new TcpClient();
-        await sender.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-        using var receiver = await listener.AcceptTcpClientAsync();
-        var send = Task.Run(async () =>
-        {
-            var stream = sender.GetStream();
-            foreach (var w in weights) await stream.WriteAsync(w.Data);
-        });
-        var receive = Task.Run(async () =>
-        {
-            var stream = receiver.GetStream();
-            foreach (var w in weights) await stream.ReadExactlyAsync(new byte[w.Data.Length]);
-        });
-        await Task.WhenAll(send, receive);
-    }
-
-    static async Task<double> SecondsAsync(Func<Task> action)
-    {
-        var clock = Stopwatch.StartNew();
-        await action();
-        return clock.Elapsed.TotalSeconds;
     }
 }

@@ -13,6 +13,16 @@ public static class Timing
         return clock.Elapsed.TotalSeconds;
     }
 
+    public static async Task<double> SecondsAsync(Func<Task> action)
+    {
+        var clock = Stopwatch.StartNew();
+        await action();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>The 1-minute load average ("?" off Linux): other processes' load moves every cross-process figure.</summary>
+    public static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+
     public static double Median(IReadOnlyList<double> values)
     {
         if (values.Count == 0) throw new ArgumentException("no values", nameof(values));
