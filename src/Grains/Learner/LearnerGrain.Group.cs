@@ -1,15 +1,10 @@
 using Microsoft.Extensions.Logging;
-using System.Collections.Immutable;
 using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Learner;
-using RlhfActors.Abstractions.Preference;
-using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Abstractions.Tensors;
 using RlhfActors.Grains.Learner.Group;
-using RlhfActors.Grains.Rollouts;
-using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
 using RlhfActors.Training.Parallel;
 

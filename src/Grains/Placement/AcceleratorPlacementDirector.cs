@@ -27,13 +27,7 @@ public sealed partial class AcceleratorPlacementDirector(ISiloMetadataCache meta
         if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hinted)
             return Task.FromResult(hinted);
 
-        // One entry per advertised device, in a fixed silo order so turns are stable while membership is.
-        var slots = new List<SiloAddress>();
-        foreach (var silo in compatible.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal))
-        {
-            var devices = HardwareMetadata.AcceleratorDevices(metadata.GetSiloMetadata(silo));
-            for (var i = 0; i < devices; i++) slots.Add(silo);
-        }
+        var slots = HardwareMetadata.AcceleratorSlots(compatible, metadata);
 
         SiloAddress chosen;
         if (slots.Count > 0)

@@ -25,4 +25,11 @@ public static class HardwareMetadata
         return m.TryGetValue(DeviceCount, out var text)
                && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : 0;
     }
+
+    /// <summary>One entry per advertised accelerator device of each of <paramref name="silos"/>, in a fixed silo order
+    /// (so turns over it are stable while membership is): the device slots heavy grains and learner ranks take. Empty
+    /// when none advertises one.</summary>
+    public static List<SiloAddress> AcceleratorSlots(IEnumerable<SiloAddress> silos, ISiloMetadataCache metadata) =>
+        [.. silos.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal)
+            .SelectMany(s => Enumerable.Repeat(s, AcceleratorDevices(metadata.GetSiloMetadata(s))))];
 }

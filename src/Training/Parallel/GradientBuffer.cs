@@ -38,7 +38,6 @@ public static class GradientBuffer
             throw new NotSupportedException($"{elements} gradient elements do not fit one exchange buffer; a model this large needs bucketed packing");
         var buffer = reuse && reusable?.Length == elements + scalars.Length ? reusable : new float[elements + scalars.Length];
         if (reuse) reusable = buffer;
-        Array.Clear(buffer);
         long offset = 0;
         using (NewDisposeScope())
         using (no_grad())
@@ -51,6 +50,7 @@ public static class GradientBuffer
                     var host = g.detach().to(ScalarType.Float32).cpu().contiguous();
                     MemoryMarshal.Cast<byte, float>(host.bytes).CopyTo(buffer.AsSpan((int)offset, n));
                 }
+                else buffer.AsSpan((int)offset, n).Clear();   // a reused buffer holds the last step's values here
                 offset += n;
             }
         }

@@ -35,25 +35,19 @@ public static class RankPlacement
         return [.. free.Take(Math.Max(0, count))];
     }
 
-    static bool HasAccelerators(IServiceProvider services)
-    {
-        var metadata = services.GetRequiredService<ISiloMetadataCache>();
-        return services.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values
-            .Any(m => m.Status == SiloStatus.Active && HardwareMetadata.AcceleratorDevices(metadata.GetSiloMetadata(m.SiloAddress)) > 0);
-    }
+    static bool HasAccelerators(IServiceProvider services) =>
+        HardwareMetadata.AcceleratorSlots(ActiveSilos(services), services.GetRequiredService<ISiloMetadataCache>()).Count > 0;
 
-    /// <summary>One entry per advertised device of each active silo, in silo order; the active silos themselves when
-    /// none advertises one.</summary>
+    /// <summary>The device slots (<see cref="HardwareMetadata.AcceleratorSlots"/>) of the active silos; the active
+    /// silos themselves, in the same order, when none advertises a device.</summary>
     static List<SiloAddress> Slots(IServiceProvider services)
     {
-        var membership = services.GetRequiredService<IClusterMembershipService>();
-        var metadata = services.GetRequiredService<ISiloMetadataCache>();
-        var active = membership.CurrentSnapshot.Members.Values
-            .Where(m => m.Status == SiloStatus.Active)
-            .Select(m => m.SiloAddress)
-            .OrderBy(s => s.ToParsableString(), StringComparer.Ordinal)
-            .ToList();
-        var slots = active.SelectMany(s => Enumerable.Repeat(s, HardwareMetadata.AcceleratorDevices(metadata.GetSiloMetadata(s)))).ToList();
+        var active = ActiveSilos(services).OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToList();
+        var slots = HardwareMetadata.AcceleratorSlots(active, services.GetRequiredService<ISiloMetadataCache>());
         return slots.Count > 0 ? slots : active;
     }
+
+    static IEnumerable<SiloAddress> ActiveSilos(IServiceProvider services) =>
+        services.GetRequiredService<IClusterMembershipService>().CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress);
 }
