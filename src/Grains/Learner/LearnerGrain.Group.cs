@@ -66,6 +66,15 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         await DisbandAsync();
         if (!config.Parallel.Enabled) return;
         int ranks = config.Parallel.Learners;
+        if (checkpointDirectory is not null && RankPlacement.Devices(ServiceProvider, GrainContext.Address.SiloAddress!) is var devices && devices < ranks)
+        {
+            // A resume after losing silos: the fewer ranks re-shard the same global batches (each rank still divides
+            // by the whole batch's normalisers), which changes nothing but the summation order. Refusing would leave
+            // a recoverable run stopped; a first start with too few devices is still refused (a config mistake).
+            LogGroupNarrowed(ExperimentId, ranks, devices);
+            ranks = devices;
+            if (ranks == 1) return;
+        }
         var group = NewGroup(Enumerable.Range(0, ranks).Select(r => GrainKeys.LearnerRank(ExperimentId, r)));
         _nextMember = ranks;
         _exchange = new GradientExchange(RankGrain, group, 0);
@@ -156,6 +165,9 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: learner group of {Ranks} formed on silos {Silos}; the ranks hold the same weights")]
     private partial void LogGroupFormed(string experimentId, int ranks, string silos);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: parallel.learners is {Learners}, but the cluster now offers {Devices} device(s); the resumed run goes on with {Devices} rank(s) over the same global batches")]
+    private partial void LogGroupNarrowed(string experimentId, int learners, int devices);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Experiment {ExperimentId}: the learner ranks agree at step {Step} (weights {Digest}…)")]
     private partial void LogGroupAgrees(string experimentId, int step, string digest);

@@ -109,6 +109,15 @@ public static class RlhfSiloBuilderExtensions
             silo.AddMemoryGrainStorage(GrainStorage.Experiments, (OptionsBuilder<MemoryGrainStorageOptions> storage) =>
                 storage.Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer)));
         }
+        // The view-synchronous grain directory: when a silo dies, the default directory (LocalGrainDirectory)
+        // deactivates every activation on the survivors whose registration that silo's partition held, which is about
+        // 1/N of all grains, a run's controller or a learner group's rank 0 among them, losing the in-memory model a
+        // survivor still had. This directory recovers the dead range by asking the live silos what they host, so a
+        // lost silo takes only its own activations with it. Experimental in Orleans (ORLEANSEXP003); the chaos tests
+        // (tests/RlhfActors.Tests/Cluster) are what hold it to that.
+#pragma warning disable ORLEANSEXP003
+        silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
         silo.Services.AddRlhfGrainServices();
         silo.AddAcceleratorPlacement(hardware
             ?? silo.Configuration.GetSection(SiloHardwareOptions.Section).Get<SiloHardwareOptions>()

@@ -4,6 +4,7 @@ using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Silo.Hosting;
+using RlhfActors.Tests.Cli;
 using RlhfActors.Tests.Grains;
 
 namespace RlhfActors.Tests.Parallel;
@@ -38,8 +39,13 @@ public sealed class LearnerGroupShrinkTests : IAsyncLifetime
         Parallel = new ParallelSection { Learners = 2, DigestEvery = 1 },
     };
 
-    async Task<(float[] Start, float[] End, int Steps)> Run(string name, bool stopRankOnesSilo)
+    /// <summary>How rank 1's silo goes away after step 2: not at all; mid-run; or with a checkpoint of step 2 then
+    /// resumed (as the controller's recovery does when rank 0 is lost too).</summary>
+    enum Loss { None, MidRun, ThenResume }
+
+    async Task<(float[] Start, float[] End, int Steps)> Run(string name, Loss loss)
     {
+        bool stopRankOnesSilo = loss != Loss.None;
         var first = _cluster.Silos[0];
         var learner = _cluster.Client.GetGrain<ILearnerGrain>(name);
         // Rank 0 on the first silo, so rank 1 takes the second (one rank per silo: no accelerators advertised).
@@ -48,11 +54,20 @@ public sealed class LearnerGroupShrinkTests : IAsyncLifetime
         finally { RequestContext.Remove(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey); }
         var start = await Weights(learner, name);
         var done = (await learner.TrainSteps(2))[^1].Step;
+        using var folder = new TempFolder();
+        var checkpoint = Path.Combine(folder.Path, "checkpoint-2");
+        if (loss == Loss.ThenResume) await learner.SaveCheckpoint(new Abstractions.Learner.CheckpointRequest { Directory = checkpoint });
         if (stopRankOnesSilo)
         {
             var rankOne = await _cluster.Client.GetGrain<ILearnerGrain>(GrainKeys.LearnerRank(name, 1)).GetPlacement();
             Assert.NotEqual(first.SiloAddress, rankOne.Silo);
             await _cluster.StopSiloAsync(_cluster.Silos.Single(s => s.SiloAddress == rankOne.Silo));
+        }
+        if (loss == Loss.ThenResume)
+        {
+            // parallel.learners stays 2; the cluster now has one silo, so the resumed group has one rank.
+            await learner.ResumeFrom(Config(name), checkpoint);
+            Assert.Equal(done, await learner.GetStepsDone());
         }
         var metrics = await learner.TrainSteps(5 - done);
         Assert.Equal([3, 4, 5], metrics.Select(m => m.Step));
@@ -71,11 +86,21 @@ public sealed class LearnerGroupShrinkTests : IAsyncLifetime
     [Fact]
     public async Task Without_a_free_device_the_survivor_re_shards_the_same_batches_and_finishes_the_run()
     {
-        var straight = await Run("shrink-straight", stopRankOnesSilo: false);
-        var shrunk = await Run("shrink-lost", stopRankOnesSilo: true);
+        var straight = await Run("shrink-straight", Loss.None);
+        var shrunk = await Run("shrink-lost", Loss.MidRun);
         Assert.Equal(5, shrunk.Steps);
         double moved = Distance(straight.End, straight.Start), apart = Distance(straight.End, shrunk.End);
         Assert.True(apart <= 1e-3 * moved, $"the shrunk group is {apart:E2} from the uninterrupted one, which moved the weights {moved:E2}");
         Assert.Equal(straight.Start, shrunk.Start);
+    }
+
+    [Fact]
+    public async Task A_resume_on_a_cluster_with_fewer_devices_goes_on_with_fewer_ranks_over_the_same_batches()
+    {
+        var straight = await Run("narrow-straight", Loss.None);
+        var resumed = await Run("narrow-resumed", Loss.ThenResume);
+        Assert.Equal(5, resumed.Steps);
+        double moved = Distance(straight.End, straight.Start), apart = Distance(straight.End, resumed.End);
+        Assert.True(apart <= 1e-3 * moved, $"the resumed one-rank group is {apart:E2} from the uninterrupted pair, which moved the weights {moved:E2}");
     }
 }

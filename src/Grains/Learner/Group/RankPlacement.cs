@@ -13,6 +13,9 @@ namespace RlhfActors.Grains.Learner.Group;
 /// </summary>
 public static class RankPlacement
 {
+    /// <summary>How many ranks the cluster has devices for now (at least rank 0's own).</summary>
+    public static int Devices(IServiceProvider services, SiloAddress rankZero) => Math.Max(1, Slots(services).Count);
+
     /// <summary>The silo of each of ranks 1 … <paramref name="ranks"/> − 1.</summary>
     public static SiloAddress[] ForRanks(IServiceProvider services, SiloAddress rankZero, int ranks)
     {
