@@ -28,7 +28,7 @@ public static class AllReduceBench
 
     /// <summary>One timed transfer or all-reduce: wall seconds, CPU seconds and minor page faults of every process
     /// involved, and the most bytes one rank sent.</summary>
-    sealed record Sample(double Seconds, double CpuSeconds, long Sent, long PageFaults = 0);
+    sealed record Sample(double Seconds, double CpuSeconds, long Sent, long PageFaults = 0, int Collections = 0);
 
     public static void Run(BenchOptions options) => RunAsync(options).GetAwaiter().GetResult();
 
@@ -122,7 +122,7 @@ public static class AllReduceBench
             await Task.WhenAll(calls); // throws the first failure
         }
         return new Sample(calls.Max(c => c.Result.Seconds[0]), calls.Sum(c => c.Result.CpuSeconds[0]), calls.Max(c => c.Result.SentBytes),
-            calls.Sum(c => c.Result.PageFaults[0]));
+            calls.Sum(c => c.Result.PageFaults[0]), calls.Sum(c => c.Result.Collections[0]));
     }
 
     static void Report(Dictionary<(Group Group, int Size), List<Sample>> sums, Dictionary<int, List<Sample>> loopback, int rounds)
@@ -152,6 +152,7 @@ public static class AllReduceBench
                 ("sent_bytes_per_rank", samples.Max(s => s.Sent)), ("sent_bytes_2_n_minus_1_over_n", (long)(share * size)),
                 ("all_ranks_gbps_median", allRanks),
                 ("cpu_s_per_gb", cpu), ("fresh_page_bytes_per_buffer_byte", Timing.Median([.. samples.Select(s => s.PageFaults * 4096.0 / size)])),
+                ("collections_per_sum_median", Timing.Median([.. samples.Select(s => (double)s.Collections)])),
                 ("vs_loopback", median / loopbackRate[size]), ("cpu_vs_loopback", cpu / loopbackCpu[size]),
                 ("all_ranks_vs_loopback", allRanks / loopbackRate[size]),
                 ("silos", string.Join(" ", group.Silos)));

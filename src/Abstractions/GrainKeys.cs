@@ -9,6 +9,7 @@ public static class GrainKeys
 {
     const string SamplerSeparator = "/sampler-";
     const string LearnerRankSeparator = "/learner-";
+    const string CriticRankSeparator = "/critic-";
 
     /// <summary>The one experiment directory of a cluster (<c>IExperimentDirectoryGrain</c>).</summary>
     public const string ExperimentDirectory = "experiments";
@@ -29,6 +30,20 @@ public static class GrainKeys
         return at > 0 && int.TryParse(learnerKey.AsSpan(at + LearnerRankSeparator.Length), out var rank) && rank > 0
             ? (learnerKey[..at], rank)
             : (learnerKey, 0);
+    }
+
+    /// <summary>Rank <paramref name="rank"/> of an experiment's PPO critic group: rank 0 is the experiment's critic itself
+    /// (keyed by the experiment id), the others "&lt;experiment id&gt;/critic-&lt;rank&gt;".</summary>
+    public static string CriticRank(string experimentId, int rank) =>
+        rank == 0 ? experimentId : $"{experimentId}{CriticRankSeparator}{rank}";
+
+    /// <summary>The experiment id and rank of a critic key (an experiment id alone is rank 0).</summary>
+    public static (string ExperimentId, int Rank) OfCritic(string criticKey)
+    {
+        var at = criticKey.LastIndexOf(CriticRankSeparator, StringComparison.Ordinal);
+        return at > 0 && int.TryParse(criticKey.AsSpan(at + CriticRankSeparator.Length), out var rank) && rank > 0
+            ? (criticKey[..at], rank)
+            : (criticKey, 0);
     }
 
     /// <summary>The experiment id of a sampler key.</summary>

@@ -36,8 +36,14 @@ public sealed record ParallelSection
         rules.Check(Learners is >= 1 and <= MaxLearners, "parallel.learners", $"must be in [1, {MaxLearners}]", Learners);
         if (Enabled)
         {
-            // PPO's critic and the reward model train on grains of their own, not yet as groups.
-            rules.Check(!config.IsPpo, "parallel.learners", "must be 1 for algorithm ppo (its critic does not train as a group yet)", Learners);
+            if (config.IsPpo)
+            {
+                // The policy and the critic each train as a group of this many ranks; every rank trains at least one
+                // row of every minibatch (the smallest of ppo.num_mini_batches near-equal parts of the batch).
+                int rows = config.Ppo.PromptsPerStep * config.Ppo.NumGenerations, smallest = rows / Math.Max(1, config.Ppo.NumMiniBatches);
+                rules.Check(smallest >= Learners, "parallel.learners",
+                    $"must be at most the rows of the smallest ppo minibatch (ppo.prompts_per_step × ppo.num_generations ÷ ppo.num_mini_batches = {smallest}): every learner trains at least one completion of each minibatch", Learners);
+            }
             if (!config.HasWarmUp || config.Sft.Steps > 0)
                 rules.Check(config.Sft.BatchSize >= Learners, "parallel.learners", $"must be at most sft.batch_size ({config.Sft.BatchSize}): every learner trains at least one example of each batch", Learners);
             if (config.IsGrpo)

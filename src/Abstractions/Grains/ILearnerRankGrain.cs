@@ -39,7 +39,7 @@ public interface ILearnerRankGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("TrainRankSteps")]
     Task TrainRankSteps(int steps);
 
-    /// <summary>Starts the GRPO or DPO stage ("grpo", "dpo") on the current weights, at rank 0's policy version.</summary>
+    /// <summary>Starts the GRPO, DPO or PPO stage ("grpo", "dpo", "ppo") on the current weights, at rank 0's policy version.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("StartRankStage")]
     Task StartRankStage(string stage, long policyVersion);
 
@@ -47,6 +47,11 @@ public interface ILearnerRankGrain : IGrainWithStringKey
     /// (a republication moves it), so every rank judges the batch's staleness alike.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GrpoRankStep")]
     Task GrpoRankStep(GrpoStepRequest request, long policyVersion);
+
+    /// <summary>This rank's share of one PPO policy update (every minibatch of it); <paramref name="policyVersion"/>
+    /// as for <see cref="GrpoRankStep"/>.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("PpoRankStep")]
+    Task PpoRankStep(PpoStepRequest request, long policyVersion);
 
     /// <summary>This rank's share of one DPO-family update.</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("DpoRankStep")]

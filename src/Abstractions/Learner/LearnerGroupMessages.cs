@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.Serialization.Buffers;
 
 namespace RlhfActors.Abstractions.Learner;
 
@@ -17,6 +18,11 @@ public sealed record LearnerGroup
 /// One segment of a gradient all-reduce between learner ranks: fp32 elements, little-endian bytes. Phase 0
 /// (reduce-scatter): a rank's own gradient for the segment's owner to sum. Phase 1 (all-gather): the owner's sum, for
 /// every other rank to copy. Immutable: a rank on the same silo gets the very bytes, never a copy.
+/// <para>The bytes are a <see cref="PooledBuffer"/>, whose codec writes from and reads into pooled blocks, so the
+/// megabytes a step exchanges allocate nothing that the GC must collect (a collection is when TorchSharp 0.107's
+/// Scalar finalizer race can strike: docs/torchsharp-on-debian.md). Ownership moves with the message: its codec
+/// returns the sender's blocks once written, and the receiver must <see cref="PooledBuffer.Dispose"/> the data
+/// once read. One segment is therefore sent once; a sender building several builds each.</para>
 /// </summary>
 [GenerateSerializer, Immutable, Alias("rlhf.GradientSegment")]
 public sealed record GradientSegment
@@ -28,8 +34,7 @@ public sealed record GradientSegment
     [Id(3)] public int Bucket { get; init; }
     /// <summary>The sending rank.</summary>
     [Id(4)] public int From { get; init; }
-    /// <summary><see cref="ReadOnlyMemory{T}"/> of bytes has a dedicated Orleans codec (one block copy).</summary>
-    [Id(5)] public ReadOnlyMemory<byte> Data { get; init; }
+    [Id(5)] public PooledBuffer Data { get; init; }
 }
 
 /// <summary>A learner's whole state as checkpoint files (relative path → bytes): what a replacement rank copies from

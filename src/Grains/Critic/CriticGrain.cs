@@ -24,12 +24,14 @@ namespace RlhfActors.Grains.Critic;
 /// a separate, frozen role here). A heavy grain: placed on an accelerator silo, its work on the silo's device worker.
 /// </summary>
 [CollectionAgeLimit(Hours = 2), AcceleratorPlacement]
-public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<CriticGrain> logger) : Grain, ICriticGrain
+public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<CriticGrain> logger) : Grain, ICriticGrain, ICriticRankGrain
 {
     readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     CriticLearner? _critic;
     string? _initKey;
     int _seed;
+    // The experiment's config, as the critic was built with it (its parallel section among the rest).
+    ExperimentConfig? _initConfig;
 
     public Task<GrainPlacement> GetPlacement() =>
         Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
@@ -37,9 +39,17 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
     public async Task Initialize(CriticInit init)
     {
         ArgumentNullException.ThrowIfNull(init);
-        var experimentId = this.GetPrimaryKeyString();
+        if (_critic is not null && InitKey(init) == _initKey) return;
+        await InitializeReplicaAsync(init);
+        await FormGroupAsync(init, checkpointDirectory: null);
+    }
+
+    /// <summary>This rank's value model from the policy version of <paramref name="init"/> (rank 0 then forms the
+    /// group, every rank building the same one).</summary>
+    async Task InitializeReplicaAsync(CriticInit init)
+    {
+        var experimentId = ExperimentId;
         var key = InitKey(init);
-        if (_critic is not null && key == _initKey) return;
         var config = init.Model.Config;
         var version = await PolicyPuller.For(GrainFactory, experimentId, config.WeightSync, logger).PullAsync(init.Version)
                       ?? throw new InvalidOperationException($"experiment '{experimentId}': policy version {init.Version} for the critic is no longer held by the policy registry");
@@ -56,8 +66,8 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
                 new TorchSharp.torch.Device(_device.Device));
             return new CriticLearner(model, options, tokenizer.PadId);
         });
-        (_initKey, _seed) = (key, config.Seed);
-        LogInitialized(experimentId, init.Version, GrainContext.Address.SiloAddress!, _device.Device);
+        (_initKey, _seed, _initConfig) = (key, config.Seed, config);
+        LogInitialized(this.GetPrimaryKeyString(), init.Version, GrainContext.Address.SiloAddress!, _device.Device);
     }
 
     static string InitKey(CriticInit init) => $"{Digests.ConfigToJson(init.Model.Config)}\n{init.Model.ModelConfigJson}\n{init.Version}";
@@ -78,7 +88,13 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
         ArgumentNullException.ThrowIfNull(request);
         var critic = RequireCritic();
         var batch = request.Rollouts.ToBatch();
-        var m = await _device.RunAsync(() => critic.Step(batch, [.. request.Returns], [.. request.OldValues], request.LearningRate));
+        int stepsBefore = critic.StepsDone;
+        var m = await InGroupAsync(() =>
+        {
+            var reducer = _exchange;
+            return _device.RunAsync(() => critic.Step(batch, [.. request.Returns], [.. request.OldValues], request.LearningRate, reducer));
+        }, peer => peer.TrainRank(request), $"critic step {stepsBefore + 1}");
+        await CheckAgreementAsync(stepsBefore, critic.StepsDone);
         return new CriticStepResult { ValueLoss = m.ValueLoss, ClipFraction = m.ClipFraction, ExplainedVariance = m.ExplainedVariance, Seconds = m.Seconds };
     }
 
@@ -94,6 +110,12 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
     {
         ArgumentNullException.ThrowIfNull(init);
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        await RestoreReplicaAsync(init, directory);
+        await FormGroupAsync(init, directory);
+    }
+
+    async Task RestoreReplicaAsync(CriticInit init, string directory)
+    {
         await DisposeCriticAsync();
         var config = init.Model.Config;
         var options = PpoSpecs.Options(config);
@@ -116,7 +138,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
                 throw;
             }
         });
-        (_initKey, _seed) = (InitKey(init), config.Seed);
+        (_initKey, _seed, _initConfig) = (InitKey(init), config.Seed, config);
         LogRestored(this.GetPrimaryKeyString(), _critic.StepsDone, directory);
     }
 
@@ -125,6 +147,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
 
     public async Task Release()
     {
+        await DisbandAsync();
         await DisposeCriticAsync();
         DeactivateOnIdle();
     }

@@ -56,20 +56,13 @@ public sealed partial class LearnerGrain
         var ownPart = own();
         var parts = new List<(int Rank, Task Task)> { (0, ownPart) };
         parts.AddRange(Peers.Select(p => (p.Rank, peerCall(p.Grain))));
-        var pending = parts.Select(p => p.Task).ToList();
-        (int Rank, Exception Error)? first = null;
-        while (pending.Count > 0)
+        var first = await GroupCall.FirstFailureAsync(parts, what, reason =>
         {
-            var done = await Task.WhenAny(pending);
-            pending.Remove(done);
-            if (!done.IsFaulted || first is not null) continue;
-            first = (parts.First(p => p.Task == done).Rank, done.Exception!.GetBaseException());
-            var reason = $"rank {first.Value.Rank} failed during {what}: {first.Value.Error.Message}";
             // Abort rank 0's own exchange first: from then on its committed count no longer moves, so the round the
             // others are told is final.
             exchange.Abort(reason);
             foreach (var (_, peer) in Peers) _ = peer.AbortExchange(reason, exchange.Committed).ContinueWith(t => t.Exception, TaskScheduler.Current);
-        }
+        });
         return (ownPart, first);
     }
 
@@ -109,7 +102,7 @@ public sealed partial class LearnerGrain
         {
             var peer = GrainFactory.GetGrain<ILearnerRankGrain>(key);
             int replacement = Array.IndexOf(replacements, key);
-            return replacement < 0 ? peer.Regroup(group) : Placed(free[replacement], () => peer.JoinGroupFromState(config, group, state!));
+            return replacement < 0 ? peer.Regroup(group) : GroupCall.Placed(free[replacement], () => peer.JoinGroupFromState(config, group, state!));
         }).ToArray();
         await AwaitJoinsAsync(joins, $"could not form again after {cause}");
         LogGroupReformed(ExperimentId, old.Ranks.Length, lost.Count, replacements.Length, group.Ranks.Length, state?.Bytes ?? 0, cause);

@@ -80,19 +80,10 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         _exchange = new GradientExchange(RankGrain, group, 0);
         _broken = null;
         var silos = RankPlacement.ForRanks(ServiceProvider, GrainContext.Address.SiloAddress!, ranks);
-        var joins = Peers.Select(p => Placed(silos[p.Rank - 1], () => checkpointDirectory is null
+        var joins = Peers.Select(p => GroupCall.Placed(silos[p.Rank - 1], () => checkpointDirectory is null
             ? p.Grain.JoinGroup(config, group) : p.Grain.JoinGroupFromCheckpoint(config, group, checkpointDirectory))).ToArray();
         await AwaitJoinsAsync(joins, "could not form");
         LogGroupFormed(ExperimentId, ranks, string.Join(", ", silos.Prepend(GrainContext.Address.SiloAddress!)));
-    }
-
-    /// <summary>Calls <paramref name="call"/> with a placement hint, so a rank's first activation lands on
-    /// <paramref name="silo"/> (one rank per device).</summary>
-    static Task<T> Placed<T>(SiloAddress silo, Func<Task<T>> call)
-    {
-        RequestContext.Set(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey, silo);
-        try { return call(); }
-        finally { RequestContext.Remove(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey); }
     }
 
     /// <summary>Waits for the ranks' joins and checks that every rank holds rank 0's weights.</summary>

@@ -19,10 +19,17 @@ public sealed partial class LearnerGrain
         if (!config.IsPpo) throw new InvalidOperationException($"experiment '{config.Name}' is not a PPO run (algorithm: {config.Algorithm})");
         if (_ppo is not null) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has already started PPO");
         var start = await PublishPolicy();
-        var options = PpoSpecs.Options(config);
-        _ppo = await _device.RunAsync(() => new PpoPolicyLearner(learner.Model, options, learner.Tokenizer.PadId, initialVersion: start.Version));
+        await CreatePpoAsync(start.Version);
+        await InGroupAsync(() => Task.FromResult(0), peer => peer.StartRankStage("ppo", start.Version), "the start of ppo", resumable: _ => true);
         LogStageStarted(this.GetPrimaryKeyString(), "PPO", start.Version, start.Step);
         return start;
+    }
+
+    /// <summary>The PPO policy learner on the current weights, at policy version <paramref name="version"/>.</summary>
+    async Task CreatePpoAsync(long version)
+    {
+        var (learner, options) = (RequireLearner(), PpoSpecs.Options(_config!));
+        _ppo = await _device.RunAsync(() => new PpoPolicyLearner(learner.Model, options, learner.Tokenizer.PadId, initialVersion: version));
     }
 
     /// <summary>Continues the PPO stage of <paramref name="checkpoint"/>, whose policy the model already holds:
@@ -46,11 +53,19 @@ public sealed partial class LearnerGrain
         var ppo = _ppo ?? throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has not started PPO: call StartPpo first");
         var batch = request.Rollouts.ToBatch();
         float[][]? reference = request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs];
-        var (result, weights, step) = await _device.RunAsync(() =>
+        var (versionBefore, stepBefore) = (ppo.PolicyVersion, GlobalStep(learner));
+        // As GRPO's: the reducer is read per attempt, and an attempt is repeated only if none of its minibatch rounds
+        // was committed.
+        var (result, weights, step) = await InGroupAsync(() =>
         {
-            var r = ppo.Step(batch, request.Scores, [.. request.OldValues], reference, request.LearningRate);
-            return (r, SyncPayload(learner), GlobalStep(learner));
-        });
+            var reducer = Reducer;
+            return _device.RunAsync(() =>
+            {
+                var r = ppo.Step(batch, request.Scores, [.. request.OldValues], reference, request.LearningRate, reducer);
+                return (r, SyncPayload(learner), GlobalStep(learner));
+            });
+        }, peer => peer.PpoRankStep(request, versionBefore), $"ppo step {stepBefore + 1}", resumable: committed => committed == 0);
+        await CheckAgreementAsync(stepBefore, step);
         var m = result.Metrics;
         var published = await PublishAsync(weights, step, m.PolicyVersion);
         return new Abstractions.Preference.PpoStepResult

@@ -84,8 +84,11 @@ public sealed partial class LearnerGrain
             case "dpo":
                 await CreateDpoAsync();
                 break;
+            case "ppo":
+                await CreatePpoAsync(policyVersion);
+                break;
             default:
-                throw new ArgumentException($"a learner group trains sft, grpo and dpo stages, not '{stage}'", nameof(stage));
+                throw new ArgumentException($"a learner group trains sft, grpo, dpo and ppo stages, not '{stage}'", nameof(stage));
         }
     }
 
@@ -98,6 +101,16 @@ public sealed partial class LearnerGrain
         float[][]? reference = request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs];
         var reducer = Reducer;
         await _device.RunAsync(() => grpo.Step(batch, request.Rewards, request.LearningRate, reference, reducer));
+    }
+
+    public async Task PpoRankStep(PpoStepRequest request, long policyVersion)
+    {
+        var ppo = _ppo ?? throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has not started PPO");
+        if (policyVersion != ppo.PolicyVersion) await _device.RunAsync(() => ppo.Republished(policyVersion));
+        var batch = request.Rollouts.ToBatch();
+        float[][]? reference = request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs];
+        var reducer = Reducer;
+        await _device.RunAsync(() => ppo.Step(batch, request.Scores, [.. request.OldValues], reference, request.LearningRate, reducer));
     }
 
     public async Task DpoRankStep(DpoStepRequest request)
@@ -114,7 +127,11 @@ public sealed partial class LearnerGrain
     public Task Deliver(GradientSegment segment)
     {
         if (_exchange is { } exchange) exchange.Deliver(segment);
-        else LogSegmentDropped(this.GetPrimaryKeyString(), segment.From, segment.Round);
+        else
+        {
+            segment.Data.Dispose();
+            LogSegmentDropped(this.GetPrimaryKeyString(), segment.From, segment.Round);
+        }
         return Task.CompletedTask;
     }
 

@@ -5,6 +5,10 @@ namespace RlhfActors.Silo.Hosting;
 /// <summary>
 /// Writes log lines to a <see cref="TextWriter"/> (the CLI's stderr). The embedded silo logs here instead of the
 /// console logger so that stdout stays clean for <c>--json</c> and tests can capture what a run logged.
+/// <para>An exception is written as one line, its type and message and those of its inner exceptions, unless the
+/// level is Debug or lower: the CLI's stderr is a user's, and a runtime warning while a silo stops (the grain
+/// directory's calls racing the shutdown, seen once in CI) must not read as a crash. A writer at Debug or lower
+/// gets the whole exception with its stack trace.</para>
 /// </summary>
 public sealed class TextWriterLoggerProvider(TextWriter writer, LogLevel minLevel) : ILoggerProvider
 {
@@ -26,9 +30,17 @@ public sealed class TextWriterLoggerProvider(TextWriter writer, LogLevel minLeve
         lock (_gate)
         {
             writer.WriteLine($"{tag}: {category}: {message}");
-            if (exception is not null) writer.WriteLine(exception.ToString());
+            if (exception is not null) writer.WriteLine(minLevel <= LogLevel.Debug ? exception.ToString() : OneLine(exception));
             writer.Flush();
         }
+    }
+
+    static string OneLine(Exception exception)
+    {
+        var parts = new List<string>();
+        for (var e = exception; e is not null && parts.Count < 4; e = e.InnerException)
+            parts.Add($"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+        return "  " + string.Join(" ← ", parts);
     }
 
     sealed class WriterLogger(TextWriterLoggerProvider provider, string category) : ILogger

@@ -19,13 +19,18 @@ public sealed record BradleyTerryResult(Tensor Loss, double Accuracy, double Mea
 /// <c>center_rewards_coefficient</c> (Eisenstein et al. 2023): the BT likelihood only sees differences, so without it
 /// the scores drift by an arbitrary offset, which a PPO reward or a judge threshold would then inherit.
 /// −log σ(x) is computed as −logsigmoid(x), which is log(1 + e^{−x}) without overflow for large |x|.
+/// A rank of a data-parallel group scores some of the batch's pairs: both means divide by the whole batch's pair
+/// count (<c>globalPairs</c>), so the ranks' losses, and their gradients, sum to the batch's.
 /// </summary>
 public static class BradleyTerryLoss
 {
     /// <param name="chosenScores">[B] scores r_c of the preferred completions.</param>
     /// <param name="rejectedScores">[B] scores r_r of the other completions, row for row.</param>
     /// <param name="margin">[B] required gaps m, or null for none.</param>
-    public static BradleyTerryResult Compute(Tensor chosenScores, Tensor rejectedScores, Tensor? margin = null, double centerRewardsCoefficient = 0)
+    /// <param name="globalPairs">The whole batch's pairs when these are a rank's share of it; null: these are the batch.
+    /// The metrics stay means over these pairs.</param>
+    public static BradleyTerryResult Compute(Tensor chosenScores, Tensor rejectedScores, Tensor? margin = null, double centerRewardsCoefficient = 0,
+        int? globalPairs = null)
     {
         if (chosenScores.dim() != 1 || !chosenScores.shape.SequenceEqual(rejectedScores.shape))
             throw new ArgumentException($"chosen [{string.Join(", ", chosenScores.shape)}] and rejected [{string.Join(", ", rejectedScores.shape)}] scores must both be [B]");
@@ -35,8 +40,9 @@ public static class BradleyTerryLoss
 
         using var scope = NewDisposeScope();
         var gap = chosenScores - rejectedScores;
-        var loss = -F.logsigmoid(margin is null ? gap : gap - margin).mean();
-        if (centerRewardsCoefficient > 0) loss = loss + centerRewardsCoefficient * (chosenScores + rejectedScores).square().mean();
+        Tensor Mean(Tensor perPair) => globalPairs is { } pairs ? perPair.sum() / pairs : perPair.mean();
+        var loss = -Mean(F.logsigmoid(margin is null ? gap : gap - margin));
+        if (centerRewardsCoefficient > 0) loss = loss + centerRewardsCoefficient * Mean((chosenScores + rejectedScores).square());
 
         using var _ = no_grad();
         double accuracy = (gap > 0).to(ScalarType.Float64).mean().ToDouble();

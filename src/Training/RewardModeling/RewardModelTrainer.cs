@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using RlhfActors.Training.Data;
 using RlhfActors.Training.Optim;
+using RlhfActors.Training.Parallel;
 using RlhfActors.Training.Scoring;
 using RlhfActors.Training.Sft;
 using RlhfActors.Training.Tokenization;
@@ -68,13 +69,34 @@ public sealed class RewardModelTrainer : IDisposable
     public ITokenizer Tokenizer => tokenizer;
     public int StepsDone { get; private set; }
 
-    public RewardModelStepMetrics Step()
+    /// <param name="group">A data-parallel group this trainer is one rank of (null: alone). Every rank draws the same
+    /// batch (the same seed), scores its pairs with the whole batch's pair count as the normaliser, and the group sums
+    /// the gradients before the clip. An update the group could not finish is tried again on the same batch.</param>
+    public RewardModelStepMetrics Step(IGradientReducer? group = null)
+    {
+        var (epoch, cursor) = (data.Epoch, data.Cursor);
+        try
+        {
+            return Step(data.Next(options.BatchSize), group);
+        }
+        catch
+        {
+            data.Restore(epoch, cursor);
+            throw;
+        }
+    }
+
+    RewardModelStepMetrics Step(IReadOnlyList<EncodedPreference> global, IGradientReducer? group)
     {
         var clock = Stopwatch.StartNew();
-        var batch = data.Next(options.BatchSize);
+        var shard = group?.Shard ?? DataShard.Whole;
+        var batch = shard.Slice(global);
+        int? globalPairs = shard.IsWhole ? null : global.Count;
+        double share = (double)batch.Count / global.Count;
         int step = StepsDone + 1;
         double lr = schedule.At(step);
         double loss, gradNorm;
+        double[] summed;
         BradleyTerryResult result;
         using (var scope = NewDisposeScope())
         {
@@ -83,15 +105,19 @@ public sealed class RewardModelTrainer : IDisposable
             var margin = batch.Any(p => p.Margin != 0)
                 ? tensor(batch.Select(p => (float)p.Margin).ToArray(), device: chosen.device)
                 : null;
-            result = BradleyTerryLoss.Compute(chosen, rejected, margin, options.CenterRewardsCoefficient);
+            result = BradleyTerryLoss.Compute(chosen, rejected, margin, options.CenterRewardsCoefficient, globalPairs);
             optimizer.ZeroGrad();
             result.Loss.backward();
-            gradNorm = FiniteUpdates.ClipGradients(model.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
-            loss = result.Loss.item<float>();
+            var trainable = model.TrainableParameters().Select(p => p.Param).ToArray();
+            // Alone: the values as they are. In a group: the sums over ranks (the pair means weighted by this rank's
+            // share of the pairs), the same on every rank.
+            summed = GradientBuffer.SumOverGroup(group, trainable, result.Loss.item<float>(), result.Accuracy * share, result.MeanMargin * share);
+            gradNorm = FiniteUpdates.ClipGradients(trainable, options.MaxGradNorm);
+            loss = summed[0];
             if (finite.Admit(loss, gradNorm, step)) optimizer.Step(lr);
         }
         StepsDone = step;
-        return new RewardModelStepMetrics(step, loss, result.Accuracy, result.MeanMargin, lr, gradNorm, clock.Elapsed.TotalSeconds);
+        return new RewardModelStepMetrics(step, loss, summed[1], summed[2], lr, gradNorm, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Preference accuracy on <paramref name="heldOut"/> pairs, scored without gradients in batches of

@@ -54,6 +54,7 @@ public sealed partial class ExchangeProbeGrain(ILogger<ExchangeProbeGrain> logge
         var seconds = ImmutableArray.CreateBuilder<double>(rounds);
         var cpu = ImmutableArray.CreateBuilder<double>(rounds);
         var faults = ImmutableArray.CreateBuilder<long>(rounds);
+        var collections = ImmutableArray.CreateBuilder<int>(rounds);
         long sent = 0;
         for (int round = 0; round < rounds; round++)
         {
@@ -64,16 +65,18 @@ public sealed partial class ExchangeProbeGrain(ILogger<ExchangeProbeGrain> logge
             long before = exchange.SentBytes;
             var cpuBefore = Environment.CpuUsage.TotalTime;
             long faultsBefore = MinorFaults();
+            int collectionsBefore = GC.CollectionCount(0);
             var clock = Stopwatch.StartNew();
             await exchange.SumAsync(buffer);
             seconds.Add(clock.Elapsed.TotalSeconds);
             cpu.Add((Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds);
             faults.Add(MinorFaults() - faultsBefore);
+            collections.Add(GC.CollectionCount(0) - collectionsBefore);
             sent += exchange.SentBytes - before;
             Check(buffer, ranks, $"round {round}");
         }
         LogRan(this.GetPrimaryKeyString(), rounds, elements, seconds.Sum());
-        return new ExchangeProbeResult { Seconds = seconds.MoveToImmutable(), CpuSeconds = cpu.MoveToImmutable(), PageFaults = faults.MoveToImmutable(), SentBytes = sent };
+        return new ExchangeProbeResult { Seconds = seconds.MoveToImmutable(), CpuSeconds = cpu.MoveToImmutable(), PageFaults = faults.MoveToImmutable(), Collections = collections.MoveToImmutable(), SentBytes = sent };
     }
 
     // Period by period rather than i mod Period per element: the fill and the check of a 256 MiB buffer are outside
@@ -113,7 +116,11 @@ public sealed partial class ExchangeProbeGrain(ILogger<ExchangeProbeGrain> logge
     public Task Deliver(GradientSegment segment)
     {
         if (_exchange is { } exchange) exchange.Deliver(segment);
-        else LogSegmentDropped(this.GetPrimaryKeyString(), segment.From, segment.Round);
+        else
+        {
+            segment.Data.Dispose();
+            LogSegmentDropped(this.GetPrimaryKeyString(), segment.From, segment.Round);
+        }
         return Task.CompletedTask;
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using Orleans.Serialization.Buffers;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Learner;
 using RlhfActors.Training.Parallel;
@@ -34,7 +35,7 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
     /// the same length; a lost rank is normally noticed sooner, by rank 0, which aborts the exchange.</summary>
     static readonly TimeSpan Patience = TimeSpan.Parse(Abstractions.Messaging.RlhfLimits.LongCallTimeout, System.Globalization.CultureInfo.InvariantCulture);
 
-    readonly ConcurrentDictionary<(long Round, int Phase, int Bucket, int From), TaskCompletionSource<ReadOnlyMemory<byte>>> _inbox = new();
+    readonly ConcurrentDictionary<(long Round, int Phase, int Bucket, int From), TaskCompletionSource<PooledBuffer>> _inbox = new();
     readonly CancellationTokenSource _abort = new();
     readonly int _ranks = group.Ranks.Length;
     string? _abortReason;
@@ -58,8 +59,10 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
     /// <summary>Stores a segment from another rank (from <see cref="ILearnerRankGrain.Deliver"/>).</summary>
     public void Deliver(GradientSegment segment)
     {
-        if (segment.Generation != group.Generation) return;   // a message of an earlier formation of the group
-        Slot(segment.Round, segment.Phase, segment.Bucket, segment.From).TrySetResult(segment.Data);
+        var data = segment.Data;
+        // A message of an earlier formation of the group, or one delivered twice: its blocks go back to the pool.
+        if (segment.Generation != group.Generation || !Slot(segment.Round, segment.Phase, segment.Bucket, segment.From).TrySetResult(data))
+            data.Dispose();
     }
 
     /// <summary>Ends every wait of this exchange, now and later, with an error naming <paramref name="reason"/>; a
@@ -89,17 +92,24 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
         // 1. Reduce-scatter: my copy of every other rank's segments, to that rank.
         for (int b = 0; b < buckets; b++)
             for (int owner = 0; owner < _ranks; owner++)
-                if (owner != rank) sends.Add(Send(owner, round, 0, b, Segment(buffer, bucketElements, b, owner)));
+                if (owner != rank) sends.Add(Send(owner, round, 0, b, Slice(buffer, Range(buffer.Length, bucketElements, b, owner))));
 
         // 2. My segments: the ranks' copies summed in rank order; 3. sent to every other rank.
         for (int b = 0; b < buckets; b++)
         {
-            var parts = new ReadOnlyMemory<byte>[_ranks];
-            for (int from = 0; from < _ranks; from++)
-                if (from != rank) parts[from] = await Receive(round, 0, b, from);
-            var summed = SumOwned(buffer, Range(buffer.Length, bucketElements, b, rank), parts, b);
+            var parts = new PooledBuffer[_ranks];
+            try
+            {
+                for (int from = 0; from < _ranks; from++)
+                    if (from != rank) parts[from] = await Receive(round, 0, b, from);
+                SumOwned(buffer, Range(buffer.Length, bucketElements, b, rank), parts, b);
+            }
+            finally
+            {
+                foreach (var part in parts) part.Dispose();
+            }
             for (int to = 0; to < _ranks; to++)
-                if (to != rank) sends.Add(Send(to, round, 1, b, summed));
+                if (to != rank) sends.Add(Send(to, round, 1, b, Slice(buffer, Range(buffer.Length, bucketElements, b, rank))));
         }
 
         // 4. All-gather: every other rank's summed segments.
@@ -107,14 +117,16 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
             for (int owner = 0; owner < _ranks; owner++)
             {
                 if (owner == rank) continue;
-                CopyIn(buffer, Range(buffer.Length, bucketElements, b, owner), await Receive(round, 1, b, owner), owner, b);
+                var summed = await Receive(round, 1, b, owner);
+                try { CopyIn(buffer, Range(buffer.Length, bucketElements, b, owner), summed, owner, b); }
+                finally { summed.Dispose(); }
             }
         await Task.WhenAll(sends);
 
         // 5. Commit: rank 0 hears that every rank holds the sum, then lets them all apply it.
         if (rank == 0)
         {
-            for (int from = 1; from < _ranks; from++) await Receive(round, Ready, 0, from);
+            for (int from = 1; from < _ranks; from++) (await Receive(round, Ready, 0, from)).Dispose();
             // The decision: from here every rank that survives applies this round (an abort names it), so rank 0
             // applies it too, whether or not each commit message arrives (a rank it cannot reach is lost anyway).
             lock (_gate)
@@ -122,11 +134,11 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
                 if (_abort.IsCancellationRequested) throw Aborted();
                 Interlocked.Increment(ref _committed);
             }
-            for (int to = 1; to < _ranks; to++) _ = Send(to, round, Commit, 0, []).ContinueWith(t => t.Exception, TaskScheduler.Default);
+            for (int to = 1; to < _ranks; to++) _ = Send(to, round, Commit, 0, ReadOnlySpan<float>.Empty).ContinueWith(t => t.Exception, TaskScheduler.Default);
         }
         else
         {
-            await Send(0, round, Ready, 0, []);
+            await Send(0, round, Ready, 0, ReadOnlySpan<float>.Empty);
             await ReceiveCommit(round);
             Interlocked.Increment(ref _committed);
         }
@@ -138,7 +150,7 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
     {
         try
         {
-            await Receive(round, Commit, 0, 0);
+            (await Receive(round, Commit, 0, 0)).Dispose();
         }
         catch (LearnerGroupException) when (Interlocked.Read(ref _committedByAbort) >= round)
         {
@@ -146,21 +158,35 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
         }
     }
 
+    // Scratch for SumOwned, kept from round to round (the exchange runs one round at a time, on one thread).
+    float[] _sum = [], _part = [];
+
     /// <summary>This rank's segment summed over the ranks' copies in rank order (its own copy from
-    /// <paramref name="buffer"/>), written back into <paramref name="buffer"/>; returns the sum's bytes to send.</summary>
-    byte[] SumOwned(float[] buffer, (int Start, int Count) range, ReadOnlyMemory<byte>[] parts, int bucket)
+    /// <paramref name="buffer"/>), written back into <paramref name="buffer"/>.</summary>
+    void SumOwned(float[] buffer, (int Start, int Count) range, PooledBuffer[] parts, int bucket)
     {
         var own = buffer.AsSpan(range.Start, range.Count);
-        var sum = new float[range.Count];
+        var sum = Scratch(ref _sum, range.Count);
+        var received = Scratch(ref _part, range.Count);
         for (int from = 0; from < _ranks; from++)
         {
-            var part = from == rank ? own : MemoryMarshal.Cast<byte, float>(parts[from].Span);
-            if (part.Length != range.Count) throw new InvalidOperationException($"rank {from} sent {part.Length} elements of bucket {bucket}, expected {range.Count}");
+            ReadOnlySpan<float> part = own;
+            if (from != rank)
+            {
+                CheckLength(parts[from], range.Count, from, bucket, "elements");
+                parts[from].CopyTo(MemoryMarshal.AsBytes(received));
+                part = received;
+            }
             if (from == 0) part.CopyTo(sum);
             else Add(sum, part);
         }
         sum.CopyTo(own);
-        return MemoryMarshal.AsBytes(sum.AsSpan()).ToArray();
+    }
+
+    static Span<float> Scratch(ref float[] array, int count)
+    {
+        if (array.Length < count) array = new float[count];
+        return array.AsSpan(0, count);
     }
 
     /// <summary>sum += part, element by element (vectorised; the same IEEE additions as a scalar loop).</summary>
@@ -182,23 +208,36 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
         return (bucketStart + owner * share + Math.Min(owner, extra), share + (owner < extra ? 1 : 0));
     }
 
-    static void CopyIn(float[] buffer, (int Start, int Count) range, ReadOnlyMemory<byte> data, int owner, int bucket)
+    static void CopyIn(float[] buffer, (int Start, int Count) range, PooledBuffer data, int owner, int bucket)
     {
-        var summed = MemoryMarshal.Cast<byte, float>(data.Span);
-        if (summed.Length != range.Count) throw new InvalidOperationException($"rank {owner} sent {summed.Length} summed elements of bucket {bucket}, expected {range.Count}");
-        summed.CopyTo(buffer.AsSpan(range.Start, range.Count));
+        CheckLength(data, range.Count, owner, bucket, "summed elements");
+        data.CopyTo(MemoryMarshal.AsBytes(buffer.AsSpan(range.Start, range.Count)));
     }
 
-    byte[] Segment(float[] buffer, int bucketElements, int bucket, int owner)
+    static void CheckLength(PooledBuffer data, int count, int from, int bucket, string what)
     {
-        var (start, count) = Range(buffer.Length, bucketElements, bucket, owner);
-        return MemoryMarshal.AsBytes(buffer.AsSpan(start, count)).ToArray();
+        if (data.Length != count * sizeof(float))
+            throw new InvalidOperationException($"rank {from} sent {data.Length / (double)sizeof(float)} {what} of bucket {bucket}, expected {count}");
     }
 
-    async Task Send(int to, long round, int phase, int bucket, byte[] data)
+    static ReadOnlySpan<float> Slice(float[] buffer, (int Start, int Count) range) => buffer.AsSpan(range.Start, range.Count);
+
+    /// <summary>Sends a copy of <paramref name="data"/> in pooled blocks of its own (the message owns them).</summary>
+    Task Send(int to, long round, int phase, int bucket, ReadOnlySpan<float> data)
     {
-        Interlocked.Add(ref _sent, data.Length);
-        var segment = new GradientSegment { Generation = group.Generation, Round = round, Phase = phase, Bucket = bucket, From = rank, Data = data };
+        var bytes = MemoryMarshal.AsBytes(data);
+        var pooled = new PooledBuffer();
+        if (bytes.Length > 0)
+        {
+            bytes.CopyTo(pooled.GetSpan(bytes.Length));
+            pooled.Advance(bytes.Length);
+        }
+        Interlocked.Add(ref _sent, bytes.Length);
+        return SendAsync(to, new GradientSegment { Generation = group.Generation, Round = round, Phase = phase, Bucket = bucket, From = rank, Data = pooled });
+    }
+
+    async Task SendAsync(int to, GradientSegment segment)
+    {
         try
         {
             await deliver(group.Ranks[to], segment).WaitAsync(_abort.Token);
@@ -209,7 +248,7 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
         }
     }
 
-    async Task<ReadOnlyMemory<byte>> Receive(long round, int phase, int bucket, int from)
+    async Task<PooledBuffer> Receive(long round, int phase, int bucket, int from)
     {
         var slot = Slot(round, phase, bucket, from);
         try
@@ -228,8 +267,8 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
         }
     }
 
-    TaskCompletionSource<ReadOnlyMemory<byte>> Slot(long round, int phase, int bucket, int from) =>
-        _inbox.GetOrAdd((round, phase, bucket, from), _ => new TaskCompletionSource<ReadOnlyMemory<byte>>(TaskCreationOptions.RunContinuationsAsynchronously));
+    TaskCompletionSource<PooledBuffer> Slot(long round, int phase, int bucket, int from) =>
+        _inbox.GetOrAdd((round, phase, bucket, from), _ => new TaskCompletionSource<PooledBuffer>(TaskCreationOptions.RunContinuationsAsynchronously));
 
     LearnerGroupException Aborted() => new($"learner rank {rank}: the group's exchange was aborted: {_abortReason ?? "no reason given"}");
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Sft;
 using RlhfActors.Training.Optim;
+using RlhfActors.Training.Parallel;
 using RlhfActors.Training.Rollouts;
 using RlhfActors.Training.Scoring;
 using TorchSharp;
@@ -58,7 +59,11 @@ public sealed class CriticLearner : IDisposable
 
     /// <param name="returns">Per-row GAE returns (<see cref="PpoStepResult.Returns"/>).</param>
     /// <param name="oldValues">The values GAE used (<see cref="Values"/> before this step): the clip's anchor.</param>
-    public CriticStepMetrics Step(RolloutBatch batch, IReadOnlyList<float[]> returns, IReadOnlyList<float[]> oldValues, double learningRate)
+    /// <param name="group">A data-parallel group this critic is one rank of (null: alone): every rank is given the
+    /// whole batch, trains on its rows of each minibatch with the minibatch's token count as the normaliser, and the
+    /// group sums the gradients before the clip.</param>
+    public CriticStepMetrics Step(RolloutBatch batch, IReadOnlyList<float[]> returns, IReadOnlyList<float[]> oldValues, double learningRate,
+        IGradientReducer? group = null)
     {
         PerTokenRows.CheckLengths(returns, batch.CompletionIds, "return");
         PerTokenRows.CheckLengths(oldValues, batch.CompletionIds, "value");
@@ -73,22 +78,28 @@ public sealed class CriticLearner : IDisposable
         double explained = ExplainedVariance.Compute(anchors, targets, mask);
 
         var plan = MiniBatchPlan.Rows(batch.Count, options.Epochs, options.MiniBatches, StepsDone);
+        var shard = group?.Shard ?? DataShard.Whole;
+        var trainable = critic.TrainableParameters().Select(p => p.Param).ToArray();
         double lossSum = 0, clipSum = 0, normSum = 0;
-        foreach (var rows in plan)
+        foreach (var minibatch in plan)
         {
             using var miniScope = NewDisposeScope();
+            var rows = shard.Slice(minibatch);
+            double? globalTokens = shard.IsWhole ? null : minibatch.Sum(r => (double)batch.CompletionIds[r].Length);
             var (values, miniMask) = critic.CompletionValues(rows.Select(r => batch.PromptIds[r]).ToArray(),
                 rows.Select(r => batch.CompletionIds[r]).ToArray(), padId);
             var index = tensor(rows.Select(r => (long)r).ToArray(), device: device);
             Tensor Pick(Tensor t) => t.index_select(0, index).narrow(1, 0, values.shape[1]);
-            var output = ValueLoss.Compute(values, Pick(anchors), Pick(targets), miniMask, options.ClipRangeValue);
+            var output = ValueLoss.Compute(values, Pick(anchors), Pick(targets), miniMask, options.ClipRangeValue, globalTokens);
             optimizer.ZeroGrad();
             output.Loss.backward();
-            var norm = FiniteUpdates.ClipGradients(critic.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
+            double share = globalTokens is { } tokens ? miniMask.sum().ToDouble() / Math.Max(1.0, tokens) : 1;
+            var summed = GradientBuffer.SumOverGroup(group, trainable, output.Loss.ToDouble(), output.ClipFraction * share);
+            var norm = FiniteUpdates.ClipGradients(trainable, options.MaxGradNorm);
             normSum += norm;
-            if (finite.Admit(output.Loss.ToDouble(), norm, StepsDone + 1)) optimizer.Step(learningRate);
-            lossSum += output.Loss.ToDouble();
-            clipSum += output.ClipFraction;
+            if (finite.Admit(summed[0], norm, StepsDone + 1)) optimizer.Step(learningRate);
+            lossSum += summed[0];
+            clipSum += summed[1];
         }
         StepsDone++;
         return new CriticStepMetrics(StepsDone, lossSum / plan.Count, clipSum / plan.Count, explained, normSum / plan.Count,

@@ -4,6 +4,7 @@ using RlhfActors.Training.Checkpoints;
 using RlhfActors.Training.Sft;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
+using RlhfActors.Training.Parallel;
 using RlhfActors.Training.Peft;
 using RlhfActors.Training.Rollouts;
 using TorchSharp;
@@ -72,8 +73,12 @@ public sealed class PpoPolicyLearner : IDisposable
     /// <param name="oldValues">The critic's V(s_t) per completion token (<see cref="CriticLearner.Values"/>).</param>
     /// <param name="referenceLogProbs">Per-row reference log-probs (<see cref="GrpoLearner.RowLogProbs"/> of the
     /// reference model); null under LoRA (adapters off) or when β = 0.</param>
+    /// <param name="group">A data-parallel group this learner is one rank of (null: alone). Every rank is given the
+    /// whole batch and repeats the no-grad pass over it (old log-probs, rewards, GAE and the whitening, whose
+    /// statistics are the whole batch's), then trains on its rows of each minibatch with the minibatch's token count
+    /// as the normaliser, and the group sums the gradients before the clip.</param>
     public PpoStepResult Step(RolloutBatch batch, IReadOnlyList<double> scores, IReadOnlyList<float[]> oldValues,
-        IReadOnlyList<float[]>? referenceLogProbs, double learningRate)
+        IReadOnlyList<float[]>? referenceLogProbs, double learningRate, IGradientReducer? group = null)
     {
         if (scores.Count != batch.Count) throw new ArgumentException($"{scores.Count} scores for {batch.Count} completions");
         if (batch.PolicyVersion > PolicyVersion) throw new ArgumentException("rollout comes from a newer policy than the learner's");
@@ -111,10 +116,15 @@ public sealed class PpoPolicyLearner : IDisposable
         }
 
         var plan = MiniBatchPlan.Rows(batch.Count, options.Epochs, options.MiniBatches, StepsDone);
+        var shard = group?.Shard ?? DataShard.Whole;
+        var trainable = policy.TrainableParameters().Select(p => p.Param).ToArray();
         double lossSum = 0, clipSum = 0, normSum = 0;
-        foreach (var rows in plan)
+        foreach (var minibatch in plan)
         {
             using var miniScope = NewDisposeScope();
+            // A rank's rows of the minibatch, and the minibatch's tokens: TRL's masked mean is over the minibatch.
+            var rows = shard.Slice(minibatch);
+            var global = shard.IsWhole ? null : new GlobalBatch(minibatch.Length, minibatch.Sum(r => (double)batch.CompletionIds[r].Length));
             var (logp, miniMask) = CompletionLogProbs.Compute(policy, rows.Select(r => batch.PromptIds[r]).ToArray(),
                 rows.Select(r => batch.CompletionIds[r]).ToArray(), options.Temperature, padId);
             // The minibatch is as wide as its own longest completion: take its rows, then its columns.
@@ -129,14 +139,19 @@ public sealed class PpoPolicyLearner : IDisposable
                 KlEstimator = options.KlEstimator,
                 // TRL's PPO: masked mean over the minibatch's tokens.
                 Aggregation = LossAggregation.Dapo,
+                Global = global,
             });
             optimizer.ZeroGrad();
             output.Loss.backward();
-            var norm = FiniteUpdates.ClipGradients(policy.TrainableParameters().Select(p => p.Param), options.MaxGradNorm);
+            // The clip fraction is a mean over this rank's tokens: weighted by its share of the minibatch's tokens,
+            // the ranks' sum is the minibatch's.
+            double share = global is null ? 1 : miniMask.sum().ToDouble() / Math.Max(1.0, global.Tokens);
+            var summed = GradientBuffer.SumOverGroup(group, trainable, output.Loss.ToDouble(), output.ClipFraction * share);
+            var norm = FiniteUpdates.ClipGradients(trainable, options.MaxGradNorm);
             normSum += norm;
-            if (finite.Admit(output.Loss.ToDouble(), norm, StepsDone + 1)) optimizer.Step(learningRate);
-            lossSum += output.Loss.ToDouble();
-            clipSum += output.ClipFraction;
+            if (finite.Admit(summed[0], norm, StepsDone + 1)) optimizer.Step(learningRate);
+            lossSum += summed[0];
+            clipSum += summed[1];
         }
         StepsDone++;
         PolicyVersion++;

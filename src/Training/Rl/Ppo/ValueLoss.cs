@@ -16,6 +16,9 @@ public sealed record ValueLossOutput(Tensor Loss, double ClipFraction);
 /// loss     = ½ · mean_masked( max((V_t − R_t)², (V_clip_t − R_t)²) )
 /// clipfrac = mean_masked( [(V_clip_t − R_t)² &gt; (V_t − R_t)²] )
 /// </code>
+/// A rank of a data-parallel group holds some rows of the minibatch: it divides by the whole minibatch's token count
+/// (<c>globalTokens</c>), so the ranks' losses, and their gradients, sum to the minibatch's.
+
 /// </summary>
 public static class ValueLoss
 {
@@ -24,7 +27,9 @@ public static class ValueLoss
     /// <param name="returns">[B, T] the targets R_t = A_t + V_old_t.</param>
     /// <param name="mask">float [B, T], 1 = real completion token.</param>
     /// <param name="clipRange">ε_v (TRL cliprange_value).</param>
-    public static ValueLossOutput Compute(Tensor values, Tensor oldValues, Tensor returns, Tensor mask, double clipRange)
+    /// <param name="globalTokens">The masked tokens of the whole minibatch when these rows are a rank's share of it;
+    /// null: these rows are the minibatch.</param>
+    public static ValueLossOutput Compute(Tensor values, Tensor oldValues, Tensor returns, Tensor mask, double clipRange, double? globalTokens = null)
     {
         var shape = values.shape;
         if (values.dim() != 2 || !oldValues.shape.SequenceEqual(shape) || !returns.shape.SequenceEqual(shape) || !mask.shape.SequenceEqual(shape))
@@ -34,7 +39,10 @@ public static class ValueLoss
         var unclipped = (values - returns).square();
         var clippedValues = oldValues + (values - oldValues).clamp(-clipRange, clipRange);
         var clipped = (clippedValues - returns).square();
-        var loss = 0.5 * Whitening.MaskedMean(maximum(unclipped, clipped), mask);
+        var pessimistic = maximum(unclipped, clipped);
+        var loss = globalTokens is { } tokens
+            ? 0.5 * (pessimistic * mask).sum() / Math.Max(1.0, tokens)
+            : 0.5 * Whitening.MaskedMean(pessimistic, mask);
         double fraction;
         using (no_grad()) fraction = Whitening.MaskedMean(clipped.gt(unclipped).to(mask.dtype), mask).ToDouble();
         return new ValueLossOutput(loss.MoveToOuterDisposeScope(), fraction);
