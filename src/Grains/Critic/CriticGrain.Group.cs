@@ -89,11 +89,10 @@ public sealed partial class CriticGrain
     async Task ThrowIfSharingDevicesAsync()
     {
         var placements = await Task.WhenAll(Peers.Select(p => p.Grain.AsReference<ICriticGrain>().GetPlacement()));
-        var all = placements.Select((p, i) => (Rank: i + 1, Where: $"{p.Device} on silo {p.Silo}"))
-            .Prepend((Rank: 0, Where: $"{_device.Device} on silo {GrainContext.Address.SiloAddress}")).ToArray();
-        if (all.GroupBy(p => p.Where).FirstOrDefault(g => g.Count() > 1) is not { } shared) return;
+        var own = new Abstractions.Placement.GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device };
+        if (GroupChecks.SharedDevice(ExperimentId, "critic", own, placements) is not { } error) return;
         await DisbandAsync();
-        throw new LearnerGroupException($"experiment '{ExperimentId}': critic ranks {string.Join(" and ", shared.Select(p => p.Rank))} share device {shared.Key}; each rank needs a device of its own (lower parallel.learners or add devices)");
+        throw new LearnerGroupException(error);
     }
 
     /// <summary>Rank 0: its part of a training call and every other rank's at once; the first failure aborts the
@@ -127,11 +126,9 @@ public sealed partial class CriticGrain
 
     void ThrowIfDisagree(string own, string[] peers, string when)
     {
-        var differing = peers.Select((d, i) => (Rank: i + 1, Digest: d)).Where(p => p.Digest != own).ToArray();
-        if (differing.Length == 0) return;
+        if (GroupChecks.Disagreement(ExperimentId, "critic", own, peers, when) is not { } error) return;
         _broken = $"ranks disagree {when}";
-        throw new LearnerGroupException($"experiment '{ExperimentId}': the critic ranks' weights disagree {when}: rank 0 holds {own[..12]}, " +
-            string.Join(", ", differing.Select(d => $"rank {d.Rank} {d.Digest[..12]}")) + "; the run stops rather than train diverged replicas");
+        throw new LearnerGroupException(error);
     }
 
     Task<string> DigestAsync()

@@ -104,17 +104,14 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
         await ThrowIfSharingDevicesAsync();
     }
 
-    /// <summary>A rank blocks its device worker while it waits for the others' gradients, so two ranks on one worker
-    /// would wait for each other forever: refused (placement puts each rank on its own slot, but a silo's device
-    /// allocator takes turns among every heavy grain, so two ranks on one multi-device silo can still meet).</summary>
+    /// <summary>Refuses two ranks on one device worker (<see cref="GroupChecks.SharedDevice"/>).</summary>
     async Task ThrowIfSharingDevicesAsync()
     {
         var placements = await Task.WhenAll(Peers.Select(p => p.Grain.AsReference<ILearnerGrain>().GetPlacement()));
-        var all = placements.Select((p, i) => (Rank: i + 1, Where: $"{p.Device} on silo {p.Silo}"))
-            .Prepend((Rank: 0, Where: $"{_device.Device} on silo {GrainContext.Address.SiloAddress}")).ToArray();
-        if (all.GroupBy(p => p.Where).FirstOrDefault(g => g.Count() > 1) is not { } shared) return;
+        var own = new Abstractions.Placement.GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device };
+        if (GroupChecks.SharedDevice(ExperimentId, "learner", own, placements) is not { } error) return;
         await DisbandAsync();
-        throw new LearnerGroupException($"experiment '{ExperimentId}': learner ranks {string.Join(" and ", shared.Select(p => p.Rank))} share device {shared.Key}; each rank needs a device of its own (lower parallel.learners or add devices)");
+        throw new LearnerGroupException(error);
     }
 
     /// <summary>Rank 0: releases the other ranks, if any.</summary>
@@ -141,11 +138,9 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
 
     void ThrowIfDisagree(string own, string[] peers, string when)
     {
-        var differing = peers.Select((d, i) => (Rank: i + 1, Digest: d)).Where(p => p.Digest != own).ToArray();
-        if (differing.Length == 0) return;
+        if (GroupChecks.Disagreement(ExperimentId, "learner", own, peers, when) is not { } error) return;
         _broken = $"ranks disagree {when}";
-        throw new LearnerGroupException($"experiment '{ExperimentId}': the learner ranks' weights disagree {when}: rank 0 holds {own[..12]}, " +
-            string.Join(", ", differing.Select(d => $"rank {d.Rank} {d.Digest[..12]}")) + "; the run stops rather than train diverged replicas");
+        throw new LearnerGroupException(error);
     }
 
     Task<string> WeightsDigestAsync()

@@ -81,15 +81,13 @@ public sealed class LearnerGroupShrinkTests : IAsyncLifetime
         return [.. version!.Weights.SelectMany(w => MemoryMarshal.Cast<byte, float>(w.Data.Span).ToArray())];
     }
 
-    static double Distance(float[] a, float[] b) => Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum());
-
     [Fact]
     public async Task Without_a_free_device_the_survivor_re_shards_the_same_batches_and_finishes_the_run()
     {
         var straight = await Run("shrink-straight", Loss.None);
         var shrunk = await Run("shrink-lost", Loss.MidRun);
         Assert.Equal(5, shrunk.Steps);
-        double moved = Distance(straight.End, straight.Start), apart = Distance(straight.End, shrunk.End);
+        double moved = GroupAssert.Distance(straight.End, straight.Start), apart = GroupAssert.Distance(straight.End, shrunk.End);
         Assert.True(apart <= 1e-3 * moved, $"the shrunk group is {apart:E2} from the uninterrupted one, which moved the weights {moved:E2}");
         Assert.Equal(straight.Start, shrunk.Start);
     }
@@ -100,7 +98,7 @@ public sealed class LearnerGroupShrinkTests : IAsyncLifetime
         var straight = await Run("narrow-straight", Loss.None);
         var resumed = await Run("narrow-resumed", Loss.ThenResume);
         Assert.Equal(5, resumed.Steps);
-        double moved = Distance(straight.End, straight.Start), apart = Distance(straight.End, resumed.End);
+        double moved = GroupAssert.Distance(straight.End, straight.Start), apart = GroupAssert.Distance(straight.End, resumed.End);
         Assert.True(apart <= 1e-3 * moved, $"the resumed one-rank group is {apart:E2} from the uninterrupted pair, which moved the weights {moved:E2}");
     }
 }

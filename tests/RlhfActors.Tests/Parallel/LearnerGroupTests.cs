@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Runtime.InteropServices;
 using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Grains;
@@ -23,12 +22,7 @@ public sealed class LearnerGroupTests(ClusterFixture fixture)
     static ExperimentConfig Group(ExperimentConfig config, int learners) =>
         config with { Parallel = new ParallelSection { Learners = learners, DigestEvery = 2, BucketBytes = 4096 } };
 
-    async Task<float[]> PublishedWeights(ILearnerGrain learner, string experiment)
-    {
-        await learner.PublishPolicy();
-        var version = await fixture.Client.GetGrain<IPolicyGrain>(experiment).GetLatest();
-        return [.. version!.Weights.SelectMany(w => MemoryMarshal.Cast<byte, float>(w.Data.Span).ToArray())];
-    }
+    Task<float[]> PublishedWeights(ILearnerGrain learner, string experiment) => GroupAssert.PublishedWeights(fixture.Client, learner, experiment);
 
     static void AssertSameLosses(double[] single, double[] group, string what)
     {
@@ -36,11 +30,9 @@ public sealed class LearnerGroupTests(ClusterFixture fixture)
             Assert.True(Math.Abs(single[i] - group[i]) <= 1e-4 * Math.Abs(single[i]), $"{what} step {i + 1}: loss {group[i]} in the group, {single[i]} alone");
     }
 
-    static double Distance(float[] a, float[] b) => Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum());
-
     static void AssertCloseRun(float[] start, float[] single, float[] group, string what)
     {
-        double moved = Distance(single, start), apart = Distance(single, group);
+        double moved = GroupAssert.Distance(single, start), apart = GroupAssert.Distance(single, group);
         Assert.True(moved > 0, $"{what}: training did not move the weights");
         Assert.True(apart <= 1e-3 * moved, $"{what}: the group is {apart:E2} from the single learner, which moved the weights {moved:E2}");
     }

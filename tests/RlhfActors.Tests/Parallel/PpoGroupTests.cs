@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Runtime.InteropServices;
 using RlhfActors.Abstractions;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Grains;
@@ -24,14 +23,7 @@ public sealed class PpoGroupTests(ClusterFixture fixture)
 {
     const int Steps = 3;
 
-    async Task<float[]> PublishedWeights(ILearnerGrain learner, string experiment)
-    {
-        await learner.PublishPolicy();
-        var version = await fixture.Client.GetGrain<IPolicyGrain>(experiment).GetLatest();
-        return [.. version!.Weights.SelectMany(w => MemoryMarshal.Cast<byte, float>(w.Data.Span).ToArray())];
-    }
-
-    static double Distance(float[] a, float[] b) => Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum());
+    Task<float[]> PublishedWeights(ILearnerGrain learner, string experiment) => GroupAssert.PublishedWeights(fixture.Client, learner, experiment);
 
     async Task<(float[] Start, float[] End, double[] PolicyLosses, double[] ValueLosses)> Run(string name, int learners)
     {
@@ -103,7 +95,7 @@ public sealed class PpoGroupTests(ClusterFixture fixture)
         var single = await Run("group-ppo-1", learners: 1);
         var group = await Run("group-ppo-2", learners: 2);
         // (The starts differ by rounding already: the group trained its 2 SFT warm-up steps as a group.)
-        double moved = Distance(single.End, single.Start), apart = Distance(single.End, group.End);
+        double moved = GroupAssert.Distance(single.End, single.Start), apart = GroupAssert.Distance(single.End, group.End);
         Assert.True(moved > 0, "ppo did not move the policy");
         Assert.True(apart <= 1e-3 * moved, $"the policy group is {apart:E2} from the single learner, which moved the weights {moved:E2}");
         for (int step = 0; step < Steps; step++)

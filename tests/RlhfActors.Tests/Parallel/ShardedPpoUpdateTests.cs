@@ -25,33 +25,12 @@ namespace RlhfActors.Tests.Parallel;
 /// </summary>
 public sealed class ShardedPpoUpdateTests
 {
-    const double Tolerance = 1e-4;
     static readonly CharTokenizer Tok = CharTokenizer.Instance;
 
     static DecoderModel CharModel(long seed) => TinyModels.Create(TinyModels.Llama() with { VocabSize = Tok.VocabSize }, seed, std: 0.02);
 
     static float[] Flatten(IEnumerable<TorchSharp.Modules.Parameter> parameters, bool gradients) =>
         [.. parameters.SelectMany(p => (gradients ? p.grad! : p.detach()).to(ScalarType.Float32).cpu().data<float>().ToArray())];
-
-    static void AssertSameSum(float[] whole, float[] rank, string what)
-    {
-        Assert.Equal(whole.Length, rank.Length);
-        double scale = whole.Max(Math.Abs), worst = 0;
-        for (int i = 0; i < whole.Length; i++) worst = Math.Max(worst, Math.Abs(whole[i] - rank[i]));
-        Assert.True(scale > 0, $"{what}: the whole batch's gradient is zero, so the comparison would prove nothing");
-        Assert.True(worst <= Tolerance * scale, $"{what}: the group's gradient differs from the whole batch's by {worst:E2}, more than {Tolerance:E0} of its largest element {scale:E2}");
-    }
-
-    static void AssertRanksAgree<T>((T Metrics, float[] Gradient, float[] Weights)[] ranks)
-    {
-        for (int r = 1; r < ranks.Length; r++)
-        {
-            Assert.Equal(ranks[0].Weights, ranks[r].Weights);
-            Assert.Equal(ranks[0].Gradient, ranks[r].Gradient);
-        }
-    }
-
-    static double Distance(float[] a, float[] b) => Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum());
 
     // --- PPO ---------------------------------------------------------------------------------------------------
 
@@ -92,8 +71,8 @@ public sealed class ShardedPpoUpdateTests
         var data = PpoBatch();
         var whole = TrainPolicy(null, 0, data);
         var group = new ThreadGroup(ranks).Run(g => TrainPolicy(g, 0, data));
-        AssertRanksAgree(group);
-        AssertSameSum(whole.Gradient, group[0].Gradient, $"ppo policy, {ranks} ranks");
+        GroupAssert.RanksAgree(group);
+        GroupAssert.SameSum(whole.Gradient, group[0].Gradient, $"ppo policy, {ranks} ranks");
         Assert.Equal(whole.Metrics.Metrics.Loss, group[0].Metrics.Metrics.Loss, 5);
         Assert.Equal(whole.Metrics.Metrics.MeanKl!.Value, group[0].Metrics.Metrics.MeanKl!.Value, 5);
         Assert.Equal(whole.Metrics.Metrics.CompletionTokens, group[0].Metrics.Metrics.CompletionTokens);
@@ -108,9 +87,9 @@ public sealed class ShardedPpoUpdateTests
         var start = Flatten(initial.TrainableParameters().Select(p => p.Param), gradients: false);
         var whole = TrainPolicy(null, 1e-2, data);
         var group = new ThreadGroup(3).Run(g => TrainPolicy(g, 1e-2, data));
-        AssertRanksAgree(group);
+        GroupAssert.RanksAgree(group);
         Assert.Equal(4, group[0].Metrics.Metrics.Updates);
-        double moved = Distance(whole.Weights, start), apart = Distance(whole.Weights, group[0].Weights);
+        double moved = GroupAssert.Distance(whole.Weights, start), apart = GroupAssert.Distance(whole.Weights, group[0].Weights);
         Assert.True(apart <= 1e-3 * moved, $"the group is {apart:E2} from the single learner after 4 updates, which moved the weights {moved:E2}");
         Assert.Equal(whole.Metrics.Metrics.ClipFraction, group[0].Metrics.Metrics.ClipFraction, 3);
     }
@@ -136,8 +115,8 @@ public sealed class ShardedPpoUpdateTests
         var data = PpoBatch();
         var whole = TrainCritic(null, data);
         var group = new ThreadGroup(ranks).Run(g => TrainCritic(g, data));
-        AssertRanksAgree(group);
-        AssertSameSum(whole.Gradient, group[0].Gradient, $"ppo value loss, {ranks} ranks");
+        GroupAssert.RanksAgree(group);
+        GroupAssert.SameSum(whole.Gradient, group[0].Gradient, $"ppo value loss, {ranks} ranks");
         Assert.Equal(whole.Metrics.ValueLoss, group[0].Metrics.ValueLoss, 5);
         Assert.True(whole.Metrics.ClipFraction > 0, "the value clip must be taken somewhere for its fraction to be compared");
         Assert.Equal(whole.Metrics.ClipFraction, group[0].Metrics.ClipFraction, 5);
@@ -164,8 +143,8 @@ public sealed class ShardedPpoUpdateTests
     {
         var whole = TrainRewardModel(null);
         var group = new ThreadGroup(ranks).Run(TrainRewardModel);
-        AssertRanksAgree(group);
-        AssertSameSum(whole.Gradient, group[0].Gradient, $"reward model, {ranks} ranks");
+        GroupAssert.RanksAgree(group);
+        GroupAssert.SameSum(whole.Gradient, group[0].Gradient, $"reward model, {ranks} ranks");
         Assert.Equal(whole.Metrics.Loss, group[0].Metrics.Loss, 5);
         Assert.Equal(whole.Metrics.Accuracy, group[0].Metrics.Accuracy, 5);
         Assert.Equal(whole.Metrics.MeanMargin, group[0].Metrics.MeanMargin, 5);

@@ -25,7 +25,6 @@ namespace RlhfActors.Tests.Parallel;
 /// </summary>
 public sealed class ShardedUpdateTests
 {
-    const double Tolerance = 1e-4;
     static readonly CharTokenizer Tok = CharTokenizer.Instance;
 
     static float[] Gradients(DecoderModel model) =>
@@ -33,24 +32,6 @@ public sealed class ShardedUpdateTests
 
     static float[] Weights(DecoderModel model) =>
         [.. model.TrainableParameters().SelectMany(p => p.Param.detach().to(ScalarType.Float32).cpu().data<float>().ToArray())];
-
-    static void AssertSameSum(float[] whole, float[] ranks, string what)
-    {
-        Assert.Equal(whole.Length, ranks.Length);
-        double scale = whole.Max(Math.Abs), worst = 0;
-        for (int i = 0; i < whole.Length; i++) worst = Math.Max(worst, Math.Abs(whole[i] - ranks[i]));
-        Assert.True(scale > 0, $"{what}: the whole batch's gradient is zero, so the comparison would prove nothing");
-        Assert.True(worst <= Tolerance * scale, $"{what}: the group's gradient differs from the whole batch's by {worst:E2}, more than {Tolerance:E0} of its largest element {scale:E2}");
-    }
-
-    static void AssertRanksAgree<T>((T Metrics, float[] Gradient, float[] Weights)[] ranks)
-    {
-        for (int r = 1; r < ranks.Length; r++)
-        {
-            Assert.Equal(ranks[0].Weights, ranks[r].Weights);
-            Assert.Equal(ranks[0].Gradient, ranks[r].Gradient);
-        }
-    }
 
     // --- SFT ---------------------------------------------------------------------------------------------------
 
@@ -86,8 +67,8 @@ public sealed class ShardedUpdateTests
     {
         var whole = TrainSft(null, 1);
         var group = new ThreadGroup(ranks).Run(g => TrainSft(g, 1));
-        AssertRanksAgree(group);
-        AssertSameSum(whole.Gradient, group[0].Gradient, "sft");
+        GroupAssert.RanksAgree(group);
+        GroupAssert.SameSum(whole.Gradient, group[0].Gradient, "sft");
         Assert.Equal(whole.Metrics.Loss, group[0].Metrics.Loss, 5);
         Assert.Equal(whole.Metrics.Tokens, group[0].Metrics.Tokens);
         Assert.Equal(whole.Metrics.GradNorm, group[0].Metrics.GradNorm, 5);
@@ -100,13 +81,11 @@ public sealed class ShardedUpdateTests
         var start = Weights(initial.Model);
         var whole = TrainSft(null, 5);
         var group = new ThreadGroup(2).Run(g => TrainSft(g, 5));
-        AssertRanksAgree(group);
+        GroupAssert.RanksAgree(group);
         // After 5 AdamW steps the two runs may part by rounding; measured against how far training moved the weights.
-        double moved = Norm(whole.Weights, start), apart = Norm(whole.Weights, group[0].Weights);
+        double moved = GroupAssert.Distance(whole.Weights, start), apart = GroupAssert.Distance(whole.Weights, group[0].Weights);
         Assert.True(apart <= 1e-3 * moved, $"the group is {apart:E2} from the single learner after 5 steps, which moved the weights {moved:E2}");
     }
-
-    static double Norm(float[] a, float[] b) => Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum());
 
     // --- GRPO --------------------------------------------------------------------------------------------------
 
@@ -159,8 +138,8 @@ public sealed class ShardedUpdateTests
         };
         var whole = TrainGrpo(options, null, data);
         var group = new ThreadGroup(ranks).Run(g => TrainGrpo(options, g, data));
-        AssertRanksAgree(group);
-        AssertSameSum(whole.Gradient, group[0].Gradient, $"grpo {aggregation}");
+        GroupAssert.RanksAgree(group);
+        GroupAssert.SameSum(whole.Gradient, group[0].Gradient, $"grpo {aggregation}");
         Assert.Equal(whole.Metrics.Loss, group[0].Metrics.Loss, 5);
         Assert.Equal(whole.Metrics.MeanKl!.Value, group[0].Metrics.MeanKl!.Value, 5);
         Assert.Equal(whole.Metrics.ClipFraction, group[0].Metrics.ClipFraction, 5);
@@ -196,8 +175,8 @@ public sealed class ShardedUpdateTests
         var options = new DpoOptions { LossType = type, Beta = 0.5, RpoAlpha = rpoAlpha };
         var whole = TrainDpo(options, null, pairs, reference);
         var group = new ThreadGroup(ranks).Run(g => TrainDpo(options, g, pairs, reference));
-        AssertRanksAgree(group);
-        AssertSameSum(whole.Gradient, group[0].Gradient, $"dpo {type} rpo_alpha {rpoAlpha}");
+        GroupAssert.RanksAgree(group);
+        GroupAssert.SameSum(whole.Gradient, group[0].Gradient, $"dpo {type} rpo_alpha {rpoAlpha}");
         Assert.Equal(whole.Metrics.Loss, group[0].Metrics.Loss, 5);
         Assert.Equal(whole.Metrics.Margin, group[0].Metrics.Margin, 5);
         Assert.Equal(whole.Metrics.Accuracy, group[0].Metrics.Accuracy, 5);
