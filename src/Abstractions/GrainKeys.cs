@@ -10,6 +10,7 @@ public static class GrainKeys
     const string SamplerSeparator = "/sampler-";
     const string LearnerRankSeparator = "/learner-";
     const string CriticRankSeparator = "/critic-";
+    const string RewardModelRankSeparator = "/reward-model-";
 
     /// <summary>The one experiment directory of a cluster (<c>IExperimentDirectoryGrain</c>).</summary>
     public const string ExperimentDirectory = "experiments";
@@ -38,12 +39,22 @@ public static class GrainKeys
         rank == 0 ? experimentId : $"{experimentId}{CriticRankSeparator}{rank}";
 
     /// <summary>The experiment id and rank of a critic key (an experiment id alone is rank 0).</summary>
-    public static (string ExperimentId, int Rank) OfCritic(string criticKey)
+    public static (string ExperimentId, int Rank) OfCritic(string criticKey) => OfRank(criticKey, CriticRankSeparator);
+
+    /// <summary>Rank <paramref name="rank"/> of an experiment's reward-model group: rank 0 is the experiment's reward
+    /// model itself, the others "&lt;experiment id&gt;/reward-model-&lt;rank&gt;".</summary>
+    public static string RewardModelRank(string experimentId, int rank) =>
+        rank == 0 ? experimentId : $"{experimentId}{RewardModelRankSeparator}{rank}";
+
+    /// <summary>The experiment id and rank of a reward-model key (an experiment id alone is rank 0).</summary>
+    public static (string ExperimentId, int Rank) OfRewardModel(string key) => OfRank(key, RewardModelRankSeparator);
+
+    static (string ExperimentId, int Rank) OfRank(string key, string separator)
     {
-        var at = criticKey.LastIndexOf(CriticRankSeparator, StringComparison.Ordinal);
-        return at > 0 && int.TryParse(criticKey.AsSpan(at + CriticRankSeparator.Length), out var rank) && rank > 0
-            ? (criticKey[..at], rank)
-            : (criticKey, 0);
+        var at = key.LastIndexOf(separator, StringComparison.Ordinal);
+        return at > 0 && int.TryParse(key.AsSpan(at + separator.Length), out var rank) && rank > 0
+            ? (key[..at], rank)
+            : (key, 0);
     }
 
     /// <summary>The experiment id of a sampler key.</summary>

@@ -36,6 +36,8 @@ public sealed record ParallelSection
         rules.Check(Learners is >= 1 and <= MaxLearners, "parallel.learners", $"must be in [1, {MaxLearners}]", Learners);
         if (Enabled)
         {
+            if (config.TrainsRewardModel && config.RewardModel.Steps > 0)
+                rules.Check(config.RewardModel.BatchSize >= Learners, "parallel.learners", $"must be at most reward_model.batch_size ({config.RewardModel.BatchSize}): every learner trains at least one pair of each batch", Learners);
             if (config.IsPpo)
             {
                 // The policy and the critic each train as a group of this many ranks; every rank trains at least one

@@ -1,4 +1,3 @@
-using Orleans.Concurrency;
 using RlhfActors.Abstractions.Learner;
 using RlhfActors.Abstractions.Messaging;
 using RlhfActors.Abstractions.Preference;
@@ -6,13 +5,12 @@ using RlhfActors.Abstractions.Preference;
 namespace RlhfActors.Abstractions.Grains;
 
 /// <summary>
-/// A rank of an experiment's PPO critic group (key: <see cref="GrainKeys.CriticRank"/>), the critic's counterpart of
-/// <see cref="ILearnerRankGrain"/>: what rank 0, the experiment's <see cref="ICriticGrain"/>, asks of the others, and
-/// the exchange's messages. A rank holds a whole replica of the value model and its optimizer and trains its rows of
-/// each minibatch; rank 0 alone gives values and checkpoints.
+/// A rank of an experiment's PPO critic group (key: <see cref="GrainKeys.CriticRank"/>): what rank 0, the experiment's
+/// <see cref="ICriticGrain"/>, asks of the others. A rank holds a whole replica of the value model and its optimizer
+/// and trains its rows of each minibatch; rank 0 alone gives values and checkpoints.
 /// </summary>
 [Alias("rlhf.ICriticRankGrain")]
-public interface ICriticRankGrain : IGrainWithStringKey
+public interface ICriticRankGrain : IGroupRankGrain
 {
     /// <summary>Builds the value model as rank 0 did (the same policy version, the same head seed) and joins
     /// <paramref name="group"/>; returns the digest of its weights, which must be rank 0's.</summary>
@@ -26,20 +24,4 @@ public interface ICriticRankGrain : IGrainWithStringKey
     /// <summary>This rank's share of one critic update (every minibatch of it).</summary>
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("TrainRank")]
     Task TrainRank(CriticTrainRequest request);
-
-    /// <summary>SHA-256 of this rank's weights.</summary>
-    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("GetCriticDigest")]
-    Task<string> GetCriticDigest();
-
-    /// <summary>A segment of a gradient exchange from another rank (see <see cref="ILearnerRankGrain.Deliver"/>).</summary>
-    [AlwaysInterleave, Alias("Deliver")]
-    Task Deliver(GradientSegment segment);
-
-    /// <summary>The group cannot finish its current exchange (see <see cref="ILearnerRankGrain.AbortExchange"/>).</summary>
-    [AlwaysInterleave, Alias("AbortExchange")]
-    Task AbortExchange(string reason, long committedRound);
-
-    /// <summary>Frees the model and leaves the group.</summary>
-    [Alias("LeaveCriticGroup")]
-    Task LeaveCriticGroup();
 }

@@ -33,8 +33,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
     // The experiment's config, as the critic was built with it (its parallel section among the rest).
     ExperimentConfig? _initConfig;
 
-    public Task<GrainPlacement> GetPlacement() =>
-        Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
+    public Task<GrainPlacement> GetPlacement() => Task.FromResult(Placement);
 
     public async Task Initialize(CriticInit init)
     {
@@ -91,7 +90,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
         int stepsBefore = critic.StepsDone;
         var m = await InGroupAsync(() =>
         {
-            var reducer = _exchange;
+            var reducer = Reducer;
             return _device.RunAsync(() => critic.Step(batch, [.. request.Returns], [.. request.OldValues], request.LearningRate, reducer));
         }, peer => peer.TrainRank(request), $"critic step {stepsBefore + 1}");
         await CheckAgreementAsync(stepsBefore, critic.StepsDone);

@@ -31,7 +31,7 @@ namespace RlhfActors.Grains.Rewards;
 /// </summary>
 [CollectionAgeLimit(Hours = 2), AcceleratorPlacement]
 public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAllocator allocator, ILogger<RewardModelGrain> logger)
-    : Grain, IRewardModelGrain
+    : Grain, IRewardModelGrain, IRewardModelRankGrain
 {
     readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     CompositeReward? _reward;
@@ -84,7 +84,12 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         return new RewardScores { Scores = [.. scores] };
     }
 
-    public Task<PreferenceEvalResult> StartTraining(RewardModelInit init) => StartAsync(init, init.Model.Config.RewardModel.Init);
+    public async Task<PreferenceEvalResult> StartTraining(RewardModelInit init)
+    {
+        var before = await StartAsync(init, init.Model.Config.RewardModel.Init);
+        await FormGroupAsync(init, init.Model.Config.RewardModel.Init);
+        return before;
+    }
 
     public async Task RestoreTrained(RewardModelInit init, string folder)
     {
@@ -98,7 +103,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
     async Task<PreferenceEvalResult> StartAsync(RewardModelInit init, string? trainedFolder)
     {
         ArgumentNullException.ThrowIfNull(init);
-        var experimentId = this.GetPrimaryKeyString();
+        var experimentId = ExperimentId;
         var config = init.Model.Config;
         var section = config.RewardModel;
         IReadOnlyList<TensorBytes>? weights = null;
@@ -166,12 +171,33 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
     {
         var trainer = RequireTrainer();
         if (steps <= 0) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be > 0");
-        return await _device.RunAsync(() =>
+        int before = trainer.StepsDone;
+        if (_group is not { } group) return await TrainOnDeviceAsync(trainer, steps, reducer: null);
+        ImmutableArray<Abstractions.Preference.RewardModelStepMetrics> metrics;
+        try
+        {
+            metrics = await group.RunAsync(() => TrainOnDeviceAsync(trainer, steps, group.Exchange), peer => peer.TrainRewardModelRank(steps),
+                $"reward model steps {before + 1}–{before + steps}");
+        }
+        catch (Learner.Group.LearnerGroupException)
+        {
+            // The stage is done again from its start, where the group forms again.
+            _group = null;
+            await DisposeTrainerAsync();
+            throw;
+        }
+        await group.CheckAgreementAsync(_digestEvery, before, trainer.StepsDone, DigestAsync);
+        return metrics;
+    }
+
+    Task<ImmutableArray<Abstractions.Preference.RewardModelStepMetrics>> TrainOnDeviceAsync(RewardModelTrainer trainer, int steps,
+        Training.Parallel.IGradientReducer? reducer) =>
+        _device.RunAsync(() =>
         {
             var result = ImmutableArray.CreateBuilder<Abstractions.Preference.RewardModelStepMetrics>(steps);
             for (int i = 0; i < steps; i++)
             {
-                var m = trainer.Step();
+                var m = trainer.Step(reducer);
                 result.Add(new Abstractions.Preference.RewardModelStepMetrics
                 {
                     Step = m.Step, Loss = m.Loss, Accuracy = m.Accuracy, MeanMargin = m.MeanMargin, LearningRate = m.LearningRate, Seconds = m.Seconds,
@@ -179,7 +205,6 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
             }
             return result.MoveToImmutable();
         });
-    }
 
     public async Task<PreferenceEvalResult> EvaluateRewardModel()
     {
@@ -201,6 +226,8 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
     public async Task<string> SaveRewardModel(string directory)
     {
         var trainer = RequireTrainer();
+        // The stage's end: the other ranks' replicas are no longer needed (rank 0 alone evaluates and scores).
+        await DisbandAsync();
         var full = Path.GetFullPath(directory);
         await _device.RunAsync(() => RewardModelFolder.Write(full, trainer.Model, trainer.Tokenizer));
         LogSaved(this.GetPrimaryKeyString(), full);
@@ -215,6 +242,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
 
     public async Task Release()
     {
+        await DisbandAsync();
         DisposeReward();
         await DisposeTrainerAsync();
         DeactivateOnIdle();

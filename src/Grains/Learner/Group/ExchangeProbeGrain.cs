@@ -115,12 +115,7 @@ public sealed partial class ExchangeProbeGrain(ILogger<ExchangeProbeGrain> logge
 
     public Task Deliver(GradientSegment segment)
     {
-        if (_exchange is { } exchange) exchange.Deliver(segment);
-        else
-        {
-            segment.Data.Dispose();
-            LogSegmentDropped(this.GetPrimaryKeyString(), segment.From, segment.Round);
-        }
+        if (!GradientExchange.DeliverTo(_exchange, segment)) LogSegmentDropped(this.GetPrimaryKeyString(), segment.From, segment.Round);
         return Task.CompletedTask;
     }
 

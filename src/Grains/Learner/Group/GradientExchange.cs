@@ -65,6 +65,19 @@ public sealed class GradientExchange(Func<string, GradientSegment, Task> deliver
             data.Dispose();
     }
 
+    /// <summary>A rank's <c>Deliver</c>: hands <paramref name="segment"/> to <paramref name="exchange"/>, or, when the rank
+    /// is in no group (it left, or was never formed), returns its pooled blocks and says so (false).</summary>
+    public static bool DeliverTo(GradientExchange? exchange, GradientSegment segment)
+    {
+        if (exchange is null)
+        {
+            segment.Data.Dispose();
+            return false;
+        }
+        exchange.Deliver(segment);
+        return true;
+    }
+
     /// <summary>Ends every wait of this exchange, now and later, with an error naming <paramref name="reason"/>; a
     /// rank waiting for the commit of a round up to <paramref name="committed"/> (rank 0's last commit) takes the abort
     /// as that commit.</summary>
