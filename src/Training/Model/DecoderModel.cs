@@ -96,7 +96,7 @@ public sealed class DecoderModel : nn.Module<Tensor, Tensor>
         positions ??= arange(past, past + t, ScalarType.Int64, inputIds.device).unsqueeze(0);
         if (mask is null && past > 0)
             throw new ArgumentException("a mask is required when decoding with a non-empty KV cache");
-        var (cos, sin) = RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta, ComputeType);
+        var (cos, sin) = RotaryEmbedding.CosSin(positions, Config, ComputeType);
         var h = model.embed_tokens.forward(inputIds).to(ComputeType);
         foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache);
         cache?.Advance((int)t);

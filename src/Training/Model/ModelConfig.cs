@@ -20,6 +20,7 @@ public sealed record ModelConfig
     [JsonPropertyName("head_dim")] public int? HeadDimOverride { get; init; }
     [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; init; } = 1e-6;
     [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000.0;
+    [JsonPropertyName("rope_scaling")] public RopeScaling? RopeScaling { get; init; }
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 2048;
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; }
     /// <summary>Llama's flag for q/k/v/o biases. Qwen2 has q/k/v biases whatever this says.</summary>
@@ -92,6 +93,7 @@ public sealed record ModelConfig
         Require(HeadDim % 2 == 0, "head_dim", "must be even for rotary embeddings");
         Require(RmsNormEps > 0, "rms_norm_eps", "must be > 0");
         Require(RopeTheta > 0, "rope_theta", "must be > 0");
+        RopeScaling?.Validate(source);
         Require(MaxPositionEmbeddings > 0, "max_position_embeddings", "must be > 0");
         Require(HiddenAct == "silu", "hidden_act", $"is '{HiddenAct}'; only silu (SwiGLU) is supported");
     }

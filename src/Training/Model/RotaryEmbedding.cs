@@ -9,13 +9,77 @@ namespace RlhfActors.Training.Model;
 /// </summary>
 public static class RotaryEmbedding
 {
-    /// <summary>cos and sin of shape [B, 1, T, headDim] for positions [B, T].</summary>
-    public static (Tensor Cos, Tensor Sin) CosSin(Tensor positions, int headDim, double theta, ScalarType dtype)
+    /// <summary>cos and sin of shape [B, 1, T, headDim] for positions [B, T], unscaled.</summary>
+    public static (Tensor Cos, Tensor Sin) CosSin(Tensor positions, int headDim, double theta, ScalarType dtype) =>
+        CosSin(positions, DefaultInverseFrequencies(headDim, theta, positions.device), 1.0, dtype);
+
+    /// <summary>cos and sin for <paramref name="config"/>'s rotary embeddings, <c>rope_scaling</c> included.</summary>
+    public static (Tensor Cos, Tensor Sin) CosSin(Tensor positions, ModelConfig config, ScalarType dtype)
     {
-        var invFreq = 1.0 / pow(theta, arange(0, headDim, 2, ScalarType.Float32, positions.device) / headDim);
+        // Dynamic NTK depends on the sequence length: the batch's furthest position + 1.
+        long seqLen = config.RopeScaling?.Type == "dynamic" ? positions.max().item<long>() + 1 : 0;
+        var (invFreq, attentionFactor) = InverseFrequencies(config, seqLen, positions.device);
+        return CosSin(positions, invFreq, attentionFactor, dtype);
+    }
+
+    static (Tensor Cos, Tensor Sin) CosSin(Tensor positions, Tensor invFreq, double attentionFactor, ScalarType dtype)
+    {
         var freqs = positions.to(ScalarType.Float32).unsqueeze(-1) * invFreq;   // [B, T, d/2]
         var emb = cat(new[] { freqs, freqs }, -1);                                // [B, T, d]
-        return (emb.cos().unsqueeze(1).to(dtype), emb.sin().unsqueeze(1).to(dtype));
+        var (cos, sin) = (emb.cos(), emb.sin());
+        if (attentionFactor != 1.0) (cos, sin) = (cos * attentionFactor, sin * attentionFactor);
+        return (cos.unsqueeze(1).to(dtype), sin.unsqueeze(1).to(dtype));
+    }
+
+    /// <summary>inv_freq_i = θ^(−2i/d), computed in fp32 as transformers does.</summary>
+    static Tensor DefaultInverseFrequencies(int headDim, double theta, Device device) =>
+        1.0 / pow(theta, arange(0, headDim, 2, ScalarType.Float32, device) / headDim);
+
+    /// <summary>
+    /// The inverse frequencies [d/2] and the factor cos and sin are multiplied by, per <c>rope_scaling</c> type, as
+    /// transformers' <c>_compute_*_parameters</c> compute them (d = head_dim, θ = rope_theta, s = factor, L =
+    /// max_position_embeddings):
+    /// <code>
+    /// default:  inv_i = θ^(−2i/d)
+    /// linear:   inv_i = θ^(−2i/d) / s                       (positions divided by s)
+    /// dynamic:  n = max(seq_len, L); θ' = θ·(s·n/L − (s − 1))^(d/(d−2)); inv_i = θ'^(−2i/d)
+    /// llama3:   λ_i = 2π / inv_i; L₀ = original_max_position_embeddings; lo, hi = low/high_freq_factor
+    ///           λ_i &gt; L₀/lo (low frequencies):  inv_i / s
+    ///           λ_i &lt; L₀/hi (high frequencies): inv_i
+    ///           between: (1 − σ)·inv_i/s + σ·inv_i, σ = (L₀/λ_i − lo) / (hi − lo)
+    /// </code>
+    /// None of these scales cos and sin (attention factor 1).
+    /// </summary>
+    public static (Tensor InvFreq, double AttentionFactor) InverseFrequencies(ModelConfig config, long seqLen, Device device)
+    {
+        int d = config.HeadDim;
+        var scaling = config.RopeScaling;
+        switch (scaling?.Type ?? "default")
+        {
+            case "linear":
+                return (DefaultInverseFrequencies(d, config.RopeTheta, device) / scaling!.Factor!.Value, 1.0);
+            case "dynamic":
+            {
+                double s = scaling!.Factor!.Value, l = config.MaxPositionEmbeddings;
+                double n = Math.Max(seqLen, config.MaxPositionEmbeddings);
+                double theta = config.RopeTheta * Math.Pow(s * n / l - (s - 1), d / (d - 2.0));
+                return (DefaultInverseFrequencies(d, theta, device), 1.0);
+            }
+            case "llama3":
+            {
+                var inv = DefaultInverseFrequencies(d, config.RopeTheta, device);
+                double s = scaling!.Factor!.Value, lo = scaling.LowFreqFactor!.Value, hi = scaling.HighFreqFactor!.Value;
+                double l0 = scaling.OriginalMaxPositionEmbeddings!.Value;
+                var wavelen = 2 * Math.PI / inv;
+                var scaled = where(wavelen > l0 / lo, inv / s, inv);
+                var smooth = (l0 / wavelen - lo) / (hi - lo);
+                var smoothed = (1 - smooth) * scaled / s + smooth * scaled;
+                var medium = wavelen.ge(l0 / hi).logical_and(wavelen.le(l0 / lo));
+                return (where(medium, smoothed, scaled), 1.0);
+            }
+            default:
+                return (DefaultInverseFrequencies(d, config.RopeTheta, device), 1.0);
+        }
     }
 
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => x * cos + RotateHalf(x) * sin;
