@@ -5,11 +5,13 @@ namespace RlhfActors.Training.Model;
 
 /// <summary>
 /// Grouped-query self-attention (Llama / Qwen2): num_attention_heads query heads share num_key_value_heads
-/// key/value heads; rotary embeddings on q and k; optional q/k/v bias (Qwen2) and o bias (Llama attention_bias).
+/// key/value heads; rotary embeddings on q and k; optional q/k/v bias (Qwen2) and o bias (Llama attention_bias); Qwen3's
+/// q_norm / k_norm, an RMSNorm over head_dim of every query and key head before the rotation.
 /// </summary>
 public sealed class Attention : nn.Module<Tensor, Tensor>
 {
     readonly CastLinear q_proj, k_proj, v_proj, o_proj;
+    readonly RmsNorm? q_norm, k_norm;
     readonly int heads, kvHeads, headDim;
 
     public Attention(ModelConfig config) : base(nameof(Attention))
@@ -25,6 +27,13 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         register_module("k_proj", k_proj);
         register_module("v_proj", v_proj);
         register_module("o_proj", o_proj);
+        if (config.QkNorm)
+        {
+            q_norm = new RmsNorm(headDim, config.RmsNormEps);
+            k_norm = new RmsNorm(headDim, config.RmsNormEps);
+            register_module("q_norm", q_norm);
+            register_module("k_norm", k_norm);
+        }
     }
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with rotary tables and a mask");
@@ -36,8 +45,11 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layerIndex)
     {
         long b = x.shape[0], t = x.shape[1];
-        var q = q_proj.forward(x).view(b, t, heads, headDim).transpose(1, 2);
-        var k = k_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
+        var q = q_proj.forward(x).view(b, t, heads, headDim);
+        var k = k_proj.forward(x).view(b, t, kvHeads, headDim);
+        if (q_norm is not null) (q, k) = (q_norm.forward(q), k_norm!.forward(k));
+        q = q.transpose(1, 2);
+        k = k.transpose(1, 2);
         var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);

@@ -29,10 +29,17 @@ public sealed record ModelConfig
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; init; }
     [JsonPropertyName("eos_token_id")] public JsonElement? EosTokenIdRaw { get; init; }
     [JsonPropertyName("torch_dtype")] public string? TorchDtype { get; init; }
+    // Read only to be refused when they ask for what is not implemented (Validate); kept on save as given.
+    [JsonPropertyName("use_sliding_window")] public bool? UseSlidingWindow { get; init; }
+    [JsonPropertyName("mlp_bias")] public bool? MlpBias { get; init; }
+    [JsonPropertyName("partial_rotary_factor")] public double? PartialRotaryFactor { get; init; }
 
     [JsonIgnore] public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
     [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / NumAttentionHeads;
     [JsonIgnore] public bool IsQwen2 => ModelType == "qwen2";
+    [JsonIgnore] public bool IsQwen3 => ModelType == "qwen3";
+    /// <summary>Qwen3 normalises every query and key head (RMSNorm over head_dim) before the rotary embedding.</summary>
+    [JsonIgnore] public bool QkNorm => IsQwen3;
     /// <summary>q/k/v projections carry a bias: always for Qwen2, when attention_bias for Llama.</summary>
     [JsonIgnore] public bool QkvBias => IsQwen2 || AttentionBias;
     /// <summary>o_proj carries a bias only for Llama with attention_bias (Qwen2's o_proj has none).</summary>
@@ -70,7 +77,7 @@ public sealed record ModelConfig
     {
         // Hugging Face wants architectures to load the right class; fill it in when absent.
         var withArch = Architectures is null
-            ? this with { Architectures = new[] { IsQwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM" } }
+            ? this with { Architectures = new[] { IsQwen3 ? "Qwen3ForCausalLM" : IsQwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM" } }
             : this;
         return JsonSerializer.Serialize(withArch, JsonOptions);
     }
@@ -82,7 +89,7 @@ public sealed record ModelConfig
         {
             if (!ok) throw new InvalidDataException($"{source}: field '{field}' {why}");
         }
-        Require(ModelType is "llama" or "qwen2", "model_type", $"is '{ModelType}'; supported: llama, qwen2");
+        Require(ModelType is "llama" or "qwen2" or "qwen3", "model_type", $"is '{ModelType}'; supported: llama, qwen2, qwen3");
         Require(VocabSize > 0, "vocab_size", "must be > 0");
         Require(HiddenSize > 0, "hidden_size", "must be > 0");
         Require(IntermediateSize > 0, "intermediate_size", "must be > 0");
@@ -94,6 +101,10 @@ public sealed record ModelConfig
         Require(RmsNormEps > 0, "rms_norm_eps", "must be > 0");
         Require(RopeTheta > 0, "rope_theta", "must be > 0");
         RopeScaling?.Validate(source);
+        // Fields that change the math and are not implemented: refused by name rather than ignored.
+        Require(UseSlidingWindow != true, "use_sliding_window", "is true; sliding-window attention is not implemented (every layer attends to the whole context)");
+        Require(MlpBias != true, "mlp_bias", "is true; the MLP's biases are not implemented");
+        Require(PartialRotaryFactor is null or 1.0, "partial_rotary_factor", $"is {PartialRotaryFactor?.ToString(System.Globalization.CultureInfo.InvariantCulture)}; only rotary embeddings over the whole head (1.0) are implemented");
         Require(MaxPositionEmbeddings > 0, "max_position_embeddings", "must be > 0");
         Require(HiddenAct == "silu", "hidden_act", $"is '{HiddenAct}'; only silu (SwiGLU) is supported");
     }

@@ -20,7 +20,7 @@ public static class ModelMemory
             long h = c.HiddenSize, heads = c.NumAttentionHeads, kv = c.NumKeyValueHeads ?? c.NumAttentionHeads, d = c.HeadDim;
             var attention = h * heads * d * 2 + h * kv * d * 2;
             var mlp = 3 * h * (long)c.IntermediateSize;
-            var perLayer = attention + mlp + 2 * h;
+            var perLayer = attention + mlp + 2 * h + (c.QkNorm ? 2 * d : 0);
             var embeddings = (long)c.VocabSize * h * (c.TieWordEmbeddings ? 1 : 2);
             return embeddings + c.NumHiddenLayers * perLayer + h;
         }

@@ -54,6 +54,51 @@ public sealed class DecoderModelTests
     }
 
     [Fact]
+    public void A_qwen3_forward_matches_the_reference_with_its_query_and_key_norms()
+    {
+        // An explicit head_dim unlike hidden_size / heads (Qwen3 sets it), and norm weights that are not all ones.
+        var config = TinyModels.Llama(tied: true, kvHeads: 2, type: "qwen3") with { HeadDimOverride = 16 };
+        using var model = TinyModels.Create(config);
+        using (no_grad())
+            foreach (var (name, parameter) in model.named_parameters().Where(p => p.name.EndsWith("_norm.weight", StringComparison.Ordinal) && p.name.Contains("self_attn")))
+                parameter.copy_(rand(parameter.shape, generator: manual_seed(name.Length)) + 0.5);
+        var names = model.named_parameters().Select(p => p.name).ToHashSet();
+        Assert.Contains("model.layers.0.self_attn.q_norm.weight", names);
+        Assert.Contains("model.layers.1.self_attn.k_norm.weight", names);
+        Assert.DoesNotContain("model.layers.0.self_attn.q_proj.bias", names); // Qwen3: no q/k/v bias unless attention_bias
+        var weights = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.data<float>().ToArray());
+        var reference = new ReferenceLlama(config, weights).Forward(new[] { 5, 9, 1, 30, 12, 7 });
+        var withoutNorms = new ReferenceLlama(config, weights.Where(p => !p.Key.Contains("_norm.weight") || !p.Key.Contains("self_attn"))
+            .ToDictionary(p => p.Key, p => p.Value)).Forward(new[] { 5, 9, 1, 30, 12, 7 });
+
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var actual = model.Forward(tensor(new long[] { 5, 9, 1, 30, 12, 7 }).unsqueeze(0))[0].data<float>().ToArray();
+        double maxDiff = 0, normsMatter = 0;
+        for (int t = 0; t < 6; t++)
+        for (int v = 0; v < config.VocabSize; v++)
+        {
+            maxDiff = Math.Max(maxDiff, Math.Abs(actual[t * config.VocabSize + v] - reference[t][v]));
+            normsMatter = Math.Max(normsMatter, Math.Abs(reference[t][v] - withoutNorms[t][v]));
+        }
+        Assert.InRange(maxDiff, 0, 1e-3);
+        Assert.True(normsMatter > 1e-2, $"the query/key norms move the logits by only {normsMatter:E2}: the comparison would prove nothing");
+    }
+
+    [Theory]
+    [InlineData("\"use_sliding_window\": true, \"sliding_window\": 4096", "field 'use_sliding_window' is true")]
+    [InlineData("\"mlp_bias\": true", "field 'mlp_bias' is true")]
+    [InlineData("\"partial_rotary_factor\": 0.5", "field 'partial_rotary_factor' is 0.5")]
+    [InlineData("\"model_type\": \"mistral\"", "field 'model_type' is 'mistral'")]
+    public void A_field_that_changes_the_math_and_is_not_implemented_is_refused_by_name(string field, string expected)
+    {
+        var modelType = field.Contains("model_type", StringComparison.Ordinal) ? "" : "\"model_type\": \"qwen3\", ";
+        var json = $"{{{modelType}\"vocab_size\": 16, \"hidden_size\": 8, \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, {field}}}";
+        var e = Assert.Throws<InvalidDataException>(() => ModelConfig.Parse(json, "m/config.json"));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
     public void Load_state_dict_names_the_missing_and_the_misshapen_tensor()
     {
         var config = TinyModels.Llama();

@@ -3,8 +3,9 @@ using RlhfActors.Training.Model;
 namespace RlhfActors.Tests.Model;
 
 /// <summary>
-/// A scalar, loop-by-loop transcription of Hugging Face's LlamaForCausalLM / Qwen2ForCausalLM forward pass
-/// (modeling_llama.py: LlamaRMSNorm, rotate_half, apply_rotary_pos_emb, repeat_kv, eager attention, LlamaMLP),
+/// A scalar, loop-by-loop transcription of Hugging Face's LlamaForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM forward
+/// pass (modeling_llama.py: LlamaRMSNorm, rotate_half, apply_rotary_pos_emb, repeat_kv, eager attention, LlamaMLP;
+/// modeling_qwen3.py: Qwen3RMSNorm of every query and key head over head_dim before the rotation),
 /// in double precision and without TorchSharp, so the tensor implementation is checked against the
 /// reference conventions rather than against itself.
 /// </summary>
@@ -47,6 +48,12 @@ internal sealed class ReferenceLlama
         var q = x.Select(r => Linear(r, p + "q_proj", nh * hd)).ToArray();
         var k = x.Select(r => Linear(r, p + "k_proj", kvh * hd)).ToArray();
         var v = x.Select(r => Linear(r, p + "v_proj", kvh * hd)).ToArray();
+        if (w.TryGetValue(p + "q_norm.weight", out var qNorm))
+        {
+            var kNorm = w[p + "k_norm.weight"];
+            q = [.. q.Select(r => PerHead(r, nh, qNorm))];
+            k = [.. k.Select(r => PerHead(r, kvh, kNorm))];
+        }
         for (int i = 0; i < t; i++) { Rotate(q[i], nh, i); Rotate(k[i], kvh, i); }
         var output = new double[t][];
         for (int i = 0; i < t; i++)
@@ -71,6 +78,13 @@ internal sealed class ReferenceLlama
             }
         }
         return output.Select(r => Linear(r, p + "o_proj", c.HiddenSize)).ToArray();
+    }
+
+    /// <summary>RMSNorm of each head's slice of <paramref name="x"/> on its own.</summary>
+    double[] PerHead(double[] x, int heads, float[] weight)
+    {
+        int hd = c.HeadDim;
+        return [.. Enumerable.Range(0, heads).SelectMany(h => RmsNorm(x[(h * hd)..((h + 1) * hd)], weight))];
     }
 
     /// <summary>rotate_half convention: pair element e with e + hd/2.</summary>
