@@ -96,6 +96,12 @@ public static class HfModelFolder
         }
     }
 
+    /// <summary>The torch dtype name of the floating-point weights' storage type (the most common one), or null when
+    /// there are none.</summary>
+    static string? TorchDtypeOf(IReadOnlyList<TensorBytes> weights) =>
+        weights.Select(w => w.DType switch { "F32" => "float32", "BF16" => "bfloat16", "F16" => "float16", _ => null })
+            .Where(d => d is not null).GroupBy(d => d).OrderByDescending(g => g.Count()).Select(g => g.Key).FirstOrDefault();
+
     /// <summary>Writes config.json and the weights, as one <c>model.safetensors</c> or, when the total exceeds
     /// <paramref name="maxShardBytes"/>, as shards plus an index. Returns the file names written.</summary>
     public static IReadOnlyList<string> Save(string folder, ModelConfig config, IReadOnlyList<TensorBytes> weights,
@@ -108,7 +114,9 @@ public static class HfModelFolder
         if (duplicate is not null) throw new ArgumentException($"duplicate weight name '{duplicate.Key}'", nameof(weights));
 
         Directory.CreateDirectory(folder);
-        AtomicFile.WriteAllText(Path.Combine(folder, ConfigFile), config.ToJson());
+        // torch_dtype says what the weights are stored as (transformers loads in it by default), not what the
+        // config was read with: a bf16 model trained and saved in fp32 says float32.
+        AtomicFile.WriteAllText(Path.Combine(folder, ConfigFile), (config with { TorchDtype = TorchDtypeOf(weights) ?? config.TorchDtype }).ToJson());
         var metadata = new Dictionary<string, string> { ["format"] = "pt" };
         long total = weights.Sum(w => (long)w.Data.Length);
         var written = new List<string> { ConfigFile };

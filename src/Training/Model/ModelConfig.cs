@@ -29,6 +29,10 @@ public sealed record ModelConfig
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; init; }
     [JsonPropertyName("eos_token_id")] public JsonElement? EosTokenIdRaw { get; init; }
     [JsonPropertyName("torch_dtype")] public string? TorchDtype { get; init; }
+    /// <summary>Every other field of the file (initializer_range, attention_dropout, transformers_version, …): none of
+    /// them changes this decoder's math (those that would are named above and refused in <see cref="Validate"/>), and
+    /// they are written back as read, so a saved folder keeps what the original said.</summary>
+    [JsonExtensionData] public Dictionary<string, JsonElement>? OtherFields { get; init; }
     // Read only to be refused when they ask for what is not implemented (Validate); kept on save as given.
     [JsonPropertyName("use_sliding_window")] public bool? UseSlidingWindow { get; init; }
     [JsonPropertyName("mlp_bias")] public bool? MlpBias { get; init; }

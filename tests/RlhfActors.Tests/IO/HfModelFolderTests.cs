@@ -23,6 +23,33 @@ public sealed class HfModelFolderTests
         Assert.Equal("pt", SafeTensorsFile.Read(Path.Combine(folder, "model.safetensors")).Metadata["format"]);
     }
 
+    /// <summary>A Llama-3.1-style config.json: fields this project does not read are written back as they were, and
+    /// torch_dtype says what the saved weights are (here fp32, though the original said bfloat16).</summary>
+    [Fact]
+    public void A_save_keeps_the_fields_it_does_not_read_and_names_the_weights_dtype()
+    {
+        using var dir = new TempDirectory();
+        const string original = """
+            {"model_type": "llama", "vocab_size": 16, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
+             "num_attention_heads": 2, "torch_dtype": "bfloat16", "initializer_range": 0.02, "attention_dropout": 0.0,
+             "pretraining_tp": 1, "transformers_version": "4.43.0.dev0",
+             "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}}
+            """;
+        var config = Training.Model.ModelConfig.Parse(original, "config.json");
+        // The weights as a learner saves them after training a bf16 model in fp32.
+        var fp32 = TinyModel.Weights().Select(w => new Training.Weights.TensorBytes(w.Name, "F32", w.Shape, new byte[w.Shape.Aggregate(4L, (a, b) => a * b)])).ToArray();
+        HfModelFolder.Save(dir.Path, config, fp32);
+
+        using var saved = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir.Path, "config.json")));
+        var root = saved.RootElement;
+        Assert.Equal(0.02, root.GetProperty("initializer_range").GetDouble());
+        Assert.Equal(0.0, root.GetProperty("attention_dropout").GetDouble());
+        Assert.Equal(1, root.GetProperty("pretraining_tp").GetInt32());
+        Assert.Equal("4.43.0.dev0", root.GetProperty("transformers_version").GetString());
+        Assert.Equal("llama3", root.GetProperty("rope_scaling").GetProperty("rope_type").GetString());
+        Assert.Equal("float32", root.GetProperty("torch_dtype").GetString());
+    }
+
     [Fact]
     public void Sharded_save_writes_index_and_shards_under_the_limit_and_loads_back()
     {
