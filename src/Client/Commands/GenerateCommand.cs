@@ -93,6 +93,8 @@ public static class GenerateCommand
         try
         {
             var config = ModelConfig.Load(configPath);
+            // config.json's end ids and generation_config.json's (an instruct model's end of turn).
+            var stops = GenerationConfig.StopTokens(configFolder, config);
             var tokenizer = hasTokenizer ? Tokenizers.Create(tokenizerFolder) : null;
             if (promptIds is null)
             {
@@ -111,13 +113,13 @@ public static class GenerateCommand
                 TopK = r.TopK,
                 TopP = r.TopP,
                 Seed = r.Seed,
-                StopTokens = config.EosTokenIds,
+                StopTokens = stops,
             };
             var result = FolderGeneration.Generate(folder, [promptIds], options, r.DType, verified: true);
             var newIds = result.Ids[0];
             var logProbs = result.LogProbs[0];
             // The stop token is part of the output ids but not of the text.
-            var text = tokenizer?.Decode(newIds.Where((id, i) => !(i == newIds.Length - 1 && config.EosTokenIds.Contains(id))));
+            var text = tokenizer?.Decode(newIds.Where((id, i) => !(i == newIds.Length - 1 && stops.Contains(id))));
             if (r.Json) cli.Stdout.WriteLine(ResultJson(newIds, logProbs, text));
             else cli.Stdout.WriteLine(text ?? string.Join(' ', newIds));
             return ExitCodes.Ok;

@@ -1,0 +1,44 @@
+using System.Text.Json;
+
+namespace RlhfActors.Training.Model;
+
+/// <summary>
+/// A model folder's <c>generation_config.json</c>, as far as it decides where generation stops: its
+/// <c>eos_token_id</c>, one id or a list. Instruct models name their turn's end here and only the base's end in
+/// config.json (Llama-3-Instruct: config.json says 128001, generation_config.json [128001, 128008, 128009]), so
+/// generation that stopped only at config.json's ids would run past <c>&lt;|eot_id|&gt;</c>. Transformers'
+/// <c>generate</c> takes the stop ids from here; so does <see cref="StopTokens"/>.
+/// </summary>
+public static class GenerationConfig
+{
+    public const string FileName = "generation_config.json";
+
+    /// <summary>The ids generation stops at for a model in <paramref name="folder"/>: config.json's eos ids and
+    /// generation_config.json's, when the folder has one. Throws InvalidDataException naming the file and field when
+    /// generation_config.json is not what transformers writes.</summary>
+    public static IReadOnlyList<int> StopTokens(string folder, ModelConfig config)
+    {
+        var path = Path.Combine(folder, FileName);
+        if (!File.Exists(path)) return config.EosTokenIds;
+        JsonDocument document;
+        try { document = JsonDocument.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e); }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: expected a JSON object");
+            if (!document.RootElement.TryGetProperty("eos_token_id", out var eos) || eos.ValueKind == JsonValueKind.Null) return config.EosTokenIds;
+            var ids = eos.ValueKind switch
+            {
+                JsonValueKind.Number => [Id(eos, path)],
+                JsonValueKind.Array => eos.EnumerateArray().Select(e => Id(e, path)).ToArray(),
+                _ => throw new InvalidDataException($"{path}: field 'eos_token_id' must be a token id or a list of them"),
+            };
+            return [.. config.EosTokenIds.Concat(ids).Distinct()];
+        }
+    }
+
+    static int Id(JsonElement element, string path) =>
+        element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out var id) && id >= 0
+            ? id
+            : throw new InvalidDataException($"{path}: field 'eos_token_id' holds {element.GetRawText()}, which is not a token id");
+}
