@@ -5,11 +5,12 @@ public static class Tokenizers
     public const string CharSpec = "char";
     const string HfFileName = "tokenizer.json";
     const string HfConfigFileName = "tokenizer_config.json";
+    const string HfSpecialTokensMapFileName = "special_tokens_map.json";
     /// <summary>Marks a model folder whose tokenizer is the built-in character tokenizer (which has no tokenizer.json).</summary>
     public const string CharMarkerFileName = "rlhf_char_tokenizer.json";
 
     /// <summary>The files a model folder may carry for its tokenizer (what <see cref="FilesFor"/> writes).</summary>
-    public static readonly IReadOnlyList<string> FolderFiles = [HfFileName, HfConfigFileName, CharMarkerFileName];
+    public static readonly IReadOnlyList<string> FolderFiles = [HfFileName, HfConfigFileName, HfSpecialTokensMapFileName, CharMarkerFileName];
 
     /// <summary>Whether <see cref="Create"/> finds a tokenizer in <paramref name="folder"/>.</summary>
     public static bool FolderHasTokenizer(string folder) =>
@@ -40,7 +41,8 @@ public static class Tokenizers
     }
 
     /// <summary>The files that let <see cref="Create"/> rebuild <paramref name="tokenizer"/> from a model folder:
-    /// tokenizer.json (+ tokenizer_config.json) for a Hugging Face tokenizer, a marker file for the character one.
+    /// tokenizer.json (+ tokenizer_config.json and special_tokens_map.json, as transformers' save_pretrained writes them)
+    /// for a Hugging Face tokenizer, a marker file for the character one.
     /// Checkpoints carry them so `rlhf generate --prompt` works on a checkpoint.</summary>
     public static IReadOnlyDictionary<string, byte[]> FilesFor(ITokenizer tokenizer)
     {
@@ -50,8 +52,11 @@ public static class Tokenizers
                 return new Dictionary<string, byte[]> { [CharMarkerFileName] = "{\"type\": \"char\", \"vocab_size\": 99}\n"u8.ToArray() };
             case HfBpeTokenizer hf:
                 var files = new Dictionary<string, byte[]> { [HfFileName] = File.ReadAllBytes(hf.Path) };
-                var config = Path.Combine(Path.GetDirectoryName(hf.Path) ?? ".", HfConfigFileName);
-                if (File.Exists(config)) files[HfConfigFileName] = File.ReadAllBytes(config);
+                foreach (var name in new[] { HfConfigFileName, HfSpecialTokensMapFileName })
+                {
+                    var beside = Path.Combine(Path.GetDirectoryName(hf.Path) ?? ".", name);
+                    if (File.Exists(beside)) files[name] = File.ReadAllBytes(beside);
+                }
                 return files;
             default:
                 throw new ArgumentException($"no saved form for tokenizer {tokenizer.GetType().Name}", nameof(tokenizer));

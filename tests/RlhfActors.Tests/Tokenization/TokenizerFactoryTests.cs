@@ -33,4 +33,15 @@ public sealed class TokenizerFactoryTests : IDisposable
         var error = Assert.Throws<ArgumentException>(() => Tokenizers.Create(_folder.Path));
         Assert.Contains(_folder.Path, error.Message);
     }
+
+    [Fact]
+    public void A_checkpoint_carries_the_tokenizer_files_save_pretrained_writes()
+    {
+        _folder.Write("tokenizer.json", TinyTokenizerJson.Build().ToJsonString());
+        _folder.Write("tokenizer_config.json", "{\"eos_token\": \"<|endoftext|>\"}");
+        _folder.Write("special_tokens_map.json", "{\"eos_token\": \"<|endoftext|>\"}");
+        var files = Tokenizers.FilesFor(Tokenizers.Create(_folder.Path));
+        Assert.Equal(["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"], files.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_folder.Path, "special_tokens_map.json")), files["special_tokens_map.json"]);
+    }
 }
