@@ -39,6 +39,8 @@ public sealed partial class LearnerGrain
         if (PeftSpecs.For(config, PeftSection.GrpoStage) is not { } peft) return false;
         bool warmedUp = learner.StepsDone > 0 && config.Sft.Steps > 0;
         await _device.RunAsync(() => Lora.BeginStage(learner.Model, peft, StableSeed.Derive(config.Seed, Lora.GrpoSeedStream), warmedUp));
+        // The warm-up changed the weights the new adapter sits on: they are no longer model.init's.
+        if (warmedUp) _adapterBase = null;
         return warmedUp || _baseVersion is null;
     }
 

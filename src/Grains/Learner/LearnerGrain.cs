@@ -32,6 +32,9 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     // The silo's allocator picks this activation's device once: the model is built on it and stays there.
     readonly DeviceWorker _device = devices.Get(allocator.Allocate());
     SftLearner? _learner;
+    // model.init's folder while the LoRA adapters still sit on its weights unchanged (no warm-up merged into the base):
+    // what an adapter checkpoint names as base_model_name_or_path, so export need not rebuild the base. Null otherwise.
+    string? _adapterBase;
     ExperimentConfig? _config;
     int _totalSteps;
     long _nextVersion;
@@ -70,6 +73,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         var experimentId = ExperimentId;
         await DisposeLearnerAsync();
 
+        string? adapterBase = null;
         var (learner, info) = await _device.RunAsync(() =>
         {
             // Resolve the model first: its errors (missing folder, bad model.config) are the cheapest to find.
@@ -82,6 +86,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             var spec = new SftLearnerSpec(model, config.Model.ResolvedTokenizer, ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config),
                 config.Seed, _device.Device, PeftSpecs.For(config, PeftSection.SftStage));
             var created = SftLearner.Create(spec);
+            adapterBase = model.Path is { } init && !Training.Model.ModelFolders.IsAdapterFolder(init) ? Path.GetFullPath(init) : null;
             try
             {
                 return (created, new LearnerInfo
@@ -101,6 +106,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
             }
         });
         _learner = learner;
+        _adapterBase = adapterBase;
         _config = config;
         _inputs = info;
         _published = null;
@@ -146,6 +152,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
                 else throw new InvalidDataException($"{checkpointDirectory}: a {stage} checkpoint cannot be resumed from yet");
                 return (checkpoint, stage, state);
             });
+            // The adapters still sit on model.init's weights only if the checkpoint's adapter named that folder.
+            if (checkpoint.Adapter?.BaseModelNameOrPath is not { } named || Path.GetFullPath(named) != _adapterBase) _adapterBase = null;
             if (stage == "grpo") await ResumeGrpoAsync(checkpoint, checkpointDirectory);
             else if (stage == "dpo") await ResumeDpoAsync(checkpoint, checkpointDirectory);
             else if (stage == "ppo") await ResumePpoAsync(checkpoint, checkpointDirectory);
@@ -331,13 +339,14 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         var (grpo, dpo, ppo, seed) = (_grpo, _dpo, _ppo, _config!.Seed);
         var extra = ControllerFiles(controllerState);
         var withTokenizer = Tokenizers.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary();
+        var adapterBase = _adapterBase;
         return _device.RunAsync(() => ppo is not null
             ? ppo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)
             : dpo is not null
                 ? dpo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)
                 : grpo is not null
-                    ? grpo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)
-                    : learner.SaveCheckpoint(directory, provenance, extraFiles: extra));
+                    ? grpo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer, adapterBase)
+                    : learner.SaveCheckpoint(directory, provenance, adapterBase, extraFiles: extra));
     }
 
     public async Task Release()
