@@ -7,6 +7,7 @@ using System.Text.RegularExpressions;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Checkpoints;
+using RlhfActors.Training.IO;
 using RlhfActors.Training.Model;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -537,10 +538,24 @@ public static partial class ExperimentYamlLoader
         var model = config.Model;
         if (!model.IsScratch)
         {
-            model = model with { Init = Input(model.Init, "model.init", folder: true)! };
-            if (Directory.Exists(model.Init) && !File.Exists(Path.Combine(model.Init, "config.json")))
-                context.FieldError("model.init", $"model.init: '{model.Init}' has no config.json (not a Hugging Face model folder)");
-            Verified(model.Init, "model.init");
+            // A hub id ("org/name") that is not a local folder is looked up in the local Hugging Face cache.
+            bool notCached = false;
+            if (!Directory.Exists(model.Init) && HubCache.LooksLikeHubId(model.Init))
+            {
+                try { model = model with { Init = HubCache.Resolve(model.Init, HubCache.DefaultRoot()) }; }
+                catch (DirectoryNotFoundException e)
+                {
+                    context.FieldError("model.init", $"model.init: {e.Message}");
+                    notCached = true;
+                }
+            }
+            if (!notCached)
+            {
+                model = model with { Init = Input(model.Init, "model.init", folder: true)! };
+                if (Directory.Exists(model.Init) && !File.Exists(Path.Combine(model.Init, "config.json")))
+                    context.FieldError("model.init", $"model.init: '{model.Init}' has no config.json (not a Hugging Face model folder)");
+                Verified(model.Init, "model.init");
+            }
         }
         if (model.Tokenizer is { } tokenizer && tokenizer != "char")
             model = model with { Tokenizer = Input(tokenizer, "model.tokenizer", folder: false, fileOrFolder: true) };
