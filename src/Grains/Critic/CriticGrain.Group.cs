@@ -23,15 +23,14 @@ namespace RlhfActors.Grains.Critic;
 /// </summary>
 public sealed partial class CriticGrain
 {
-    // Rank 0: the group (null alone). Another rank: its end of rank 0's exchange.
-    RankGroup<ICriticRankGrain>? _group;
-    GradientExchange? _rankExchange;
+    // Rank 0: the group (none alone). Another rank: its end of rank 0's exchange.
+    readonly GroupMembership<ICriticRankGrain> _membership = new();
 
     string ExperimentId => GrainKeys.OfCritic(this.GetPrimaryKeyString()).ExperimentId;
     bool IsCoordinator => GrainKeys.OfCritic(this.GetPrimaryKeyString()).Rank == 0;
 
     /// <summary>What this rank's training step sums through: null alone.</summary>
-    GradientExchange? Reducer => _group?.Exchange ?? _rankExchange;
+    GradientExchange? Reducer => _membership.Reducer;
 
     GrainPlacement Placement => new() { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device };
 
@@ -42,24 +41,24 @@ public sealed partial class CriticGrain
         await DisbandAsync();
         if (!IsCoordinator) return;
         var experimentId = ExperimentId;
-        _group = await RankGroup<ICriticRankGrain>.FormAsync(GrainFactory, ServiceProvider, init.Model.Config.Parallel, experimentId, "critic",
+        _membership.Lead(await RankGroup<ICriticRankGrain>.FormAsync(GrainFactory, ServiceProvider, init.Model.Config.Parallel, experimentId, "critic",
             rank => GrainKeys.CriticRank(experimentId, rank), Placement, DigestAsync, resuming: checkpointDirectory is not null,
             (peer, group) => checkpointDirectory is null ? peer.JoinCriticGroup(init, group) : peer.JoinCriticGroupFromCheckpoint(init, group, checkpointDirectory),
-            logger);
+            logger));
     }
 
     /// <summary>Rank 0: its part of a training call and every other rank's at once. A failure stops the group, and
     /// rank 0 drops its model (see the class summary).</summary>
     async Task<T> InGroupAsync<T>(Func<Task<T>> own, Func<ICriticRankGrain, Task> peerCall, string what)
     {
-        if (_group is not { } group) return await own();
+        if (_membership.Led is not { } group) return await own();
         try
         {
             return await group.RunAsync(own, peerCall, what);
         }
         catch (LearnerGroupException)
         {
-            _group = null;
+            _membership.Drop();
             await DisposeCriticAsync();
             throw;
         }
@@ -67,7 +66,7 @@ public sealed partial class CriticGrain
 
     /// <summary>Rank 0: every <c>parallel.digest_every</c> critic steps the ranks compare their weights' SHA-256.</summary>
     Task CheckAgreementAsync(int stepBefore, int stepAfter) =>
-        _group?.CheckAgreementAsync(_initConfig?.Parallel.DigestEvery ?? 0, stepBefore, stepAfter, DigestAsync) ?? Task.CompletedTask;
+        _membership.Led?.CheckAgreementAsync(_initConfig?.Parallel.DigestEvery ?? 0, stepBefore, stepAfter, DigestAsync) ?? Task.CompletedTask;
 
     Task<string> DigestAsync()
     {
@@ -76,12 +75,7 @@ public sealed partial class CriticGrain
     }
 
     /// <summary>Rank 0: releases the other ranks, if any.</summary>
-    async Task DisbandAsync()
-    {
-        if (_group is not { } group) return;
-        _group = null;
-        await group.DisbandAsync();
-    }
+    Task DisbandAsync() => _membership.DisbandAsync();
 
     // --- as a rank other than 0 ----------------------------------------------------------------------------------
 
@@ -89,7 +83,7 @@ public sealed partial class CriticGrain
     {
         int rank = RankGroup<ICriticRankGrain>.RankOf(this.GetPrimaryKeyString(), group);
         await InitializeReplicaAsync(init);
-        _rankExchange = RankGroup<ICriticRankGrain>.RankExchange(GrainFactory, group, rank);
+        _membership.Join(GrainFactory, group, rank);
         return await DigestAsync();
     }
 
@@ -97,7 +91,7 @@ public sealed partial class CriticGrain
     {
         int rank = RankGroup<ICriticRankGrain>.RankOf(this.GetPrimaryKeyString(), group);
         await RestoreReplicaAsync(init, checkpointDirectory);
-        _rankExchange = RankGroup<ICriticRankGrain>.RankExchange(GrainFactory, group, rank);
+        _membership.Join(GrainFactory, group, rank);
         return await DigestAsync();
     }
 
@@ -105,7 +99,7 @@ public sealed partial class CriticGrain
     {
         var critic = RequireCritic();
         var batch = request.Rollouts.ToBatch();
-        var reducer = _rankExchange;
+        var reducer = _membership.Reducer;
         await _device.RunAsync(() => critic.Step(batch, [.. request.Returns], [.. request.OldValues], request.LearningRate, reducer));
     }
 
@@ -113,17 +107,9 @@ public sealed partial class CriticGrain
 
     public Task<GrainPlacement> GetRankPlacement() => Task.FromResult(Placement);
 
-    public Task Deliver(GradientSegment segment) => Task.FromResult(GradientExchange.DeliverTo(Reducer, segment));
+    public Task Deliver(GradientSegment segment) => _membership.Deliver(segment);
 
-    public Task AbortExchange(string reason, long committedRound)
-    {
-        Reducer?.Abort(reason, committedRound);
-        return Task.CompletedTask;
-    }
+    public Task AbortExchange(string reason, long committedRound) => _membership.Abort(reason, committedRound);
 
-    public async Task LeaveRankGroup()
-    {
-        _rankExchange = null;
-        await Release();
-    }
+    public Task LeaveRankGroup() => Release();
 }

@@ -65,16 +65,9 @@ public sealed partial class LearnerGrain : ILearnerRankGrain
     {
         await DisbandAsync();
         if (!config.Parallel.Enabled) return;
-        int ranks = config.Parallel.Learners;
-        if (checkpointDirectory is not null && RankPlacement.Devices(ServiceProvider, GrainContext.Address.SiloAddress!) is var devices && devices < ranks)
-        {
-            // A resume after losing silos: the fewer ranks re-shard the same global batches (each rank still divides
-            // by the whole batch's normalisers), which changes nothing but the summation order. Refusing would leave
-            // a recoverable run stopped; a first start with too few devices is still refused (a config mistake).
-            LogGroupNarrowed(ExperimentId, ranks, devices);
-            ranks = devices;
-            if (ranks == 1) return;
-        }
+        int ranks = RankPlacement.RanksToForm(ServiceProvider, config.Parallel.Learners, resuming: checkpointDirectory is not null);
+        if (ranks < config.Parallel.Learners) LogGroupNarrowed(ExperimentId, config.Parallel.Learners, ranks);
+        if (ranks == 1) return;
         var group = NewGroup(Enumerable.Range(0, ranks).Select(r => GrainKeys.LearnerRank(ExperimentId, r)));
         _nextMember = ranks;
         _exchange = new GradientExchange(RankGrain, group, 0);

@@ -20,15 +20,12 @@ namespace RlhfActors.Grains.Rewards;
 /// </summary>
 public sealed partial class RewardModelGrain
 {
-    // Rank 0: the group while training (null alone or once saved). Another rank: its end of rank 0's exchange.
-    RankGroup<IRewardModelRankGrain>? _group;
-    GradientExchange? _rankExchange;
+    // Rank 0: the group while training (none alone or once saved). Another rank: its end of rank 0's exchange.
+    readonly GroupMembership<IRewardModelRankGrain> _membership = new();
     int _digestEvery;
 
     string ExperimentId => GrainKeys.OfRewardModel(this.GetPrimaryKeyString()).ExperimentId;
     bool IsCoordinator => GrainKeys.OfRewardModel(this.GetPrimaryKeyString()).Rank == 0;
-
-    GradientExchange? Reducer => _group?.Exchange ?? _rankExchange;
 
     GrainPlacement Placement => new() { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device };
 
@@ -40,9 +37,9 @@ public sealed partial class RewardModelGrain
         _digestEvery = config.Parallel.DigestEvery;
         if (!IsCoordinator || config.RewardModel.Steps == 0) return;
         var experimentId = ExperimentId;
-        _group = await RankGroup<IRewardModelRankGrain>.FormAsync(GrainFactory, ServiceProvider, config.Parallel, experimentId, "reward model",
+        _membership.Lead(await RankGroup<IRewardModelRankGrain>.FormAsync(GrainFactory, ServiceProvider, config.Parallel, experimentId, "reward model",
             rank => GrainKeys.RewardModelRank(experimentId, rank), Placement, DigestAsync, resuming: false,
-            (peer, group) => peer.JoinRewardModelGroup(init, trainedFolder, group), logger);
+            (peer, group) => peer.JoinRewardModelGroup(init, trainedFolder, group), logger));
     }
 
     Task<string> DigestAsync()
@@ -52,12 +49,7 @@ public sealed partial class RewardModelGrain
     }
 
     /// <summary>Rank 0: releases the other ranks, if any.</summary>
-    async Task DisbandAsync()
-    {
-        if (_group is not { } group) return;
-        _group = null;
-        await group.DisbandAsync();
-    }
+    Task DisbandAsync() => _membership.DisbandAsync();
 
     // --- as a rank other than 0 ----------------------------------------------------------------------------------
 
@@ -65,14 +57,14 @@ public sealed partial class RewardModelGrain
     {
         int rank = RankGroup<IRewardModelRankGrain>.RankOf(this.GetPrimaryKeyString(), group);
         await StartAsync(init, trainedFolder);
-        _rankExchange = RankGroup<IRewardModelRankGrain>.RankExchange(GrainFactory, group, rank);
+        _membership.Join(GrainFactory, group, rank);
         return await DigestAsync();
     }
 
     public async Task TrainRewardModelRank(int steps)
     {
         var trainer = RequireTrainer();
-        var reducer = _rankExchange;
+        var reducer = _membership.Reducer;
         await _device.RunAsync(() =>
         {
             for (int i = 0; i < steps; i++) trainer.Step(reducer);
@@ -83,17 +75,9 @@ public sealed partial class RewardModelGrain
 
     public Task<GrainPlacement> GetRankPlacement() => Task.FromResult(Placement);
 
-    public Task Deliver(GradientSegment segment) => Task.FromResult(GradientExchange.DeliverTo(Reducer, segment));
+    public Task Deliver(GradientSegment segment) => _membership.Deliver(segment);
 
-    public Task AbortExchange(string reason, long committedRound)
-    {
-        Reducer?.Abort(reason, committedRound);
-        return Task.CompletedTask;
-    }
+    public Task AbortExchange(string reason, long committedRound) => _membership.Abort(reason, committedRound);
 
-    public async Task LeaveRankGroup()
-    {
-        _rankExchange = null;
-        await Release();
-    }
+    public Task LeaveRankGroup() => Release();
 }

@@ -172,7 +172,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         var trainer = RequireTrainer();
         if (steps <= 0) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be > 0");
         int before = trainer.StepsDone;
-        if (_group is not { } group) return await TrainOnDeviceAsync(trainer, steps, reducer: null);
+        if (_membership.Led is not { } group) return await TrainOnDeviceAsync(trainer, steps, reducer: null);
         ImmutableArray<Abstractions.Preference.RewardModelStepMetrics> metrics;
         try
         {
@@ -182,7 +182,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         catch (Learner.Group.LearnerGroupException)
         {
             // The stage is done again from its start, where the group forms again.
-            _group = null;
+            _membership.Drop();
             await DisposeTrainerAsync();
             throw;
         }

@@ -72,19 +72,7 @@ public sealed class RewardModelTrainer : IDisposable
     /// <param name="group">A data-parallel group this trainer is one rank of (null: alone). Every rank draws the same
     /// batch (the same seed), scores its pairs with the whole batch's pair count as the normaliser, and the group sums
     /// the gradients before the clip. An update the group could not finish is tried again on the same batch.</param>
-    public RewardModelStepMetrics Step(IGradientReducer? group = null)
-    {
-        var (epoch, cursor) = (data.Epoch, data.Cursor);
-        try
-        {
-            return Step(data.Next(options.BatchSize), group);
-        }
-        catch
-        {
-            data.Restore(epoch, cursor);
-            throw;
-        }
-    }
+    public RewardModelStepMetrics Step(IGradientReducer? group = null) => data.WithNext(options.BatchSize, batch => Step(batch, group));
 
     RewardModelStepMetrics Step(IReadOnlyList<EncodedPreference> global, IGradientReducer? group)
     {

@@ -45,6 +45,23 @@ public sealed class EpochSampler<T>
         return batch;
     }
 
+    /// <summary>Runs <paramref name="use"/> on the next <paramref name="count"/> items; if it throws, the draw is
+    /// undone, so the failed update is tried again on the same items (a data-parallel group that lost a rank
+    /// mid-update goes on this way: the draw counts only once the update is applied).</summary>
+    public TResult WithNext<TResult>(int count, Func<T[], TResult> use)
+    {
+        var (epoch, cursor) = (Epoch, Cursor);
+        try
+        {
+            return use(Next(count));
+        }
+        catch
+        {
+            Restore(epoch, cursor);
+            throw;
+        }
+    }
+
     public void Restore(int epoch, int cursor)
     {
         if (epoch < 0 || cursor < 0 || cursor > items.Count) throw new ArgumentOutOfRangeException(nameof(cursor), $"epoch {epoch}, cursor {cursor}");

@@ -101,18 +101,8 @@ public sealed class SftLearner : IDisposable
     public SftStepMetrics Step(IGradientReducer? group = null)
     {
         var clock = Stopwatch.StartNew();
-        // An update the group could not finish (a rank lost) is tried again on the same batch: the draw counts only
-        // once the update is applied.
-        var (epoch, cursor) = (data.Epoch, data.Cursor);
-        try
-        {
-            return Step(data.Next(options.BatchSize), group, clock);
-        }
-        catch
-        {
-            data.Restore(epoch, cursor);
-            throw;
-        }
+        // An update the group could not finish (a rank lost) is tried again on the same batch.
+        return data.WithNext(options.BatchSize, batch => Step(batch, group, clock));
     }
 
     SftStepMetrics Step(IReadOnlyList<EncodedExample> global, IGradientReducer? group, Stopwatch clock)

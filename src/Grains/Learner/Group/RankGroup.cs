@@ -57,13 +57,9 @@ public sealed class RankGroup<TRank> where TRank : IGroupRankGrain
         Func<TRank, LearnerGroup, Task<string>> join, ILogger logger)
     {
         if (!parallel.Enabled) return null;
-        int ranks = parallel.Learners;
-        if (resuming && RankPlacement.Devices(services, own.Silo) is var devices && devices < ranks)
-        {
-            logger.GroupNarrowed(experimentId, ranks, devices, role);
-            ranks = devices;
-            if (ranks == 1) return null;
-        }
+        int ranks = RankPlacement.RanksToForm(services, parallel.Learners, resuming);
+        if (ranks < parallel.Learners) logger.GroupNarrowed(experimentId, parallel.Learners, ranks, role);
+        if (ranks == 1) return null;
         var group = new LearnerGroup
         {
             Ranks = [.. Enumerable.Range(0, ranks).Select(rankKey)],

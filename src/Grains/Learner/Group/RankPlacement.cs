@@ -13,8 +13,13 @@ namespace RlhfActors.Grains.Learner.Group;
 /// </summary>
 public static class RankPlacement
 {
-    /// <summary>How many ranks the cluster has devices for now (at least rank 0's own).</summary>
-    public static int Devices(IServiceProvider services, SiloAddress rankZero) => Math.Max(1, Slots(services).Count);
+    /// <summary>How many ranks a group of <paramref name="learners"/> forms with. A resume after losing silos forms with
+    /// as many as the cluster has devices for now (at least rank 0's own): fewer ranks re-shard the same global
+    /// batches (each still divides by the whole batch's normalisers), which changes nothing but the summation order,
+    /// where refusing would leave a recoverable run stopped. A first start asks for them all, and
+    /// <see cref="ForRanks"/> refuses too few devices (a config mistake).</summary>
+    public static int RanksToForm(IServiceProvider services, int learners, bool resuming) =>
+        resuming ? Math.Min(learners, Math.Max(1, Slots(services).Count)) : learners;
 
     /// <summary>The silo of each of ranks 1 … <paramref name="ranks"/> − 1.</summary>
     public static SiloAddress[] ForRanks(IServiceProvider services, SiloAddress rankZero, int ranks)
