@@ -68,7 +68,7 @@ public static class PeftBench
         // Same seed, same examples: every mode starts from the same base and trains on the same batches.
         using var learner = SftLearner.Create(new SftLearnerSpec(
             new ModelSource { Config = shape.Config, DType = "bf16" },
-            Tokenizers.CharSpec,
+            TokenizerFiles.CharSpec,
             SftStepBench.RandomExamples(shape.Batch * 4, shape.SequenceLength, seed: 3),
             new SftOptions
             {

@@ -37,7 +37,7 @@ public static class PeftQualityBench
         {
             // --- the base: full SFT on the old task, saved as a Hugging Face folder every mode starts from ---
             var clock = Stopwatch.StartNew();
-            using (var learner = SftLearner.Create(new SftLearnerSpec(new ModelSource { Config = Config }, Tokenizers.CharSpec,
+            using (var learner = SftLearner.Create(new SftLearnerSpec(new ModelSource { Config = Config }, TokenizerFiles.CharSpec,
                        old.Train, Options(baseSteps, 3e-3), Seed: 1)))
             {
                 for (int i = 0; i < baseSteps; i++) learner.Step();
@@ -52,7 +52,7 @@ public static class PeftQualityBench
                      { ("full", null, 1e-3), ("lora", Lora, 3e-3), ("qlora", Lora with { QuantizeBase = true }, 3e-3) })
             {
                 clock.Restart();
-                using var learner = SftLearner.Create(new SftLearnerSpec(new ModelSource { Path = folder }, Tokenizers.CharSpec,
+                using var learner = SftLearner.Create(new SftLearnerSpec(new ModelSource { Path = folder }, TokenizerFiles.CharSpec,
                     fresh.Train, Options(newSteps, lr), Seed: 2, Peft: peft));
                 for (int i = 0; i < newSteps; i++) learner.Step();
                 var trainSeconds = clock.Elapsed.TotalSeconds;
@@ -81,7 +81,7 @@ public static class PeftQualityBench
     /// <summary>Held-out exact match on both tasks, with the policy as a plain model (adapters merged).</summary>
     static (double Old, double New) Score(SftLearner learner, LoadedData old, LoadedData fresh)
     {
-        using var evaluator = PolicyEvaluator.Create(learner.Config, Tokenizers.CharSpec);
+        using var evaluator = PolicyEvaluator.Create(learner.Config, TokenizerFiles.CharSpec);
         evaluator.LoadWeights(learner.ExportWeights());
         return (evaluator.Evaluate(old.Eval, old.Verifier, 6).Accuracy, evaluator.Evaluate(fresh.Eval, fresh.Verifier, 8).Accuracy);
     }

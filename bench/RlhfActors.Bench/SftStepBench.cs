@@ -32,7 +32,7 @@ public static class SftStepBench
             string name = BenchOptions.Name(dtype);
             using var learner = SftLearner.Create(new SftLearnerSpec(
                 new ModelSource { Config = shape.Config, DType = name },
-                Tokenizers.CharSpec,
+                TokenizerFiles.CharSpec,
                 RandomExamples(shape.Batch * 4, shape.SequenceLength, seed: 3),
                 new SftOptions
                 {

@@ -22,6 +22,7 @@ public static class Cli
         ClusterCommands.List(context),
         SiloCommand.Create(context),
         GenerateCommand.Create(context),
+        TokenizeCommand.Create(context),
         ExportCommand.Create(context),
         VerifyCommand.Create(context),
     };

@@ -72,7 +72,7 @@ public static class GenerateCommand
         try
         {
             configFolder = ModelFolders.ConfigFolder(folder);
-            tokenizerFolder = ModelFolders.TokenizerFolder(folder, Tokenizers.FolderFiles);
+            tokenizerFolder = ModelFolders.TokenizerFolder(folder, TokenizerFiles.FolderFiles);
         }
         catch (InvalidDataException e) { return Usage($"--model: {e.Message}"); }
         // One of our checkpoints is verified before anything is read from it: a file changed since it was written
@@ -86,7 +86,7 @@ public static class GenerateCommand
         var configPath = Path.Combine(configFolder, "config.json");
         if (!File.Exists(configPath)) return Usage($"--model: '{folder}' has no config.json (not a Hugging Face model folder) and no adapter_config.json (not a PEFT adapter folder)");
         // tokenizer.json, or the marker of the built-in character tokenizer that checkpoints carry.
-        var hasTokenizer = Tokenizers.FolderHasTokenizer(tokenizerFolder);
+        var hasTokenizer = TokenizerFiles.FolderHasTokenizer(tokenizerFolder);
         if (r.Prompt is not null && !hasTokenizer)
             return Usage($"--prompt needs a tokenizer, and '{tokenizerFolder}' has no tokenizer.json; pass token ids with --ids");
 
@@ -95,7 +95,7 @@ public static class GenerateCommand
             var config = ModelConfig.Load(configPath);
             // config.json's end ids and generation_config.json's (an instruct model's end of turn).
             var stops = GenerationConfig.StopTokens(configFolder, config);
-            var tokenizer = hasTokenizer ? Tokenizers.Create(tokenizerFolder) : null;
+            var tokenizer = hasTokenizer ? TokenizerFiles.Create(tokenizerFolder) : null;
             if (promptIds is null)
             {
                 // The same prompt encoding as training ([bos] + tokens), so a checkpoint sees what it learned on.

@@ -59,7 +59,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
         var options = PpoSpecs.Options(config);
         _critic = await _device.RunAsync(() =>
         {
-            var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
+            var tokenizer = TokenizerFiles.Create(config.Model.ResolvedTokenizer);
             var model = ScalarHeadModel.FromPolicyWeights(ExperimentSpecs.ModelConfigFromJson(init.Model.ModelConfigJson), weights,
                 Training.Tasks.StableSeed.Derive(config.Seed, CriticSeedStream), ModelFactory.ParseComputeType(config.Model.DType.Yaml()),
                 new TorchSharp.torch.Device(_device.Device));
@@ -121,7 +121,7 @@ public sealed partial class CriticGrain(DeviceWorkers devices, DeviceAllocator a
         _critic = await _device.RunAsync(() =>
         {
             var checkpoint = CheckpointReader.Open(directory);
-            var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
+            var tokenizer = TokenizerFiles.Create(config.Model.ResolvedTokenizer);
             var model = ScalarHeadModel.FromWeights(checkpoint.Config, checkpoint.Weights, ModelFactory.ParseComputeType(config.Model.DType.Yaml()),
                 new TorchSharp.torch.Device(_device.Device));
             var critic = new CriticLearner(model, options, tokenizer.PadId);

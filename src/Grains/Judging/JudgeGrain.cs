@@ -65,7 +65,7 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
                 {
                     var model = ScalarHeadModel.FromWeights(ExperimentSpecs.ModelConfigFromJson(export.ModelConfigJson), weights,
                         ModelFactory.ParseComputeType(config.Model.DType.Yaml()), new TorchSharp.torch.Device(_device.Device));
-                    return (model, new RewardModelScorer(model, Tokenizers.Create(config.Model.ResolvedTokenizer)));
+                    return (model, new RewardModelScorer(model, TokenizerFiles.Create(config.Model.ResolvedTokenizer)));
                 });
                 break;
             case JudgeType.Decoder:
@@ -74,7 +74,7 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
                 {
                     var model = ModelFactory.LoadFolder(folder, ModelFactory.ParseComputeType(config.Model.DType.Yaml()), new TorchSharp.torch.Device(_device.Device));
                     model.eval();
-                    return (model, new DecoderChoiceJudge(model, Tokenizers.Create(folder), section.BothOrders));
+                    return (model, new DecoderChoiceJudge(model, TokenizerFiles.Create(folder), section.BothOrders));
                 });
                 (_decoder, _pairwise) = (decoder, new VerdictCache(judge));
                 break;

@@ -338,7 +338,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         var learner = RequireLearner();
         var (grpo, dpo, ppo, seed) = (_grpo, _dpo, _ppo, _config!.Seed);
         var extra = ControllerFiles(controllerState);
-        var withTokenizer = Tokenizers.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary();
+        var withTokenizer = TokenizerFiles.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary();
         var adapterBase = _adapterBase;
         return _device.RunAsync(() => ppo is not null
             ? ppo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)

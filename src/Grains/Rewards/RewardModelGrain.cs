@@ -130,7 +130,7 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         var (trainer, heldOut, before) = await _device.RunAsync(() =>
         {
             var (train, eval) = PreferenceSpecs.MarginedPairs(config, section.Pairs, "reward_model.pairs");
-            var tokenizer = Tokenizers.Create(config.Model.ResolvedTokenizer);
+            var tokenizer = TokenizerFiles.Create(config.Model.ResolvedTokenizer);
             var computeType = ModelFactory.ParseComputeType(config.Model.DType.Yaml());
             var device = new TorchSharp.torch.Device(_device.Device);
             var model = weights is null

@@ -86,7 +86,7 @@ public static class ExperimentSpecs
                    ?? throw new InvalidDataException("model.config must be a mapping of config.json fields");
         if (!node.ContainsKey("vocab_size") || !node.ContainsKey("eos_token_id") || !node.ContainsKey("bos_token_id"))
         {
-            var tokenizer = Tokenizers.Create(model.ResolvedTokenizer);
+            var tokenizer = TokenizerFiles.Create(model.ResolvedTokenizer);
             if (!node.ContainsKey("vocab_size")) node["vocab_size"] = tokenizer.VocabSize;
             else if (node["vocab_size"]!.GetValue<int>() < tokenizer.VocabSize)
                 throw new InvalidDataException(

@@ -45,7 +45,7 @@ public static class InputChecks
 
         var model = Try("model", () => ExperimentSpecs.Model(config.Model));
         var tokenizer = Try(config.Model.Tokenizer is null && !config.Model.IsScratch ? "model.init" : "model.tokenizer",
-            () => Tokenizers.Create(config.Model.ResolvedTokenizer));
+            () => TokenizerFiles.Create(config.Model.ResolvedTokenizer));
         if (data is not null && model?.Config is { } modelConfig && tokenizer is not null)
             errors.AddRange(LengthErrors(config, data, modelConfig, tokenizer));
         if (onSilo && model?.Config is { } sized)

@@ -27,7 +27,7 @@ public static class PreferenceSpecs
     {
         if (pairs.TrainFile is not null)
         {
-            bool charTokenizer = Tokenizers.IsCharacter(config.Model.ResolvedTokenizer);
+            bool charTokenizer = TokenizerFiles.IsCharacter(config.Model.ResolvedTokenizer);
             var evalFile = pairs.EvalFile ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file");
             var limits = ExperimentSpecs.Limits(config);
             return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile, limits, charTokenizer),

@@ -33,7 +33,7 @@ public static class ExperimentData
             throw new ArgumentException($"data: EvalFile is required when TrainFile ({spec.TrainFile}) is given", nameof(spec));
         if (spec.TaskParameters is { Count: > 0 })
             throw new ArgumentException("data: TaskParameters only apply with Task, not with TrainFile", nameof(spec));
-        bool charTokenizer = spec.Tokenizer is { } tokenizer && Tokenizers.IsCharacter(tokenizer);
+        bool charTokenizer = spec.Tokenizer is { } tokenizer && TokenizerFiles.IsCharacter(tokenizer);
         return new LoadedData(
             JsonlDataset.ReadPromptCompletions(spec.TrainFile!, spec.Limits, charTokenizer),
             JsonlDataset.ReadPromptCompletions(spec.EvalFile, spec.Limits, charTokenizer),

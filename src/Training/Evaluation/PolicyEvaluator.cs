@@ -32,7 +32,7 @@ public sealed class PolicyEvaluator : IDisposable
         model.to(new Device(device));
         model.StoreWeightsInComputeType();
         model.eval();
-        return new PolicyEvaluator(model, Tokenizers.Create(tokenizer));
+        return new PolicyEvaluator(model, TokenizerFiles.Create(tokenizer));
     }
 
     /// <summary>Loads full weights: the whole policy (any adapters this copy holds are reset to zero).</summary>

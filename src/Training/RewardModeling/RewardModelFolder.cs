@@ -11,7 +11,7 @@ namespace RlhfActors.Training.RewardModeling;
 /// A reward model as a Hugging Face folder: <c>config.json</c> (the body's config with
 /// <c>"architectures": ["LlamaForSequenceClassification"]</c> — Qwen2's for a Qwen2 body — and <c>"num_labels": 1</c>,
 /// so <c>AutoModelForSequenceClassification</c> loads it) and <c>model.safetensors</c> (<c>model.*</c> + <c>score.weight</c>),
-/// plus the tokenizer's files when given (<see cref="Tokenizers.FilesFor"/>), so <see cref="Tokenizers.Create"/> on the
+/// plus the tokenizer's files when given (<see cref="TokenizerFiles.FilesFor"/>), so <see cref="TokenizerFiles.Create"/> on the
 /// folder finds it.
 /// </summary>
 public static class RewardModelFolder
@@ -29,7 +29,7 @@ public static class RewardModelFolder
         if (tokenizer is not null) json["pad_token_id"] = tokenizer.PadId;
         AtomicFile.WriteAllText(Path.Combine(directory, HfModelFolder.ConfigFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (tokenizer is null) return;
-        foreach (var (name, bytes) in Tokenizers.FilesFor(tokenizer))
+        foreach (var (name, bytes) in TokenizerFiles.FilesFor(tokenizer))
             AtomicFile.Write(Path.Combine(directory, name), s => s.Write(bytes));
     }
 

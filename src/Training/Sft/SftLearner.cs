@@ -65,7 +65,7 @@ public sealed class SftLearner : IDisposable
     {
         ValidateOptions(spec.Options);
         if (spec.Train.Count == 0) throw new ArgumentException("no training examples");
-        var tokenizer = Tokenizers.Create(spec.Tokenizer);
+        var tokenizer = TokenizerFiles.Create(spec.Tokenizer);
         var device = new Device(spec.Device);
         var model = ModelFactory.Create(spec.Model, tokenizer.VocabSize, spec.Seed, device);
         if (spec.Peft is not null) Lora.Attach(model, spec.Peft, StableSeed.Derive(spec.Seed, Lora.SftSeedStream));
@@ -144,7 +144,7 @@ public sealed class SftLearner : IDisposable
         var state = new TrainerState(StepsDone, seed, data.Epoch, data.Cursor, optimizer.StepCount);
         return CheckpointWriter.Write(directory, model.Config, ExportWeights(), optimizer.ExportState(),
             JsonSerializer.Serialize(state), StepsDone, provenance,
-            extraFiles: Tokenizers.FilesFor(tokenizer).Concat(extraFiles ?? new Dictionary<string, byte[]>()).ToDictionary(),
+            extraFiles: TokenizerFiles.FilesFor(tokenizer).Concat(extraFiles ?? new Dictionary<string, byte[]>()).ToDictionary(),
             adapter: model.Lora is { } settings ? new PeftAdapter(settings, Lora.ExportAdapter(model), baseModelPath) : null);
     }
 

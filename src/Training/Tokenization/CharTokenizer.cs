@@ -62,6 +62,14 @@ public sealed class CharTokenizer : ITokenizer
         return text.ToString();
     }
 
+    public string? TokenText(int id) => id switch
+    {
+        Pad => "<pad>",
+        Bos => "<bos>",
+        Eos => "<eos>",
+        _ => CharOf(id)?.ToString(),
+    };
+
     static int? IdOf(char c) => c switch
     {
         '\n' => NewlineId,

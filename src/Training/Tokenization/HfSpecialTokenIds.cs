@@ -3,11 +3,11 @@ using System.Text.Json;
 namespace RlhfActors.Training.Tokenization;
 
 /// <summary>
-/// Finds eos / pad / bos ids for a tokenizer.json. Hugging Face keeps the names of these tokens in the
+/// Finds the eos and pad ids for a tokenizer.json (the bos a text gets comes from the post-processor, <see cref="HfPostProcessor"/>). Hugging Face keeps the names of these tokens in the
 /// neighbouring tokenizer_config.json (as a string or an {"content": …} object), not in tokenizer.json,
 /// so that file wins; top-level fields of tokenizer.json itself are accepted too.
 /// </summary>
-sealed record HfSpecialTokenIds(int EosId, int PadId, int? BosId)
+sealed record HfSpecialTokenIds(int EosId, int PadId)
 {
     static readonly string[] Fields = ["eos_token", "pad_token", "bos_token"];
 
@@ -30,13 +30,13 @@ sealed record HfSpecialTokenIds(int EosId, int PadId, int? BosId)
         {
             foreach (var (source, names) in sources)
                 if (names.TryGetValue(field, out var content))
-                    return IdOf(file, content) ?? throw new InvalidDataException(
+                    return file.IdOf(content) ?? throw new InvalidDataException(
                         $"{source}: field '{field}' is \"{content}\", which is neither in added_tokens nor in model.vocab of {file.Path}");
             return null;
         }
 
         var eos = Find("eos_token") ?? FallbackEos(file);
-        return new HfSpecialTokenIds(eos, Find("pad_token") ?? eos, Find("bos_token"));
+        return new HfSpecialTokenIds(eos, Find("pad_token") ?? eos);
     }
 
     /// <summary>The eos/pad/bos token texts a JSON object names (null fields are absent).</summary>
@@ -59,7 +59,4 @@ sealed record HfSpecialTokenIds(int EosId, int PadId, int? BosId)
             $"{file.Path}: no end-of-sequence token: set 'eos_token' in tokenizer_config.json, or add one of " +
             $"{string.Join(", ", EosFallbacks)} to added_tokens");
 
-    static int? IdOf(HfTokenizerFile file, string content) =>
-        file.AddedTokens.FirstOrDefault(t => t.Content == content)?.Id
-        ?? (file.Vocab.TryGetValue(content, out var id) ? id : null);
 }

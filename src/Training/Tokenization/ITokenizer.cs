@@ -11,6 +11,12 @@ public interface ITokenizer
     int EosId { get; }
     /// <summary>Beginning-of-sequence id prepended to prompts, or null when the tokenizer has none.</summary>
     int? BosId { get; }
+    /// <summary>The ids of <paramref name="text"/> with no special token added (transformers' add_special_tokens=False).</summary>
     IReadOnlyList<int> Encode(string text);
+    /// <summary>The ids transformers gives with add_special_tokens=True: the bos first, when the tokenizer adds one.</summary>
+    IReadOnlyList<int> EncodeWithSpecialTokens(string text) => BosId is int bos ? [bos, .. Encode(text)] : Encode(text);
+    /// <summary>The token's text as the vocabulary spells it (transformers' convert_ids_to_tokens), or null for an id
+    /// with no token.</summary>
+    string? TokenText(int id);
     string Decode(IEnumerable<int> ids);
 }

@@ -114,7 +114,7 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
             });
             Assert.Equal(latestA.BaseSha256, hostBase.Sha256);
 
-            var modelConfig = ExperimentSpecs.Model(a.Model).Config! with { VocabSize = Tokenizers.Create("char").VocabSize };
+            var modelConfig = ExperimentSpecs.Model(a.Model).Config! with { VocabSize = TokenizerFiles.Create("char").VocabSize };
             var sampler = fixture.Client.GetGrain<IRolloutSamplerGrain>(GrainKeys.Sampler(host, 0));
             await sampler.Initialize(new SamplerInit { Config = a with { Name = host }, ModelConfigJson = modelConfig.ToJson() });
             string?[] owners = [a.Name, b.Name, null, b.Name, a.Name, null];
@@ -127,7 +127,7 @@ public sealed class LoraPipelineTests(SplitClusterFixture fixture)
             Assert.Equal(latestA.Version, result.AdapterVersions[a.Name]);
             Assert.Equal(latestB.Version, result.AdapterVersions[b.Name]);
 
-            var tokenizer = Tokenizers.Create("char");
+            var tokenizer = TokenizerFiles.Create("char");
             var options = new SamplingOptions { Greedy = true, MaxNewTokens = 3, StopTokens = [tokenizer.EosId] };
             GenerationResult Alone(PolicyVersion? adapter, string prompt)
             {

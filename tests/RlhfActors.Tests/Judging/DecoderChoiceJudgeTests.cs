@@ -98,5 +98,6 @@ public sealed class DecoderChoiceJudgeTests
         public int? BosId => Tokenizer.BosId;
         public IReadOnlyList<int> Encode(string text) => Tokenizer.Encode(text).SelectMany(i => new[] { i, i }).ToArray();
         public string Decode(IEnumerable<int> ids) => Tokenizer.Decode(ids);
+        public string? TokenText(int id) => Tokenizer.TokenText(id);
     }
 }

@@ -143,7 +143,7 @@ public sealed class PeftCheckpointTests : IDisposable
             foreach (var (_, p) in policy.named_parameters().Where(p => p.name.EndsWith("lora_B.weight"))) p.copy_(0.1 * randn(p.shape));
         using var learner = new GrpoLearner(policy, null, new GrpoOptions { NumGenerations = 2, Beta = 0 }, CharTokenizer.Instance.PadId);
         var checkpoint = Path.Combine(_dir.Path, "grpo");
-        learner.SaveCheckpoint(checkpoint, 7, 1, Provenance, Tokenizers.FilesFor(CharTokenizer.Instance));
+        learner.SaveCheckpoint(checkpoint, 7, 1, Provenance, TokenizerFiles.FilesFor(CharTokenizer.Instance));
 
         var loaded = CheckpointReader.Open(checkpoint);
         Assert.Equal(Hex(Lora.ExportMerged(policy)), Hex(loaded.Weights));
@@ -185,8 +185,8 @@ public sealed class PeftCheckpointTests : IDisposable
         Assert.Contains(Path.Combine(output, "adapter", "adapter_model.safetensors"), cli.Stdout);
         Assert.Contains("base/ rebuilt", cli.Stdout);
         string[] Names(string sub) => Directory.GetFiles(Path.Combine(output, sub)).Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(["config.json", "model.safetensors", Tokenizers.CharMarkerFileName], Names("merged"));
-        Assert.Equal(["config.json", "model.safetensors", Tokenizers.CharMarkerFileName], Names("base"));
+        Assert.Equal(["config.json", "model.safetensors", TokenizerFiles.CharMarkerFileName], Names("merged"));
+        Assert.Equal(["config.json", "model.safetensors", TokenizerFiles.CharMarkerFileName], Names("base"));
         Assert.Equal(["adapter_config.json", "adapter_model.safetensors"], Names("adapter"));
         Assert.Equal(["adapter", "base", "merged"], Directory.GetDirectories(output).Select(d => Path.GetFileName(d)!).Order().ToArray());
         Assert.Empty(Directory.GetDirectories(_dir.Path, "export.tmp-*"));

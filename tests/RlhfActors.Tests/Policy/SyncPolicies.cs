@@ -29,7 +29,7 @@ static class SyncPolicies
     }
 
     public static ModelConfig ModelOf(ExperimentConfig config) =>
-        ExperimentSpecs.Model(config.Model).Config! with { VocabSize = Tokenizers.Create("char").VocabSize };
+        ExperimentSpecs.Model(config.Model).Config! with { VocabSize = TokenizerFiles.Create("char").VocabSize };
 
     /// <summary>Freshly initialised fp32 weights, as a learner publishes them.</summary>
     public static IReadOnlyList<TensorBytes> FreshWeights(ModelConfig config, int seed)

@@ -22,7 +22,7 @@ public sealed class RewardModelFolderTests : IDisposable
         using var model = RewardModelTrainerTests.FreshModel();
         RewardModelFolder.Write(dir.Path, model, CharTokenizer.Instance);
         using var loaded = RewardModelFolder.Read(dir.Path, ScalarType.Float32, CPU);
-        var tokenizer = Tokenizers.Create(dir.Path);
+        var tokenizer = TokenizerFiles.Create(dir.Path);
         var expected = new RewardModelScorer(model, CharTokenizer.Instance).ScoreTexts(Texts);
         Assert.Equal(expected, new RewardModelScorer(loaded, tokenizer).ScoreTexts(Texts));
         // Another batching changes the padded width, hence float summation order: equal to rounding.

@@ -64,8 +64,8 @@ public sealed class SftLearnerTests : IDisposable
         var checkpoint = CheckpointReader.Open(dir);
         Assert.Equal("abc", checkpoint.Provenance["config_sha256"]);
         // The checkpoint names its tokenizer (hashed in the manifest), so generation from the folder can encode text.
-        Assert.Contains(Tokenizers.CharMarkerFileName, checkpoint.Manifest.Files.Keys);
-        Assert.IsType<CharTokenizer>(Tokenizers.Create(dir));
+        Assert.Contains(TokenizerFiles.CharMarkerFileName, checkpoint.Manifest.Files.Keys);
+        Assert.IsType<CharTokenizer>(TokenizerFiles.Create(dir));
     }
 
     [Fact]

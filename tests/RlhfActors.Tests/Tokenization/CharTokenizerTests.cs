@@ -61,5 +61,5 @@ public sealed class CharTokenizerTests
     }
 
     [Fact]
-    public void Factory_gives_the_char_tokenizer_for_char() => Assert.IsType<CharTokenizer>(Tokenizers.Create("char"));
+    public void Factory_gives_the_char_tokenizer_for_char() => Assert.IsType<CharTokenizer>(TokenizerFiles.Create("char"));
 }

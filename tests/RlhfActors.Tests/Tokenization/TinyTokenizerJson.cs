@@ -25,7 +25,8 @@ static class TinyTokenizerJson
 
     /// <param name="mergesAsPairs">["a","b"] arrays (tokenizers ≥ 0.20) instead of "a b" strings.</param>
     /// <param name="qwenStyle">Sequence [Split(Qwen2 regex), ByteLevel(use_regex=false)] instead of GPT-2's ByteLevel.</param>
-    public static JsonObject Build(bool mergesAsPairs = false, bool qwenStyle = false, bool withAddedTokens = true)
+    /// <param name="bosTemplate">A TemplateProcessing post-processor that puts "hello" (as a bos) before every text.</param>
+    public static JsonObject Build(bool mergesAsPairs = false, bool qwenStyle = false, bool withAddedTokens = true, bool bosTemplate = false)
     {
         var vocab = new JsonObject();
         for (int b = 0; b < 256; b++) vocab[ByteSymbol(b)] = b;
@@ -48,16 +49,32 @@ static class TinyTokenizerJson
         var added = new JsonArray();
         if (withAddedTokens)
         {
-            added.Add(new JsonObject { ["id"] = EndOfText, ["content"] = "<|endoftext|>", ["special"] = true });
-            added.Add(new JsonObject { ["id"] = ImEnd, ["content"] = "<|im_end|>", ["special"] = true });
+            added.Add(AddedToken(EndOfText, "<|endoftext|>"));
+            added.Add(AddedToken(ImEnd, "<|im_end|>"));
         }
         return new JsonObject
         {
             ["version"] = "1.0",
+            ["truncation"] = null,
+            ["padding"] = null,
             ["added_tokens"] = added,
+            ["post_processor"] = bosTemplate
+                ? new JsonObject
+                {
+                    ["type"] = "TemplateProcessing",
+                    ["single"] = new JsonArray(
+                        new JsonObject { ["SpecialToken"] = new JsonObject { ["id"] = "hello", ["type_id"] = 0 } },
+                        new JsonObject { ["Sequence"] = new JsonObject { ["id"] = "A", ["type_id"] = 0 } }),
+                    ["pair"] = new JsonArray(),
+                    ["special_tokens"] = new JsonObject
+                    {
+                        ["hello"] = new JsonObject { ["id"] = "hello", ["ids"] = new JsonArray(Hello), ["tokens"] = new JsonArray("hello") },
+                    },
+                }
+                : null,
             ["normalizer"] = qwenStyle ? new JsonObject { ["type"] = "NFC" } : null,
             ["pre_tokenizer"] = preTokenizer,
-            ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
+            ["decoder"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true },
             ["model"] = new JsonObject
             {
                 ["type"] = "BPE",
@@ -72,4 +89,10 @@ static class TinyTokenizerJson
             },
         };
     }
+
+    static JsonObject AddedToken(int id, string content) => new()
+    {
+        ["id"] = id, ["content"] = content, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
+        ["normalized"] = false, ["special"] = true,
+    };
 }

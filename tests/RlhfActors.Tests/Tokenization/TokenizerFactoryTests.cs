@@ -15,7 +15,7 @@ public sealed class TokenizerFactoryTests : IDisposable
         var path = _folder.Write("tokenizer.json", TinyTokenizerJson.Build().ToJsonString());
         foreach (var spec in new[] { path, _folder.Path })
         {
-            var tokenizer = Assert.IsType<HfBpeTokenizer>(Tokenizers.Create(spec));
+            var tokenizer = Assert.IsType<HfTokenizer>(TokenizerFiles.Create(spec));
             Assert.Equal(new[] { TinyTokenizerJson.Hello }, tokenizer.Encode("hello"));
         }
     }
@@ -23,14 +23,14 @@ public sealed class TokenizerFactoryTests : IDisposable
     [Fact]
     public void An_unknown_spec_is_an_error_naming_it()
     {
-        var error = Assert.Throws<ArgumentException>(() => Tokenizers.Create("gpt-17-tokenizer"));
+        var error = Assert.Throws<ArgumentException>(() => TokenizerFiles.Create("gpt-17-tokenizer"));
         Assert.Contains("gpt-17-tokenizer", error.Message);
     }
 
     [Fact]
     public void A_folder_without_tokenizer_json_is_an_error_naming_it()
     {
-        var error = Assert.Throws<ArgumentException>(() => Tokenizers.Create(_folder.Path));
+        var error = Assert.Throws<ArgumentException>(() => TokenizerFiles.Create(_folder.Path));
         Assert.Contains(_folder.Path, error.Message);
     }
 
@@ -40,7 +40,7 @@ public sealed class TokenizerFactoryTests : IDisposable
         _folder.Write("tokenizer.json", TinyTokenizerJson.Build().ToJsonString());
         _folder.Write("tokenizer_config.json", "{\"eos_token\": \"<|endoftext|>\"}");
         _folder.Write("special_tokens_map.json", "{\"eos_token\": \"<|endoftext|>\"}");
-        var files = Tokenizers.FilesFor(Tokenizers.Create(_folder.Path));
+        var files = TokenizerFiles.FilesFor(TokenizerFiles.Create(_folder.Path));
         Assert.Equal(["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"], files.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(File.ReadAllBytes(Path.Combine(_folder.Path, "special_tokens_map.json")), files["special_tokens_map.json"]);
     }

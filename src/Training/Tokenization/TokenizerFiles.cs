@@ -1,6 +1,6 @@
 namespace RlhfActors.Training.Tokenization;
 
-public static class Tokenizers
+public static class TokenizerFiles
 {
     public const string CharSpec = "char";
     const string HfFileName = "tokenizer.json";
@@ -28,11 +28,11 @@ public static class Tokenizers
     {
         ArgumentNullException.ThrowIfNull(spec);
         if (spec == CharSpec) return CharTokenizer.Instance;
-        if (File.Exists(spec)) return HfBpeTokenizer.Load(spec);
+        if (File.Exists(spec)) return HfTokenizer.Load(spec);
         if (Directory.Exists(spec))
         {
             var inFolder = Path.Combine(spec, HfFileName);
-            if (File.Exists(inFolder)) return HfBpeTokenizer.Load(inFolder);
+            if (File.Exists(inFolder)) return HfTokenizer.Load(inFolder);
             if (File.Exists(Path.Combine(spec, CharMarkerFileName))) return CharTokenizer.Instance;
             throw new ArgumentException($"tokenizer '{spec}' is a folder without a {HfFileName}", nameof(spec));
         }
@@ -50,7 +50,7 @@ public static class Tokenizers
         {
             case CharTokenizer:
                 return new Dictionary<string, byte[]> { [CharMarkerFileName] = "{\"type\": \"char\", \"vocab_size\": 99}\n"u8.ToArray() };
-            case HfBpeTokenizer hf:
+            case HfTokenizer hf:
                 var files = new Dictionary<string, byte[]> { [HfFileName] = File.ReadAllBytes(hf.Path) };
                 foreach (var name in new[] { HfConfigFileName, HfSpecialTokensMapFileName })
                 {

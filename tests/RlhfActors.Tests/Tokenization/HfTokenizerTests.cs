@@ -5,13 +5,13 @@ using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Tests.Tokenization;
 
-public sealed class HfBpeTokenizerTests : IDisposable
+public sealed class HfTokenizerTests : IDisposable
 {
     readonly TempDirectory _folder = new();
 
     public void Dispose() => _folder.Dispose();
 
-    HfBpeTokenizer Load(JsonObject json, string name = "tokenizer.json") => HfBpeTokenizer.Load(_folder.Write(name, json.ToJsonString()));
+    HfTokenizer Load(JsonObject json, string name = "tokenizer.json") => HfTokenizer.Load(_folder.Write(name, json.ToJsonString()));
 
     [Theory]
     [InlineData(false)]
@@ -63,7 +63,7 @@ public sealed class HfBpeTokenizerTests : IDisposable
     }
 
     [Fact]
-    public void Tokenizer_config_names_eos_pad_and_bos()
+    public void Tokenizer_config_names_eos_and_pad_and_a_bos_name_alone_adds_no_bos()
     {
         _folder.Write("tokenizer_config.json", """
             {"eos_token": {"content": "<|im_end|>", "special": true}, "pad_token": "<|endoftext|>", "bos_token": "hello"}
@@ -71,7 +71,16 @@ public sealed class HfBpeTokenizerTests : IDisposable
         var tokenizer = Load(TinyTokenizerJson.Build());
         Assert.Equal(TinyTokenizerJson.ImEnd, tokenizer.EosId);
         Assert.Equal(TinyTokenizerJson.EndOfText, tokenizer.PadId);
+        Assert.Null(tokenizer.BosId);
+    }
+
+    [Fact]
+    public void The_post_processor_template_gives_the_bos_and_encode_leaves_it_out()
+    {
+        ITokenizer tokenizer = Load(TinyTokenizerJson.Build(bosTemplate: true));
         Assert.Equal(TinyTokenizerJson.Hello, tokenizer.BosId);
+        Assert.Equal(new[] { 32, 104, 105 }, tokenizer.Encode(" hi"));
+        Assert.Equal(new[] { TinyTokenizerJson.Hello, 32, 104, 105 }, tokenizer.EncodeWithSpecialTokens(" hi"));
     }
 
     [Fact]
@@ -98,21 +107,18 @@ public sealed class HfBpeTokenizerTests : IDisposable
     public void Invalid_json_names_the_file()
     {
         var path = _folder.Write("tokenizer.json", """{"model": {"type": "BPE", """);
-        var error = Assert.Throws<InvalidDataException>(() => HfBpeTokenizer.Load(path));
+        var error = Assert.Throws<InvalidDataException>(() => HfTokenizer.Load(path));
         Assert.Contains(path, error.Message);
     }
 
     public static TheoryData<string, Action<JsonObject>> Malformations => new()
     {
         { "model.vocab", json => json["model"]!.AsObject().Remove("vocab") },
-        { "model.merges[2]", json => json["model"]!["merges"]![2] = "hel x" },
-        { "model.merges[0]", json => json["model"]!["merges"]![0] = "h e l" },
-        { "model.type", json => json["model"]!["type"] = "Unigram" },
         { "model.vocab[\"h\"]", json => json["model"]!["vocab"]!["h"] = "104" },
-        { "model.vocab", json => json["model"]!["vocab"]!.AsObject().Remove("Ġ") },
         { "added_tokens[1].id", json => json["added_tokens"]![1]!.AsObject().Remove("id") },
-        { "pre_tokenizer.type", json => json["pre_tokenizer"]!["type"] = "Whitespace" },
-        { "normalizer.type", json => json["normalizer"] = new JsonObject { ["type"] = "Lowercase" } },
+        { "truncation", json => json["truncation"] = new JsonObject { ["max_length"] = 8, ["strategy"] = "LongestFirst" } },
+        { "post_processor.type", json => json["post_processor"] = new JsonObject { ["type"] = "Unknown" } },
+        { "post_processor", json => json["post_processor"] = new JsonObject { ["type"] = "BertProcessing", ["cls"] = new JsonArray("hello", 259), ["sep"] = new JsonArray("<|im_end|>", 263) } },
     };
 
     [Theory]
@@ -122,16 +128,36 @@ public sealed class HfBpeTokenizerTests : IDisposable
         var json = TinyTokenizerJson.Build();
         breakIt(json);
         var path = _folder.Write("tokenizer.json", json.ToJsonString());
-        var error = Assert.Throws<InvalidDataException>(() => HfBpeTokenizer.Load(path));
+        var error = Assert.Throws<InvalidDataException>(() => HfTokenizer.Load(path));
         Assert.Contains(path, error.Message);
         Assert.Contains($"'{field}'", error.Message);
+    }
+
+    public static TheoryData<string, Action<JsonObject>> RejectedByTheLibrary => new()
+    {
+        { "merge of a symbol not in the vocabulary", json => json["model"]!["merges"]![2] = "hel x" },
+        { "Unigram with a BPE vocabulary", json => json["model"]!["type"] = "Unigram" },
+        { "unknown pre-tokenizer", json => json["pre_tokenizer"]!["type"] = "NoSuchStep" },
+    };
+
+    [Theory]
+    [MemberData(nameof(RejectedByTheLibrary))]
+    public void A_file_the_tokenizers_library_rejects_is_an_error_naming_the_file_and_its_reason(string what, Action<JsonObject> breakIt)
+    {
+        var json = TinyTokenizerJson.Build();
+        breakIt(json);
+        var path = _folder.Write("tokenizer.json", json.ToJsonString());
+        var error = Assert.Throws<InvalidDataException>(() => HfTokenizer.Load(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("Hugging Face tokenizers cannot load it", error.Message);
+        Assert.False(string.IsNullOrWhiteSpace(what));
     }
 
     [Fact]
     public void File_without_any_eos_is_an_error()
     {
         var path = _folder.Write("tokenizer.json", TinyTokenizerJson.Build(withAddedTokens: false).ToJsonString());
-        var error = Assert.Throws<InvalidDataException>(() => HfBpeTokenizer.Load(path));
+        var error = Assert.Throws<InvalidDataException>(() => HfTokenizer.Load(path));
         Assert.Contains(path, error.Message);
         Assert.Contains("eos_token", error.Message);
     }
