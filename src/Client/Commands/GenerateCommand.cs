@@ -3,7 +3,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using RlhfActors.Training.Chat;
 using RlhfActors.Training.Checkpoints;
+using System.Text.Json.Nodes;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Sampling;
 using RlhfActors.Training.Tokenization;
@@ -23,9 +25,10 @@ public static class GenerateCommand
         var ids = new Option<string?>("--ids") { Description = "Prompt token ids, comma-separated: 1,2,3" };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 64 };
         var greedy = new Option<bool>("--greedy") { Description = "Take the most likely token (ignores temperature, top-k, top-p)" };
-        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (> 0)", DefaultValueFactory = _ => 1.0 };
-        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens; 0 = all", DefaultValueFactory = _ => 0 };
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling mass in (0, 1]; 1 = all", DefaultValueFactory = _ => 1.0 };
+        var temperature = new Option<double?>("--temperature") { Description = "Sampling temperature (> 0); default: generation_config.json's, else 1" };
+        var topK = new Option<int?>("--top-k") { Description = "Keep the k most likely tokens; 0 = all; default: generation_config.json's, else 0" };
+        var topP = new Option<double?>("--top-p") { Description = "Nucleus sampling mass in (0, 1]; default: generation_config.json's, else 1" };
+        var chat = new Option<bool>("--chat") { Description = "Send --prompt as one user message through the folder's chat template (with the generation prompt)" };
         var seed = new Option<long>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var dtype = new Option<string>("--dtype") { Description = "Compute dtype", DefaultValueFactory = _ => "fp32" };
         dtype.AcceptOnlyFromAmong("fp32", "bf16");
@@ -33,21 +36,21 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Generate from a Hugging Face model folder (in-process)")
         {
-            model, prompt, ids, maxNewTokens, greedy, temperature, topK, topP, seed, dtype, json,
+            model, prompt, ids, maxNewTokens, greedy, temperature, topK, topP, seed, dtype, json, chat,
         };
         command.SetAction(parse =>
         {
             var request = new Request(
                 parse.GetValue(model)!, parse.GetValue(prompt), parse.GetValue(ids), parse.GetValue(maxNewTokens),
                 parse.GetValue(greedy), parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP),
-                parse.GetValue(seed), parse.GetValue(dtype)!, parse.GetValue(json));
+                parse.GetValue(seed), parse.GetValue(dtype)!, parse.GetValue(json), parse.GetValue(chat));
             return Execute(request, cli);
         });
         return command;
     }
 
-    sealed record Request(string Model, string? Prompt, string? Ids, int MaxNewTokens, bool Greedy, double Temperature,
-        int TopK, double TopP, long Seed, string DType, bool Json);
+    sealed record Request(string Model, string? Prompt, string? Ids, int MaxNewTokens, bool Greedy, double? Temperature,
+        int? TopK, double? TopP, long Seed, string DType, bool Json, bool Chat);
 
     static int Execute(Request r, CliContext cli)
     {
@@ -59,9 +62,10 @@ public static class GenerateCommand
 
         if (r.Prompt is null == r.Ids is null) return Usage("give exactly one of --prompt and --ids");
         if (r.MaxNewTokens <= 0) return Usage($"--max-new-tokens must be > 0 (got {r.MaxNewTokens})");
-        if (!(r.Temperature > 0) || !double.IsFinite(r.Temperature)) return Usage($"--temperature must be > 0 (got {Show(r.Temperature)})");
+        if (r.Chat && r.Prompt is null) return Usage("--chat goes with --prompt");
+        if (r.Temperature is { } t && (!(t > 0) || !double.IsFinite(t))) return Usage($"--temperature must be > 0 (got {Show(t)})");
         if (r.TopK < 0) return Usage($"--top-k must be >= 0 (got {r.TopK})");
-        if (!(r.TopP > 0 && r.TopP <= 1)) return Usage($"--top-p must be in (0, 1] (got {Show(r.TopP)})");
+        if (r.TopP is { } p && !(p > 0 && p <= 1)) return Usage($"--top-p must be in (0, 1] (got {Show(p)})");
         int[]? promptIds = null;
         if (r.Ids is not null && !TryParseIds(r.Ids, out promptIds, out var idError)) return Usage(idError);
 
@@ -99,19 +103,29 @@ public static class GenerateCommand
             if (promptIds is null)
             {
                 // The same prompt encoding as training ([bos] + tokens), so a checkpoint sees what it learned on.
-                promptIds = EncodedExample.EncodePrompt(tokenizer!, r.Prompt!);
+                var promptText = r.Prompt!;
+                if (r.Chat)
+                {
+                    var template = ChatTemplate.Load(tokenizerFolder)
+                        ?? throw new InvalidDataException($"--chat: '{tokenizerFolder}' has no chat template (tokenizer_config.json's chat_template, or {ChatTemplate.JinjaFileName})");
+                    promptText = ChatExamples.Prompt(template, new JsonArray(new JsonObject { ["role"] = "user", ["content"] = promptText }));
+                }
+                promptIds = EncodedExample.EncodePrompt(tokenizer!, promptText);
             }
             if (promptIds.Length == 0) return Usage("the prompt is empty");
             if (promptIds.Where(id => id >= config.VocabSize).Select(id => (int?)id).FirstOrDefault() is { } outside)
                 return Usage($"token id {outside} is outside the model's vocabulary (vocab_size {config.VocabSize})");
 
+            // Settings not given on the command line come from generation_config.json, as in transformers' generate.
+            var defaults = GenerationConfig.Sampling(configFolder);
+            bool sampling = r.Temperature is not null || r.TopK is not null || r.TopP is not null || defaults.DoSample != false;
             var options = new SamplingOptions
             {
                 MaxNewTokens = r.MaxNewTokens,
-                Greedy = r.Greedy,
-                Temperature = r.Temperature,
-                TopK = r.TopK,
-                TopP = r.TopP,
+                Greedy = r.Greedy || !sampling,
+                Temperature = r.Temperature ?? defaults.Temperature ?? 1.0,
+                TopK = r.TopK ?? defaults.TopK ?? 0,
+                TopP = r.TopP ?? defaults.TopP ?? 1.0,
                 Seed = r.Seed,
                 StopTokens = stops,
             };
@@ -124,6 +138,7 @@ public static class GenerateCommand
             else cli.Stdout.WriteLine(text ?? string.Join(' ', newIds));
             return ExitCodes.Ok;
         }
+        catch (ChatTemplateException e) { return Usage($"--chat: {e.Message}"); }
         catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or InvalidOperationException
                                        or System.Runtime.InteropServices.ExternalException or OutOfMemoryException)
         {

@@ -40,7 +40,7 @@ public static class RolloutMapping
     };
 
     public static ImmutableArray<PromptItem> ToPromptItems(this IEnumerable<PromptCompletion> prompts) =>
-        [.. prompts.Select(p => new PromptItem(p.Prompt, p.Completion))];
+        [.. prompts.Select(p => new PromptItem(p.Prompt, p.Reference))];
 
     public static PromptCompletion[] ToPrompts(this ImmutableArray<PromptItem> items) =>
         items.Select(i => new PromptCompletion(i.Prompt, i.Reference ?? "")).ToArray();

@@ -1,6 +1,6 @@
 namespace RlhfActors.Training.Data;
 
-/// <summary>Correct when the generated text, trimmed of surrounding whitespace, equals the expected completion
+/// <summary>Correct when the generated text, trimmed of surrounding whitespace, equals the example's reference (its answer, or its completion)
 /// exactly. Trimming forgives a trailing newline or space a model may emit before eos; nothing else is forgiven.</summary>
 public sealed class ExactMatchVerifier : IAnswerVerifier
 {
@@ -9,7 +9,7 @@ public sealed class ExactMatchVerifier : IAnswerVerifier
     public bool IsCorrect(PromptCompletion example, string generatedCompletion)
     {
         ArgumentNullException.ThrowIfNull(example);
-        return Matches(example.Completion, generatedCompletion);
+        return Matches(example.Reference, generatedCompletion);
     }
 
     public static bool Matches(string expected, string generated)

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using RlhfActors.Training.Chat;
 using RlhfActors.Training.Tasks;
 using RlhfActors.Training.Tokenization;
 
@@ -34,9 +35,10 @@ public static class ExperimentData
         if (spec.TaskParameters is { Count: > 0 })
             throw new ArgumentException("data: TaskParameters only apply with Task, not with TrainFile", nameof(spec));
         bool charTokenizer = spec.Tokenizer is { } tokenizer && TokenizerFiles.IsCharacter(tokenizer);
+        var template = spec.Tokenizer is { } hf && !charTokenizer ? ChatTemplate.Load(TokenizerFiles.FolderOf(hf)) : null;
         return new LoadedData(
-            JsonlDataset.ReadPromptCompletions(spec.TrainFile!, spec.Limits, charTokenizer),
-            JsonlDataset.ReadPromptCompletions(spec.EvalFile, spec.Limits, charTokenizer),
+            JsonlDataset.ReadPromptCompletions(spec.TrainFile!, spec.Limits, charTokenizer, template),
+            JsonlDataset.ReadPromptCompletions(spec.EvalFile, spec.Limits, charTokenizer, template),
             ExactMatchVerifier.Instance);
     }
 

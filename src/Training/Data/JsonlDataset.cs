@@ -1,19 +1,25 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using RlhfActors.Training.Chat;
 using RlhfActors.Training.Tokenization;
 
 namespace RlhfActors.Training.Data;
 
 /// <summary>
-/// Reads supervised examples from JSONL with TRL's field names, one JSON object per line:
+/// Reads supervised examples from JSONL in TRL's dataset forms, one JSON object per line:
 /// <list type="bullet">
-/// <item><c>{"prompt": "...", "completion": "..."}</c> (standard prompt-completion); <c>answer</c> is accepted
-/// in place of <c>completion</c>, as in RL prompt files with verifiable answers.</item>
-/// <item><c>{"messages": [{"role": "...", "content": "..."}, …]}</c> (conversational). The completion is the last
-/// message, which must be the assistant's; the prompt renders every earlier message as a
-/// <c>"&lt;role&gt;: &lt;content&gt;\n"</c> line and ends with <c>"assistant: "</c>, e.g.
-/// <c>"system: Be brief.\nuser: 2+2?\nassistant: "</c> → <c>"4"</c>. A plain rendering instead of a model's
-/// chat template keeps the examples usable with the character tokenizer of the built-in models.</item>
+/// <item><c>{"text": "..."}</c> (language modelling: every token is learned);</item>
+/// <item><c>{"prompt": "...", "completion": "..."}</c> (standard prompt-completion); <c>answer</c> or <c>solution</c>
+/// is accepted in place of <c>completion</c>, as in RL prompt files with verifiable answers;</item>
+/// <item><c>{"prompt": [messages], "completion": [messages]}</c> (conversational prompt-completion), rendered with
+/// the model's chat template (<see cref="ChatExamples.FromPromptAndCompletion"/>); with a string answer in place of
+/// the completion messages (an RL prompt), the prompt ends in the template's generation prompt;</item>
+/// <item><c>{"messages": [{"role": "...", "content": "..."}, …]}</c> (conversational). With a chat template every
+/// assistant turn is learned and the rest is context (<see cref="ChatExamples.FromConversation"/>). Without one (the
+/// character tokenizer, a base model's folder) the documented fallback: the completion is the last message, which
+/// must be the assistant's, and the prompt renders every earlier message as a <c>"&lt;role&gt;: &lt;content&gt;\n"</c>
+/// line ending with <c>"assistant: "</c>, e.g. <c>"system: Be brief.\nuser: 2+2?\nassistant: "</c> → <c>"4"</c>.</item>
 /// </list>
 /// Blank lines are skipped. The first malformed line throws InvalidDataException "path:LINE: why" and nothing
 /// is returned, so a half-read dataset never trains silently. The file is read within <see cref="JsonlLimits"/> as
@@ -22,14 +28,17 @@ namespace RlhfActors.Training.Data;
 /// </summary>
 public static class JsonlDataset
 {
-    public static IReadOnlyList<PromptCompletion> ReadPromptCompletions(string path, JsonlLimits? limits = null, bool charTokenizer = false)
+    public static IReadOnlyList<PromptCompletion> ReadPromptCompletions(string path, JsonlLimits? limits = null, bool charTokenizer = false,
+        ChatTemplate? template = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         var examples = new List<PromptCompletion>();
         foreach (var (number, line) in JsonlLines.Read(path, limits ?? JsonlLimits.Default))
         {
             var at = new LineReader(path, number);
-            var example = ParseLine(line, at);
+            PromptCompletion example;
+            try { example = ParseLine(line, at, template); }
+            catch (ChatTemplateException e) { throw at.Error($"chat template ({template?.Origin}): {e.Message}"); }
             if (charTokenizer)
                 foreach (var (field, text) in new[] { ("prompt", example.Prompt), ("completion", example.Completion) })
                     if (CharTokenizer.Unencodable(text) is { } why) throw at.Error($"{why} of field '{field}'");
@@ -39,39 +48,42 @@ public static class JsonlDataset
         return examples;
     }
 
-    static PromptCompletion ParseLine(string line, LineReader at)
+    static PromptCompletion ParseLine(string line, LineReader at, ChatTemplate? template)
     {
-        JsonDocument document;
-        try { document = JsonDocument.Parse(line); }
+        JsonNode? node;
+        try { node = JsonNode.Parse(line); }
         catch (JsonException e) { throw at.Error($"not valid JSON: {e.Message}"); }
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw at.Error($"expected a JSON object, found {root.ValueKind}");
-            bool conversational = root.TryGetProperty("messages", out var messages);
-            if (conversational && root.TryGetProperty("prompt", out _))
-                throw at.Error("has both 'messages' and 'prompt'; use one form");
-            if (conversational) return FromMessages(messages, at);
+        if (node is not JsonObject root) throw at.Error($"expected a JSON object, found {node?.GetValueKind().ToString() ?? "null"}");
+        var forms = new[] { "messages", "prompt", "text" }.Where(root.ContainsKey).ToArray();
+        if (forms.Length != 1)
+            throw at.Error(forms.Length == 0
+                ? "has none of 'prompt', 'messages' and 'text'"
+                : $"has both '{forms[0]}' and '{forms[1]}'; use one form");
 
-            var prompt = at.String(root, "prompt");
-            var completion = root.TryGetProperty("completion", out _) || !root.TryGetProperty("answer", out _)
-                ? at.String(root, "completion")
-                : at.String(root, "answer");
-            return new PromptCompletion(prompt, completion);
+        switch (forms[0])
+        {
+            case "text":
+                return new PromptCompletion("", at.String(root, "text"));
+            case "messages":
+                var messages = at.Messages(root, "messages");
+                return template is not null ? ChatExamples.FromConversation(template, messages) : FromMessages(messages, at);
         }
+        var reference = new[] { "completion", "answer", "solution" }.FirstOrDefault(root.ContainsKey) ?? "completion";
+        if (root["prompt"] is JsonArray)
+        {
+            var prompt = at.Messages(root, "prompt");
+            if (template is null) throw at.Error("a conversational prompt needs the model's chat template, and its tokenizer folder has none");
+            if (root["completion"] is JsonArray) return ChatExamples.FromPromptAndCompletion(template, prompt, at.Messages(root, "completion"));
+            // An RL prompt with a verifiable answer: the prompt ends in the generation prompt; the answer is plain text.
+            var answer = at.String(root, reference);
+            return new PromptCompletion(ChatExamples.Prompt(template, prompt), answer);
+        }
+        return new PromptCompletion(at.String(root, "prompt"), at.String(root, reference));
     }
 
-    static PromptCompletion FromMessages(JsonElement messages, LineReader at)
+    static PromptCompletion FromMessages(JsonArray messages, LineReader at)
     {
-        if (messages.ValueKind != JsonValueKind.Array) throw at.Error($"field 'messages' must be an array, found {messages.ValueKind}");
-        var turns = new List<(string Role, string Content)>();
-        int index = 0;
-        foreach (var message in messages.EnumerateArray())
-        {
-            if (message.ValueKind != JsonValueKind.Object) throw at.Error($"messages[{index}] must be an object, found {message.ValueKind}");
-            turns.Add((at.String(message, "role", $"messages[{index}]."), at.String(message, "content", $"messages[{index}].")));
-            index++;
-        }
+        var turns = messages.Select(m => (Role: ChatMessages.Role(m), Content: (string?)m!["content"] ?? "")).ToList();
         int lastAssistant = turns.FindLastIndex(t => t.Role == "assistant");
         if (lastAssistant < 0) throw at.Error("'messages' has no assistant turn to learn");
         if (lastAssistant != turns.Count - 1)
@@ -88,11 +100,19 @@ public static class JsonlDataset
     {
         public InvalidDataException Error(string why) => new($"{path}:{line}: {why}");
 
-        public string String(JsonElement parent, string name, string prefix = "")
+        public string String(JsonObject parent, string name)
         {
-            if (!parent.TryGetProperty(name, out var value)) throw Error($"field '{prefix}{name}' is missing");
-            if (value.ValueKind != JsonValueKind.String) throw Error($"field '{prefix}{name}' must be a string, found {value.ValueKind}");
-            return value.GetString()!;
+            if (!parent.TryGetPropertyValue(name, out var value)) throw Error($"field '{name}' is missing");
+            if (value is not JsonValue text || !text.TryGetValue<string>(out var result))
+                throw Error($"field '{name}' must be a string, found {value?.GetValueKind().ToString() ?? "null"}");
+            return result;
+        }
+
+        public JsonArray Messages(JsonObject parent, string name)
+        {
+            if (!parent.TryGetPropertyValue(name, out var value)) throw Error($"field '{name}' is missing");
+            if (value is not JsonArray messages) throw Error($"field '{name}' must be an array of messages, found {value?.GetValueKind().ToString() ?? "null"}");
+            return ChatMessages.Check(messages, name) is { } why ? throw Error(why) : messages;
         }
     }
 }

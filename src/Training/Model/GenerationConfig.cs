@@ -37,8 +37,38 @@ public static class GenerationConfig
         }
     }
 
+    /// <summary>generation_config.json's sampling settings (do_sample, temperature, top_k, top_p), each null where the
+    /// folder has no such file or the file no such field (do_sample then false, transformers' default). Transformers' generate uses them when the caller passes none.</summary>
+    public static SamplingDefaults Sampling(string folder)
+    {
+        var path = Path.Combine(folder, FileName);
+        if (!File.Exists(path)) return new SamplingDefaults(null, null, null, null);
+        JsonDocument document;
+        try { document = JsonDocument.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e); }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: expected a JSON object");
+            JsonElement? Field(string name) => root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
+            double? Number(string name) => Field(name) is { } v
+                ? v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw new InvalidDataException($"{path}: field '{name}' must be a number")
+                : null;
+            // transformers' GenerationConfig defaults do_sample to false: a file that does not ask for sampling is greedy.
+            bool doSample = Field("do_sample") is { } d
+                ? d.ValueKind is JsonValueKind.True or JsonValueKind.False ? d.GetBoolean() : throw new InvalidDataException($"{path}: field 'do_sample' must be true or false")
+                : false;
+            var topK = Number("top_k");
+            if (topK is { } k && (k < 0 || k != Math.Floor(k))) throw new InvalidDataException($"{path}: field 'top_k' must be a whole number >= 0");
+            return new SamplingDefaults(doSample, Number("temperature"), topK is null ? null : (int)topK, Number("top_p"));
+        }
+    }
+
     static int Id(JsonElement element, string path) =>
         element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out var id) && id >= 0
             ? id
             : throw new InvalidDataException($"{path}: field 'eos_token_id' holds {element.GetRawText()}, which is not a token id");
 }
+
+/// <summary>The sampling settings a model folder's generation_config.json names; null where it names none.</summary>
+public sealed record SamplingDefaults(bool? DoSample, double? Temperature, int? TopK, double? TopP);

@@ -23,6 +23,6 @@ public static class GroupSampler
         var truncated = generated.Ids.Select(ids => ids.Length == 0 || ids[^1] != tokenizer.EosId).ToArray();
         var texts = generated.Ids.Select(ids => tokenizer.Decode(ids.Where(t => t != tokenizer.EosId))).ToArray();
         return new RolloutBatch(promptIds, generated.Ids, generated.LogProbs, rows.Select(r => r.Prompt).ToArray(), texts,
-            rows.Select(r => (string?)r.Completion).ToArray(), truncated, groupSize, policyVersion);
+            rows.Select(r => (string?)r.Reference).ToArray(), truncated, groupSize, policyVersion);
     }
 }

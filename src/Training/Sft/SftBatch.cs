@@ -4,7 +4,7 @@ namespace RlhfActors.Training.Sft;
 
 /// <summary>
 /// A right-padded next-token batch: inputs are sequence[0..n−1), targets sequence[1..n), and the loss mask
-/// selects completion targets (completion-only loss) or every real target. Right padding needs no attention
+/// selects completion targets (completion-only loss; of a conversation, its assistant turns) or every real target. Right padding needs no attention
 /// mask: causality already keeps real tokens from seeing the pads that follow them.
 /// </summary>
 public sealed record SftBatch(long[] Inputs, long[] Targets, float[] LossMask, int Rows, int Width, long RealTokens)
@@ -26,7 +26,7 @@ public sealed record SftBatch(long[] Inputs, long[] Targets, float[] LossMask, i
             {
                 inputs[r * width + j] = seq[j];
                 targets[r * width + j] = seq[j + 1];
-                mask[r * width + j] = !completionOnly || j >= firstCompletionTarget ? 1f : 0f;
+                mask[r * width + j] = !completionOnly || j >= firstCompletionTarget && examples[r].IsTrained(j + 1 - examples[r].Prompt.Length) ? 1f : 0f;
             }
             real += seq.Length - 1;
         }
@@ -36,7 +36,9 @@ public sealed record SftBatch(long[] Inputs, long[] Targets, float[] LossMask, i
     /// <summary>Σ of the loss mask <see cref="Build"/> would give <paramref name="examples"/>: a data-parallel rank's
     /// normaliser is the whole batch's, computed without building it.</summary>
     public static long LossTokens(IReadOnlyList<EncodedExample> examples, bool completionOnly) =>
-        examples.Sum(e => (long)(e.Length - 1 - (completionOnly ? Math.Max(0, e.Prompt.Length - 1) : 0)));
+        examples.Sum(e => completionOnly
+            ? e.TrainedTokens - (e.Prompt.Length == 0 && e.Completion.Length > 0 && e.IsTrained(0) ? 1 : 0)
+            : (long)(e.Length - 1));
 
     public (Tensor Inputs, Tensor Targets, Tensor LossMask) ToTensors(Device device) => (
         tensor(Inputs, new long[] { Rows, Width }, device: device),

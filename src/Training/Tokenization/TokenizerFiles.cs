@@ -10,7 +10,7 @@ public static class TokenizerFiles
     public const string CharMarkerFileName = "rlhf_char_tokenizer.json";
 
     /// <summary>The files a model folder may carry for its tokenizer (what <see cref="FilesFor"/> writes).</summary>
-    public static readonly IReadOnlyList<string> FolderFiles = [HfFileName, HfConfigFileName, HfSpecialTokensMapFileName, CharMarkerFileName];
+    public static readonly IReadOnlyList<string> FolderFiles = [HfFileName, HfConfigFileName, HfSpecialTokensMapFileName, Chat.ChatTemplate.JinjaFileName, CharMarkerFileName];
 
     /// <summary>Whether <see cref="Create"/> finds a tokenizer in <paramref name="folder"/>.</summary>
     public static bool FolderHasTokenizer(string folder) =>
@@ -21,6 +21,10 @@ public static class TokenizerFiles
     public static bool IsCharacter(string spec) =>
         spec == CharSpec
         || Directory.Exists(spec) && !File.Exists(Path.Combine(spec, HfFileName)) && File.Exists(Path.Combine(spec, CharMarkerFileName));
+
+    /// <summary>The folder a Hugging Face tokenizer spec lives in (the spec itself, or the folder of its tokenizer.json),
+    /// where tokenizer_config.json and the chat template sit beside it.</summary>
+    public static string FolderOf(string spec) => Directory.Exists(spec) ? spec : Path.GetDirectoryName(Path.GetFullPath(spec)) ?? ".";
 
     /// <summary>"char" gives the built-in character tokenizer; otherwise a path to a Hugging Face tokenizer.json
     /// (or a folder that holds one).</summary>
@@ -52,7 +56,7 @@ public static class TokenizerFiles
                 return new Dictionary<string, byte[]> { [CharMarkerFileName] = "{\"type\": \"char\", \"vocab_size\": 99}\n"u8.ToArray() };
             case HfTokenizer hf:
                 var files = new Dictionary<string, byte[]> { [HfFileName] = File.ReadAllBytes(hf.Path) };
-                foreach (var name in new[] { HfConfigFileName, HfSpecialTokensMapFileName })
+                foreach (var name in new[] { HfConfigFileName, HfSpecialTokensMapFileName, Chat.ChatTemplate.JinjaFileName })
                 {
                     var beside = Path.Combine(Path.GetDirectoryName(hf.Path) ?? ".", name);
                     if (File.Exists(beside)) files[name] = File.ReadAllBytes(beside);
