@@ -47,8 +47,17 @@ public static class RotaryEmbedding
     ///           λ_i &gt; L₀/lo (low frequencies):  inv_i / s
     ///           λ_i &lt; L₀/hi (high frequencies): inv_i
     ///           between: (1 − σ)·inv_i/s + σ·inv_i, σ = (L₀/λ_i − lo) / (hi − lo)
+    /// yarn:     L₀ = original_max_position_embeddings (else L); β_f, β_s = beta_fast, beta_slow (32, 1)
+    ///           dim(r) = d·ln(L₀ / (2π·r)) / (2·ln θ)       the dimension that turns r times over L₀
+    ///           lo = max(⌊dim(β_f)⌋, 0), hi = min(⌈dim(β_s)⌉, d − 1)   (no ⌊⌋/⌈⌉ when truncate is false)
+    ///           ramp_i = clamp((i − lo) / (hi − lo), 0, 1)   (hi += 0.001 when lo = hi)
+    ///           inv_i = θ^(−2i/d) · (ramp_i / s + (1 − ramp_i))   (fast dimensions kept, slow ones interpolated)
+    ///           cos and sin × attention_factor, default m(s) = 0.1·ln s + 1 (1 when s ≤ 1), or
+    ///           m(s, mscale) / m(s, mscale_all_dim) with m(s, μ) = 0.1·μ·ln s + 1 when both are set and non-zero
     /// </code>
-    /// None of these scales cos and sin (attention factor 1).
+    /// Only yarn scales cos and sin; the others return attention factor 1. Transformers 4.4x–4.5x replaced yarn's
+    /// factor by L / L₀ whenever original_max_position_embeddings was given; 5.x (followed here) uses the factor
+    /// as written and falls back to L / L₀ only without one, which this record's validation requires anyway.
     /// </summary>
     public static (Tensor InvFreq, double AttentionFactor) InverseFrequencies(ModelConfig config, long seqLen, Device device)
     {
@@ -77,9 +86,31 @@ public static class RotaryEmbedding
                 var medium = wavelen.ge(l0 / hi).logical_and(wavelen.le(l0 / lo));
                 return (where(medium, smoothed, scaled), 1.0);
             }
+            case "yarn":
+                return Yarn(config, d, device);
             default:
                 return (DefaultInverseFrequencies(d, config.RopeTheta, device), 1.0);
         }
+    }
+
+    static (Tensor InvFreq, double AttentionFactor) Yarn(ModelConfig config, int d, Device device)
+    {
+        var scaling = config.RopeScaling!;
+        double s = scaling.Factor!.Value, theta = config.RopeTheta;
+        double l0 = scaling.OriginalMaxPositionEmbeddings ?? config.MaxPositionEmbeddings;
+        static double M(double scale, double mscale) => scale <= 1 ? 1.0 : 0.1 * mscale * Math.Log(scale) + 1.0;
+        // Python's `x or default` and `if mscale and mscale_all_dim`: zero counts as unset.
+        double attention = scaling.AttentionFactor
+            ?? (scaling.Mscale is { } m && m != 0 && scaling.MscaleAllDim is { } all && all != 0 ? M(s, m) / M(s, all) : M(s, 1));
+        double fast = scaling.BetaFast is { } f && f != 0 ? f : 32, slow = scaling.BetaSlow is { } b && b != 0 ? b : 1;
+        double Dimension(double rotations) => d * Math.Log(l0 / (rotations * 2 * Math.PI)) / (2 * Math.Log(theta));
+        double low = Dimension(fast), high = Dimension(slow);
+        if (scaling.Truncate ?? true) (low, high) = (Math.Floor(low), Math.Ceiling(high));
+        (low, high) = (Math.Max(low, 0), Math.Min(high, d - 1));
+        if (low == high) high += 0.001;
+        var ramp = ((arange(d / 2, ScalarType.Float32, device) - low) / (high - low)).clamp(0, 1);
+        var inv = DefaultInverseFrequencies(d, theta, device);
+        return (inv / s * ramp + inv * (1 - ramp), attention);
     }
 
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => x * cos + RotateHalf(x) * sin;

@@ -6,7 +6,7 @@ namespace RlhfActors.Tests.Model;
 /// <summary>
 /// config.json's <c>rope_scaling</c> against a scalar transcription, in doubles, of transformers'
 /// <c>modeling_rope_utils.py</c> (written here from HF's formulas, not from the production code): the inverse
-/// frequencies of linear, dynamic NTK and llama3 scaling, and the cos/sin a forward pass rotates with; the config
+/// frequencies of linear, dynamic NTK, llama3 and yarn scaling (and yarn's attention factor), and the cos/sin a forward pass rotates with; the config
 /// reaches the decoder's forward; a type not implemented is refused by name, and the section survives a save.
 /// <para>Tolerance: the production code computes in fp32 as transformers does, so the inverse frequencies may differ
 /// from the doubles by a few ulps (relative 1e-5 allowed), and cos/sin of angles up to 512 radians by the fp32
@@ -49,6 +49,29 @@ public sealed class RopeScalingTests
         })];
     }
 
+    /// <summary>transformers' <c>_compute_yarn_parameters</c> (5.x), in doubles: (inverse frequencies, attention factor).</summary>
+    static (double[] InvFreq, double Attention) HfYarn(int dim, double theta, double factor, double originalContext,
+        double? attentionFactor = null, double? mscale = null, double? mscaleAllDim = null, bool truncate = true)
+    {
+        static double GetMscale(double scale, double m) => scale <= 1 ? 1.0 : 0.1 * m * Math.Log(scale) + 1.0;
+        double attention = attentionFactor ?? (mscale is > 0 && mscaleAllDim is > 0
+            ? GetMscale(factor, mscale.Value) / GetMscale(factor, mscaleAllDim.Value)
+            : GetMscale(factor, 1));
+        double CorrectionDim(double rotations) => dim * Math.Log(originalContext / (rotations * 2 * Math.PI)) / (2 * Math.Log(theta));
+        double low = CorrectionDim(32), high = CorrectionDim(1);
+        if (truncate) { low = Math.Floor(low); high = Math.Ceiling(high); }
+        low = Math.Max(low, 0); high = Math.Min(high, dim - 1);
+        if (low == high) high += 0.001;
+        var inv = new double[dim / 2];
+        for (int i = 0; i < dim / 2; i++)
+        {
+            double posFreq = Math.Pow(theta, 2.0 * i / dim);
+            double extrapolationFactor = 1 - Math.Clamp((i - low) / (high - low), 0, 1);
+            inv[i] = 1.0 / (factor * posFreq) * (1 - extrapolationFactor) + 1.0 / posFreq * extrapolationFactor;
+        }
+        return (inv, attention);
+    }
+
     static float[] Production(ModelConfig config, long seqLen = 0)
     {
         using var scope = NewDisposeScope();
@@ -77,6 +100,57 @@ public sealed class RopeScalingTests
         Assert.Contains(llama3.Select((f, i) => f / plain[i]), r => r == 1);
         Assert.Contains(llama3.Select((f, i) => f / plain[i]), r => Math.Abs(r - 1.0 / 8) < 1e-12);
         Assert.Contains(llama3.Select((f, i) => f / plain[i]), r => r > 1.0 / 8 + 1e-6 && r < 1 - 1e-6);
+    }
+
+    [Fact]
+    public void Yarn_gives_the_frequencies_and_the_attention_factor_transformers_computes()
+    {
+        // Qwen2.5-7B-Instruct's long-context setting (head_dim 128, θ 1e6, factor 4 over 32768 positions).
+        var qwen = Llama31(new RopeScaling { RopeType = "yarn", Factor = 4, OriginalMaxPositionEmbeddings = 32768 }) with { RopeTheta = 1_000_000, MaxPositionEmbeddings = 131072 };
+        var (inv, attention) = HfYarn(128, 1_000_000, 4, 32768);
+        AssertClose(inv, Production(qwen), "yarn (Qwen2.5)");
+        Assert.Equal(attention, ProductionAttention(qwen), 12);
+        Assert.Equal(0.1 * Math.Log(4) + 1, attention, 12);
+        // The ramp really has both ends and a middle: fast dimensions kept, slow ones divided by the factor.
+        var plain = HfDefault(128, 1_000_000);
+        Assert.Contains(inv.Select((f, i) => f / plain[i]), r => Math.Abs(r - 1) < 1e-12);
+        Assert.Contains(inv.Select((f, i) => f / plain[i]), r => Math.Abs(r - 0.25) < 1e-12);
+        Assert.Contains(inv.Select((f, i) => f / plain[i]), r => r > 0.25 + 1e-6 && r < 1 - 1e-6);
+
+        // DeepSeek-style mscale / mscale_all_dim, the legacy "type" key, and gpt-oss's truncate: false.
+        var deepseek = Llama31(new RopeScaling { LegacyType = "yarn", Factor = 40, OriginalMaxPositionEmbeddings = 4096, Mscale = 0.707, MscaleAllDim = 1, BetaFast = 32, BetaSlow = 1 }) with { RopeTheta = 10000, MaxPositionEmbeddings = 163840 };
+        var expected = HfYarn(128, 10000, 40, 4096, mscale: 0.707, mscaleAllDim: 1);
+        AssertClose(expected.InvFreq, Production(deepseek), "yarn (mscale)");
+        Assert.Equal(expected.Attention, ProductionAttention(deepseek), 12);
+        var untruncated = qwen with { RopeScaling = qwen.RopeScaling! with { Truncate = false, AttentionFactor = 1.25 } };
+        expected = HfYarn(128, 1_000_000, 4, 32768, attentionFactor: 1.25, truncate: false);
+        AssertClose(expected.InvFreq, Production(untruncated), "yarn (truncate false)");
+        Assert.Equal(1.25, ProductionAttention(untruncated));
+    }
+
+    [Fact]
+    public void Yarn_scales_cos_and_sin_by_its_attention_factor()
+    {
+        var config = Llama31(new RopeScaling { RopeType = "yarn", Factor = 4, OriginalMaxPositionEmbeddings = 32768 }) with { RopeTheta = 1_000_000 };
+        var (inv, attention) = HfYarn(128, 1_000_000, 4, 32768);
+        var positions = new long[] { 0, 3, 300 };
+        using var scope = NewDisposeScope();
+        var (cos, sin) = RotaryEmbedding.CosSin(tensor(positions).unsqueeze(0), config, ScalarType.Float32);
+        var c = cos.squeeze(0).squeeze(0).data<float>().ToArray();
+        var s = sin.squeeze(0).squeeze(0).data<float>().ToArray();
+        for (int p = 0; p < positions.Length; p++)
+            for (int j = 0; j < 128; j++)
+            {
+                double angle = positions[p] * inv[j % 64];
+                Assert.True(Math.Abs(c[p * 128 + j] - attention * Math.Cos(angle)) <= 1e-4, $"cos at position {positions[p]}, dim {j}");
+                Assert.True(Math.Abs(s[p * 128 + j] - attention * Math.Sin(angle)) <= 1e-4, $"sin at position {positions[p]}, dim {j}");
+            }
+    }
+
+    static double ProductionAttention(ModelConfig config)
+    {
+        using var scope = NewDisposeScope();
+        return RotaryEmbedding.InverseFrequencies(config, 0, CPU).AttentionFactor;
     }
 
     [Fact]
@@ -115,7 +189,8 @@ public sealed class RopeScalingTests
     }
 
     [Theory]
-    [InlineData("""{"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}""", "field 'rope_scaling.rope_type' is 'yarn', which is not implemented")]
+    [InlineData("""{"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 0}""", "field 'rope_scaling.original_max_position_embeddings' must be > 0")]
+    [InlineData("""{"rope_type": "yarn", "original_max_position_embeddings": 32768}""", "field 'rope_scaling.factor' must be a number >= 1")]
     [InlineData("""{"type": "longrope", "long_factor": [1.0]}""", "field 'rope_scaling.type' is 'longrope', which is not implemented")]
     [InlineData("""{"rope_type": "linear", "factor": 0.5}""", "field 'rope_scaling.factor' must be a number >= 1")]
     [InlineData("""{"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0, "high_freq_factor": 1.0, "original_max_position_embeddings": 8192}""", "field 'rope_scaling.high_freq_factor' must be greater")]
