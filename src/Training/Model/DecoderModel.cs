@@ -96,11 +96,28 @@ public sealed class DecoderModel : nn.Module<Tensor, Tensor>
         positions ??= arange(past, past + t, ScalarType.Int64, inputIds.device).unsqueeze(0);
         if (mask is null && past > 0)
             throw new ArgumentException("a mask is required when decoding with a non-empty KV cache");
+        mask = WithAttentionWindow(mask, past, t, inputIds.device);
         var (cos, sin) = RotaryEmbedding.CosSin(positions, Config, ComputeType);
         var h = model.embed_tokens.forward(inputIds).to(ComputeType);
         foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache);
         cache?.Advance((int)t);
         return model.norm.forward(h);
+    }
+
+    /// <summary>
+    /// Mistral's sliding window, as transformers masks it: query index q may attend key index k only when
+    /// 0 ≤ q − k &lt; sliding_window, indices counted in the sequence as stored (left padding included, as
+    /// transformers' cache positions are). Combined with the caller's mask (or plain causality when there is none);
+    /// unchanged when the sequence fits in the window, where the band removes nothing.
+    /// </summary>
+    Tensor? WithAttentionWindow(Tensor? mask, int past, long t, Device device)
+    {
+        if (Config.AttentionWindow is not { } window || past + t <= window) return mask;
+        var queries = arange(past, past + t, ScalarType.Int64, device).unsqueeze(1);   // [T, 1]
+        var keys = arange(0, past + t, ScalarType.Int64, device).unsqueeze(0);          // [1, Tk]
+        var distance = queries - keys;
+        var band = distance.ge(0).logical_and(distance.lt(window)).unsqueeze(0).unsqueeze(0); // [1, 1, T, Tk]
+        return mask is null ? band : mask.logical_and(band);
     }
 
     public Tensor OutputLogits(Tensor hidden)

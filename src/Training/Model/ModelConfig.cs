@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace RlhfActors.Training.Model;
 
 /// <summary>
-/// The fields of a Hugging Face <c>config.json</c> that define a Llama / Qwen2 decoder.
+/// The fields of a Hugging Face <c>config.json</c> that define a Llama / Qwen2 / Qwen3 / Mistral decoder.
 /// JSON names are Hugging Face's, so a config written here loads there and the reverse.
 /// </summary>
 public sealed record ModelConfig
@@ -35,6 +35,9 @@ public sealed record ModelConfig
     [JsonExtensionData] public Dictionary<string, JsonElement>? OtherFields { get; init; }
     // Read only to be refused when they ask for what is not implemented (Validate); kept on save as given.
     [JsonPropertyName("use_sliding_window")] public bool? UseSlidingWindow { get; init; }
+    /// <summary>Mistral attends to the last <c>sliding_window</c> positions only (see <see cref="AttentionWindow"/>);
+    /// Qwen2/3 carry the field too but apply it only under use_sliding_window, which is refused.</summary>
+    [JsonPropertyName("sliding_window")] public int? SlidingWindow { get; init; }
     [JsonPropertyName("mlp_bias")] public bool? MlpBias { get; init; }
     [JsonPropertyName("partial_rotary_factor")] public double? PartialRotaryFactor { get; init; }
 
@@ -42,6 +45,11 @@ public sealed record ModelConfig
     [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / NumAttentionHeads;
     [JsonIgnore] public bool IsQwen2 => ModelType == "qwen2";
     [JsonIgnore] public bool IsQwen3 => ModelType == "qwen3";
+    /// <summary>Mistral is Llama's layout (same tensor names, no biases) with a sliding attention window.</summary>
+    [JsonIgnore] public bool IsMistral => ModelType == "mistral";
+    /// <summary>How many positions back a query may attend (itself included), or null for the whole context:
+    /// Mistral's sliding_window (null in v0.2 and later).</summary>
+    [JsonIgnore] public int? AttentionWindow => IsMistral ? SlidingWindow : null;
     /// <summary>Qwen3 normalises every query and key head (RMSNorm over head_dim) before the rotary embedding.</summary>
     [JsonIgnore] public bool QkNorm => IsQwen3;
     /// <summary>q/k/v projections carry a bias: always for Qwen2, when attention_bias for Llama.</summary>
@@ -81,7 +89,7 @@ public sealed record ModelConfig
     {
         // Hugging Face wants architectures to load the right class; fill it in when absent.
         var withArch = Architectures is null
-            ? this with { Architectures = new[] { IsQwen3 ? "Qwen3ForCausalLM" : IsQwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM" } }
+            ? this with { Architectures = new[] { IsQwen3 ? "Qwen3ForCausalLM" : IsQwen2 ? "Qwen2ForCausalLM" : IsMistral ? "MistralForCausalLM" : "LlamaForCausalLM" } }
             : this;
         return JsonSerializer.Serialize(withArch, JsonOptions);
     }
@@ -93,7 +101,7 @@ public sealed record ModelConfig
         {
             if (!ok) throw new InvalidDataException($"{source}: field '{field}' {why}");
         }
-        Require(ModelType is "llama" or "qwen2" or "qwen3", "model_type", $"is '{ModelType}'; supported: llama, qwen2, qwen3");
+        Require(ModelType is "llama" or "qwen2" or "qwen3" or "mistral", "model_type", $"is '{ModelType}'; supported: llama, qwen2, qwen3, mistral");
         Require(VocabSize > 0, "vocab_size", "must be > 0");
         Require(HiddenSize > 0, "hidden_size", "must be > 0");
         Require(IntermediateSize > 0, "intermediate_size", "must be > 0");
@@ -107,6 +115,7 @@ public sealed record ModelConfig
         RopeScaling?.Validate(source);
         // Fields that change the math and are not implemented: refused by name rather than ignored.
         Require(UseSlidingWindow != true, "use_sliding_window", "is true; sliding-window attention is not implemented (every layer attends to the whole context)");
+        Require(!IsMistral || SlidingWindow is null or > 0, "sliding_window", "must be > 0 (or null for attention over the whole context)");
         Require(MlpBias != true, "mlp_bias", "is true; the MLP's biases are not implemented");
         Require(PartialRotaryFactor is null or 1.0, "partial_rotary_factor", $"is {PartialRotaryFactor?.ToString(System.Globalization.CultureInfo.InvariantCulture)}; only rotary embeddings over the whole head (1.0) are implemented");
         Require(MaxPositionEmbeddings > 0, "max_position_embeddings", "must be > 0");

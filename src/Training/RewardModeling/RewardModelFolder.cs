@@ -20,7 +20,7 @@ public static class RewardModelFolder
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(model);
-        var config = model.Config with { Architectures = [model.Config.IsQwen3 ? "Qwen3ForSequenceClassification" : model.Config.IsQwen2 ? "Qwen2ForSequenceClassification" : "LlamaForSequenceClassification"] };
+        var config = model.Config with { Architectures = [model.Config.IsQwen3 ? "Qwen3ForSequenceClassification" : model.Config.IsQwen2 ? "Qwen2ForSequenceClassification" : model.Config.IsMistral ? "MistralForSequenceClassification" : "LlamaForSequenceClassification"] };
         HfModelFolder.Save(directory, config, model.ExportWeights());
         // ModelConfig has no num_labels (a decoder does not need one); add it, and the pad id HF reads to find each
         // row's last real token, to the JSON the config writes.

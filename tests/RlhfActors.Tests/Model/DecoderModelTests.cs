@@ -89,7 +89,7 @@ public sealed class DecoderModelTests
     [InlineData("\"use_sliding_window\": true, \"sliding_window\": 4096", "field 'use_sliding_window' is true")]
     [InlineData("\"mlp_bias\": true", "field 'mlp_bias' is true")]
     [InlineData("\"partial_rotary_factor\": 0.5", "field 'partial_rotary_factor' is 0.5")]
-    [InlineData("\"model_type\": \"mistral\"", "field 'model_type' is 'mistral'")]
+    [InlineData("\"model_type\": \"gemma\"", "field 'model_type' is 'gemma'")]
     public void A_field_that_changes_the_math_and_is_not_implemented_is_refused_by_name(string field, string expected)
     {
         var modelType = field.Contains("model_type", StringComparison.Ordinal) ? "" : "\"model_type\": \"qwen3\", ";
