@@ -7,7 +7,7 @@ namespace RlhfActors.Training.Checkpoints;
 
 /// <summary>Everything a checkpoint holds, after its manifest hashes were verified.</summary>
 public sealed record LoadedCheckpoint(ModelConfig Config, IReadOnlyList<TensorBytes> Weights,
-    IReadOnlyList<TensorBytes> OptimizerState, string TrainerStateJson, int Step,
+    IReadOnlyList<TensorBytes> OptimizerState, string TrainerStateJson /* the learner's record: TrainerStateFile.ProjectState */, int Step,
     IReadOnlyDictionary<string, string> Provenance, CheckpointManifest Manifest)
 {
     /// <summary>The LoRA adapter of <c>adapter/</c> (its tensors are already inside <see cref="Weights"/>, merged);
@@ -24,7 +24,7 @@ public static class CheckpointReader
         var manifest = Verify(directory);
         var model = HfModelFolder.Load(directory, verified: true);
         var optimizer = SafeTensorsFile.Read(Path.Combine(directory, CheckpointFiles.OptimizerState));
-        var trainerState = File.ReadAllText(Path.Combine(directory, CheckpointFiles.TrainerState));
+        var trainerState = TrainerStateFile.ProjectState(File.ReadAllText(Path.Combine(directory, CheckpointFiles.TrainerState)));
         return new LoadedCheckpoint(model.Config, model.Weights, optimizer.Tensors, trainerState, manifest.Step,
             manifest.Provenance, manifest) { Adapter = HasAdapter(manifest) ? PeftAdapterFolder.Read(AdapterPath(directory)) : null };
     }

@@ -14,7 +14,8 @@ public sealed class NonFiniteWeightsException(string message) : InvalidOperation
 
 /// <summary>
 /// Writes a checkpoint folder: a Hugging Face model folder (config.json + model.safetensors or shards),
-/// optimizer.safetensors, trainer_state.json, under LoRA an <c>adapter/</c> PEFT folder and, last, manifest.json with
+/// optimizer.safetensors, trainer_state.json (transformers' shape, the learner's record under "rlhf":
+/// <see cref="TrainerStateFile"/>), generation_config.json, under LoRA an <c>adapter/</c> PEFT folder and, last, manifest.json with
 /// every file's size and SHA-256.
 /// Everything is written into a sibling temporary folder that is renamed into place only when complete, so
 /// <c>directory</c> holds either the old checkpoint or the whole new one, never a mix.
@@ -29,7 +30,7 @@ public static class CheckpointWriter
     public static CheckpointInfo Write(string directory, ModelConfig config, IReadOnlyList<TensorBytes> weights,
         IReadOnlyList<TensorBytes> optimizerState, string trainerStateJson, int step,
         IReadOnlyDictionary<string, string> provenance, long maxShardBytes = 2L << 30,
-        IReadOnlyDictionary<string, byte[]>? extraFiles = null, PeftAdapter? adapter = null)
+        IReadOnlyDictionary<string, byte[]>? extraFiles = null, PeftAdapter? adapter = null, TrainerProgress? progress = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(config);
@@ -52,7 +53,7 @@ public static class CheckpointWriter
             HfModelFolder.Save(staging, config, weights, maxShardBytes);
             SafeTensorsFile.Write(Path.Combine(staging, CheckpointFiles.OptimizerState), optimizerState,
                 new Dictionary<string, string> { ["format"] = "pt" });
-            AtomicFile.WriteAllText(Path.Combine(staging, CheckpointFiles.TrainerState), trainerStateJson);
+            AtomicFile.WriteAllText(Path.Combine(staging, CheckpointFiles.TrainerState), TrainerStateFile.Compose(trainerStateJson, step, progress));
             // Extra files (the tokenizer's) are listed and hashed in the manifest like every other file.
             foreach (var (name, bytes) in extraFiles ?? new Dictionary<string, byte[]>())
             {
@@ -60,6 +61,9 @@ public static class CheckpointWriter
                     throw new ArgumentException($"extra checkpoint file '{name}' must be a plain file name not already written", nameof(extraFiles));
                 AtomicFile.Write(Path.Combine(staging, name), s => s.Write(bytes));
             }
+            // transformers' save_pretrained always writes one; the tokenizer's folder may have brought the model's own.
+            var generationConfig = Path.Combine(staging, GenerationConfig.FileName);
+            if (!File.Exists(generationConfig)) AtomicFile.Write(generationConfig, s => s.Write(GenerationConfig.FromModelConfig(config)));
             if (adapter is not null) PeftAdapterFolder.Write(Path.Combine(staging, CheckpointFiles.AdapterFolder), adapter);
             manifestSha256 = WriteManifest(staging, step, provenance);
         }

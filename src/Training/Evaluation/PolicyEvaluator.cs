@@ -56,7 +56,7 @@ public sealed class PolicyEvaluator : IDisposable
         using var bank = AdapterBank.Install(model, adapters);
         using var route = bank.Route(rowAdapters);
         var ids = prompts.Select(p => EncodedExample.EncodePrompt(tokenizer, p)).ToArray();
-        return Sampler.Generate(model, ids, options with { StopTokens = new[] { tokenizer.EosId } }, padId: tokenizer.PadId);
+        return Sampler.Generate(model, ids, options with { StopTokens = tokenizer.StopIds }, padId: tokenizer.PadId);
     }
 
     /// <summary>Loads LoRA adapter tensors on top of the base already loaded (adapter-only weight sync). The first
@@ -76,16 +76,16 @@ public sealed class PolicyEvaluator : IDisposable
         return new EvalResult(examples.Count, correct, examples.Count == 0 ? 0 : (double)correct / examples.Count, clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Greedy completions (decoded, stop token removed) for each prompt.</summary>
+    /// <summary>Greedy completions (decoded, stop tokens removed) for each prompt.</summary>
     public string[] Complete(IReadOnlyList<string> prompts, int maxNewTokens)
     {
-        var options = new SamplingOptions { Greedy = true, MaxNewTokens = maxNewTokens, StopTokens = new[] { tokenizer.EosId } };
+        var options = new SamplingOptions { Greedy = true, MaxNewTokens = maxNewTokens, StopTokens = tokenizer.StopIds };
         var results = new List<string>(prompts.Count);
         foreach (var chunk in prompts.Chunk(EvalBatch))
         {
             var ids = chunk.Select(p => EncodedExample.EncodePrompt(tokenizer, p)).ToArray();
             var generated = Sampler.Generate(model, ids, options, padId: tokenizer.PadId);
-            results.AddRange(generated.Ids.Select(g => tokenizer.Decode(g.Where(t => t != tokenizer.EosId))));
+            results.AddRange(generated.Ids.Select(g => tokenizer.Decode(g.Where(t => !tokenizer.StopIds.Contains(t)))));
         }
         return results.ToArray();
     }

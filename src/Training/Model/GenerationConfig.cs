@@ -7,7 +7,10 @@ namespace RlhfActors.Training.Model;
 /// <c>eos_token_id</c>, one id or a list. Instruct models name their turn's end here and only the base's end in
 /// config.json (Llama-3-Instruct: config.json says 128001, generation_config.json [128001, 128008, 128009]), so
 /// generation that stopped only at config.json's ids would run past <c>&lt;|eot_id|&gt;</c>. Transformers'
-/// <c>generate</c> takes the stop ids from here; so does <see cref="StopTokens"/>.
+/// <c>generate</c> takes the stop ids from here; so do <see cref="StopTokens"/> (rlhf generate) and
+/// <see cref="Tokenization.ITokenizer.StopIds"/> (evaluation and rollouts). Its sampling settings are
+/// <c>rlhf generate</c>'s defaults only: as in TRL, a run's rollouts sample with the algorithm's own temperature and
+/// top-p/top-k, and evaluation is greedy.
 /// </summary>
 public static class GenerationConfig
 {
@@ -16,40 +19,46 @@ public static class GenerationConfig
     /// <summary>The ids generation stops at for a model in <paramref name="folder"/>: config.json's eos ids and
     /// generation_config.json's, when the folder has one. Throws InvalidDataException naming the file and field when
     /// generation_config.json is not what transformers writes.</summary>
-    public static IReadOnlyList<int> StopTokens(string folder, ModelConfig config)
+    public static IReadOnlyList<int> StopTokens(string folder, ModelConfig config) =>
+        [.. config.EosTokenIds.Concat(EosIds(folder)).Distinct()];
+
+    /// <summary>generation_config.json's <c>eos_token_id</c> (one id or a list) in <paramref name="folder"/>; empty
+    /// when there is no such file or field.</summary>
+    public static IReadOnlyList<int> EosIds(string folder)
     {
-        var path = Path.Combine(folder, FileName);
-        if (!File.Exists(path)) return config.EosTokenIds;
-        JsonDocument document;
-        try { document = JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e); }
+        var (path, document) = Read(folder);
+        if (document is null) return [];
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: expected a JSON object");
-            if (!document.RootElement.TryGetProperty("eos_token_id", out var eos) || eos.ValueKind == JsonValueKind.Null) return config.EosTokenIds;
-            var ids = eos.ValueKind switch
+            if (!document.RootElement.TryGetProperty("eos_token_id", out var eos) || eos.ValueKind == JsonValueKind.Null) return [];
+            return eos.ValueKind switch
             {
                 JsonValueKind.Number => [Id(eos, path)],
                 JsonValueKind.Array => eos.EnumerateArray().Select(e => Id(e, path)).ToArray(),
                 _ => throw new InvalidDataException($"{path}: field 'eos_token_id' must be a token id or a list of them"),
             };
-            return [.. config.EosTokenIds.Concat(ids).Distinct()];
         }
+    }
+
+    /// <summary>What transformers' save_pretrained writes for a model without a generation_config.json of its own
+    /// (<c>GenerationConfig.from_model_config</c>): config.json's bos and eos ids, marked as derived.</summary>
+    public static byte[] FromModelConfig(ModelConfig config)
+    {
+        var node = new System.Text.Json.Nodes.JsonObject { ["_from_model_config"] = true };
+        if (config.BosTokenId is int bos) node["bos_token_id"] = bos;
+        if (config.EosTokenIdRaw is { } eos) node["eos_token_id"] = System.Text.Json.Nodes.JsonNode.Parse(eos.GetRawText());
+        return System.Text.Encoding.UTF8.GetBytes(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>generation_config.json's sampling settings (do_sample, temperature, top_k, top_p), each null where the
     /// folder has no such file or the file no such field (do_sample then false, transformers' default). Transformers' generate uses them when the caller passes none.</summary>
     public static SamplingDefaults Sampling(string folder)
     {
-        var path = Path.Combine(folder, FileName);
-        if (!File.Exists(path)) return new SamplingDefaults(null, null, null, null);
-        JsonDocument document;
-        try { document = JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e); }
+        var (path, document) = Read(folder);
+        if (document is null) return new SamplingDefaults(null, null, null, null);
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: expected a JSON object");
             JsonElement? Field(string name) => root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
             double? Number(string name) => Field(name) is { } v
                 ? v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw new InvalidDataException($"{path}: field '{name}' must be a number")
@@ -62,6 +71,19 @@ public static class GenerationConfig
             if (topK is { } k && (k < 0 || k != Math.Floor(k))) throw new InvalidDataException($"{path}: field 'top_k' must be a whole number >= 0");
             return new SamplingDefaults(doSample, Number("temperature"), topK is null ? null : (int)topK, Number("top_p"));
         }
+    }
+
+    /// <summary>The folder's generation_config.json as a JSON object, or null when there is none.</summary>
+    static (string Path, JsonDocument? Document) Read(string folder)
+    {
+        var path = Path.Combine(folder, FileName);
+        if (!File.Exists(path)) return (path, null);
+        JsonDocument document;
+        try { document = JsonDocument.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON: {e.Message}", e); }
+        if (document.RootElement.ValueKind == JsonValueKind.Object) return (path, document);
+        document.Dispose();
+        throw new InvalidDataException($"{path}: expected a JSON object");
     }
 
     static int Id(JsonElement element, string path) =>

@@ -14,14 +14,14 @@ public static class GroupSampler
         int groupSize, SamplingOptions options, long policyVersion)
     {
         if (groupSize < 1) throw new ArgumentException("group size must be ≥ 1", nameof(groupSize));
-        var stops = options.StopTokens.Contains(tokenizer.EosId) ? options.StopTokens : options.StopTokens.Append(tokenizer.EosId).ToArray();
-        options = options with { StopTokens = stops };
+        var stops = options.StopTokens.Union(tokenizer.StopIds).ToHashSet();
+        options = options with { StopTokens = [.. stops] };
 
         var rows = prompts.SelectMany(p => Enumerable.Repeat(p, groupSize)).ToArray();
         var promptIds = rows.Select(r => EncodedExample.EncodePrompt(tokenizer, r.Prompt)).ToArray();
         var generated = Sampler.Generate(policy, promptIds, options, padId: tokenizer.PadId);
-        var truncated = generated.Ids.Select(ids => ids.Length == 0 || ids[^1] != tokenizer.EosId).ToArray();
-        var texts = generated.Ids.Select(ids => tokenizer.Decode(ids.Where(t => t != tokenizer.EosId))).ToArray();
+        var truncated = generated.Ids.Select(ids => ids.Length == 0 || !stops.Contains(ids[^1])).ToArray();
+        var texts = generated.Ids.Select(ids => tokenizer.Decode(ids.Where(t => !stops.Contains(t)))).ToArray();
         return new RolloutBatch(promptIds, generated.Ids, generated.LogProbs, rows.Select(r => r.Prompt).ToArray(), texts,
             rows.Select(r => (string?)r.Reference).ToArray(), truncated, groupSize, policyVersion);
     }

@@ -33,6 +33,8 @@ public sealed class EpochSampler<T>
 
     public int Epoch { get; private set; }
     public int Cursor { get; private set; }
+    /// <summary>Epochs done as a fraction (transformers' trainer_state "epoch"): 1.5 = halfway through the second.</summary>
+    public double Epochs => Epoch + (double)Cursor / items.Count;
 
     public T[] Next(int count)
     {

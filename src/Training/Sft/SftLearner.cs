@@ -145,7 +145,8 @@ public sealed class SftLearner : IDisposable
         return CheckpointWriter.Write(directory, model.Config, ExportWeights(), optimizer.ExportState(),
             JsonSerializer.Serialize(state), StepsDone, provenance,
             extraFiles: TokenizerFiles.FilesFor(tokenizer).Concat(extraFiles ?? new Dictionary<string, byte[]>()).ToDictionary(),
-            adapter: model.Lora is { } settings ? new PeftAdapter(settings, Lora.ExportAdapter(model), baseModelPath) : null);
+            adapter: model.Lora is { } settings ? new PeftAdapter(settings, Lora.ExportAdapter(model), baseModelPath) : null,
+            progress: new TrainerProgress(options.Steps, options.BatchSize, data.Epochs));
     }
 
     /// <summary>Restores weights, optimizer moments and the data cursor from a verified checkpoint.</summary>

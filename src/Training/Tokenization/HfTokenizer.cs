@@ -24,6 +24,7 @@ public sealed class HfTokenizer : ITokenizer
         EosId = ids.EosId;
         PadId = ids.PadId;
         BosId = file.PostProcessor.Prefix.Count == 1 ? file.PostProcessor.Prefix[0] : null;
+        StopIds = [.. new[] { EosId }.Concat(Model.GenerationConfig.EosIds(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file.Path))!)).Distinct()];
     }
 
     /// <summary>The tokenizer.json this was loaded from.</summary>
@@ -31,6 +32,7 @@ public sealed class HfTokenizer : ITokenizer
     public int VocabSize => _file.VocabSize;
     public int PadId { get; }
     public int EosId { get; }
+    public IReadOnlyList<int> StopIds { get; }
     /// <summary>The one token the post-processor puts before a text (Llama-3, Gemma), or null (GPT-2, Qwen).</summary>
     public int? BosId { get; }
 

@@ -9,6 +9,10 @@ public interface ITokenizer
     int PadId { get; }
     /// <summary>End-of-sequence id appended to completions and used as a stop token.</summary>
     int EosId { get; }
+    /// <summary>The ids that end a generated completion (evaluation, rollouts): the eos and, for a Hugging Face
+    /// tokenizer, the eos ids of generation_config.json in its folder (an instruct model's end of turn, e.g.
+    /// Llama-3.1's [128001, 128008, 128009]), as transformers' generate stops.</summary>
+    IReadOnlyList<int> StopIds => [EosId];
     /// <summary>Beginning-of-sequence id prepended to prompts, or null when the tokenizer has none.</summary>
     int? BosId { get; }
     /// <summary>The ids of <paramref name="text"/> with no special token added (transformers' add_special_tokens=False).</summary>

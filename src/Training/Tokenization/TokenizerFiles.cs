@@ -10,7 +10,7 @@ public static class TokenizerFiles
     public const string CharMarkerFileName = "rlhf_char_tokenizer.json";
 
     /// <summary>The files a model folder may carry for its tokenizer (what <see cref="FilesFor"/> writes).</summary>
-    public static readonly IReadOnlyList<string> FolderFiles = [HfFileName, HfConfigFileName, HfSpecialTokensMapFileName, Chat.ChatTemplate.JinjaFileName, CharMarkerFileName];
+    public static readonly IReadOnlyList<string> FolderFiles = [HfFileName, HfConfigFileName, HfSpecialTokensMapFileName, Chat.ChatTemplate.JinjaFileName, Model.GenerationConfig.FileName, CharMarkerFileName];
 
     /// <summary>Whether <see cref="Create"/> finds a tokenizer in <paramref name="folder"/>.</summary>
     public static bool FolderHasTokenizer(string folder) =>
@@ -45,7 +45,8 @@ public static class TokenizerFiles
     }
 
     /// <summary>The files that let <see cref="Create"/> rebuild <paramref name="tokenizer"/> from a model folder:
-    /// tokenizer.json (+ tokenizer_config.json and special_tokens_map.json, as transformers' save_pretrained writes them)
+    /// tokenizer.json (+ tokenizer_config.json, special_tokens_map.json, chat_template.jinja and generation_config.json,
+    /// the last because the tokenizer's stop ids come from it, see <see cref="ITokenizer.StopIds"/>)
     /// for a Hugging Face tokenizer, a marker file for the character one.
     /// Checkpoints carry them so `rlhf generate --prompt` works on a checkpoint.</summary>
     public static IReadOnlyDictionary<string, byte[]> FilesFor(ITokenizer tokenizer)
@@ -56,7 +57,7 @@ public static class TokenizerFiles
                 return new Dictionary<string, byte[]> { [CharMarkerFileName] = "{\"type\": \"char\", \"vocab_size\": 99}\n"u8.ToArray() };
             case HfTokenizer hf:
                 var files = new Dictionary<string, byte[]> { [HfFileName] = File.ReadAllBytes(hf.Path) };
-                foreach (var name in new[] { HfConfigFileName, HfSpecialTokensMapFileName, Chat.ChatTemplate.JinjaFileName })
+                foreach (var name in new[] { HfConfigFileName, HfSpecialTokensMapFileName, Chat.ChatTemplate.JinjaFileName, Model.GenerationConfig.FileName })
                 {
                     var beside = Path.Combine(Path.GetDirectoryName(hf.Path) ?? ".", name);
                     if (File.Exists(beside)) files[name] = File.ReadAllBytes(beside);

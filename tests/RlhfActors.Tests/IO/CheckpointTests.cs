@@ -47,6 +47,39 @@ public sealed class CheckpointTests : IDisposable
         Assert.Contains("optimizer.safetensors", loaded.Manifest.Files.Keys);
         Assert.Contains("trainer_state.json", loaded.Manifest.Files.Keys);
         Assert.Contains("config.json", loaded.Manifest.Files.Keys);
+        // transformers' save_pretrained writes a generation_config.json derived from config.json when the model has none.
+        Assert.Contains("generation_config.json", loaded.Manifest.Files.Keys);
+        var generation = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "generation_config.json"))).RootElement;
+        Assert.True(generation.GetProperty("_from_model_config").GetBoolean());
+    }
+
+    [Fact]
+    public void Trainer_state_json_has_transformers_shape_with_the_learners_record_under_rlhf()
+    {
+        var dir = Path.Combine(_root.Path, "runs", "x", "step-30");
+        CheckpointWriter.Write(dir, TinyModel.Config, TinyModel.Weights(), Optimizer(), """{"step": 30, "seed": 7}""", 30, Provenance,
+            progress: new TrainerProgress(MaxSteps: 100, TrainBatchSize: 8, Epoch: 1.5));
+        var file = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "trainer_state.json"))).RootElement;
+        Assert.Equal(30, file.GetProperty("global_step").GetInt32());
+        Assert.Equal(100, file.GetProperty("max_steps").GetInt32());
+        Assert.Equal(8, file.GetProperty("train_batch_size").GetInt32());
+        Assert.Equal(1.5, file.GetProperty("epoch").GetDouble());
+        Assert.Equal(JsonValueKind.Array, file.GetProperty("log_history").ValueKind);
+        Assert.True(file.GetProperty("is_world_process_zero").GetBoolean());
+        Assert.Equal(7, file.GetProperty("rlhf").GetProperty("seed").GetInt32());
+        // Readers get the learner's record back, and a file from before this shape is read as it was.
+        Assert.Equal(7, JsonDocument.Parse(CheckpointReader.Open(dir).TrainerStateJson).RootElement.GetProperty("seed").GetInt32());
+        Assert.Equal("""{"Step": 5, "Seed": 1}""", TrainerStateFile.ProjectState("""{"Step": 5, "Seed": 1}"""));
+    }
+
+    [Fact]
+    public void A_generation_config_json_that_travels_with_the_tokenizer_is_kept_as_it_was()
+    {
+        var dir = Path.Combine(_root.Path, "runs", "x", "step-2");
+        var own = """{"eos_token_id": [128001, 128009], "temperature": 0.6}"""u8.ToArray();
+        CheckpointWriter.Write(dir, TinyModel.Config, TinyModel.Weights(), Optimizer(), "{}", 2, Provenance,
+            extraFiles: new Dictionary<string, byte[]> { ["generation_config.json"] = own });
+        Assert.Equal(own, File.ReadAllBytes(Path.Combine(dir, "generation_config.json")));
     }
 
     [Fact]

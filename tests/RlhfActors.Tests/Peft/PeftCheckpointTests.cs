@@ -185,8 +185,8 @@ public sealed class PeftCheckpointTests : IDisposable
         Assert.Contains(Path.Combine(output, "adapter", "adapter_model.safetensors"), cli.Stdout);
         Assert.Contains("base/ rebuilt", cli.Stdout);
         string[] Names(string sub) => Directory.GetFiles(Path.Combine(output, sub)).Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(["config.json", "model.safetensors", TokenizerFiles.CharMarkerFileName], Names("merged"));
-        Assert.Equal(["config.json", "model.safetensors", TokenizerFiles.CharMarkerFileName], Names("base"));
+        Assert.Equal(["config.json", "generation_config.json", "model.safetensors", TokenizerFiles.CharMarkerFileName], Names("merged"));
+        Assert.Equal(["config.json", "generation_config.json", "model.safetensors", TokenizerFiles.CharMarkerFileName], Names("base"));
         Assert.Equal(["adapter_config.json", "adapter_model.safetensors"], Names("adapter"));
         Assert.Equal(["adapter", "base", "merged"], Directory.GetDirectories(output).Select(d => Path.GetFileName(d)!).Order().ToArray());
         Assert.Empty(Directory.GetDirectories(_dir.Path, "export.tmp-*"));

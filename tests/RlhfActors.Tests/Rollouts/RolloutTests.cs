@@ -34,6 +34,35 @@ public sealed class RolloutTests
         Assert.True(batch.CompletionIds.Take(4).Select(c => string.Join(",", c)).Distinct().Count() > 1);
     }
 
+    /// <summary>A tokenizer whose folder's generation_config.json names one more end id (an instruct model's end of
+    /// turn beside the base's eos).</summary>
+    sealed class WithEndOfTurn(ITokenizer inner, int endOfTurn) : ITokenizer
+    {
+        public int VocabSize => inner.VocabSize;
+        public int PadId => inner.PadId;
+        public int EosId => inner.EosId;
+        public int? BosId => inner.BosId;
+        public IReadOnlyList<int> StopIds => [inner.EosId, endOfTurn];
+        public IReadOnlyList<int> Encode(string text) => inner.Encode(text);
+        public string? TokenText(int id) => inner.TokenText(id);
+        public string Decode(IEnumerable<int> ids) => inner.Decode(ids);
+    }
+
+    [Fact]
+    public void A_rollout_ends_at_any_of_the_tokenizers_stop_ids_and_is_not_truncated_there()
+    {
+        using var model = CharModel();
+        var prompts = new[] { new PromptCompletion("ab|", "ba") };
+        var greedy = new SamplingOptions { Greedy = true, MaxNewTokens = 8 };
+        var free = GroupSampler.Sample(model, CharTokenizer.Instance, prompts, 1, greedy, 0).CompletionIds[0];
+        Assert.DoesNotContain(CharTokenizer.Instance.EosId, free);
+        int endOfTurn = free[2], k = Array.IndexOf(free, endOfTurn);
+        var batch = GroupSampler.Sample(model, new WithEndOfTurn(CharTokenizer.Instance, endOfTurn), prompts, 1, greedy, 0);
+        Assert.Equal(free[..(k + 1)], batch.CompletionIds[0]);
+        Assert.False(batch.Truncated[0]);
+        Assert.Equal(CharTokenizer.Instance.Decode(free[..k]), batch.CompletionTexts[0]);
+    }
+
     [Theory]
     [InlineData(1.0)]
     [InlineData(0.7)]

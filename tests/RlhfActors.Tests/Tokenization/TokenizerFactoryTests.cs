@@ -44,4 +44,16 @@ public sealed class TokenizerFactoryTests : IDisposable
         Assert.Equal(["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"], files.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(File.ReadAllBytes(Path.Combine(_folder.Path, "special_tokens_map.json")), files["special_tokens_map.json"]);
     }
+
+    [Fact]
+    public void Generation_config_json_beside_the_tokenizer_adds_its_end_ids_and_travels_with_it()
+    {
+        _folder.Write("tokenizer.json", TinyTokenizerJson.Build().ToJsonString());
+        _folder.Write("tokenizer_config.json", "{\"eos_token\": \"<|endoftext|>\"}");
+        Assert.Equal([TinyTokenizerJson.EndOfText], TokenizerFiles.Create(_folder.Path).StopIds);
+        _folder.Write("generation_config.json", $"{{\"eos_token_id\": [{TinyTokenizerJson.EndOfText}, {TinyTokenizerJson.ImEnd}]}}");
+        var tokenizer = TokenizerFiles.Create(_folder.Path);
+        Assert.Equal([TinyTokenizerJson.EndOfText, TinyTokenizerJson.ImEnd], tokenizer.StopIds);
+        Assert.Contains("generation_config.json", TokenizerFiles.FilesFor(tokenizer).Keys);
+    }
 }
