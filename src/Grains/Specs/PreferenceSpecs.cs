@@ -27,11 +27,13 @@ public static class PreferenceSpecs
     {
         if (pairs.TrainFile is not null)
         {
-            bool charTokenizer = TokenizerFiles.IsCharacter(config.Model.ResolvedTokenizer);
+            var tokenizer = config.Model.ResolvedTokenizer;
+            bool charTokenizer = TokenizerFiles.IsCharacter(tokenizer);
+            var template = charTokenizer ? null : Training.Chat.ChatTemplate.Load(TokenizerFiles.FolderOf(tokenizer));
             var evalFile = pairs.EvalFile ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file");
             var limits = ExperimentSpecs.Limits(config);
-            return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile, limits, charTokenizer),
-                PreferenceJsonl.ReadPreferencePairs(evalFile, limits, charTokenizer).Select(m => m.Pair).ToArray());
+            return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile, limits, charTokenizer, template),
+                PreferenceJsonl.ReadPreferencePairs(evalFile, limits, charTokenizer, template).Select(m => m.Pair).ToArray());
         }
         var task = pairs.Task ?? config.Data.Task
                    ?? throw new ArgumentException($"{field}: name a task or a train_file (the experiment's data has no task to make pairs from)");

@@ -35,7 +35,7 @@ public static class JsonlDataset
         var examples = new List<PromptCompletion>();
         foreach (var (number, line) in JsonlLines.Read(path, limits ?? JsonlLimits.Default))
         {
-            var at = new LineReader(path, number);
+            var at = new JsonlLineReader(path, number);
             PromptCompletion example;
             try { example = ParseLine(line, at, template); }
             catch (ChatTemplateException e) { throw at.Error($"chat template ({template?.Origin}): {e.Message}"); }
@@ -48,12 +48,9 @@ public static class JsonlDataset
         return examples;
     }
 
-    static PromptCompletion ParseLine(string line, LineReader at, ChatTemplate? template)
+    static PromptCompletion ParseLine(string line, JsonlLineReader at, ChatTemplate? template)
     {
-        JsonNode? node;
-        try { node = JsonNode.Parse(line); }
-        catch (JsonException e) { throw at.Error($"not valid JSON: {e.Message}"); }
-        if (node is not JsonObject root) throw at.Error($"expected a JSON object, found {node?.GetValueKind().ToString() ?? "null"}");
+        var root = at.Object(line);
         var forms = new[] { "messages", "prompt", "text" }.Where(root.ContainsKey).ToArray();
         if (forms.Length != 1)
             throw at.Error(forms.Length == 0
@@ -81,7 +78,7 @@ public static class JsonlDataset
         return new PromptCompletion(at.String(root, "prompt"), at.String(root, reference));
     }
 
-    static PromptCompletion FromMessages(JsonArray messages, LineReader at)
+    static PromptCompletion FromMessages(JsonArray messages, JsonlLineReader at)
     {
         var turns = messages.Select(m => (Role: ChatMessages.Role(m), Content: (string?)m!["content"] ?? "")).ToList();
         int lastAssistant = turns.FindLastIndex(t => t.Role == "assistant");
@@ -93,26 +90,5 @@ public static class JsonlDataset
         foreach (var (role, content) in turns.Take(lastAssistant)) prompt.Append(role).Append(": ").Append(content).Append('\n');
         prompt.Append("assistant: ");
         return new PromptCompletion(prompt.ToString(), turns[lastAssistant].Content);
-    }
-
-    /// <summary>Reads fields of one line; every error names the file and the 1-based line number.</summary>
-    sealed class LineReader(string path, long line)
-    {
-        public InvalidDataException Error(string why) => new($"{path}:{line}: {why}");
-
-        public string String(JsonObject parent, string name)
-        {
-            if (!parent.TryGetPropertyValue(name, out var value)) throw Error($"field '{name}' is missing");
-            if (value is not JsonValue text || !text.TryGetValue<string>(out var result))
-                throw Error($"field '{name}' must be a string, found {value?.GetValueKind().ToString() ?? "null"}");
-            return result;
-        }
-
-        public JsonArray Messages(JsonObject parent, string name)
-        {
-            if (!parent.TryGetPropertyValue(name, out var value)) throw Error($"field '{name}' is missing");
-            if (value is not JsonArray messages) throw Error($"field '{name}' must be an array of messages, found {value?.GetValueKind().ToString() ?? "null"}");
-            return ChatMessages.Check(messages, name) is { } why ? throw Error(why) : messages;
-        }
     }
 }
