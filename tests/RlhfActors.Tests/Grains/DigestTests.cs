@@ -96,7 +96,9 @@ public sealed class DigestTests
         var folder = Path.Combine(RlhfActors.Tests.Cluster.ChildProcess.Repository, "experiments");
         foreach (var file in Directory.GetFiles(folder, "*.yaml"))
         {
-            var config = RlhfActors.Client.Config.ExperimentYamlLoader.Load(file);
+            // Data paths in the shipped files are relative to the repository root, where the README runs them.
+            var text = File.ReadAllText(file).Replace(" experiments/", " " + folder + "/", StringComparison.Ordinal);
+            var config = RlhfActors.Client.Config.ExperimentYamlLoader.Parse(text, file);
             var json = JsonDocument.Parse(Digests.ConfigToJson(config)).RootElement;
             var yaml = new YamlDotNet.RepresentationModel.YamlStream();
             yaml.Load(new StringReader(File.ReadAllText(file)));
