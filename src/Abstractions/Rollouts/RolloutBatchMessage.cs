@@ -33,6 +33,9 @@ public sealed record RolloutBatchMessage
     [Id(8)] public long PolicyVersion { get; init; }
     /// <summary>Generation time on the samplers' device workers (summed over merged shards).</summary>
     [Id(9)] public double Seconds { get; init; }
+    /// <summary>Each row's prompt line's other fields as a JSON object (null: none), for the reward functions; empty
+    /// when no row has any.</summary>
+    [Id(10)] public ImmutableArray<string?> Columns { get; init; } = [];
 
     public int Count => PromptIds.Length;
     public int Groups => GroupSize > 0 ? Count / GroupSize : 0;
@@ -48,6 +51,7 @@ public sealed record RolloutBatchMessage
         CompletionTexts = Pick(CompletionTexts, rows),
         References = Pick(References, rows),
         Truncated = Pick(Truncated, rows),
+        Columns = Columns.IsDefaultOrEmpty ? [] : Pick(Columns, rows),
     };
 
     /// <summary>The rows of several batches in order (e.g. one per sampler shard). All must share the group size; the
@@ -67,6 +71,7 @@ public sealed record RolloutBatchMessage
             CompletionTexts = Join(parts, p => p.CompletionTexts),
             References = Join(parts, p => p.References),
             Truncated = Join(parts, p => p.Truncated),
+            Columns = parts.All(p => p.Columns.IsDefaultOrEmpty) ? [] : Join(parts, p => p.Columns.IsDefaultOrEmpty ? [.. new string?[p.Count]] : p.Columns),
             GroupSize = parts[0].GroupSize,
             PolicyVersion = parts.Min(p => p.PolicyVersion),
             Seconds = parts.Sum(p => p.Seconds),

@@ -3,11 +3,13 @@ using RlhfActors.Abstractions.Sampling;
 
 namespace RlhfActors.Abstractions.Rollouts;
 
-/// <summary>A prompt to sample from and, for verifiable rewards, its reference answer.</summary>
+/// <summary>A prompt to sample from and, for verifiable rewards, its reference answer; <see cref="Columns"/> holds the
+/// prompt line's other fields (a JSON object) for the reward functions.</summary>
 [GenerateSerializer, Immutable, Alias("rlhf.PromptItem")]
 public sealed record PromptItem(
     [property: Id(0)] string Prompt,
-    [property: Id(1)] string? Reference);
+    [property: Id(1)] string? Reference,
+    [property: Id(2)] string? Columns = null);
 
 /// <summary>The controller's order to a sampler: G completions for each prompt of its shard, with policy version
 /// <see cref="MinVersion"/> or newer.</summary>

@@ -21,6 +21,7 @@ public static class RolloutMapping
         CompletionTexts = Shared(batch.CompletionTexts),
         References = Shared(batch.References),
         Truncated = Shared(batch.Truncated),
+        Columns = Shared(batch.Columns),
         GroupSize = batch.GroupSize,
         PolicyVersion = batch.PolicyVersion,
         Seconds = seconds,
@@ -28,7 +29,7 @@ public static class RolloutMapping
 
     public static RolloutBatch ToBatch(this RolloutBatchMessage message) => new(
         message.PromptIds, message.CompletionIds, message.BehaviourLogProbs, message.Prompts, message.CompletionTexts,
-        message.References, message.Truncated, message.GroupSize, message.PolicyVersion);
+        message.References, message.Truncated, message.GroupSize, message.PolicyVersion) { Columns = message.Columns.IsDefault ? [] : message.Columns };
 
     /// <summary>The column as an immutable array: the arrays <see cref="GroupSampler"/> builds are wrapped, not copied
     /// (nothing writes them once sampled).</summary>
@@ -40,8 +41,8 @@ public static class RolloutMapping
     };
 
     public static ImmutableArray<PromptItem> ToPromptItems(this IEnumerable<PromptCompletion> prompts) =>
-        [.. prompts.Select(p => new PromptItem(p.Prompt, p.Reference))];
+        [.. prompts.Select(p => new PromptItem(p.Prompt, p.Reference, p.Columns))];
 
     public static PromptCompletion[] ToPrompts(this ImmutableArray<PromptItem> items) =>
-        items.Select(i => new PromptCompletion(i.Prompt, i.Reference ?? "")).ToArray();
+        items.Select(i => new PromptCompletion(i.Prompt, i.Reference ?? "") { Columns = i.Columns }).ToArray();
 }

@@ -64,6 +64,8 @@ public static class ExperimentData
             {
                 Add(example.Prompt);
                 Add(example.Completion);
+                // Only lines with extra fields add them, so a dataset without any hashes as it did before they existed.
+                if (example.Columns is { } columns) { Add("columns"); Add(columns); }
             }
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());

@@ -11,7 +11,8 @@ namespace RlhfActors.Training.Data;
 /// <list type="bullet">
 /// <item><c>{"text": "..."}</c> (language modelling: every token is learned);</item>
 /// <item><c>{"prompt": "...", "completion": "..."}</c> (standard prompt-completion); <c>answer</c> or <c>solution</c>
-/// is accepted in place of <c>completion</c>, as in RL prompt files with verifiable answers;</item>
+/// is accepted in place of <c>completion</c>, as in RL prompt files with verifiable answers; any other field of the
+/// line (<c>difficulty</c>, test cases, …) is kept for the reward functions (<see cref="PromptCompletion.Columns"/>);</item>
 /// <item><c>{"prompt": [messages], "completion": [messages]}</c> (conversational prompt-completion), rendered with
 /// the model's chat template (<see cref="ChatExamples.FromPromptAndCompletion"/>); with a string answer in place of
 /// the completion messages (an RL prompt), the prompt ends in the template's generation prompt;</item>
@@ -65,17 +66,29 @@ public static class JsonlDataset
                 var messages = at.Messages(root, "messages");
                 return template is not null ? ChatExamples.FromConversation(template, messages) : FromMessages(messages, at);
         }
-        var reference = new[] { "completion", "answer", "solution" }.FirstOrDefault(root.ContainsKey) ?? "completion";
+        var reference = ReferenceFields.FirstOrDefault(root.ContainsKey) ?? "completion";
+        var columns = OtherColumns(root);
         if (root["prompt"] is JsonArray)
         {
             var prompt = at.Messages(root, "prompt");
             if (template is null) throw at.Error("a conversational prompt needs the model's chat template, and its tokenizer folder has none");
-            if (root["completion"] is JsonArray) return ChatExamples.FromPromptAndCompletion(template, prompt, at.Messages(root, "completion"));
+            if (root["completion"] is JsonArray) return ChatExamples.FromPromptAndCompletion(template, prompt, at.Messages(root, "completion")) with { Columns = columns };
             // An RL prompt with a verifiable answer: the prompt ends in the generation prompt; the answer is plain text.
             var answer = at.String(root, reference);
-            return new PromptCompletion(ChatExamples.Prompt(template, prompt), answer);
+            return new PromptCompletion(ChatExamples.Prompt(template, prompt), answer) { Columns = columns };
         }
-        return new PromptCompletion(at.String(root, "prompt"), at.String(root, reference));
+        return new PromptCompletion(at.String(root, "prompt"), at.String(root, reference)) { Columns = columns };
+    }
+
+    static readonly string[] ReferenceFields = ["completion", "answer", "solution"];
+
+    /// <summary>A prompt line's fields beyond the prompt and its reference (TRL hands every dataset column to the reward
+    /// functions): a compact JSON object, or null when there are none.</summary>
+    static string? OtherColumns(JsonObject root)
+    {
+        var other = root.Where(p => p.Key != "prompt" && !ReferenceFields.Contains(p.Key)).ToArray();
+        if (other.Length == 0) return null;
+        return new JsonObject(other.Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone()))).ToJsonString();
     }
 
     static PromptCompletion FromMessages(JsonArray messages, JsonlLineReader at)

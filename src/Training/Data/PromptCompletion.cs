@@ -13,6 +13,11 @@ public sealed record PromptCompletion(string Prompt, string Completion)
     /// assistant content, where the completion holds the template's end-of-turn markup too.</summary>
     public string? Answer { get; init; }
 
+    /// <summary>The line's other fields (TRL passes every dataset column but the prompt and completion to reward
+    /// functions as keyword arguments: <c>solution</c>, <c>difficulty</c>, …), as one compact JSON object; null when the
+    /// line has none. Reward functions get it with each completion (<see cref="Rewards.RewardRequest.Columns"/>).</summary>
+    public string? Columns { get; init; }
+
     /// <summary>The reference a verifier or reward function compares a generation with.</summary>
     public string Reference => Answer ?? Completion;
 }

@@ -4,9 +4,11 @@ using RlhfActors.Training.Http;
 namespace RlhfActors.Training.Rewards;
 
 /// <summary>The wire format of <see cref="HttpReward"/>: request <c>{"prompts": [...], "completions": [...],
-/// "references": [...]}</c> (a missing reference is JSON null), response <c>{"scores": [numbers]}</c> with one
-/// finite number per request, in order. Parallel arrays rather than objects so a Python server can hand them
-/// straight to a batched model.</summary>
+/// "references": [...]}</c> (a missing reference is JSON null) and, when the prompt lines have other fields,
+/// <c>"columns": {"solution": [...], …}</c>: one list per field, a row without it null there, as TRL hands dataset
+/// columns to a reward function (<c>reward_func(prompts, completions, **kwargs)</c>); response
+/// <c>{"scores": [numbers]}</c> with one finite number per request, in order. Parallel arrays rather than objects so a
+/// Python server can hand them straight to a batched model.</summary>
 static class HttpRewardProtocol
 {
     public static byte[] EncodeRequest(IReadOnlyList<RewardRequest> batch)
@@ -18,6 +20,7 @@ static class HttpRewardProtocol
             WriteArray(json, "prompts", batch, r => r.Prompt);
             WriteArray(json, "completions", batch, r => r.Completion);
             WriteArray(json, "references", batch, r => r.Reference);
+            WriteColumns(json, batch);
             json.WriteEndObject();
         }
         return buffer.ToArray();
@@ -62,6 +65,30 @@ static class HttpRewardProtocol
                 result[i++] = value;
             }
             return result;
+        }
+    }
+
+    static void WriteColumns(Utf8JsonWriter json, IReadOnlyList<RewardRequest> batch)
+    {
+        var rows = batch.Select(r => r.Columns is null ? null : JsonDocument.Parse(r.Columns)).ToArray();
+        try
+        {
+            var names = rows.Where(d => d is not null).SelectMany(d => d!.RootElement.EnumerateObject().Select(p => p.Name)).Distinct().ToArray();
+            if (names.Length == 0) return;
+            json.WriteStartObject("columns");
+            foreach (var name in names)
+            {
+                json.WriteStartArray(name);
+                foreach (var row in rows)
+                    if (row is not null && row.RootElement.TryGetProperty(name, out var value)) value.WriteTo(json);
+                    else json.WriteNullValue();
+                json.WriteEndArray();
+            }
+            json.WriteEndObject();
+        }
+        finally
+        {
+            foreach (var row in rows) row?.Dispose();
         }
     }
 

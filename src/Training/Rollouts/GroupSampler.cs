@@ -23,6 +23,9 @@ public static class GroupSampler
         var truncated = generated.Ids.Select(ids => ids.Length == 0 || !stops.Contains(ids[^1])).ToArray();
         var texts = generated.Ids.Select(ids => tokenizer.Decode(ids.Where(t => !stops.Contains(t)))).ToArray();
         return new RolloutBatch(promptIds, generated.Ids, generated.LogProbs, rows.Select(r => r.Prompt).ToArray(), texts,
-            rows.Select(r => (string?)r.Reference).ToArray(), truncated, groupSize, policyVersion);
+            rows.Select(r => (string?)r.Reference).ToArray(), truncated, groupSize, policyVersion)
+        {
+            Columns = rows.Any(r => r.Columns is not null) ? rows.Select(r => r.Columns).ToArray() : [],
+        };
     }
 }

@@ -17,12 +17,15 @@ public sealed record RolloutBatch(
     int GroupSize,
     long PolicyVersion)
 {
+    /// <summary>Each row's prompt line's other fields as a JSON object (null: none); empty when no row has any.</summary>
+    public IReadOnlyList<string?> Columns { get; init; } = [];
+
     public int Count => PromptIds.Count;
     public int Groups => Count / GroupSize;
 
     /// <summary>Each row as the reward functions take it: prompt, generated text, the dataset's answer.</summary>
     public RewardRequest[] RewardRequests() =>
-        Enumerable.Range(0, Count).Select(i => new RewardRequest(Prompts[i], CompletionTexts[i], References[i])).ToArray();
+        Enumerable.Range(0, Count).Select(i => new RewardRequest(Prompts[i], CompletionTexts[i], References[i], Columns.Count == 0 ? null : Columns[i])).ToArray();
 
     /// <summary>The given rows, in that order (whole groups, for the result to stay a valid batch).</summary>
     public RolloutBatch Select(IReadOnlyList<int> rows) => this with
@@ -34,6 +37,7 @@ public sealed record RolloutBatch(
         CompletionTexts = rows.Select(r => CompletionTexts[r]).ToArray(),
         References = rows.Select(r => References[r]).ToArray(),
         Truncated = rows.Select(r => Truncated[r]).ToArray(),
+        Columns = Columns.Count == 0 ? [] : rows.Select(r => Columns[r]).ToArray(),
     };
 
     /// <summary>The rows of several batches in order (e.g. one per sampler shard). All must share the group size;
@@ -54,6 +58,9 @@ public sealed record RolloutBatch(
             parts[0].GroupSize,
             // Behaviour log-probs stay per row, so importance weights remain exact; only the staleness check is
             // coarsened to the oldest shard.
-            parts.Min(p => p.PolicyVersion));
+            parts.Min(p => p.PolicyVersion))
+        {
+            Columns = parts.All(p => p.Columns.Count == 0) ? [] : parts.SelectMany(p => p.Columns.Count == 0 ? new string?[p.Count] : p.Columns).ToArray(),
+        };
     }
 }

@@ -16,8 +16,26 @@ public sealed class JsonlDatasetTests : IDisposable
             "{\"prompt\": \"1+1=\", \"completion\": \"2\"}\n\n   \r\n{\"prompt\": \"héllo\", \"completion\": \" ✓\\n\", \"extra\": 1}\n" +
             "{\"prompt\": \"q\", \"answer\": \"42\"}");
         Assert.Equal(
-            new[] { new PromptCompletion("1+1=", "2"), new PromptCompletion("héllo", " ✓\n"), new PromptCompletion("q", "42") },
+            new[] { new PromptCompletion("1+1=", "2"), new PromptCompletion("héllo", " ✓\n") { Columns = """{"extra":1}""" }, new PromptCompletion("q", "42") },
             JsonlDataset.ReadPromptCompletions(path));
+    }
+
+    [Fact]
+    public void A_prompt_lines_other_fields_are_kept_for_the_reward_functions_and_hashed()
+    {
+        var path = _folder.Write("rl.jsonl", """
+            {"prompt": "2+3=", "solution": "5", "difficulty": 1, "tests": ["x"]}
+            {"prompt": "4+4=", "answer": "8"}
+            """);
+        var read = JsonlDataset.ReadPromptCompletions(path);
+        Assert.Equal("""{"difficulty":1,"tests":["x"]}""", read[0].Columns);
+        Assert.Equal("5", read[0].Reference);
+        Assert.Null(read[1].Columns);
+        var changed = JsonlDataset.ReadPromptCompletions(_folder.Write("rl2.jsonl", """
+            {"prompt": "2+3=", "solution": "5", "difficulty": 2, "tests": ["x"]}
+            {"prompt": "4+4=", "answer": "8"}
+            """));
+        Assert.NotEqual(ExperimentData.DatasetSha256(new LoadedData(read, read, null!)), ExperimentData.DatasetSha256(new LoadedData(changed, changed, null!)));
     }
 
     [Fact]

@@ -34,6 +34,21 @@ public sealed class HttpRewardTests
         Assert.Equal(new[] { "1+1=", "abc|", "q" }, Field("prompts"));
         Assert.Equal(new[] { "2", "cba", "\"quoted\" ✓" }, Field("completions"));
         Assert.Equal(new[] { "2", null, "x" }, Field("references"));
+        Assert.False(sent.RootElement.TryGetProperty("columns", out _), "no row has other columns, so none are sent");
+    }
+
+    [Fact]
+    public async Task The_prompt_lines_other_columns_are_sent_one_list_per_field_as_trl_passes_them()
+    {
+        using var server = new LoopbackRewardServer(_ => Reply.Scores(1, 0, 1));
+        using var reward = Reward(server.Url);
+        RewardRequest[] batch = [Batch[0] with { Columns = """{"difficulty": 2, "tests": ["assert f(1) == 2"]}""" }, Batch[1],
+            Batch[2] with { Columns = """{"difficulty": 5}""" }];
+        await reward.ScoreAsync(batch, CancellationToken.None);
+        using var sent = JsonDocument.Parse(server.Bodies.Single());
+        var columns = sent.RootElement.GetProperty("columns");
+        Assert.Equal("[2,null,5]", columns.GetProperty("difficulty").GetRawText());
+        Assert.Equal("""[["assert f(1) == 2"],null,null]""", columns.GetProperty("tests").GetRawText());
     }
 
     [Fact]

@@ -41,6 +41,24 @@ public sealed class RolloutContractTests
     }
 
     [Fact]
+    public void A_prompt_lines_other_columns_ride_with_its_rows_to_the_reward_functions()
+    {
+        using var model = TinyModels.Create(TinyModels.Llama() with { VocabSize = CharTokenizer.Instance.VocabSize }, std: 0.05);
+        PromptCompletion[] prompts = [new("ab|", "ba") { Columns = """{"difficulty":1}""" }, new("cd|", "dc")];
+        var items = prompts.ToPromptItems();
+        var sampled = GroupSampler.Sample(model, CharTokenizer.Instance, items.ToPrompts(), groupSize: 2,
+            new SamplingOptions { Temperature = 1.0, MaxNewTokens = 3, Seed = 1 }, policyVersion: 0);
+        var received = sampled.ToMessage(seconds: 0).ToBatch();
+        Assert.Equal(new string?[] { """{"difficulty":1}""", """{"difficulty":1}""", null, null }, received.RewardRequests().Select(r => r.Columns).ToArray());
+        // Kept through the controller's filters and merges, and padded with nulls beside a shard that has none.
+        var message = sampled.ToMessage(seconds: 0);
+        Assert.Equal(new string?[] { null, null }, message.Select([2, 3]).Columns.ToArray());
+        var merged = RolloutBatchMessage.Concat([message, Shard(first: 5, groups: 1, version: 0, seconds: 0)]);
+        Assert.Equal(new string?[] { """{"difficulty":1}""", """{"difficulty":1}""", null, null, null, null }, merged.Columns.ToArray());
+        Assert.Empty(RolloutBatchMessage.Concat([Shard(0, 1, 0, 0), Shard(1, 1, 0, 0)]).Columns);
+    }
+
+    [Fact]
     public void Merged_shards_keep_row_order_the_oldest_version_and_the_summed_generation_time()
     {
         var merged = RolloutBatchMessage.Concat([Shard(first: 0, groups: 1, version: 5, seconds: 1.5), Shard(first: 1, groups: 2, version: 4, seconds: 2)]);
