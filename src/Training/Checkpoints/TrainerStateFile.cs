@@ -38,7 +38,8 @@ public static class TrainerStateFile
             ["logging_steps"] = null,
             ["max_steps"] = progress?.MaxSteps ?? 0,   // transformers' value when unknown
             ["num_input_tokens_seen"] = 0,
-            ["num_train_epochs"] = 1,
+            // transformers: ceil(max_steps / steps per epoch), the epochs the whole run will have gone through.
+            ["num_train_epochs"] = progress is { MaxSteps: int max, Epoch: double epoch } && globalStep > 0 ? Math.Max(1, (int)Math.Ceiling(epoch * max / globalStep)) : 1,
             ["save_steps"] = null,
             ["stateful_callbacks"] = new JsonObject(),
             ["total_flos"] = 0.0,

@@ -64,6 +64,7 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(100, file.GetProperty("max_steps").GetInt32());
         Assert.Equal(8, file.GetProperty("train_batch_size").GetInt32());
         Assert.Equal(1.5, file.GetProperty("epoch").GetDouble());
+        Assert.Equal(5, file.GetProperty("num_train_epochs").GetInt32());   // 1.5 epochs in 30 steps: 5 in 100
         Assert.Equal(JsonValueKind.Array, file.GetProperty("log_history").ValueKind);
         Assert.True(file.GetProperty("is_world_process_zero").GetBoolean());
         Assert.Equal(7, file.GetProperty("rlhf").GetProperty("seed").GetInt32());
