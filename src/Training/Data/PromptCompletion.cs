@@ -13,9 +13,10 @@ public sealed record PromptCompletion(string Prompt, string Completion)
     /// assistant content, where the completion holds the template's end-of-turn markup too.</summary>
     public string? Answer { get; init; }
 
-    /// <summary>The line's other fields (TRL passes every dataset column but the prompt and completion to reward
-    /// functions as keyword arguments: <c>solution</c>, <c>difficulty</c>, …), as one compact JSON object; null when the
-    /// line has none. Reward functions get it with each completion (<see cref="Rewards.RewardRequest.Columns"/>).</summary>
+    /// <summary>The line's fields other than the prompt and its reference (completion, answer or solution, which reach
+    /// reward functions as the reference), as one compact JSON object; null when the line has none. TRL passes every
+    /// dataset column to reward functions as keyword arguments (<c>difficulty</c>, test cases, …); here they arrive
+    /// with each completion (<see cref="Rewards.RewardRequest.Columns"/>).</summary>
     public string? Columns { get; init; }
 
     /// <summary>The reference a verifier or reward function compares a generation with.</summary>

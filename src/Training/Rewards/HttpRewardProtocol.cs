@@ -5,7 +5,7 @@ namespace RlhfActors.Training.Rewards;
 
 /// <summary>The wire format of <see cref="HttpReward"/>: request <c>{"prompts": [...], "completions": [...],
 /// "references": [...]}</c> (a missing reference is JSON null) and, when the prompt lines have other fields,
-/// <c>"columns": {"solution": [...], …}</c>: one list per field, a row without it null there, as TRL hands dataset
+/// <c>"columns": {"difficulty": [...], …}</c>: one list per field, a row without it null there, as TRL hands dataset
 /// columns to a reward function (<c>reward_func(prompts, completions, **kwargs)</c>); response
 /// <c>{"scores": [numbers]}</c> with one finite number per request, in order. Parallel arrays rather than objects so a
 /// Python server can hand them straight to a batched model.</summary>
