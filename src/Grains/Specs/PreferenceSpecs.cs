@@ -27,9 +27,8 @@ public static class PreferenceSpecs
     {
         if (pairs.TrainFile is not null)
         {
-            var tokenizer = config.Model.ResolvedTokenizer;
-            bool charTokenizer = TokenizerFiles.IsCharacter(tokenizer);
-            var template = charTokenizer ? null : Training.Chat.ChatTemplate.Load(TokenizerFiles.FolderOf(tokenizer));
+            bool charTokenizer = TokenizerFiles.IsCharacter(config.Model.ResolvedTokenizer);
+            var template = TokenizerFiles.ChatTemplateOf(config.Model.ResolvedTokenizer);
             var evalFile = pairs.EvalFile ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file");
             var limits = ExperimentSpecs.Limits(config);
             return (PreferenceJsonl.ReadPreferencePairs(pairs.TrainFile, limits, charTokenizer, template),

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text.Json;
 using RlhfActors.Training.IO;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Peft;
@@ -38,7 +37,8 @@ public static class CheckpointWriter
         ArgumentNullException.ThrowIfNull(optimizerState);
         ArgumentNullException.ThrowIfNull(provenance);
         if (step < 0) throw new ArgumentException($"step must be >= 0, got {step}", nameof(step));
-        RequireJson(trainerStateJson);
+        // Composing parses the learner's record, so a malformed one fails here, before anything is written.
+        var trainerState = TrainerStateFile.Compose(trainerStateJson, step, progress);
         // A diverged model is not a checkpoint: nothing that verifies may hold NaN or infinite weights.
         if (FiniteWeights.FirstNonFinite(weights) is { } bad)
             throw new NonFiniteWeightsException($"refusing to write checkpoint {directory}: weight '{bad.Name}' holds a NaN or infinite value (element {bad.Index}); the model has diverged");
@@ -53,7 +53,7 @@ public static class CheckpointWriter
             HfModelFolder.Save(staging, config, weights, maxShardBytes);
             SafeTensorsFile.Write(Path.Combine(staging, CheckpointFiles.OptimizerState), optimizerState,
                 new Dictionary<string, string> { ["format"] = "pt" });
-            AtomicFile.WriteAllText(Path.Combine(staging, CheckpointFiles.TrainerState), TrainerStateFile.Compose(trainerStateJson, step, progress));
+            AtomicFile.WriteAllText(Path.Combine(staging, CheckpointFiles.TrainerState), trainerState);
             // Extra files (the tokenizer's) are listed and hashed in the manifest like every other file.
             foreach (var (name, bytes) in extraFiles ?? new Dictionary<string, byte[]>())
             {
@@ -115,13 +115,6 @@ public static class CheckpointWriter
             throw;
         }
         if (aside is not null) TryDeleteDirectory(aside);
-    }
-
-    static void RequireJson(string trainerStateJson)
-    {
-        ArgumentNullException.ThrowIfNull(trainerStateJson);
-        try { using var _ = JsonDocument.Parse(trainerStateJson); }
-        catch (JsonException e) { throw new ArgumentException($"trainerStateJson is not valid JSON: {e.Message}", nameof(trainerStateJson), e); }
     }
 
     static string RandomSuffix() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));

@@ -20,9 +20,10 @@ public static class TrainerStateFile
 
     public static string Compose(string projectStateJson, int globalStep, TrainerProgress? progress = null)
     {
+        ArgumentNullException.ThrowIfNull(projectStateJson);
         JsonNode? project;
         try { project = JsonNode.Parse(projectStateJson); }
-        catch (JsonException e) { throw new ArgumentException($"trainer state is not valid JSON: {e.Message}", nameof(projectStateJson), e); }
+        catch (JsonException e) { throw new ArgumentException($"trainerStateJson is not valid JSON: {e.Message}", nameof(projectStateJson), e); }
         var file = new JsonObject
         {
             ["best_global_step"] = null,

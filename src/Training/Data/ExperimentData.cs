@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
-using RlhfActors.Training.Chat;
 using RlhfActors.Training.Tasks;
 using RlhfActors.Training.Tokenization;
 
@@ -35,7 +34,7 @@ public static class ExperimentData
         if (spec.TaskParameters is { Count: > 0 })
             throw new ArgumentException("data: TaskParameters only apply with Task, not with TrainFile", nameof(spec));
         bool charTokenizer = spec.Tokenizer is { } tokenizer && TokenizerFiles.IsCharacter(tokenizer);
-        var template = spec.Tokenizer is { } hf && !charTokenizer ? ChatTemplate.Load(TokenizerFiles.FolderOf(hf)) : null;
+        var template = TokenizerFiles.ChatTemplateOf(spec.Tokenizer);
         return new LoadedData(
             JsonlDataset.ReadPromptCompletions(spec.TrainFile!, spec.Limits, charTokenizer, template),
             JsonlDataset.ReadPromptCompletions(spec.EvalFile, spec.Limits, charTokenizer, template),

@@ -79,13 +79,14 @@ public sealed class PolicyEvaluator : IDisposable
     /// <summary>Greedy completions (decoded, stop tokens removed) for each prompt.</summary>
     public string[] Complete(IReadOnlyList<string> prompts, int maxNewTokens)
     {
-        var options = new SamplingOptions { Greedy = true, MaxNewTokens = maxNewTokens, StopTokens = tokenizer.StopIds };
+        var stops = tokenizer.StopIds.ToHashSet();
+        var options = new SamplingOptions { Greedy = true, MaxNewTokens = maxNewTokens, StopTokens = [.. stops] };
         var results = new List<string>(prompts.Count);
         foreach (var chunk in prompts.Chunk(EvalBatch))
         {
             var ids = chunk.Select(p => EncodedExample.EncodePrompt(tokenizer, p)).ToArray();
             var generated = Sampler.Generate(model, ids, options, padId: tokenizer.PadId);
-            results.AddRange(generated.Ids.Select(g => tokenizer.Decode(g.Where(t => !tokenizer.StopIds.Contains(t)))));
+            results.AddRange(generated.Ids.Select(g => tokenizer.Decode(g.Where(t => !stops.Contains(t)))));
         }
         return results.ToArray();
     }

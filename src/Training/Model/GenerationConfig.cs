@@ -1,4 +1,6 @@
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace RlhfActors.Training.Model;
 
@@ -44,10 +46,10 @@ public static class GenerationConfig
     /// (<c>GenerationConfig.from_model_config</c>): config.json's bos and eos ids, marked as derived.</summary>
     public static byte[] FromModelConfig(ModelConfig config)
     {
-        var node = new System.Text.Json.Nodes.JsonObject { ["_from_model_config"] = true };
+        var node = new JsonObject { ["_from_model_config"] = true };
         if (config.BosTokenId is int bos) node["bos_token_id"] = bos;
-        if (config.EosTokenIdRaw is { } eos) node["eos_token_id"] = System.Text.Json.Nodes.JsonNode.Parse(eos.GetRawText());
-        return System.Text.Encoding.UTF8.GetBytes(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        if (config.EosTokenIdRaw is { } eos) node["eos_token_id"] = JsonNode.Parse(eos.GetRawText());
+        return Encoding.UTF8.GetBytes(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>generation_config.json's sampling settings (do_sample, temperature, top_k, top_p), each null where the

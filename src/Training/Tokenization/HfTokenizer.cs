@@ -24,7 +24,7 @@ public sealed class HfTokenizer : ITokenizer
         EosId = ids.EosId;
         PadId = ids.PadId;
         BosId = file.PostProcessor.Prefix.Count == 1 ? file.PostProcessor.Prefix[0] : null;
-        StopIds = [.. new[] { EosId }.Concat(Model.GenerationConfig.EosIds(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file.Path))!)).Distinct()];
+        StopIds = [.. new[] { EosId }.Concat(Model.GenerationConfig.EosIds(TokenizerFiles.FolderOf(file.Path))).Distinct()];
     }
 
     /// <summary>The tokenizer.json this was loaded from.</summary>

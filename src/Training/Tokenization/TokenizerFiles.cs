@@ -26,6 +26,11 @@ public static class TokenizerFiles
     /// where tokenizer_config.json and the chat template sit beside it.</summary>
     public static string FolderOf(string spec) => Directory.Exists(spec) ? spec : Path.GetDirectoryName(Path.GetFullPath(spec)) ?? ".";
 
+    /// <summary>The chat template beside a Hugging Face tokenizer <paramref name="spec"/>, or null for the character
+    /// tokenizer or a folder without one (what data readers render conversational lines with).</summary>
+    public static Chat.ChatTemplate? ChatTemplateOf(string? spec) =>
+        spec is null || IsCharacter(spec) ? null : Chat.ChatTemplate.Load(FolderOf(spec));
+
     /// <summary>"char" gives the built-in character tokenizer; otherwise a path to a Hugging Face tokenizer.json
     /// (or a folder that holds one).</summary>
     public static ITokenizer Create(string spec)
