@@ -45,6 +45,8 @@ public sealed record ExperimentConfig
     [Id(17)] public WeightSyncSection WeightSync { get; init; } = new();
     /// <summary>Data-parallel learners (<c>parallel:</c>).</summary>
     [Id(18)] public ParallelSection Parallel { get; init; } = new();
+    /// <summary>The run's record of itself: metrics lines, report sinks, rollout traces (top-level YAML keys).</summary>
+    [Id(19)] public LoggingSection Logging { get; init; } = new();
 
     public bool IsGrpo => Algorithm == Algorithm.Grpo;
     public bool IsPpo => Algorithm == Algorithm.Ppo;

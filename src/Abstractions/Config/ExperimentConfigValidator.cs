@@ -33,6 +33,7 @@ public static partial class ExperimentConfigValidator
         config.Checkpoint.Validate(rules);
         config.WeightSync.Validate(rules);
         config.Parallel.Validate(rules, config);
+        config.Logging.Validate(rules);
         return rules.Errors;
     }
 

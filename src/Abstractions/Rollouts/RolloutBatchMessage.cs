@@ -36,6 +36,9 @@ public sealed record RolloutBatchMessage
     /// <summary>Each row's prompt line's other fields as a JSON object (null: none), for the reward functions; empty
     /// when no row has any.</summary>
     [Id(10)] public ImmutableArray<string?> Columns { get; init; } = [];
+    /// <summary>Time the samplers spent pulling and loading the policy version before generating (summed over merged
+    /// shards; 0 when they already held it): the weight-sync cost of the step.</summary>
+    [Id(11)] public double SyncSeconds { get; init; }
 
     public int Count => PromptIds.Length;
     public int Groups => GroupSize > 0 ? Count / GroupSize : 0;
@@ -75,6 +78,7 @@ public sealed record RolloutBatchMessage
             GroupSize = parts[0].GroupSize,
             PolicyVersion = parts.Min(p => p.PolicyVersion),
             Seconds = parts.Sum(p => p.Seconds),
+            SyncSeconds = parts.Sum(p => p.SyncSeconds),
         };
     }
 

@@ -138,6 +138,7 @@ public static partial class ExperimentYamlLoader
             Rlaif = ReadRlaif(root),
             WeightSync = ReadWeightSync(root),
             Parallel = ReadParallel(root),
+            Logging = ReadLogging(root),
             OutputDir = root.String("output_dir") ?? (name.Length > 0 ? Path.Combine("runs", name) : ""),
         };
     }
@@ -498,6 +499,27 @@ public static partial class ExperimentYamlLoader
         var section = d with { Every = checkpoint.Int("every") ?? d.Every, Keep = checkpoint.Int("keep") ?? d.Keep };
         checkpoint.RejectUnknown();
         return section;
+    }
+
+    /// <summary>TRL's top-level logging keys (<see cref="LoggingSection"/>).</summary>
+    static LoggingSection ReadLogging(MappingReader root)
+    {
+        var d = new LoggingSection();
+        return d with
+        {
+            LoggingSteps = root.Int("logging_steps") ?? d.LoggingSteps,
+            ReportTo = root.StringList("report_to") is { } targets ? [.. targets.Select(t => ReportTargetOf(root, t))] : d.ReportTo,
+            TraceRollouts = root.BoolOrFraction("trace_rollouts") ?? d.TraceRollouts,
+            TraceFileMb = root.Int("trace_file_mb") ?? d.TraceFileMb,
+            TraceMaxMb = root.Int("trace_max_mb") ?? d.TraceMaxMb,
+        };
+    }
+
+    static ReportTarget ReportTargetOf(MappingReader root, string name)
+    {
+        if (ConfigNames.TryParse<ReportTarget>(name, out var target)) return target;
+        root.ErrorAt("report_to", $"report_to {ConfigNames.OneOf<ReportTarget>()} (got '{name}')");
+        return ReportTarget.Jsonl;
     }
 
     static WeightSyncSection ReadWeightSync(MappingReader root)

@@ -81,6 +81,22 @@ sealed class MappingReader
         }
     }
 
+    /// <summary>true (1), false (0) or a number: a switch that also takes a rate.</summary>
+    public double? BoolOrFraction(string key)
+    {
+        if (Scalar(key, out var path) is not { } scalar || IsNull(scalar)) return null;
+        var text = scalar.Value!.ToLowerInvariant();
+        if (text == "true") return 1;
+        if (text == "false") return 0;
+        if (double.TryParse(text.Replace("_", ""), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
+            return value;
+        _context.Error(scalar.Start.Line, $"{path} must be true, false or a number (got '{scalar.Value}')");
+        return null;
+    }
+
+    /// <summary>An error at the line of <paramref name="key"/> (a value that parsed but is not allowed).</summary>
+    public void ErrorAt(string key, string message) => _context.Error(Get(key, out _)?.Start.Line, message);
+
     /// <summary>A nested mapping, or null when the key is absent (or explicitly null).</summary>
     public MappingReader? Mapping(string key) =>
         RawMapping(key) is { } node ? new MappingReader(_context, node, PathOf(key)) : null;

@@ -123,6 +123,9 @@ public sealed partial class ExperimentGrain : IRemindable
         (Record.StageIndex, Record.StageStarted, Record.StageState, Record.StageStartStep) =
             (cursor.StageIndex, cursor.StageStarted, cursor.StageState, cursor.StageStartStep);
         Record.Stages = [.. cursor.Stages];
+        // The history is cut back to the cursor's step: the steps after it are recomputed and logged again.
+        Record.MetricsBytes = cursor.MetricsBytes;
+        Run.Metrics.Restore();
         // The registry may have lost the weights with its silo: the next evaluation publishes afresh.
         Record.PublishedStep = -1;
         // Steps after the checkpoint are recomputed, so their evaluations are taken again, not kept twice (without a

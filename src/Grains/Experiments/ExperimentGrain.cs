@@ -76,6 +76,7 @@ public sealed partial class ExperimentGrain(
         StageState = Record.StageState,
         StageStartStep = Record.StageStartStep,
         Stages = [.. Record.Stages],
+        MetricsBytes = Record.MetricsBytes,
     };
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -153,6 +154,9 @@ public sealed partial class ExperimentGrain(
             },
         };
         await state.WriteStateAsync();
+        _run = null;
+        // A new run starts its history afresh; one resumed from output_dir cuts it back to its checkpoint (RecoverAsync).
+        if (!fromCheckpoint) Run.Metrics.Restore();
         // After the record is written: a listed run always has a record to show.
         await GrainFactory.GetGrain<IExperimentDirectoryGrain>(GrainKeys.ExperimentDirectory).Register(ExperimentId);
         _plan = null;
@@ -260,6 +264,8 @@ public sealed partial class ExperimentGrain(
                 }
                 else await FailAsync(e);
             }
+            // The tick's lines; a write that fails (disk full) keeps them for the next tick and never fails the run.
+            if (Run.Metrics.TryFlush() is { } metricsError) logger.MetricsUnwritten(ExperimentId, metricsError);
         }
         else if (!_unsaved) return;
 

@@ -39,4 +39,6 @@ public sealed class ExperimentRecord
     [Id(18)] public bool StageStarted { get; set; }
     /// <summary>The running stage's state after the last tick (<c>ExperimentStage.SaveState</c>).</summary>
     [Id(19)] public string StageState { get; set; } = "";
+    /// <summary>The length of <c>metrics.jsonl</c> after the last line written (a resume cuts it back to this).</summary>
+    [Id(20)] public long MetricsBytes { get; set; }
 }

@@ -126,7 +126,9 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
         if (_evaluator is not { } evaluator)
             throw new InvalidOperationException($"sampler '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first");
         if (request.Prompts.IsDefaultOrEmpty) throw new ArgumentException("rollout request has no prompts", nameof(request));
+        var syncClock = Stopwatch.StartNew();
         var held = await SyncPolicy(request.MinVersion);
+        var syncSeconds = syncClock.Elapsed.TotalSeconds;
         var prompts = request.Prompts.ToPrompts();
         var options = new SamplingOptions { MaxNewTokens = request.MaxNewTokens, Temperature = request.Temperature, Seed = request.Seed };
         var (batch, seconds) = await _device.RunAsync(() =>
@@ -135,7 +137,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
             var sampled = evaluator.SampleGroups(prompts, request.GroupSize, options, held.Version);
             return (sampled, clock.Elapsed.TotalSeconds);
         });
-        return batch.ToMessage(seconds);
+        return batch.ToMessage(seconds) with { SyncSeconds = syncSeconds };
     }
 
     public async Task Release()

@@ -19,6 +19,9 @@ public sealed record ControllerCursor
     /// <summary>The policy step the running stage started at (its summary counts the steps since).</summary>
     public int StageStartStep { get; init; }
     public ImmutableArray<StageSummary> Stages { get; init; } = [];
+    /// <summary>The length of <c>metrics.jsonl</c> when the checkpoint was written: a resume from it cuts the file
+    /// back to this, so no step is logged twice.</summary>
+    public long MetricsBytes { get; init; }
 
     /// <summary>NaN figures (a stage's loss before its first step) are kept as JSON's named literals.</summary>
     internal static readonly JsonSerializerOptions Json = new()

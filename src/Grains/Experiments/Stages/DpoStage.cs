@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using RlhfActors.Training.Metrics;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Preference;
 using RlhfActors.Grains.Specs;
@@ -84,6 +85,11 @@ public sealed class DpoStage(RunContext run) : ExperimentStage(run)
     {
         var reference = _updates.NeedsReference ? await Run.Reference.PairLogProbs(_heldOut) : default;
         var eval = await Run.Learner.EvaluatePreferences(new PreferenceEvalRequest { Pairs = _heldOut, Reference = reference });
+        Run.Metrics.At(Run.Record.Status.Step, new Dictionary<string, double>
+        {
+            [MetricNames.EvalPreferenceAccuracy] = eval.Accuracy,
+            [MetricNames.EvalMargin] = eval.MeanMargin,
+        });
         Run.Logger.PairsEvaluated(Run.ExperimentId, Run.Record.Status.Step, eval.Accuracy, eval.Correct, eval.Pairs, eval.MeanMargin);
         return eval;
     }

@@ -3,6 +3,7 @@ using System.Collections.Immutable;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Preference;
 using RlhfActors.Abstractions.Rollouts;
+using RlhfActors.Training.Metrics;
 
 namespace RlhfActors.Grains.Experiments.Stages;
 
@@ -54,6 +55,15 @@ public sealed class DpoUpdates(RunContext run)
         var result = await run.Learner.DpoStep(new DpoStepRequest { Pairs = batch, Reference = reference, LearningRate = run.Config.Dpo.LearningRate });
         run.Record.TrainSeconds += clock.Elapsed.TotalSeconds;
         Last = result;
+        run.Metrics.Update(result.Step, new Dictionary<string, double>
+        {
+            [MetricNames.Loss] = result.Loss,
+            [MetricNames.LearningRate] = run.Config.Dpo.LearningRate,
+            [MetricNames.GradNorm] = result.GradNorm,
+            [MetricNames.RewardMargin] = result.Margin,
+            [MetricNames.RewardAccuracy] = result.Accuracy,
+            [MetricNames.TokensPerSecond] = result.Seconds > 0 ? result.Tokens / result.Seconds : double.NaN,
+        });
         run.SetStatus(s => s with { Step = result.Step, LastLoss = result.Loss, LearningRate = run.Config.Dpo.LearningRate });
         return result;
     }

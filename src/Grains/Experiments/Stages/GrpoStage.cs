@@ -7,6 +7,7 @@ using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Data;
+using RlhfActors.Training.Metrics;
 using RlhfActors.Training.Rl;
 
 namespace RlhfActors.Grains.Experiments.Stages;
@@ -241,7 +242,24 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
             LastSyncBytes = result.Dropped ? stats.LastSyncBytes : result.PublishedBytes,
             PromptsSha256 = _promptsSha256,
         };
-        if (!result.Dropped) record.PublishedStep = result.Step;
+        if (!result.Dropped)
+        {
+            record.PublishedStep = result.Step;
+            var figures = RolloutFigures.Of(scored.Rollouts, scored.Rewards);
+            figures[MetricNames.Loss] = result.Loss;
+            figures[MetricNames.LearningRate] = Run.Config.Grpo.LearningRate;
+            figures[MetricNames.GradNorm] = result.GradNorm;
+            figures[MetricNames.ClipFraction] = result.ClipFraction;
+            figures[MetricNames.SyncBytes] = result.PublishedBytes;
+            figures[MetricNames.TokensPerSecond] = result.Seconds > 0 ? result.CompletionTokens / result.Seconds : double.NaN;
+            if (result.MeanKl is { } kl) figures[MetricNames.Kl] = kl;
+            Run.Metrics.Update(result.Step, figures, new Dictionary<string, double>
+            {
+                [MetricNames.StaleRollouts] = stats.StaleRollouts,
+                [MetricNames.DroppedRollouts] = stats.DroppedRollouts,
+                [MetricNames.CorrectedRollouts] = stats.CorrectedRollouts,
+            }, force: _trained == Run.Config.Grpo.Steps);
+        }
         Run.SetStatus(s => s with
         {
             Grpo = stats,

@@ -5,6 +5,7 @@ using RlhfActors.Abstractions.Preference;
 using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Data;
+using RlhfActors.Training.Metrics;
 using RlhfActors.Training.Rl;
 
 namespace RlhfActors.Grains.Experiments.Stages;
@@ -141,6 +142,17 @@ public sealed class PpoStage(RunContext run) : ExperimentStage(run)
         Run.Record.PublishedStep = result.Step;
         (_score, _kl, _explainedVariance, _valueLoss) = (result.MeanScore, result.MeanKl, critic.ExplainedVariance, critic.ValueLoss);
         Run.SetStatus(s => s with { Step = result.Step, PolicyVersion = result.PolicyVersion, LastLoss = result.Loss, LearningRate = ppo.LearningRate });
+        var figures = RolloutFigures.Of(rollouts, scores);
+        figures[MetricNames.Loss] = result.Loss;
+        figures[MetricNames.LearningRate] = ppo.LearningRate;
+        figures[MetricNames.GradNorm] = result.GradNorm;
+        figures[MetricNames.Kl] = result.MeanKl;
+        figures[MetricNames.ClipFraction] = result.ClipFraction;
+        figures[MetricNames.ValueLoss] = critic.ValueLoss;
+        figures[MetricNames.ExplainedVariance] = critic.ExplainedVariance;
+        figures[MetricNames.SyncBytes] = result.PublishedBytes;
+        figures[MetricNames.TokensPerSecond] = result.Seconds > 0 ? result.CompletionTokens / result.Seconds : double.NaN;
+        Run.Metrics.Update(result.Step, figures, force: _trained == ppo.Steps);
         Run.Logger.PpoStep(Run.ExperimentId, result.Step, result.MeanScore, result.MeanKl, critic.ValueLoss, critic.ExplainedVariance);
 
         if (_trained < ppo.Steps)

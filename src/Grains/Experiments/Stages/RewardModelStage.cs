@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using RlhfActors.Training.Metrics;
 using RlhfActors.Abstractions.Preference;
 
 namespace RlhfActors.Grains.Experiments.Stages;
@@ -40,11 +41,25 @@ public sealed class RewardModelStage(RunContext run) : ExperimentStage(run)
             var metrics = await Run.Reward.TrainRewardModel(n);
             _steps += n;
             _last = metrics[^1];
+            // The reward model's own steps (not policy steps), under its stage's name.
+            foreach (var m in metrics)
+                Run.Metrics.Update(m.Step, new Dictionary<string, double>
+                {
+                    [MetricNames.Loss] = m.Loss,
+                    [MetricNames.LearningRate] = m.LearningRate,
+                    [MetricNames.RewardAccuracy] = m.Accuracy,
+                    [MetricNames.RewardMargin] = m.MeanMargin,
+                }, force: m.Step == config.RewardModel.Steps);
             if (_steps < config.RewardModel.Steps) return false;
         }
 
         var after = await Run.Reward.EvaluateRewardModel();
         // Saved beside the policy checkpoints, so a later run can reuse this judge or reward (reward_model.init).
+        Run.Metrics.At(_steps, new Dictionary<string, double>
+        {
+            [MetricNames.EvalPreferenceAccuracy] = after.Accuracy,
+            [MetricNames.EvalMargin] = after.MeanMargin,
+        });
         var saved = await Run.Reward.SaveRewardModel(OutputDirectory.RewardModel(config.OutputDir));
         Run.Logger.RewardModelTrained(Run.ExperimentId, _steps, _before!.Accuracy, after.Accuracy, after.Pairs, saved);
         var metricsByName = new Dictionary<string, double>

@@ -1,3 +1,4 @@
+using RlhfActors.Training.Metrics;
 using RlhfActors.Abstractions.Config;
 using System.Collections.Immutable;
 using System.Diagnostics;
@@ -156,6 +157,10 @@ public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
         };
         records.Rounds.Add(summary);
         Run.SetStatus(s => s with { Rounds = [.. records.Rounds], Phase = "training" });
+        var roundFigures = new Dictionary<string, double> { ["rlaif/pairs"] = pairs.Length };
+        if (measured.Agreement is { } agreement) roundFigures[MetricNames.JudgeAgreement] = agreement;
+        Run.Metrics.CloseWindow(Run.Record.Status.Step);
+        Run.Metrics.At(Run.Record.Status.Step, roundFigures);
         Run.Logger.Round(Run.ExperimentId, round, pairs.Length, summary.JudgeAgreement ?? double.NaN, eval.Accuracy);
 
         if (round < rlaif.Rounds)

@@ -9,6 +9,7 @@ using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Abstractions.Sampling;
 using RlhfActors.Grains.Rollouts;
 using RlhfActors.Grains.Specs;
+using RlhfActors.Training.Metrics;
 using RlhfActors.Training.Rl;
 
 namespace RlhfActors.Grains.Experiments.Stages;
@@ -31,6 +32,8 @@ public sealed class RunContext(
     public ExperimentRecord Record => record();
     public ExperimentConfig Config => Record.Config ?? throw new InvalidOperationException("experiment has no config");
     public ILogger Logger => logger;
+    /// <summary>The run's metrics history (metrics.jsonl, TensorBoard).</summary>
+    public RunMetrics Metrics { get; } = new(record, runningStage);
     /// <summary>Training steps per learner call (ExperimentDriverOptions).</summary>
     public int StepsPerCall => stepsPerCall;
 
@@ -56,6 +59,7 @@ public sealed class RunContext(
     /// <summary>Closes the running stage with its figures, into the status and (at the end) the result.</summary>
     public void EndStage(ImmutableSortedDictionary<string, double> metrics, int? steps = null)
     {
+        Metrics.CloseWindow(Record.Status.Step);
         var started = Record.StageStartedAt ?? DateTimeOffset.UtcNow;
         Record.Stages.Add(new StageSummary
         {
@@ -100,6 +104,7 @@ public sealed class RunContext(
         var eval = await Sampler.Evaluate(version);
         Record.Evals.Add(eval);
         SetStatus(s => s with { LatestEval = eval, Evals = [.. Record.Evals] });
+        Metrics.At(eval.Step, new Dictionary<string, double> { [MetricNames.EvalAccuracy] = eval.Accuracy }, eval.PolicyVersion);
         if (Config.Eval.Watch.Length > 0) await EvaluateWatchedAsync(version);
         logger.Evaluated(ExperimentId, eval.Step, eval.PolicyVersion, eval.Accuracy, eval.Correct, eval.Examples);
         return eval;
@@ -114,6 +119,7 @@ public sealed class RunContext(
         {
             if (!Record.Watched.TryGetValue(watch.Name, out var history)) Record.Watched[watch.Name] = history = [];
             history.Add(eval);
+            Metrics.At(eval.Step, new Dictionary<string, double> { [MetricNames.Watched(watch.Name)] = eval.Accuracy });
             double before = history[0].Accuracy;
             retention.Add(new RetentionSummary
             {
@@ -149,6 +155,8 @@ public sealed class RunContext(
         var step = Record.Status.Step;
         // What the learner's checkpoint does not hold (the PPO critic) is saved first, so the cursor can name it.
         if (runningStage() is { } stage) await stage.BeforeCheckpointAsync(step);
+        // The lines up to this step are in the file before the cursor records its length.
+        if (Metrics.TryFlush() is { } metricsError) logger.MetricsUnwritten(ExperimentId, metricsError);
         var provenance = CheckpointProvenance.Create(ExperimentId, config, Record.Learner, version, step);
         var result = await Learner.SaveCheckpoint(new CheckpointRequest
         {

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Sampling;
+using RlhfActors.Training.Metrics;
 
 namespace RlhfActors.Grains.Experiments.Stages;
 
@@ -48,6 +49,14 @@ public sealed class SftStage(RunContext run) : ExperimentStage(run)
             var metrics = await Run.Learner.TrainSteps(Run.ChunkSize(record.Status.Step, total));
             record.TrainSeconds += clock.Elapsed.TotalSeconds;
             record.TrainTokens += metrics.Sum(m => m.Tokens);
+            foreach (var m in metrics)
+                Run.Metrics.Update(m.Step, new Dictionary<string, double>
+                {
+                    [MetricNames.Loss] = m.Loss,
+                    [MetricNames.LearningRate] = m.LearningRate,
+                    [MetricNames.GradNorm] = m.GradNorm,
+                    [MetricNames.TokensPerSecond] = m.Seconds > 0 ? m.Tokens / m.Seconds : double.NaN,
+                }, force: m.Step == total);
             var last = metrics[^1];
             Run.SetStatus(s => s with
             {

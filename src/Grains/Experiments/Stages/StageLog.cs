@@ -11,6 +11,9 @@ static partial class StageLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: watched task {Task} at step {Step}: accuracy {Accuracy:P1} (before training {Before:P1})")]
     public static partial void Watched(this ILogger logger, string experimentId, string task, int step, double accuracy, double before);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: metrics lines not written yet (kept for the next try): {Reason}")]
+    public static partial void MetricsUnwritten(this ILogger logger, string experimentId, string reason);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: an old checkpoint could not be deleted (checkpoint.keep): {Reason}")]
     public static partial void PruneFailed(this ILogger logger, string experimentId, string reason);
 

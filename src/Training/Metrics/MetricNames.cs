@@ -1,0 +1,49 @@
+namespace RlhfActors.Training.Metrics;
+
+/// <summary>
+/// The names of the figures in <c>metrics.jsonl</c> and the TensorBoard tags (the same strings). Close to TRL's
+/// log_history names where TRL has one (loss, learning_rate, grad_norm, reward, reward_std, kl, entropy); grouped
+/// with '/' as TensorBoard groups tags.
+/// </summary>
+public static class MetricNames
+{
+    public const string Loss = "loss";
+    public const string LearningRate = "learning_rate";
+    public const string GradNorm = "grad_norm";
+    /// <summary>Training tokens per second of the step (or the chunk of steps it closed).</summary>
+    public const string TokensPerSecond = "tokens_per_s";
+    /// <summary>Mean sampled reward (GRPO) or score (PPO) of the step's rollouts.</summary>
+    public const string Reward = "reward";
+    public const string RewardStd = "reward_std";
+    /// <summary>Mean per-token KL to the reference.</summary>
+    public const string Kl = "kl";
+    public const string ClipFraction = "clip_fraction";
+    /// <summary>Mean per-token entropy of the sampled completions under the behaviour policy.</summary>
+    public const string Entropy = "entropy";
+    public const string CompletionLength = "completion_length";
+    /// <summary>Running totals of the asynchronous pipeline's rollouts.</summary>
+    public const string StaleRollouts = "rollouts/stale";
+    public const string DroppedRollouts = "rollouts/dropped";
+    public const string CorrectedRollouts = "rollouts/corrected";
+    /// <summary>Bytes the step's update published for the samplers (the adapter alone under LoRA).</summary>
+    public const string SyncBytes = "sync/bytes";
+    /// <summary>Seconds the samplers took to pull the newest version (summed over samplers).</summary>
+    public const string SyncSeconds = "sync/seconds";
+    public const string ValueLoss = "value_loss";
+    public const string ExplainedVariance = "explained_variance";
+    /// <summary>DPO's implicit reward margin and preference accuracy on the step's pairs.</summary>
+    public const string RewardMargin = "rewards/margin";
+    public const string RewardAccuracy = "rewards/accuracy";
+    /// <summary>Held-out exact match of the policy (the experiment's eval set).</summary>
+    public const string EvalAccuracy = "eval/accuracy";
+    /// <summary>Held-out preference accuracy (reward model, DPO).</summary>
+    public const string EvalPreferenceAccuracy = "eval/preference_accuracy";
+    public const string EvalMargin = "eval/margin";
+    /// <summary>RLAIF: how often the judge agrees with the verifier on the round's pairs.</summary>
+    public const string JudgeAgreement = "judge/agreement";
+    /// <summary>Bytes of rollout traces written so far.</summary>
+    public const string TraceBytes = "trace/bytes";
+
+    /// <summary>Accuracy on a watched task (eval.watch), for the forgetting curve.</summary>
+    public static string Watched(string task) => $"eval/{task}/accuracy";
+}

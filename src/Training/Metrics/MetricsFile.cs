@@ -1,0 +1,84 @@
+using System.Text;
+
+namespace RlhfActors.Training.Metrics;
+
+/// <summary>
+/// A run's history, <c>&lt;output_dir&gt;/metrics.jsonl</c>: appended one line at a time and flushed, so a reader
+/// (<c>rlhf metrics --follow</c>) sees whole lines only and a killed run loses at most the line being written. A
+/// resume cuts the file back to the length its checkpoint recorded (<see cref="TruncateTo"/>) before appending, so
+/// no step is written twice.
+/// </summary>
+public static class MetricsFile
+{
+    public const string FileName = "metrics.jsonl";
+
+    public static string PathIn(string outputDir) => Path.Combine(outputDir, FileName);
+
+    /// <summary>Appends <paramref name="lines"/> and returns the file's length after them (what a checkpoint records).</summary>
+    public static long Append(string path, IEnumerable<MetricsLine> lines)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var text = new StringBuilder();
+        foreach (var line in lines) text.Append(line.ToJson()).Append('\n');
+        using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+        if (text.Length > 0)
+        {
+            stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
+            stream.Flush(flushToDisk: false);
+        }
+        return stream.Length;
+    }
+
+    /// <summary>Cuts the file back to <paramref name="length"/> bytes (a resume from a checkpoint that recorded it);
+    /// nothing when it is already that short or absent. A torn last line (a kill mid-write) is cut too.</summary>
+    public static void TruncateTo(string path, long length)
+    {
+        if (!File.Exists(path)) return;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        var keep = Math.Min(length, stream.Length);
+        keep = LastLineEnd(stream, keep);
+        if (keep < stream.Length) stream.SetLength(keep);
+    }
+
+    /// <summary>Every whole line of the file (a torn last line is not one yet); empty when there is no file.</summary>
+    public static IReadOnlyList<MetricsLine> Read(string path) => ReadFrom(path, 0).Lines;
+
+    /// <summary>The whole lines from byte <paramref name="offset"/> on, and the offset after the last of them: the
+    /// next call's start when following a growing file.</summary>
+    public static (IReadOnlyList<MetricsLine> Lines, long Next) ReadFrom(string path, long offset)
+    {
+        if (!File.Exists(path)) return ([], offset);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (offset > stream.Length) offset = 0; // the file was cut back (a resume): read it again from the start
+        stream.Position = offset;
+        var bytes = new byte[stream.Length - offset];
+        stream.ReadExactly(bytes);
+        var end = Array.LastIndexOf(bytes, (byte)'\n') + 1;
+        var lines = new List<MetricsLine>();
+        int start = 0, number = offset == 0 ? 1 : 0;
+        for (int i = 0; i < end; i++)
+        {
+            if (bytes[i] != '\n') continue;
+            var text = Encoding.UTF8.GetString(bytes, start, i - start).Trim();
+            if (text.Length > 0)
+                lines.Add(MetricsLine.Parse(text, number > 0 ? $"{path}:{number}" : path));
+            start = i + 1;
+            if (number > 0) number++;
+        }
+        return (lines, offset + end);
+    }
+
+    /// <summary>The end of the last whole line at or before <paramref name="limit"/>.</summary>
+    static long LastLineEnd(Stream stream, long limit)
+    {
+        if (limit == 0) return 0;
+        var buffer = new byte[1];
+        for (long i = limit - 1; i >= 0; i--)
+        {
+            stream.Position = i;
+            stream.ReadExactly(buffer);
+            if (buffer[0] == '\n') return i + 1;
+        }
+        return 0;
+    }
+}
