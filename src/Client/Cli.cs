@@ -15,6 +15,7 @@ public static class Cli
     {
         RunCommand.Create(context),
         ControlCommands.Status(context),
+        MetricsCommand.Create(context),
         ControlCommands.Pause(context),
         ControlCommands.Resume(context),
         ControlCommands.Stop(context),

@@ -46,6 +46,12 @@ public interface IExperimentGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("Resume")]
     Task<ExperimentStatus> Resume();
 
+    /// <summary>Whole lines of the run's metrics.jsonl from byte <paramref name="offset"/> (up to
+    /// <see cref="MetricsChunk.MaxBytes"/>), or its last <paramref name="tailLines"/> lines when that is &gt; 0. Read-only,
+    /// so it may interleave with a training call.</summary>
+    [AlwaysInterleave, Alias("ReadMetrics")]
+    Task<MetricsChunk> ReadMetrics(long offset, int tailLines);
+
     /// <summary>The result once <see cref="ExperimentState.Completed"/>; null before.</summary>
     [AlwaysInterleave, Alias("GetResult")]
     Task<ExperimentResult?> GetResult();

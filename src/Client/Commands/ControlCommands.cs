@@ -10,7 +10,8 @@ namespace RlhfActors.Client.Commands;
 public static class ControlCommands
 {
     public static Command Status(CliContext cli) =>
-        Create(cli, "status", "Print the status of an experiment on a running silo", null, (e, _) => e.GetStatus());
+        Create(cli, "status", "Print the status of an experiment on a running silo, with its latest metrics and a sparkline", null, (e, _) => e.GetStatus(),
+            withMetrics: true);
 
     public static Command Pause(CliContext cli) =>
         Create(cli, "pause", "Pause a running experiment after its current unit of work (the model stays in memory)",
@@ -31,7 +32,7 @@ public static class ControlCommands
     }
 
     static Command Create(CliContext cli, string name, string description, Option? extra,
-        Func<IExperimentGrain, ParseResult, Task<ExperimentStatus>> request)
+        Func<IExperimentGrain, ParseResult, Task<ExperimentStatus>> request, bool withMetrics = false)
     {
         var id = new Argument<string>("experiment") { Description = "Experiment id: the config's name, as `rlhf run --detach` printed it" };
         var json = new Option<bool>("--json") { Description = "Print the status as one JSON object" };
@@ -40,7 +41,7 @@ public static class ControlCommands
         if (extra is not null) command.Options.Add(extra);
         command.SetAction((parse, cancellationToken) => ExperimentControl.ExecuteAsync(
             parse.GetValue(id)!, parse.GetValue(cluster)!, parse.GetValue(json), cli,
-            experiment => request(experiment, parse), cancellationToken));
+            experiment => request(experiment, parse), cancellationToken, withMetrics));
         return command;
     }
 }

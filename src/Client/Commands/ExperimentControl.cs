@@ -1,6 +1,7 @@
 using RlhfActors.Abstractions.Experiments;
 using RlhfActors.Abstractions.Grains;
 using RlhfActors.Client.Connection;
+using RlhfActors.Training.Metrics;
 
 namespace RlhfActors.Client.Commands;
 
@@ -12,7 +13,7 @@ namespace RlhfActors.Client.Commands;
 public static class ExperimentControl
 {
     public static async Task<int> ExecuteAsync(string id, ClusterEndpoint endpoint, bool json, CliContext cli,
-        Func<IExperimentGrain, Task<ExperimentStatus>> request, CancellationToken cancellationToken)
+        Func<IExperimentGrain, Task<ExperimentStatus>> request, CancellationToken cancellationToken, bool withMetrics = false)
     {
         return await ClusterCalls.GuardAsync(cli, cancellationToken, async () =>
         {
@@ -34,9 +35,31 @@ public static class ExperimentControl
                 cli.Stderr.WriteLine($"error: {e.Message}");
                 return ExitCodes.WrongState;
             }
-            if (json) cli.Stdout.WriteLine(StatusFormat.Json(status));
-            else StatusFormat.WriteText(cli.Stdout, status);
+            var metrics = withMetrics ? await LatestMetricsAsync(experiment, cli) : null;
+            if (json) cli.Stdout.WriteLine(StatusFormat.Json(status, metrics));
+            else
+            {
+                StatusFormat.WriteText(cli.Stdout, status);
+                if (metrics is not null) StatusFormat.WriteMetrics(cli.Stdout, metrics);
+            }
             return ExitCodes.Ok;
         });
     }
+
+    /// <summary>The run's last lines of metrics, for the sparkline; none (with a warning) when they cannot be read.</summary>
+    static async Task<IReadOnlyList<MetricsLine>> LatestMetricsAsync(IExperimentGrain experiment, CliContext cli)
+    {
+        var chunk = await experiment.ReadMetrics(0, SparklineLines);
+        try
+        {
+            return MetricsFile.Parse(chunk.Lines, "metrics.jsonl");
+        }
+        catch (InvalidDataException e)
+        {
+            cli.Stderr.WriteLine($"warning: {e.Message}");
+            return [];
+        }
+    }
+
+    const int SparklineLines = 40;
 }

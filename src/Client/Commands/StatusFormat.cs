@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Training.Metrics;
 
 namespace RlhfActors.Client.Commands;
 
@@ -27,7 +28,17 @@ public static class StatusFormat
         if (s.Error is { } error) output.WriteLine($"error: {error}");
     }
 
-    public static string Json(ExperimentStatus s)
+    /// <summary>The latest metrics line and a sparkline of the main figure over the last lines.</summary>
+    public static void WriteMetrics(TextWriter output, IReadOnlyList<MetricsLine> metrics)
+    {
+        if (metrics is not [.., var latest]) return;
+        output.WriteLine($"metrics: {MetricsFormat.Line(latest)}");
+        if (MetricsFormat.SparklineLine(metrics) is { } sparkline) output.WriteLine($"trend: {sparkline}");
+    }
+
+    /// <param name="metrics">The run's latest metrics lines (<c>rlhf status</c>): the last one is written as
+    /// "metrics"; null leaves the key out.</param>
+    public static string Json(ExperimentStatus s, IReadOnlyList<MetricsLine>? metrics = null)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -50,6 +61,11 @@ public static class StatusFormat
             else w.WriteNull("resumed_from_step");
             w.WriteString("stage", s.Stage);
             if (s.Grpo is { } grpo) WriteGrpo(w, grpo);
+            if (metrics is [.., var latest])
+            {
+                w.WritePropertyName("metrics");
+                w.WriteRawValue(latest.ToJson());
+            }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());

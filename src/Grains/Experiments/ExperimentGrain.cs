@@ -11,6 +11,7 @@ using RlhfActors.Abstractions.Learner;
 using RlhfActors.Abstractions.Sampling;
 using RlhfActors.Grains.Experiments.Stages;
 using RlhfActors.Grains.Specs;
+using RlhfActors.Training.Metrics;
 
 using RlhfActors.Grains.Placement;
 
@@ -179,6 +180,15 @@ public sealed partial class ExperimentGrain(
     }
 
     public Task<ExperimentResult?> GetResult() => Task.FromResult(Record.Result);
+
+    public Task<MetricsChunk> ReadMetrics(long offset, int tailLines)
+    {
+        // Before the read: a reader told "finished" has then seen every line.
+        var finished = Record.Status.IsFinished;
+        if (Record.Config is null) return Task.FromResult(new MetricsChunk { Finished = finished });
+        var (text, next) = MetricsFile.ReadText(MetricsFile.PathIn(Config.OutputDir), offset, MetricsChunk.MaxBytes, tailLines);
+        return Task.FromResult(new MetricsChunk { Lines = text, Next = next, Finished = finished });
+    }
 
     public async Task<ExperimentStatus> Stop(string reason)
     {

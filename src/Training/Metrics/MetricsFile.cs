@@ -68,6 +68,48 @@ public static class MetricsFile
         return (lines, offset + end);
     }
 
+    /// <summary>The text of the whole lines from byte <paramref name="offset"/> (at most <paramref name="maxBytes"/>, or
+    /// the first line when it alone is longer), or of the last <paramref name="tailLines"/> lines when that is &gt; 0;
+    /// and the offset after them. An offset past the end (the file was cut back by a resume) reads from the start.</summary>
+    public static (string Text, long Next) ReadText(string path, long offset, int maxBytes, int tailLines = 0)
+    {
+        if (!File.Exists(path)) return ("", 0);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var length = stream.Length;
+        if (tailLines > 0)
+        {
+            // Backwards in blocks until enough line ends are seen: the cost is the tail's, not the file's.
+            long start = length;
+            int ends = 0;
+            var block = new byte[64 * 1024];
+            while (start > 0 && ends <= tailLines)
+            {
+                var size = (int)Math.Min(block.Length, start);
+                start -= size;
+                stream.Position = start;
+                stream.ReadExactly(block, 0, size);
+                ends += block.AsSpan(0, size).Count((byte)'\n');
+            }
+            offset = start;
+        }
+        if (offset > length) offset = 0;
+        stream.Position = offset;
+        var bytes = new byte[Math.Min(length - offset, tailLines > 0 ? int.MaxValue : maxBytes)];
+        stream.ReadExactly(bytes);
+        var end = Array.LastIndexOf(bytes, (byte)'\n') + 1;
+        var text = Encoding.UTF8.GetString(bytes, 0, end);
+        if (tailLines > 0)
+        {
+            var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            text = string.Concat(lines.TakeLast(tailLines).Select(l => l + "\n"));
+        }
+        return (text, offset + end);
+    }
+
+    /// <summary>Parses lines as <see cref="ReadText"/> returns them; <paramref name="source"/> names them in errors.</summary>
+    public static IReadOnlyList<MetricsLine> Parse(string text, string source) =>
+        [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => MetricsLine.Parse(l.Trim(), source))];
+
     /// <summary>The end of the last whole line at or before <paramref name="limit"/>.</summary>
     static long LastLineEnd(Stream stream, long limit)
     {
