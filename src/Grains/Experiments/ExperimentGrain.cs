@@ -275,7 +275,7 @@ public sealed partial class ExperimentGrain(
                 else await FailAsync(e);
             }
             // The tick's lines; a write that fails (disk full) keeps them for the next tick and never fails the run.
-            if (Run.Metrics.TryFlush() is { } metricsError) logger.MetricsUnwritten(ExperimentId, metricsError);
+            if (Run.Metrics.TryFlush(all: Record.Status.IsFinished) is { } metricsError) logger.MetricsUnwritten(ExperimentId, metricsError);
         }
         else if (!_unsaved) return;
 

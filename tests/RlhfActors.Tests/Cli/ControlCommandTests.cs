@@ -162,6 +162,33 @@ public sealed class ControlCommandTests(ControlSiloFixture silo) : IClassFixture
         return json.RootElement.Clone();
     }
 
+    [Fact]
+    public async Task Status_shows_the_latest_metrics_with_a_sparkline_and_metrics_follows_until_the_run_ends()
+    {
+        var yaml = WriteConfig("watched");
+        File.AppendAllText(yaml, "\nlogging_steps: 5\n");
+        var run = await CliRunner.RunAsync("run", yaml, "--detach", "--cluster", silo.Cluster);
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        // Follows from the controller's silo until the run ends (bounded: 30 steps of the tiny model).
+        var followed = await CliRunner.RunAsync("metrics", "watched", "--follow", "--json", "--cluster", silo.Cluster, "--timeout", "120");
+        Assert.True(followed.ExitCode == 0, followed.ToString());
+        var steps = followed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToArray();
+        Assert.Equal([0, 5, 10, 15, 20, 25, 30], steps);
+        Assert.Equal("completed", (await Control("status", "watched")).GetProperty("state").GetString());
+
+        var status = await CliRunner.RunAsync("status", "watched", "--cluster", silo.Cluster);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("metrics: step 30  sft  v", status.Stdout);
+        Assert.Matches(@"trend: loss [▁▂▃▄▅▆▇█]{6} \S+ → \S+ \(last 6 logged steps\)", status.Stdout);
+        var json = await Control("status", "watched");
+        Assert.Equal(30, json.GetProperty("metrics").GetProperty("step").GetInt32());
+
+        var unknown = await CliRunner.RunAsync("metrics", "never-started", "--cluster", silo.Cluster);
+        Assert.True(unknown.ExitCode == ExitCodes.UnknownExperiment, unknown.ToString());
+    }
+
     async Task WaitForFirstStepAsync(string id)
     {
         var clock = Stopwatch.StartNew();

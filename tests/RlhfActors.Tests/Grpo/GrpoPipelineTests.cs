@@ -89,6 +89,13 @@ public sealed class GrpoPipelineTests(SplitClusterFixture fixture)
             int rows = config.Grpo.PromptsPerStep * config.Grpo.NumGenerations;
             Assert.Equal(3 * rows, grpo.StaleRollouts);
             Assert.Equal(0, grpo.DroppedRollouts);
+            // The stage's last step is logged whatever logging_steps, with what the step computed and the totals.
+            var lines = Metrics.RunHistory.Read(config.OutputDir);
+            var last = Metrics.RunHistory.AssertLast(lines, "grpo", "loss", "reward", "reward_std", "kl", "clip_fraction", "entropy",
+                "completion_length", "grad_norm", "sync/bytes", "sync/seconds", "rollouts/stale", "rollouts/dropped", "eval/accuracy");
+            Assert.Equal(status.Step, last.Step);
+            Assert.Equal(3 * rows, last["rollouts/stale"]);
+            Assert.True(last["entropy"] > 0 && last["sync/bytes"] > 0, last.ToJson());
         }
         finally
         {

@@ -29,7 +29,12 @@ public sealed class RunMetricsTests : IDisposable
             metrics.Update(step, new Dictionary<string, double> { ["loss"] = step }, new Dictionary<string, double> { ["rollouts/stale"] = step * 10 },
                 force: step == 7);
         metrics.At(6, new Dictionary<string, double> { [MetricNames.EvalAccuracy] = 0.5 });
+        // The line of the step the run stands at waits: the final evaluation of a later tick lands on it.
+        record.Status = record.Status with { Step = 7 };
         Assert.Null(metrics.TryFlush());
+        Assert.Equal([0, 3, 6], MetricsFile.Read(MetricsFile.PathIn(_folder)).Select(l => l.Step));
+        metrics.At(7, new Dictionary<string, double> { [MetricNames.EvalAccuracy] = 0.7 });
+        Assert.Null(metrics.TryFlush(all: true));
 
         var lines = MetricsFile.Read(MetricsFile.PathIn(_folder));
         Assert.Equal([0, 3, 6, 7], lines.Select(l => l.Step));
@@ -40,6 +45,7 @@ public sealed class RunMetricsTests : IDisposable
         Assert.Equal(5.0, lines[2]["loss"]);
         Assert.Equal(0.5, lines[2][MetricNames.EvalAccuracy]);
         Assert.Equal(7.0, lines[3]["loss"]);
+        Assert.Equal(0.7, lines[3][MetricNames.EvalAccuracy]);
         Assert.Equal(new FileInfo(MetricsFile.PathIn(_folder)).Length, record.MetricsBytes);
     }
 
@@ -49,17 +55,17 @@ public sealed class RunMetricsTests : IDisposable
         var record = NewRecord([ReportTarget.Jsonl, ReportTarget.Tensorboard]);
         var metrics = new RunMetrics(() => record, () => null);
         for (int step = 1; step <= 6; step++) metrics.Update(step, new Dictionary<string, double> { ["loss"] = step });
-        metrics.TryFlush();
+        metrics.TryFlush(all: true);
         var atSix = record.MetricsBytes;
         for (int step = 7; step <= 9; step++) metrics.Update(step, new Dictionary<string, double> { ["loss"] = step });
-        metrics.TryFlush();
+        metrics.TryFlush(all: true);
 
         // As a resume from a checkpoint written at step 6: the next activation's metrics start from its length.
         record.MetricsBytes = atSix;
         var resumed = new RunMetrics(() => record, () => null);
         resumed.Restore();
         for (int step = 7; step <= 9; step++) resumed.Update(step, new Dictionary<string, double> { ["loss"] = 100 + step });
-        resumed.TryFlush();
+        resumed.TryFlush(all: true);
 
         var lines = MetricsFile.Read(MetricsFile.PathIn(_folder));
         Assert.Equal([3, 6, 9], lines.Select(l => l.Step));

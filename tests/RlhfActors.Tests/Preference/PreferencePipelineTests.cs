@@ -38,6 +38,9 @@ public sealed partial class PreferencePipelineTests(SplitClusterFixture fixture)
             Assert.True(dpo.Metrics.ContainsKey(metric), $"dpo stage lacks {metric}");
         Assert.InRange(dpo.Metrics["eval/preference_accuracy"], 0, 1);
         Assert.Equal(16, dpo.Metrics["eval/pairs"]);
+        var lines = Metrics.RunHistory.Read(config.OutputDir);
+        var last = Metrics.RunHistory.AssertLast(lines, "dpo", "loss", "rewards/margin", "rewards/accuracy", "eval/preference_accuracy", "eval/reverse-3/accuracy");
+        Assert.Equal(dpo.Metrics["eval/preference_accuracy"], last["eval/preference_accuracy"]);
         // Forgetting watch: evaluated before training and at every evaluation since.
         var watch = Assert.Single(result.Retention);
         Assert.Equal("reverse-3", watch.Name);
@@ -60,6 +63,10 @@ public sealed partial class PreferencePipelineTests(SplitClusterFixture fixture)
         Assert.True(double.IsFinite(ppo.Metrics["val/explained_variance"]));
         Assert.True(ppo.Metrics["objective/kl"] >= 0);
         Assert.Equal(config.Sft.Steps + config.Ppo.Steps, result.Steps);
+        var lines = Metrics.RunHistory.Read(config.OutputDir);
+        Assert.Equal(rm.Metrics["eval/preference_accuracy"], Metrics.RunHistory.AssertLast(lines, "reward_model", "eval/preference_accuracy")["eval/preference_accuracy"]);
+        Metrics.RunHistory.AssertLast(lines, "reward_model", "loss", "rewards/accuracy");
+        Metrics.RunHistory.AssertLast(lines, "ppo", "loss", "reward", "kl", "clip_fraction", "value_loss", "explained_variance", "entropy");
         // Each PPO step publishes a version: the controller's status follows the learner's.
         Assert.Equal(result.PolicyVersion, await fixture.Client.GetGrain<IPolicyGrain>(config.Name).GetLatestVersionNumber());
     }
@@ -78,6 +85,10 @@ public sealed partial class PreferencePipelineTests(SplitClusterFixture fixture)
             Assert.InRange(round.AccuracyAfter, 0, 1);
             if (round.Pairs > 0) Assert.InRange(round.ChosenCorrect!.Value, 0, 1);
         }
+        var lines = Metrics.RunHistory.Read(config.OutputDir);
+        Assert.Equal(result.Rounds.Select(r => (double)r.Pairs), lines.Where(l => l["rlaif/pairs"] is not null).Select(l => l["rlaif/pairs"]!.Value));
+        foreach (var round in result.Rounds.Where(r => r.JudgeAgreement is not null))
+            Assert.Contains(lines, l => l["judge/agreement"] == round.JudgeAgreement);
     }
 
     /// <summary>The judge a run trained is saved beside its checkpoints; a second run names it in reward_model.init

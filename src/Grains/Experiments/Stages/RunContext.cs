@@ -156,7 +156,7 @@ public sealed class RunContext(
         // What the learner's checkpoint does not hold (the PPO critic) is saved first, so the cursor can name it.
         if (runningStage() is { } stage) await stage.BeforeCheckpointAsync(step);
         // The lines up to this step are in the file before the cursor records its length.
-        if (Metrics.TryFlush() is { } metricsError) logger.MetricsUnwritten(ExperimentId, metricsError);
+        if (Metrics.TryFlush(all: true) is { } metricsError) logger.MetricsUnwritten(ExperimentId, metricsError);
         var provenance = CheckpointProvenance.Create(ExperimentId, config, Record.Learner, version, step);
         var result = await Learner.SaveCheckpoint(new CheckpointRequest
         {

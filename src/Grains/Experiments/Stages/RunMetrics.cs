@@ -75,11 +75,15 @@ public sealed class RunMetrics(Func<ExperimentRecord> record, Func<ExperimentSta
 
     /// <summary>Writes the pending lines in step order and records the file's new length; null, or why they could
     /// not be written (they stay pending: a later flush writes them; a resume from a checkpoint written meanwhile
-    /// recomputes them).</summary>
-    public string? TryFlush()
+    /// recomputes them). The line of the step the run stands at is held back unless <paramref name="all"/> (a
+    /// checkpoint, the run's end): a later tick may still add to it (the final evaluation after the last stage's
+    /// last update), and a line once written is never written again.</summary>
+    public string? TryFlush(bool all = false)
     {
-        if (_pending.Count == 0) return null;
-        var lines = _pending.Select(p => new MetricsLine(p.Key.Step, p.Key.Stage, p.Value.Time, p.Value.WallSeconds, p.Value.Version, p.Value.Values)).ToArray();
+        var open = (Record.Status.Step, Stage);
+        var ready = _pending.Where(p => all || p.Key != open).ToArray();
+        if (ready.Length == 0) return null;
+        var lines = ready.Select(p => new MetricsLine(p.Key.Step, p.Key.Stage, p.Value.Time, p.Value.WallSeconds, p.Value.Version, p.Value.Values)).ToArray();
         var path = MetricsFile.PathIn(Config.OutputDir);
         try
         {
@@ -91,7 +95,7 @@ public sealed class RunMetrics(Func<ExperimentRecord> record, Func<ExperimentSta
         {
             return e.Message;
         }
-        _pending.Clear();
+        foreach (var (key, _) in ready) _pending.Remove(key);
         try
         {
             if (Config.Logging.Reports(ReportTarget.Tensorboard))
