@@ -7,7 +7,8 @@ namespace RlhfActors.Client.Commands;
 
 /// <summary>
 /// <c>rlhf silo [--redis host:port] [--silo-port N] [--gateway-port N] [--advertised-address A] [--cluster-id ID]
-/// [--service-id ID]</c>: a silo in the foreground until Ctrl+C or SIGTERM. Without <c>--redis</c>, the standalone
+/// [--service-id ID] [--dashboard-port N [--dashboard-address IP]]</c>: a silo in the foreground until Ctrl+C or
+/// SIGTERM, with the Orleans Dashboard at http://IP:N/ when a dashboard port is given. Without <c>--redis</c>, the standalone
 /// localhost silo (as <c>src/Silo</c>: same hosting code, cluster id and default ports). With it, a member of a Redis
 /// cluster. Every setting may also come from the environment (<c>Rlhf__SiloPort</c>, <c>Rlhf__Redis__Endpoint</c>,
 /// <c>Rlhf__Hardware__Accelerator</c>, …; see <see cref="SiloConfiguration"/>); a flag given wins. The Redis password
@@ -33,9 +34,15 @@ public static class SiloCommand
         };
         var clusterId = new Option<string>("--cluster-id") { Description = $"Cluster id (default {defaults.ClusterId})" };
         var serviceId = new Option<string>("--service-id") { Description = $"Service id: grain state is keyed by it (default {defaults.ServiceId})" };
+        var dashboardPort = PortOption("--dashboard-port", "Serve the Orleans Dashboard (HTTP) on this port; off by default");
+        var dashboardAddress = new Option<string>("--dashboard-address")
+        {
+            Description = $"Address the dashboard listens on (default {defaults.DashboardAddress}, this machine only; 0.0.0.0 for every interface)",
+            HelpName = "ip",
+        };
         var command = new Command("silo", "Run a silo in the foreground until Ctrl+C: localhost, or a member of a Redis cluster (--redis)")
         {
-            redis, gatewayPort, siloPort, advertised, clusterId, serviceId,
+            redis, gatewayPort, siloPort, advertised, clusterId, serviceId, dashboardPort, dashboardAddress,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -58,6 +65,8 @@ public static class SiloCommand
             if (parse.GetResult(advertised) is not null) options.AdvertisedAddress = parse.GetValue(advertised);
             if (parse.GetResult(clusterId) is not null) options.ClusterId = parse.GetValue(clusterId)!;
             if (parse.GetResult(serviceId) is not null) options.ServiceId = parse.GetValue(serviceId)!;
+            if (parse.GetResult(dashboardPort) is not null) options.DashboardPort = parse.GetValue(dashboardPort);
+            if (parse.GetResult(dashboardAddress) is not null) options.DashboardAddress = parse.GetValue(dashboardAddress)!;
             return ExecuteAsync(options, redisOptions, configuration, cli, cancellationToken);
         });
         return command;
@@ -118,16 +127,18 @@ public static class SiloCommand
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Typically a port in use by another silo. The message only: the exception's stack is Orleans' start-up.
-            cli.Stderr.WriteLine($"error: the silo did not start (silo port {options.SiloPort}, gateway port {options.GatewayPort}): {e.Message}");
+            var dashboard = options.DashboardEndpoint() is { } endpoint ? $", dashboard {endpoint}" : "";
+            cli.Stderr.WriteLine($"error: the silo did not start (silo port {options.SiloPort}, gateway port {options.GatewayPort}{dashboard}): {e.Message}");
             return ExitCodes.Failed;
         }
         await using (silo)
         {
+            var dashboardUrl = options.DashboardEndpoint() is { } dashboard ? $"; dashboard {DashboardStartedLogger.Url(dashboard)}" : "";
             if (redis.IsSet)
                 cli.Stdout.WriteLine($"silo started: cluster {options.ClusterId} on {redis.Describe()}, silo port {options.SiloPort}, " +
-                                     $"gateway port {options.GatewayPort}; clients connect with --cluster {redis.Describe()}");
+                                     $"gateway port {options.GatewayPort}; clients connect with --cluster {redis.Describe()}{dashboardUrl}");
             else
-                cli.Stdout.WriteLine($"silo started: gateway localhost:{options.GatewayPort}");
+                cli.Stdout.WriteLine($"silo started: gateway localhost:{options.GatewayPort}{dashboardUrl}");
             cli.Stdout.Flush();
             try
             {

@@ -65,7 +65,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         }
         // No defaults: no console logger writing to stdout, no Ctrl+C hook of the host's own (the CLI owns Ctrl+C),
         // no appsettings.json picked up from whatever directory the user runs in.
-        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var builder = SiloHost.CreateBuilder(options, args: null);
         if (configuration is not null) builder.Configuration.AddConfiguration(configuration);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(minLevel);
@@ -80,7 +80,7 @@ public sealed class EmbeddedSilo : IAsyncDisposable
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
         builder.Logging.AddFilter("StackExchange", LogLevel.Warning);
         builder.UseOrleans(silo => silo.UseRlhfSilo(options, redis));
-        var host = builder.Build();
+        var host = SiloHost.Build(builder);
         try
         {
             await host.StartAsync(cancellationToken);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Persistence;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -26,6 +27,9 @@ public static class RlhfSiloBuilderExtensions
     public static ISiloBuilder UseRlhfSilo(this ISiloBuilder silo, RlhfSiloOptions options, RedisOptions? redis = null)
     {
         options.Validate();
+        // The dashboard's silo side (its grain service, telemetry reader and grain-call profiler); its web side is the
+        // host's (SiloHost), so a silo without a dashboard port pays for neither.
+        if (options.DashboardPort is not null) silo.AddDashboard();
         if (redis is not { IsSet: true })
         {
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primarySiloEndpoint: null,

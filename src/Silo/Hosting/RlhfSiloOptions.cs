@@ -32,6 +32,15 @@ public sealed class RlhfSiloOptions
     /// (POD_IP, POD_NAME, POD_NAMESPACE), and pods of silos declared dead are deleted (deploy/k8s).</summary>
     public bool Kubernetes { get; set; }
 
+    /// <summary>The port the Orleans Dashboard is served on (HTTP, <c>rlhf silo --dashboard-port</c>); null: no
+    /// dashboard and no web server at all.</summary>
+    public int? DashboardPort { get; set; }
+
+    /// <summary>The address the dashboard listens on. Loopback by default: the dashboard has no authentication and
+    /// shows every grain type and silo, so reaching it from elsewhere is a choice (0.0.0.0 for every interface, in a
+    /// container behind a port mapping).</summary>
+    public string DashboardAddress { get; set; } = "127.0.0.1";
+
     /// <summary>Throws naming the setting that is wrong.</summary>
     public void Validate()
     {
@@ -46,7 +55,22 @@ public sealed class RlhfSiloOptions
         if (SiloPort == GatewayPort) throw new ArgumentException($"{Section}:{nameof(SiloPort)} and {nameof(GatewayPort)} must differ (both {SiloPort})");
         if (AdvertisedAddress is { } address && (string.IsNullOrWhiteSpace(address) || address.Contains(' ') || address.Contains(':') && !IPAddress.TryParse(address, out _)))
             throw new ArgumentException($"{Section}:{nameof(AdvertisedAddress)} '{address}' is not an IP address or host name");
+        if (DashboardPort is { } dashboard)
+        {
+            Port(dashboard, nameof(DashboardPort));
+            if (dashboard == SiloPort || dashboard == GatewayPort)
+                throw new ArgumentException($"{Section}:{nameof(DashboardPort)} must differ from {nameof(SiloPort)} and {nameof(GatewayPort)} (got {dashboard})");
+        }
+        // An IP literal only: Kestrel listens on exactly this address, and a host name may resolve to several.
+        if (!IPAddress.TryParse(DashboardAddress, out _))
+            throw new ArgumentException($"{Section}:{nameof(DashboardAddress)} '{DashboardAddress}' is not an IP address " +
+                                        "(127.0.0.1: this machine only; 0.0.0.0: every interface)");
     }
+
+    /// <summary>Where the dashboard listens; null when it is off. Call after <see cref="Validate"/>. (A method, not a
+    /// property: the configuration binder reads properties.)</summary>
+    public IPEndPoint? DashboardEndpoint() =>
+        DashboardPort is { } port ? new IPEndPoint(IPAddress.Parse(DashboardAddress), port) : null;
 
     /// <summary>The advertised address as an IP, resolving a host name; null when unset.</summary>
     public IPAddress? ResolveAdvertisedAddress()
