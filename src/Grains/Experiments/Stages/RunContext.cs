@@ -99,6 +99,7 @@ public sealed class RunContext(
         await Sampler.Initialize(Record.SamplerInit!);
         var eval = await Sampler.Evaluate(version);
         Record.Evals.Add(eval);
+        await RunEvalRecord.WriteAsync(this, eval);
         SetStatus(s => s with { LatestEval = eval, Evals = [.. Record.Evals] });
         if (Config.Eval.Watch.Length > 0) await EvaluateWatchedAsync(version);
         logger.Evaluated(ExperimentId, eval.Step, eval.PolicyVersion, eval.Accuracy, eval.Correct, eval.Examples);
