@@ -38,6 +38,8 @@ public sealed record EvaluationRecord
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         WriteIndented = true,
+        // A record is read by people too: "1.0.0+0a9d…" rather than "1.0.0\u002B0a9d…".
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Options);
@@ -133,5 +135,6 @@ public sealed record EvalCode
 {
     /// <summary><see cref="CodeVersions.Code"/>: the version with the git commit it was built from.</summary>
     public string Version { get; init; } = "";
+    [JsonPropertyName("torchsharp")]
     public string TorchSharp { get; init; } = "";
 }
