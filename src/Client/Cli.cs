@@ -26,6 +26,8 @@ public static class Cli
         TokenizeCommand.Create(context),
         ExportCommand.Create(context),
         VerifyCommand.Create(context),
+        EvalCommand.Create(context),
+        TraceCommand.Create(context),
     };
 
     /// <param name="handleCtrlC">Let Ctrl+C cancel the running command (the real program); tests leave it off so

@@ -19,16 +19,18 @@ public static class VerifyCommand
         var source = new Argument<string>("checkpoint") { Description = "A checkpoint folder, a run folder (its newest checkpoint-<step>) or a model folder" };
         var json = new Option<bool>("--json") { Description = "Print the verification and lineage as one JSON object" };
         var command = new Command("verify", "Verify a checkpoint's hashes and print its lineage") { source, json };
-        command.SetAction(parse => Execute(parse.GetValue(source)!, parse.GetValue(json), cli));
+        command.SetAction(parse => Execute(parse.GetValue(source)!, parse.GetValue(json), cli, "verify"));
         return command;
     }
 
-    static int Execute(string source, bool json, CliContext cli)
+    /// <summary>Verifies a folder and prints its lineage; <paramref name="name"/> is the command whose errors these are
+    /// (<c>rlhf trace</c> on a checkpoint takes this same path).</summary>
+    internal static int Execute(string source, bool json, CliContext cli, string name)
     {
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(source));
         if (!Directory.Exists(full))
         {
-            cli.Stderr.WriteLine($"error: verify: {full} does not exist");
+            cli.Stderr.WriteLine($"error: {name}: {full} does not exist");
             return ExitCodes.Usage;
         }
         var isCheckpoint = File.Exists(Path.Combine(full, CheckpointManifest.FileName));
@@ -38,7 +40,7 @@ public static class VerifyCommand
         try { checkpoint = CheckpointExport.ResolveCheckpoint(full); }
         catch (ArgumentException e)
         {
-            cli.Stderr.WriteLine($"error: verify: {e.Message}");
+            cli.Stderr.WriteLine($"error: {name}: {e.Message}");
             return ExitCodes.Usage;
         }
 
@@ -47,12 +49,12 @@ public static class VerifyCommand
         catch (InvalidDataException e)
         {
             if (json) cli.Stdout.WriteLine(new JsonObject { ["checkpoint"] = checkpoint, ["verified"] = false, ["error"] = e.Message }.ToJsonString());
-            cli.Stderr.WriteLine($"error: verify: {e.Message}");
+            cli.Stderr.WriteLine($"error: {name}: {e.Message}");
             return ExitCodes.Failed;
         }
         if (json) cli.Stdout.WriteLine(ToJson(lineage).ToJsonString());
         else Print(lineage, "", cli.Stdout);
-        if (!lineage.Intact) cli.Stderr.WriteLine("error: verify: the checkpoint verifies, but its lineage does not (see above)");
+        if (!lineage.Intact) cli.Stderr.WriteLine($"error: {name}: the checkpoint verifies, but its lineage does not (see above)");
         return lineage.Intact ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
@@ -71,7 +73,7 @@ public static class VerifyCommand
         return ExitCodes.Ok;
     }
 
-    static void Print(CheckpointLineage l, string indent, TextWriter output)
+    internal static void Print(CheckpointLineage l, string indent, TextWriter output)
     {
         string P(string key) => l.Provenance.GetValueOrDefault(key) is { Length: > 0 } v ? v : "(not recorded)";
         output.WriteLine($"{indent}{l.Checkpoint}: verified ({l.FileCount} files, {l.TotalBytes} bytes)");
@@ -88,7 +90,7 @@ public static class VerifyCommand
         }
     }
 
-    static JsonObject ToJson(CheckpointLineage l)
+    internal static JsonObject ToJson(CheckpointLineage l)
     {
         var provenance = new JsonObject();
         foreach (var (key, value) in l.Provenance.Where(p => p.Key != "config_json").OrderBy(p => p.Key, StringComparer.Ordinal))

@@ -32,6 +32,17 @@ public static class ModelFolderDigest
         return result;
     }
 
+    /// <summary>One SHA-256 for a whole folder: over the lines <c>"&lt;sha256&gt;  &lt;name&gt;\n"</c> of
+    /// <paramref name="files"/> in ordinal name order (what <c>sha256sum</c> prints), so anyone can recompute it with
+    /// standard tools, and a file renamed, added or changed changes it.</summary>
+    public static string Combined(IReadOnlyDictionary<string, string> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var lines = new System.Text.StringBuilder();
+        foreach (var name in files.Keys.Order(StringComparer.Ordinal)) lines.Append(files[name]).Append("  ").Append(name).Append('\n');
+        return Hashing.Sha256Hex(System.Text.Encoding.UTF8.GetBytes(lines.ToString()));
+    }
+
     /// <summary>Verifies the folder's manifest when it has one; a plain folder passes. Throws
     /// <see cref="InvalidDataException"/> naming the file and both hashes on a mismatch.</summary>
     public static void VerifyIfCheckpoint(string folder)

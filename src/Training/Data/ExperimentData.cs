@@ -47,6 +47,23 @@ public static class ExperimentData
     {
         ArgumentNullException.ThrowIfNull(data);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        AddSection(hash, "train", data.Train);
+        AddSection(hash, "eval", data.Eval);
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>Lower-case hex SHA-256 of one list of examples (an evaluation's), hashed as <see cref="DatasetSha256"/>
+    /// hashes a section named "examples": the digest of generated examples, which have no file to hash.</summary>
+    public static string ExamplesSha256(IReadOnlyList<PromptCompletion> examples)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        AddSection(hash, "examples", examples);
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    static void AddSection(IncrementalHash hash, string section, IReadOnlyList<PromptCompletion> examples)
+    {
         void Add(string text)
         {
             var bytes = Encoding.UTF8.GetBytes(text);
@@ -55,19 +72,15 @@ public static class ExperimentData
             hash.AppendData(length);
             hash.AppendData(bytes);
         }
-        foreach (var (section, examples) in new[] { ("train", data.Train), ("eval", data.Eval) })
+        Add(section);
+        Add(examples.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var example in examples)
         {
-            Add(section);
-            Add(examples.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            foreach (var example in examples)
-            {
-                Add(example.Prompt);
-                Add(example.Completion);
-                // Only lines with extra fields add them, so a dataset without any hashes as it did before they existed.
-                if (example.Columns is { } columns) { Add("columns"); Add(columns); }
-            }
+            Add(example.Prompt);
+            Add(example.Completion);
+            // Only lines with extra fields add them, so a dataset without any hashes as it did before they existed.
+            if (example.Columns is { } columns) { Add("columns"); Add(columns); }
         }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     static string Show(string? value) => value is null ? "unset" : $"'{value}'";

@@ -35,6 +35,24 @@ public sealed class PolicyEvaluator : IDisposable
         return new PolicyEvaluator(model, TokenizerFiles.Create(tokenizer));
     }
 
+    /// <summary>An evaluator over a model folder (a checkpoint, a Hugging Face folder or a PEFT adapter folder), on the
+    /// CPU: what <c>rlhf eval</c> scores. <paramref name="verified"/>: the caller just verified the folder's manifest.</summary>
+    public static PolicyEvaluator FromFolder(string folder, string tokenizer, string dtype = "fp32", bool verified = false)
+    {
+        var model = ModelFactory.LoadFolder(folder, ModelFactory.ParseComputeType(dtype), CPU, verified);
+        try
+        {
+            model.StoreWeightsInComputeType();
+            model.eval();
+            return new PolicyEvaluator(model, TokenizerFiles.Create(tokenizer));
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Loads full weights: the whole policy (any adapters this copy holds are reset to zero).</summary>
     public void LoadWeights(IReadOnlyList<TensorBytes> weights)
     {
@@ -68,16 +86,19 @@ public sealed class PolicyEvaluator : IDisposable
         Lora.LoadAdapter(model, adapter, "published adapter");
     }
 
-    public EvalResult Evaluate(IReadOnlyList<PromptCompletion> examples, IAnswerVerifier verifier, int maxNewTokens)
+    /// <param name="progress">Called with (examples done, examples in all) after each batch: a long evaluation's
+    /// progress on a terminal.</param>
+    public EvalResult Evaluate(IReadOnlyList<PromptCompletion> examples, IAnswerVerifier verifier, int maxNewTokens,
+        Action<int, int>? progress = null)
     {
         var clock = Stopwatch.StartNew();
-        var completions = Complete(examples.Select(e => e.Prompt).ToArray(), maxNewTokens);
+        var completions = Complete(examples.Select(e => e.Prompt).ToArray(), maxNewTokens, progress);
         int correct = examples.Where((e, i) => verifier.IsCorrect(e, completions[i])).Count();
         return new EvalResult(examples.Count, correct, examples.Count == 0 ? 0 : (double)correct / examples.Count, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Greedy completions (decoded, stop tokens removed) for each prompt.</summary>
-    public string[] Complete(IReadOnlyList<string> prompts, int maxNewTokens)
+    public string[] Complete(IReadOnlyList<string> prompts, int maxNewTokens, Action<int, int>? progress = null)
     {
         var stops = tokenizer.StopIds.ToHashSet();
         var options = new SamplingOptions { Greedy = true, MaxNewTokens = maxNewTokens, StopTokens = [.. stops] };
@@ -87,6 +108,7 @@ public sealed class PolicyEvaluator : IDisposable
             var ids = chunk.Select(p => EncodedExample.EncodePrompt(tokenizer, p)).ToArray();
             var generated = Sampler.Generate(model, ids, options, padId: tokenizer.PadId);
             results.AddRange(generated.Ids.Select(g => tokenizer.Decode(g.Where(t => !stops.Contains(t)))));
+            progress?.Invoke(results.Count, prompts.Count);
         }
         return results.ToArray();
     }

@@ -103,6 +103,7 @@ public sealed class RunContext(
         await Sampler.Initialize(Record.SamplerInit!);
         var eval = await Sampler.Evaluate(version);
         Record.Evals.Add(eval);
+        await RunEvalRecord.WriteAsync(this, eval);
         SetStatus(s => s with { LatestEval = eval, Evals = [.. Record.Evals] });
         Metrics.At(eval.Step, new Dictionary<string, double> { [MetricNames.EvalAccuracy] = eval.Accuracy }, eval.PolicyVersion);
         if (Config.Eval.Watch.Length > 0) await EvaluateWatchedAsync(version);
