@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RlhfActors.Client.Progress;
 using RlhfActors.Training.Checkpoints;
 
 namespace RlhfActors.Client.Commands;
@@ -27,7 +28,15 @@ public static class ExportCommand
         ExportResult result;
         try
         {
-            result = CheckpointExport.Export(source, output);
+            var progress = new CountProgress(cli.Stdout, cli.StdoutIsTerminal, "export");
+            try
+            {
+                result = CheckpointExport.Export(source, output, progress.Report);
+            }
+            finally
+            {
+                progress.Finish();
+            }
         }
         // Bad input: nothing there, not a checkpoint, a corrupt checkpoint, an --out that is in use. Nothing written.
         catch (Exception e) when (e is DirectoryNotFoundException or ArgumentException or InvalidDataException)

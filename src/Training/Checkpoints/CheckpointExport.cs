@@ -45,8 +45,9 @@ public static class CheckpointExport
 
     /// <summary>Verifies the checkpoint and writes the export to <paramref name="output"/>, which must not exist or
     /// be empty (<see cref="ArgumentException"/> otherwise, before anything is written). A corrupt checkpoint throws
-    /// <see cref="InvalidDataException"/> from <see cref="CheckpointReader.Verify"/>.</summary>
-    public static ExportResult Export(string checkpointOrRun, string output)
+    /// <see cref="InvalidDataException"/> from <see cref="CheckpointReader.Verify"/>. <paramref name="progress"/> gets
+    /// (parts done, parts in all) after the verification and after each file copied: the slow parts of a large model.</summary>
+    public static ExportResult Export(string checkpointOrRun, string output, Action<int, int>? progress = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(output);
         var checkpoint = ResolveCheckpoint(checkpointOrRun);
@@ -63,9 +64,12 @@ public static class CheckpointExport
         {
             // merged/: the checkpoint's own model files byte for byte (config, weights or shards, tokenizer).
             var modelFiles = manifest.Files.Keys.Where(n => !n.Contains('/') && !CheckpointFiles.TrainingOnly.Contains(n)).ToArray();
-            CopyFiles(checkpoint, modelFiles, Path.Combine(staging, MergedFolder));
+            var hasAdapter = CheckpointReader.HasAdapter(manifest);
+            int parts = 1 + modelFiles.Length + (hasAdapter ? 1 : 0), done = 1;
+            progress?.Invoke(done, parts);
+            CopyFiles(checkpoint, modelFiles, Path.Combine(staging, MergedFolder), () => progress?.Invoke(++done, parts));
 
-            if (CheckpointReader.HasAdapter(manifest))
+            if (hasAdapter)
             {
                 var adapterSource = CheckpointReader.AdapterPath(checkpoint);
                 var adapter = PeftAdapterFolder.Read(adapterSource);
@@ -77,6 +81,7 @@ public static class CheckpointExport
                     wroteBase = true;
                 }
                 PeftAdapterFolder.Write(Path.Combine(staging, AdapterFolder), adapter with { BaseModelNameOrPath = baseFolder });
+                progress?.Invoke(++done, parts);
             }
 
             if (Directory.Exists(target)) Directory.Delete(target); // empty, checked above
@@ -117,9 +122,13 @@ public static class CheckpointExport
     static bool IsWeightsFile(string name) =>
         name == HfModelFolder.IndexFile || name.EndsWith(".safetensors", StringComparison.Ordinal);
 
-    static void CopyFiles(string from, IEnumerable<string> names, string to)
+    static void CopyFiles(string from, IEnumerable<string> names, string to, Action? copied = null)
     {
         Directory.CreateDirectory(to);
-        foreach (var name in names) File.Copy(Path.Combine(from, name), Path.Combine(to, name));
+        foreach (var name in names)
+        {
+            File.Copy(Path.Combine(from, name), Path.Combine(to, name));
+            copied?.Invoke();
+        }
     }
 }
