@@ -28,6 +28,7 @@ public static class Cli
         VerifyCommand.Create(context),
         EvalCommand.Create(context),
         TraceCommand.Create(context),
+        RolloutsCommand.Create(context),
     };
 
     /// <param name="handleCtrlC">Let Ctrl+C cancel the running command (the real program); tests leave it off so

@@ -23,8 +23,9 @@ public sealed record LoggingSection
     /// <summary>A metrics line every this many policy updates (TRL's GRPOConfig default). Evaluations, stage ends and
     /// the reward model's last step are logged whatever the period.</summary>
     [Id(0)] public int LoggingSteps { get; init; } = 10;
-    /// <summary>Sinks besides metrics.jsonl.</summary>
-    [Id(1)] public ImmutableArray<ReportTarget> ReportTo { get; init; } = [ReportTarget.Jsonl];
+    /// <summary>Sinks besides metrics.jsonl, which is always written (empty: that file alone; an empty default keeps
+    /// the config's value equality, which an array literal's fresh reference would break).</summary>
+    [Id(1)] public ImmutableArray<ReportTarget> ReportTo { get; init; } = [];
     /// <summary>The fraction of rollout batches traced: 0 = none (YAML <c>false</c>), 1 = every one (<c>true</c>).
     /// Which batches is decided by the step alone, so a resumed run traces the same ones.</summary>
     [Id(2)] public double TraceRollouts { get; init; }

@@ -42,6 +42,8 @@ public sealed record ExperimentStatus
     /// <summary>The step the latest resume continued from (its checkpoint's step; 0: from the start); null if never
     /// resumed.</summary>
     [Id(24)] public int? ResumedFromStep { get; init; }
+    /// <summary>The rollout traces reached <c>trace_max_mb</c>: later batches are not traced.</summary>
+    [Id(25)] public bool TraceCapReached { get; init; }
 
     public bool IsFinished => State is ExperimentState.Completed or ExperimentState.Failed or ExperimentState.Stopped;
 }

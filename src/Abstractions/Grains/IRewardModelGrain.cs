@@ -67,4 +67,8 @@ public sealed record RewardScores
     [Id(0)] public ImmutableArray<double> Scores { get; init; } = [];
     /// <summary>Null when scored; otherwise the outage (a reward server down through every retry).</summary>
     [Id(1)] public string? Unavailable { get; init; }
+    /// <summary>Each reward term's raw (unweighted) scores by name, one per row (the rollout traces record them);
+    /// <see cref="Scores"/> is their weighted sum. A name used twice is numbered (<c>format#2</c>).</summary>
+    [Id(2)] public ImmutableSortedDictionary<string, ImmutableArray<double>> Components { get; init; } =
+        ImmutableSortedDictionary<string, ImmutableArray<double>>.Empty;
 }

@@ -25,6 +25,7 @@ public static class StatusFormat
             output.WriteLine($"accuracy: {F(100 * accuracy.Value, "F1")}% (held-out, step {accuracy.Step})");
         if (s.CheckpointPath is { } checkpoint) output.WriteLine($"checkpoint: {checkpoint}");
         if (s.Resumes > 0) output.WriteLine($"resumes: {s.Resumes} (the latest from step {s.ResumedFromStep})");
+        if (s.TraceCapReached) output.WriteLine("rollout traces: trace_max_mb reached, later batches are not traced");
         if (s.Error is { } error) output.WriteLine($"error: {error}");
     }
 
@@ -57,6 +58,7 @@ public static class StatusFormat
             w.WriteString("checkpoint", s.CheckpointPath);
             w.WriteString("error", s.Error);
             w.WriteNumber("resumes", s.Resumes);
+            w.WriteBoolean("trace_cap_reached", s.TraceCapReached);
             if (s.ResumedFromStep is { } from) w.WriteNumber("resumed_from_step", from);
             else w.WriteNull("resumed_from_step");
             w.WriteString("stage", s.Stage);

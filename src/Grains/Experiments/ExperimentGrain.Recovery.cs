@@ -126,6 +126,8 @@ public sealed partial class ExperimentGrain : IRemindable
         // The history is cut back to the cursor's step: the steps after it are recomputed and logged again.
         Record.MetricsBytes = cursor.MetricsBytes;
         Run.Metrics.Restore();
+        (Record.TraceFile, Record.TraceBytes) = (cursor.TraceFile, cursor.TraceBytes);
+        Run.Traces.Restore();
         // The registry may have lost the weights with its silo: the next evaluation publishes afresh.
         Record.PublishedStep = -1;
         // Steps after the checkpoint are recomputed, so their evaluations are taken again, not kept twice (without a

@@ -78,6 +78,8 @@ public sealed partial class ExperimentGrain(
         StageStartStep = Record.StageStartStep,
         Stages = [.. Record.Stages],
         MetricsBytes = Record.MetricsBytes,
+        TraceFile = Record.TraceFile,
+        TraceBytes = Record.TraceBytes,
     };
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -157,7 +159,11 @@ public sealed partial class ExperimentGrain(
         await state.WriteStateAsync();
         _run = null;
         // A new run starts its history afresh; one resumed from output_dir cuts it back to its checkpoint (RecoverAsync).
-        if (!fromCheckpoint) Run.Metrics.Restore();
+        if (!fromCheckpoint)
+        {
+            Run.Metrics.Restore();
+            Run.Traces.Restore();
+        }
         // After the record is written: a listed run always has a record to show.
         await GrainFactory.GetGrain<IExperimentDirectoryGrain>(GrainKeys.ExperimentDirectory).Register(ExperimentId);
         _plan = null;

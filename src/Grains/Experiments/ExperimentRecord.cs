@@ -41,4 +41,8 @@ public sealed class ExperimentRecord
     [Id(19)] public string StageState { get; set; } = "";
     /// <summary>The length of <c>metrics.jsonl</c> after the last line written (a resume cuts it back to this).</summary>
     [Id(20)] public long MetricsBytes { get; set; }
+    /// <summary>The rollout trace file being written (1-based; 0: none yet) and its length after the last record (a
+    /// resume deletes the later files and cuts this one back).</summary>
+    [Id(21)] public int TraceFile { get; set; }
+    [Id(22)] public long TraceBytes { get; set; }
 }

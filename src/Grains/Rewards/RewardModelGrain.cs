@@ -67,9 +67,16 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
             $"reward model '{this.GetPrimaryKeyString()}' is not initialized: call Initialize first (or it was deactivated)");
         var batch = rollouts.ToBatch();
         double[] scores;
+        var components = ImmutableSortedDictionary.CreateBuilder<string, ImmutableArray<double>>(StringComparer.Ordinal);
         try
         {
-            scores = _reward is { } reward ? await reward.ScoreAsync(batch.RewardRequests(), CancellationToken.None) : new double[batch.Count];
+            if (_reward is { } reward)
+            {
+                var breakdown = await reward.ScoreComponentsAsync(batch.RewardRequests(), CancellationToken.None);
+                scores = breakdown.Total;
+                for (int c = 0; c < breakdown.Names.Count; c++) AddComponent(components, breakdown.Names[c], breakdown.Components[c]);
+            }
+            else scores = new double[batch.Count];
         }
         catch (RewardUnavailableException e)
         {
@@ -80,8 +87,17 @@ public sealed partial class RewardModelGrain(DeviceWorkers devices, DeviceAlloca
         {
             var learned = await _device.RunAsync(() => scorer.Score(batch.Prompts, batch.CompletionTexts));
             for (int i = 0; i < scores.Length; i++) scores[i] += _modelWeight * learned[i];
+            AddComponent(components, PpoSpecs.RewardModelTerm, learned);
         }
-        return new RewardScores { Scores = [.. scores] };
+        return new RewardScores { Scores = [.. scores], Components = components.ToImmutable() };
+    }
+
+    /// <summary>A term's scores under its name, numbered when the name is taken (two terms of one function).</summary>
+    static void AddComponent(ImmutableSortedDictionary<string, ImmutableArray<double>>.Builder components, string name, IReadOnlyList<double> scores)
+    {
+        var key = name;
+        for (int n = 2; components.ContainsKey(key); n++) key = $"{name}#{n}";
+        components[key] = [.. scores];
     }
 
     public async Task<PreferenceEvalResult> StartTraining(RewardModelInit init)

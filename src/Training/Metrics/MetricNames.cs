@@ -43,6 +43,8 @@ public static class MetricNames
     public const string JudgeAgreement = "judge/agreement";
     /// <summary>Bytes of rollout traces written so far.</summary>
     public const string TraceBytes = "trace/bytes";
+    /// <summary>1 on the step whose batch the trace_max_mb cap refused (the first one).</summary>
+    public const string TraceCapReached = "trace/cap_reached";
 
     /// <summary>Accuracy on a watched task (eval.watch), for the forgetting curve.</summary>
     public static string Watched(string task) => $"eval/{task}/accuracy";

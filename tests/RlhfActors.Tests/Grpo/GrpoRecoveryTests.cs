@@ -30,7 +30,8 @@ public sealed class GrpoRecoveryTests(ClusterFixture fixture)
     [Fact]
     public async Task A_sync_grpo_run_that_loses_learner_reference_and_registry_ends_bit_identical_to_an_uninterrupted_one()
     {
-        var config = Run("grpo-lost");
+        // Traced too: the resumed run's traces must hold every step once, as the uninterrupted run's do.
+        var config = Run("grpo-lost") with { Logging = new LoggingSection { TraceRollouts = 1 } };
         await WithBaselineAsync(config, async (baseline, expected) =>
         {
             var grain = await PausedPastAsync(config);
@@ -51,6 +52,7 @@ public sealed class GrpoRecoveryTests(ClusterFixture fixture)
             var final = $"checkpoint-{SftSteps + GrpoSteps}";
             // Bit for bit, although the reference had to be rebuilt from the stage-boundary checkpoint.
             Assert.Equal(WeightsSha256(Path.Combine(baseline.OutputDir, final)), WeightsSha256(Path.Combine(config.OutputDir, final)));
+            GrpoTraces.AssertSameTraces(baseline, config, [.. Enumerable.Range(SftSteps + 1, GrpoSteps)]);
         });
     }
 

@@ -22,6 +22,10 @@ public sealed record ControllerCursor
     /// <summary>The length of <c>metrics.jsonl</c> when the checkpoint was written: a resume from it cuts the file
     /// back to this, so no step is logged twice.</summary>
     public long MetricsBytes { get; init; }
+    /// <summary>The rollout trace file being written and its length when the checkpoint was written: a resume from it
+    /// deletes the later files and cuts this one back, so no batch is traced twice.</summary>
+    public int TraceFile { get; init; }
+    public long TraceBytes { get; init; }
 
     /// <summary>NaN figures (a stage's loss before its first step) are kept as JSON's named literals.</summary>
     internal static readonly JsonSerializerOptions Json = new()

@@ -155,6 +155,7 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
         _promptsSha256 = ChainPrompts(_promptsSha256, scored.Rollouts);
         Run.Record.TrainSeconds += clock.Elapsed.TotalSeconds;
         RecordStep(scored, result, clock.Elapsed.TotalSeconds);
+        Run.Traces.Write(Name, result.Step, scored.Rollouts, scored.Rewards, reference);
 
         if (_trained < grpo.Steps)
         {

@@ -153,6 +153,7 @@ public sealed class PpoStage(RunContext run) : ExperimentStage(run)
         figures[MetricNames.SyncBytes] = result.PublishedBytes;
         figures[MetricNames.TokensPerSecond] = result.Seconds > 0 ? result.CompletionTokens / result.Seconds : double.NaN;
         Run.Metrics.Update(result.Step, figures, force: _trained == ppo.Steps);
+        Run.Traces.Write(Name, result.Step, rollouts, scores, reference);
         Run.Logger.PpoStep(Run.ExperimentId, result.Step, result.MeanScore, result.MeanKl, critic.ValueLoss, critic.ExplainedVariance);
 
         if (_trained < ppo.Steps)

@@ -106,6 +106,7 @@ public sealed class RlaifStage(RunContext run) : ExperimentStage(run)
             Run.SetStatus(s => s with { Phase = $"round {round}: sampling" });
             _roundStart = _plan!.Position;
             var rollouts = await Run.SampleAsync(_plan!, _round, rlaif.PromptsPerRound, rlaif.NumCandidates, rlaif.MaxCompletionLength, rlaif.Temperature, rlaif.Samplers);
+            Run.Traces.Write(Name, Run.Record.Status.Step, rollouts, rewards: default, reference: default);
             _roundGroups = [.. Enumerable.Range(0, rollouts.Count / rollouts.GroupSize).Select(g => new CandidateGroup(
                 rollouts.Prompts[g * rollouts.GroupSize],
                 [.. rollouts.CompletionTexts.Skip(g * rollouts.GroupSize).Take(rollouts.GroupSize)]))];

@@ -34,6 +34,9 @@ public sealed class RunContext(
     public ILogger Logger => logger;
     /// <summary>The run's metrics history (metrics.jsonl, TensorBoard).</summary>
     public RunMetrics Metrics { get; } = new(record, runningStage);
+    /// <summary>The run's rollout traces (trace_rollouts: &lt;output_dir&gt;/rollouts/).</summary>
+    public RunTraces Traces => _traces ??= new(this);
+    RunTraces? _traces;
     /// <summary>Training steps per learner call (ExperimentDriverOptions).</summary>
     public int StepsPerCall => stepsPerCall;
 
@@ -195,7 +198,9 @@ public sealed class RunContext(
     public async Task<ImmutableArray<double>> ScoreAsync(RolloutBatchMessage rollouts)
     {
         var result = await Reward.Score(rollouts);
-        return result.Unavailable is { } why ? throw new RewardOutageException(why) : result.Scores;
+        if (result.Unavailable is { } why) throw new RewardOutageException(why);
+        Traces.NoteComponents(rollouts, result.Components);
+        return result.Scores;
     }
 
     /// <summary>Completions for <paramref name="plan"/>'s next <paramref name="prompts"/> prompts, split over the
@@ -217,6 +222,7 @@ public sealed class RunContext(
             Seed = plan.ShardSeed(step, seedIndex + i),
             MinVersion = version,
         })));
+        Traces.NoteShards(parts);
         return RolloutBatchMessage.Concat(parts);
     }
 

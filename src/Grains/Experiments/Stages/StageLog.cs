@@ -14,6 +14,12 @@ static partial class StageLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: metrics lines not written yet (kept for the next try): {Reason}")]
     public static partial void MetricsUnwritten(this ILogger logger, string experimentId, string reason);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: rollout trace of step {Step} not written: {Reason}")]
+    public static partial void TraceUnwritten(this ILogger logger, string experimentId, int step, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: rollout traces reached trace_max_mb ({MaxMb} MiB, {Bytes} bytes in {Files} files) at step {Step}: later batches are not traced")]
+    public static partial void TraceCapReached(this ILogger logger, string experimentId, int maxMb, long bytes, int files, int step);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Experiment {ExperimentId}: an old checkpoint could not be deleted (checkpoint.keep): {Reason}")]
     public static partial void PruneFailed(this ILogger logger, string experimentId, string reason);
 
