@@ -25,6 +25,7 @@ public static class Cli
         TokenizeCommand.Create(context),
         ExportCommand.Create(context),
         VerifyCommand.Create(context),
+        PlotCommand.Create(context),
     };
 
     /// <param name="handleCtrlC">Let Ctrl+C cancel the running command (the real program); tests leave it off so
