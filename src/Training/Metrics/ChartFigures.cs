@@ -1,7 +1,9 @@
 namespace RlhfActors.Training.Metrics;
 
-/// <summary>One chart: the figure it plots (a <see cref="MetricNames"/> name), its file name and its title.</summary>
-public sealed record ChartFigure(string Name, string FileName, string Title);
+/// <summary>One chart: the figure it plots (a <see cref="MetricNames"/> name), its file name and its title.
+/// <paramref name="IsFraction"/>: the figure lies in [0, 1] (an accuracy, an agreement), so its axis is [0, 1]
+/// whatever the data: an accuracy stuck at 0 is not drawn on an axis from −1 to 1, and runs compare at a glance.</summary>
+public sealed record ChartFigure(string Name, string FileName, string Title, bool IsFraction);
 
 /// <summary>
 /// Which charts a set of runs gets, in which order: every figure that at least one run has, one chart each (a
@@ -45,5 +47,8 @@ public static class ChartFigures
     public static string FileNameOf(string figure) =>
         string.Concat(figure.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '_')) + ".png";
 
-    static ChartFigure Chart(string name, string title) => new(name, FileNameOf(name), title);
+    static ChartFigure Chart(string name, string title) => new(name, FileNameOf(name), title, IsFraction(name));
+
+    static bool IsFraction(string name) =>
+        name.EndsWith("accuracy", StringComparison.Ordinal) || name is MetricNames.JudgeAgreement or MetricNames.ClipFraction;
 }

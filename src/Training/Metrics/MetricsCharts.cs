@@ -61,6 +61,7 @@ public static class MetricsCharts
             plot.Title(figure.Title);
             plot.XLabel("step");
             plot.YLabel(figure.Name);
+            if (figure.IsFraction) plot.Axes.SetLimitsY(-0.02, 1.02);
             // Beside the data, never over it: a loss curve starts top left, an accuracy curve ends top right.
             plot.ShowLegend(Edge.Right);
             // Last, so that the title, labels and legend all take the embedded font.

@@ -72,3 +72,29 @@ public sealed class PlotCommandTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(torn, "charts")));
     }
 }
+
+/// <summary>A run that completes draws its own charts into <c>&lt;output_dir&gt;/charts/</c> (the controller, after the
+/// final checkpoint), from the metrics.jsonl that checkpoint flushed.</summary>
+public sealed class RunChartsTests : IDisposable
+{
+    readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task A_completed_tiny_sft_run_leaves_its_loss_and_accuracy_charts()
+    {
+        var output = Path.Combine(_folder.Path, "run");
+        var run = await CliRunner.RunAsync("run", _folder.Write("tiny.yaml", TinyYaml.Text(output)), "--json");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var charts = Path.Combine(output, "charts");
+        foreach (var name in new[] { "loss.png", "eval_accuracy.png" })
+        {
+            using var png = new PngImage(Path.Combine(charts, name));
+            Assert.Equal((800, 500), (png.Width, png.Height));
+            Assert.True(png.Count(RlhfActors.Training.Metrics.ChartStyle.Palette[0]) >= 100, name);
+        }
+        Assert.Empty(Directory.GetFiles(charts, "*.tmp"));
+    }
+}
