@@ -29,6 +29,7 @@ public static class Cli
         EvalCommand.Create(context),
         TraceCommand.Create(context),
         RolloutsCommand.Create(context),
+        PlotCommand.Create(context),
     };
 
     /// <param name="handleCtrlC">Let Ctrl+C cancel the running command (the real program); tests leave it off so

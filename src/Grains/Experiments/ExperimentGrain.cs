@@ -346,6 +346,7 @@ public sealed partial class ExperimentGrain(
     {
         var after = await Run.EvaluateAsync();
         var checkpoint = await Run.CheckpointAsync();
+        await WriteChartsAsync();
         var status = Record.Status;
         Record.FinishedAt = DateTimeOffset.UtcNow;
         Record.Result = new ExperimentResult
