@@ -85,6 +85,7 @@ public sealed class DigestTests
         ImmutableArray<string> list => list.Add("x"),
         ImmutableArray<RewardTerm> list => list.Add(new RewardTerm { Name = "format" }),
         ImmutableArray<WatchTask> list => list.Add(new WatchTask { Task = "addition" }),
+        ImmutableArray<ReportTarget> list => list.Add(ReportTarget.Tensorboard),
         _ => throw new InvalidOperationException($"the test does not know how to change {property.DeclaringType!.Name}.{property.Name} ({property.PropertyType})"),
     };
 
