@@ -40,32 +40,13 @@ public static class MetricsFile
         if (keep < stream.Length) stream.SetLength(keep);
     }
 
-    /// <summary>Every whole line of the file (a torn last line is not one yet); empty when there is no file.</summary>
-    public static IReadOnlyList<MetricsLine> Read(string path) => ReadFrom(path, 0).Lines;
-
-    /// <summary>The whole lines from byte <paramref name="offset"/> on, and the offset after the last of them: the
-    /// next call's start when following a growing file.</summary>
-    public static (IReadOnlyList<MetricsLine> Lines, long Next) ReadFrom(string path, long offset)
+    /// <summary>Every whole line of the file (a torn last line is not one yet); empty when there is no file. A bad
+    /// line is named by file and line number.</summary>
+    public static IReadOnlyList<MetricsLine> Read(string path)
     {
-        if (!File.Exists(path)) return ([], offset);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        if (offset > stream.Length) offset = 0; // the file was cut back (a resume): read it again from the start
-        stream.Position = offset;
-        var bytes = new byte[stream.Length - offset];
-        stream.ReadExactly(bytes);
-        var end = Array.LastIndexOf(bytes, (byte)'\n') + 1;
-        var lines = new List<MetricsLine>();
-        int start = 0, number = offset == 0 ? 1 : 0;
-        for (int i = 0; i < end; i++)
-        {
-            if (bytes[i] != '\n') continue;
-            var text = Encoding.UTF8.GetString(bytes, start, i - start).Trim();
-            if (text.Length > 0)
-                lines.Add(MetricsLine.Parse(text, number > 0 ? $"{path}:{number}" : path));
-            start = i + 1;
-            if (number > 0) number++;
-        }
-        return (lines, offset + end);
+        var (text, _) = ReadText(path, 0, int.MaxValue);
+        return [.. text.Split('\n').SkipLast(1).Select((line, i) => (line.Trim(), i)).Where(l => l.Item1.Length > 0)
+            .Select(l => MetricsLine.Parse(l.Item1, $"{path}:{l.i + 1}"))];
     }
 
     /// <summary>The text of the whole lines from byte <paramref name="offset"/> (at most <paramref name="maxBytes"/>, or
