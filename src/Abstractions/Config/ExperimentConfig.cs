@@ -94,6 +94,14 @@ public sealed record ModelSection
     /// <c>vocab_size</c>, <c>bos_token_id</c> and <c>eos_token_id</c> come from the tokenizer when omitted.
     /// </summary>
     [Id(3), JsonPropertyName("config")] public string? ConfigJson { get; init; }
+    /// <summary>The rollout samplers' compute dtype (their inference copies, as vLLM's bf16 engine next to fp32
+    /// masters); null: <see cref="DType"/>. A different one makes the behaviour log-probs differ from the learner's:
+    /// see <c>grpo.vllm_importance_sampling_correction</c>. Held-out evaluation runs on the samplers, so in this dtype.</summary>
+    [Id(4), JsonPropertyName("sampler_dtype")] public ModelDType? SamplerDType { get; init; }
+
+    /// <summary>The samplers' dtype after the default.</summary>
+    public ModelDType ResolvedSamplerDType => SamplerDType ?? DType;
+    public bool SamplerDTypeDiffers => ResolvedSamplerDType != DType;
 
     public bool IsScratch => Init == Scratch;
     /// <summary>The tokenizer spec after defaults.</summary>
@@ -104,6 +112,7 @@ public sealed record ModelSection
     {
         rules.Check(Init.Length > 0, "model.init", $"must be '{Scratch}' or a Hugging Face model folder", Init);
         rules.Check(Enum.IsDefined(DType), "model.dtype", ConfigNames.OneOf<ModelDType>(), DType);
+        rules.Check(SamplerDType is null || Enum.IsDefined(SamplerDType.Value), "model.sampler_dtype", ConfigNames.OneOf<ModelDType>(), SamplerDType);
         rules.Check(Tokenizer is null || Tokenizer.Length > 0, "model.tokenizer", "must be 'char' or a path", Tokenizer);
         if (IsScratch)
             rules.Check(!string.IsNullOrWhiteSpace(ConfigJson), "model.config", "is required when model.init is scratch", null);

@@ -43,6 +43,21 @@ public sealed record GrpoSection
     [Id(23)] public double MaxGradNorm { get; init; } = 1.0;
     /// <summary>Σ weight · reward over these; exact_match alone when empty.</summary>
     [Id(24)] public ImmutableArray<RewardTerm> Rewards { get; init; } = [];
+    /// <summary>token (GRPO) or sequence (GSPO: one length-normalised ratio per completion, clipped as a whole).</summary>
+    [Id(25)] public ImportanceSamplingLevelType ImportanceSamplingLevel { get; init; } = ImportanceSamplingLevelType.Token;
+    /// <summary>Correct the samplers' mismatch with the learner (TRL's name; "vllm" is our rollout samplers). Null: on
+    /// exactly when the samplers compute in another dtype than the learner (<c>model.sampler_dtype</c>), where the
+    /// mismatch is large; with equal dtypes it costs a forward pass per step for a correction of ~1e-6.</summary>
+    [Id(26)] public bool? VllmImportanceSamplingCorrection { get; init; }
+    [Id(27)] public MismatchModeType VllmImportanceSamplingMode { get; init; } = MismatchModeType.SequenceMask;
+    [Id(28)] public double? VllmImportanceSamplingClipMin { get; init; }
+    [Id(29)] public double VllmImportanceSamplingClipMax { get; init; } = 3.0;
+    /// <summary>δ of DeepSeek-V3.2's off-policy sequence masking; null = off.</summary>
+    [Id(30)] public double? OffPolicyMaskThreshold { get; init; }
+    [Id(31)] public MultiObjectiveAggregationType MultiObjectiveAggregation { get; init; } = MultiObjectiveAggregationType.SumThenNormalize;
+
+    /// <summary>Whether the learner corrects the sampler–learner mismatch (the null default resolved).</summary>
+    public bool CorrectsMismatch(ModelSection model) => VllmImportanceSamplingCorrection ?? model.SamplerDTypeDiffers;
 
     /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
     public void Validate(ConfigRules rules)
@@ -60,6 +75,18 @@ public sealed record GrpoSection
             "must be >= 1 in async mode with stale_mode drop (async rollouts are one version old; 0 would drop every batch)", MaxStaleness);
         rules.Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), "grpo.weight_decay", "must be >= 0", WeightDecay);
         rules.Check(MaxGradNorm >= 0 && double.IsFinite(MaxGradNorm), "grpo.max_grad_norm", "must be >= 0 (0 = no clipping)", MaxGradNorm);
+        rules.Check(Enum.IsDefined(ImportanceSamplingLevel), "grpo.importance_sampling_level", ConfigNames.OneOf<ImportanceSamplingLevelType>(), ImportanceSamplingLevel);
+        rules.Check(Enum.IsDefined(VllmImportanceSamplingMode), "grpo.vllm_importance_sampling_mode", ConfigNames.OneOf<MismatchModeType>(), VllmImportanceSamplingMode);
+        rules.Check(Enum.IsDefined(MultiObjectiveAggregation), "grpo.multi_objective_aggregation", ConfigNames.OneOf<MultiObjectiveAggregationType>(), MultiObjectiveAggregation);
+        if (MultiObjectiveAggregation == MultiObjectiveAggregationType.NormalizeThenSum)
+        {
+            rules.Check(Rewards.Length >= 2, "grpo.multi_objective_aggregation",
+                "normalize_then_sum needs at least two grpo.rewards terms to normalise separately", Rewards.Length);
+            rules.Check(Rewards.Select(t => t.Name).Distinct().Count() == Rewards.Length, "grpo.rewards",
+                "must name each reward once under normalize_then_sum (each term is normalised by its name)", string.Join(", ", Rewards.Select(t => t.Name)));
+            rules.Check(AdvantageEstimator == AdvantageEstimatorType.Grpo, "grpo.advantage_estimator",
+                "must be grpo under normalize_then_sum (it defines the advantage itself)", AdvantageEstimator);
+        }
         for (int i = 0; i < Rewards.Length; i++)
         {
             var term = Rewards[i];
@@ -69,8 +96,19 @@ public sealed record GrpoSection
     }
 }
 
-/// <summary>How the GRPO loss is aggregated over tokens and completions (<c>grpo.loss_type</c>, TRL's names).</summary>
-public enum GrpoLossType { Grpo, Dapo, DrGrpo }
+/// <summary>How the GRPO loss is aggregated over tokens and completions (<c>grpo.loss_type</c>, TRL's names); cispo
+/// is also a different surrogate (clipped, detached importance weights), aggregated as dapo.</summary>
+public enum GrpoLossType { Grpo, Dapo, DrGrpo, Cispo }
+
+/// <summary><c>grpo.importance_sampling_level</c>: token (GRPO) or sequence (GSPO).</summary>
+public enum ImportanceSamplingLevelType { Token, Sequence }
+
+/// <summary><c>grpo.vllm_importance_sampling_mode</c>: the mismatch correction's granularity and bound handling.</summary>
+public enum MismatchModeType { TokenTruncate, TokenMask, SequenceTruncate, SequenceMask }
+
+/// <summary><c>grpo.multi_objective_aggregation</c>: weighted sum first (TRL's default), or GDPO's per-term
+/// normalisation first.</summary>
+public enum MultiObjectiveAggregationType { SumThenNormalize, NormalizeThenSum }
 
 /// <summary>The per-token KL estimator (<c>grpo.kl_estimator</c>, <c>ppo.kl_estimator</c>; Schulman's k1, k2, k3).</summary>
 public enum KlEstimatorType { K1, K2, K3 }

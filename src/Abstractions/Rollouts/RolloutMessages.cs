@@ -47,6 +47,9 @@ public sealed record GrpoStepRequest
     /// <summary>Default (not empty) when β = 0: the reference is not asked.</summary>
     [Id(2)] public ImmutableArray<float[]> ReferenceLogProbs { get; init; }
     [Id(3)] public double LearningRate { get; init; }
+    /// <summary>Each reward term's unweighted scores [K][B] in the config's term order; default unless
+    /// <c>grpo.multi_objective_aggregation</c> is normalize_then_sum (the learner normalises each term).</summary>
+    [Id(4)] public ImmutableArray<ImmutableArray<double>> RewardComponents { get; init; }
 }
 
 /// <summary>One GRPO update as the learner measured it; the new version is already published when this returns.</summary>
@@ -71,4 +74,14 @@ public sealed record GrpoStepResult
     /// <summary>Bytes of the weights published after this update (0 when dropped): the whole policy, or under LoRA
     /// only the adapter.</summary>
     [Id(13)] public long PublishedBytes { get; init; }
+    /// <summary>The sampler–learner mismatch the correction measured (null: the correction is off): mean and max
+    /// |Δ log p| per token, the k3 estimate of KL(behaviour ‖ learner), the share of tokens or sequences truncated or
+    /// masked, and the mean importance ratio.</summary>
+    [Id(14)] public double? MismatchMeanAbsLogpDiff { get; init; }
+    [Id(15)] public double? MismatchMaxAbsLogpDiff { get; init; }
+    [Id(16)] public double? MismatchKl { get; init; }
+    [Id(17)] public double? MismatchCorrectedFraction { get; init; }
+    [Id(18)] public double? MismatchMeanRatio { get; init; }
+    /// <summary>Share of sequences off-policy sequence masking left out; null when off.</summary>
+    [Id(19)] public double? OffPolicyMaskedFraction { get; init; }
 }

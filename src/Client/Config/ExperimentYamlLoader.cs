@@ -151,6 +151,7 @@ public static partial class ExperimentYamlLoader
         {
             Init = model.String("init") ?? "",
             DType = model.Enum<ModelDType>("dtype") ?? defaults.DType,
+            SamplerDType = model.Enum<ModelDType>("sampler_dtype"),
             Tokenizer = model.String("tokenizer"),
         };
         if (model.RawMapping("config") is { } configNode)
@@ -282,6 +283,13 @@ public static partial class ExperimentYamlLoader
             WeightDecay = g.Double("weight_decay") ?? d.WeightDecay,
             MaxGradNorm = g.Double("max_grad_norm") ?? d.MaxGradNorm,
             Rewards = [.. g.MappingList("rewards").Select(ReadRewardTerm)],
+            ImportanceSamplingLevel = g.Enum<ImportanceSamplingLevelType>("importance_sampling_level") ?? d.ImportanceSamplingLevel,
+            VllmImportanceSamplingCorrection = g.Bool("vllm_importance_sampling_correction"),
+            VllmImportanceSamplingMode = g.Enum<MismatchModeType>("vllm_importance_sampling_mode") ?? d.VllmImportanceSamplingMode,
+            VllmImportanceSamplingClipMin = g.Double("vllm_importance_sampling_clip_min"),
+            VllmImportanceSamplingClipMax = g.Double("vllm_importance_sampling_clip_max") ?? d.VllmImportanceSamplingClipMax,
+            OffPolicyMaskThreshold = g.Double("off_policy_mask_threshold"),
+            MultiObjectiveAggregation = g.Enum<MultiObjectiveAggregationType>("multi_objective_aggregation") ?? d.MultiObjectiveAggregation,
         };
         g.RejectUnknown();
         return section;

@@ -76,7 +76,7 @@ public sealed partial class LearnerGrain
         var grpo = _grpo ?? throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has not started GRPO: call StartGrpo first");
         var batch = request.Rollouts.ToBatch();
         var rewards = request.Rewards;
-        float[][]? reference = request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs];
+        var (reference, components) = request.StepInputs();
         var (versionBefore, stepBefore) = (grpo.PolicyVersion, GlobalStep(learner));
         // Reducer is read per attempt: a group formed again after a lost rank has a new exchange. An attempt is
         // repeated only if no round of it was committed (μ > 1 passes cannot be resumed half-way).
@@ -85,7 +85,7 @@ public sealed partial class LearnerGrain
             var reducer = Reducer;
             return _device.RunAsync(() =>
             {
-                var m = grpo.Step(batch, rewards, request.LearningRate, reference, reducer);
+                var m = grpo.Step(batch, rewards, request.LearningRate, reference, reducer, components);
                 // Export inside the same job: the published weights are exactly the ones this update produced.
                 return (m, m.Dropped ? default : SyncPayload(learner), GlobalStep(learner));
             });
@@ -110,6 +110,12 @@ public sealed partial class LearnerGrain
             Dropped = metrics.Dropped,
             ImportanceCorrected = metrics.ImportanceCorrected,
             PublishedBytes = publishedBytes,
+            MismatchMeanAbsLogpDiff = metrics.Mismatch?.MeanAbsLogpDiff,
+            MismatchMaxAbsLogpDiff = metrics.Mismatch?.MaxAbsLogpDiff,
+            MismatchKl = metrics.Mismatch?.Kl,
+            MismatchCorrectedFraction = metrics.Mismatch?.CorrectedFraction,
+            MismatchMeanRatio = metrics.Mismatch?.MeanRatio,
+            OffPolicyMaskedFraction = metrics.OffPolicyMaskedFraction,
         };
     }
 

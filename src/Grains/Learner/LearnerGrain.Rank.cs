@@ -98,9 +98,9 @@ public sealed partial class LearnerGrain
         // Rank 0 republishes (a lost registry) without training: the version the batch is judged against moves with it.
         if (policyVersion != grpo.PolicyVersion) await _device.RunAsync(() => grpo.Republished(policyVersion));
         var batch = request.Rollouts.ToBatch();
-        float[][]? reference = request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs];
+        var (reference, components) = request.StepInputs();
         var reducer = Reducer;
-        await _device.RunAsync(() => grpo.Step(batch, request.Rewards, request.LearningRate, reference, reducer));
+        await _device.RunAsync(() => grpo.Step(batch, request.Rewards, request.LearningRate, reference, reducer, components));
     }
 
     public async Task PpoRankStep(PpoStepRequest request, long policyVersion)

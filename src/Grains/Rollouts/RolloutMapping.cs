@@ -27,6 +27,12 @@ public static class RolloutMapping
         Seconds = seconds,
     };
 
+    /// <summary>A GRPO request's per-row inputs besides the rollouts, as the Training learner takes them: the reference
+    /// log-probs (null: none sent) and each reward term's scores (null: none sent).</summary>
+    public static (float[][]? Reference, double[][]? RewardComponents) StepInputs(this GrpoStepRequest request) => (
+        request.ReferenceLogProbs.IsDefault ? null : [.. request.ReferenceLogProbs],
+        request.RewardComponents.IsDefault ? null : [.. request.RewardComponents.Select(c => c.ToArray())]);
+
     public static RolloutBatch ToBatch(this RolloutBatchMessage message) => new(
         message.PromptIds, message.CompletionIds, message.BehaviourLogProbs, message.Prompts, message.CompletionTexts,
         message.References, message.Truncated, message.GroupSize, message.PolicyVersion) { Columns = message.Columns.IsDefault ? [] : message.Columns };

@@ -105,14 +105,6 @@ public sealed partial class RolloutSamplerGrain
         }
     }
 
-    /// <summary><c>model.dtype</c> as the safetensors name weights travel in.</summary>
-    static string WireDType(ModelDType dtype) => dtype switch
-    {
-        ModelDType.Bf16 => "BF16",
-        ModelDType.Fp32 => "F32",
-        _ => throw ConfigNames.Undefined("model.dtype", dtype),
-    };
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Sampler {Sampler}: loaded base version {Version} ({Bytes} bytes moved) for adapter-only sync")]
     private partial void LogBaseLoaded(string sampler, long version, long bytes);
 

@@ -73,7 +73,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
             var modelConfig = ExperimentSpecs.ModelConfigFromJson(init.ModelConfigJson);
             var loaded = ExperimentData.Load(ExperimentSpecs.Data(config));
             var watch = config.Eval.Watch.Select(w => (w.Name, ExperimentData.Load(ExperimentSpecs.Watch(config, w)))).ToArray();
-            return (PolicyEvaluator.Create(modelConfig, config.Model.ResolvedTokenizer, config.Model.DType.Yaml(), _device.Device), loaded, watch);
+            return (PolicyEvaluator.Create(modelConfig, config.Model.ResolvedTokenizer, config.Model.ResolvedSamplerDType.Yaml(), _device.Device), loaded, watch);
         });
         _evaluator = evaluator;
         _data = data;
@@ -81,7 +81,7 @@ public sealed partial class RolloutSamplerGrain(DeviceWorkers devices, DeviceAll
         _initKey = initKey;
         _maxNewTokens = config.Eval.MaxNewTokens;
         _peft = config.Peft.Enabled ? PeftSpecs.Settings(config.Peft) : null;
-        (_sync, _dtype) = (config.WeightSync, WireDType(config.Model.DType));
+        (_sync, _dtype) = (config.WeightSync, ExperimentSpecs.WireDType(config.Model.ResolvedSamplerDType));
         (_heldBase, _heldBaseSha256) = (null, null);
         // A fresh evaluator holds no weights: load a version pulled before it existed, or forget the old one's.
         if (_pending is not null) await LoadPendingAsync();

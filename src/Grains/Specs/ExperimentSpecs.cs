@@ -63,6 +63,15 @@ public static class ExperimentSpecs
         CompletionOnlyLoss = config.Sft.CompletionOnlyLoss,
     };
 
+    /// <summary>A compute dtype (<c>model.dtype</c>, <c>model.sampler_dtype</c>) as the safetensors name weights
+    /// travel in.</summary>
+    public static string WireDType(ModelDType dtype) => dtype switch
+    {
+        ModelDType.Bf16 => "BF16",
+        ModelDType.Fp32 => "F32",
+        _ => throw ConfigNames.Undefined("model.dtype", dtype),
+    };
+
     /// <summary>
     /// Where the policy's weights start. For <c>init: scratch</c> the YAML's model.config is completed from the
     /// tokenizer (vocab_size, bos_token_id, eos_token_id when omitted, so the checkpoint's config.json stops

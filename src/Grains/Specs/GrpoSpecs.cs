@@ -38,10 +38,39 @@ public static class GrpoSpecs
             Aggregation = g.LossType switch
             {
                 GrpoLossType.Grpo => LossAggregation.Grpo,
-                GrpoLossType.Dapo => LossAggregation.Dapo,
+                // CISPO normalises by the batch's active tokens, as TRL's loss_type "cispo" does.
+                GrpoLossType.Dapo or GrpoLossType.Cispo => LossAggregation.Dapo,
                 GrpoLossType.DrGrpo => LossAggregation.DrGrpo,
                 var other => throw ConfigNames.Undefined("grpo.loss_type", other),
             },
+            Objective = g.LossType == GrpoLossType.Cispo ? PolicyObjective.Cispo : PolicyObjective.Clipped,
+            // An unset epsilon_high means ScaleRL's ε_max = 5 under CISPO, not epsilon's 0.2 (see CispoCap).
+            CispoCap = g.EpsilonHigh ?? 5.0,
+            ImportanceSamplingLevel = g.ImportanceSamplingLevel switch
+            {
+                ImportanceSamplingLevelType.Token => ImportanceSamplingLevel.Token,
+                ImportanceSamplingLevelType.Sequence => ImportanceSamplingLevel.Sequence,
+                var other => throw ConfigNames.Undefined("grpo.importance_sampling_level", other),
+            },
+            MismatchCorrection = g.CorrectsMismatch(config.Model),
+            MismatchMode = g.VllmImportanceSamplingMode switch
+            {
+                MismatchModeType.TokenTruncate => MismatchMode.TokenTruncate,
+                MismatchModeType.TokenMask => MismatchMode.TokenMask,
+                MismatchModeType.SequenceTruncate => MismatchMode.SequenceTruncate,
+                MismatchModeType.SequenceMask => MismatchMode.SequenceMask,
+                var other => throw ConfigNames.Undefined("grpo.vllm_importance_sampling_mode", other),
+            },
+            MismatchClipMin = g.VllmImportanceSamplingClipMin,
+            MismatchClipMax = g.VllmImportanceSamplingClipMax,
+            OffPolicyMaskThreshold = g.OffPolicyMaskThreshold,
+            MultiObjectiveAggregation = g.MultiObjectiveAggregation switch
+            {
+                MultiObjectiveAggregationType.SumThenNormalize => MultiObjectiveAggregation.SumThenNormalize,
+                MultiObjectiveAggregationType.NormalizeThenSum => MultiObjectiveAggregation.NormalizeThenSum,
+                var other => throw ConfigNames.Undefined("grpo.multi_objective_aggregation", other),
+            },
+            RewardWeights = Reward(config).Components.Select(c => c.Weight).ToArray(),
             KlEstimator = KlEstimator(g.KlEstimator, "grpo.kl_estimator"),
             ScaleRewards = g.ScaleRewards,
             AdvantageEstimator = g.AdvantageEstimator switch

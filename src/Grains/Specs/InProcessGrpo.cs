@@ -1,5 +1,6 @@
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Training.Data;
+using RlhfActors.Training.Evaluation;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Peft;
 using RlhfActors.Training.Tasks;
@@ -52,8 +53,13 @@ public sealed class InProcessGrpo : IDisposable
         }
         var grpo = new GrpoLearner(sft.Model, reference, options, sft.Tokenizer.PadId, config.Grpo.WeightDecay, config.Grpo.MaxGradNorm);
         var reward = RewardRegistry.Create(GrpoSpecs.Reward(config), config.Data.Task);
-        var loop = new GrpoLoop(grpo, sft.Tokenizer, data.Train, reward, options, config.Grpo.PromptsPerStep, config.Seed, config.Grpo.Samplers);
-        return new InProcessGrpo(sft, reference, grpo, reward, loop, config.Grpo.LearningRate, warm);
+        // model.sampler_dtype: the samplers hold their own copy in that dtype, as the sampler grains do.
+        var copy = config.Model.SamplerDTypeDiffers
+            ? PolicyEvaluator.Create(sft.Config, config.Model.ResolvedTokenizer, config.Model.ResolvedSamplerDType.Yaml())
+            : null;
+        var loop = new GrpoLoop(grpo, sft.Tokenizer, data.Train, reward, options, config.Grpo.PromptsPerStep, config.Seed, config.Grpo.Samplers,
+            copy, ExperimentSpecs.WireDType(config.Model.ResolvedSamplerDType));
+        return new InProcessGrpo(sft, reference, grpo, reward, loop, config.Grpo.LearningRate, warm) { samplerCopy = copy };
     }
 
     /// <summary>The weights after the warm-up, as GRPO starts from them.</summary>
@@ -66,8 +72,11 @@ public sealed class InProcessGrpo : IDisposable
 
     public IReadOnlyList<TensorBytes> ExportWeights() => sft.ExportWeights();
 
+    PolicyEvaluator? samplerCopy;
+
     public void Dispose()
     {
+        samplerCopy?.Dispose();
         reward.Dispose();
         grpo.Dispose();
         reference?.Dispose();

@@ -46,6 +46,17 @@ public static class MetricNames
     /// <summary>1 on the step whose batch the trace_max_mb cap refused (the first one).</summary>
     public const string TraceCapReached = "trace/cap_reached";
 
+    /// <summary>The sampler–learner mismatch (TRL's names where TRL logs it): mean and max |log π_learner − log μ| per
+    /// token, the k3 estimate of KL(μ ‖ π_learner), the share of tokens or sequences the correction truncated or
+    /// masked, and the mean importance ratio π_learner/μ before the bounds.</summary>
+    public const string SamplingLogpDifferenceMean = "sampling/sampling_logp_difference/mean";
+    public const string SamplingLogpDifferenceMax = "sampling/sampling_logp_difference/max";
+    public const string SamplingKl = "sampling/kl";
+    public const string SamplingCorrectedFraction = "sampling/corrected_fraction";
+    public const string SamplingImportanceRatioMean = "sampling/importance_sampling_ratio/mean";
+    /// <summary>Share of sequences off-policy sequence masking (off_policy_mask_threshold) left out of the update.</summary>
+    public const string OffPolicyMaskedFraction = "off_policy/masked_fraction";
+
     /// <summary>Accuracy on a watched task (eval.watch), for the forgetting curve.</summary>
     public static string Watched(string task) => $"eval/{task}/accuracy";
 }

@@ -81,6 +81,32 @@ public static class Advantages
         return advantages.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// GDPO's multi-reward advantage (TRL multi_objective_aggregation "normalize_then_sum"). Rewards are a [B, K]
+    /// table, one column per reward term, in groups of G rows. Each term is normalised within its group before the
+    /// weighted sum, so a term with a large scale or spread cannot drown the others (with sum_then_normalize a 0/10
+    /// format bonus swamps a 0/1 correctness signal); the sum is then normalised over the whole batch:
+    /// <code>
+    /// r̂_ik = (r_ik − mean_g(r_k)) / (std_g(r_k) + ε)      per group g, per term k
+    /// s_i  = Σ_k w_k · r̂_ik
+    /// A_i  = (s_i − mean_B(s)) / (std_B(s) + ε)              ε = 1e-4, stds unbiased (TRL's nanstd)
+    /// </code>
+    /// </summary>
+    public static Tensor NormalizeThenSum(Tensor rewardsPerTerm, IReadOnlyList<double> weights, int groupSize, double eps = 1e-4)
+    {
+        if (rewardsPerTerm.dim() != 2 || rewardsPerTerm.shape[1] != weights.Count)
+            throw new ArgumentException($"rewards must be a [B, K] table with K = {weights.Count} reward terms (got shape [{string.Join(", ", rewardsPerTerm.shape)}])", nameof(rewardsPerTerm));
+        long terms = rewardsPerTerm.shape[1];
+        CheckGroups(rewardsPerTerm.select(1, 0), groupSize);
+        using var scope = NewDisposeScope();
+        var grouped = rewardsPerTerm.view(-1, groupSize, terms);                                  // [B/G, G, K]
+        var normalised = (grouped - grouped.mean([1L], keepdim: true))
+            / (grouped.std(1, unbiased: true, keepdim: true) + eps);                                // r̂ per group, per term
+        var w = tensor(weights.Select(x => (float)x).ToArray(), dtype: rewardsPerTerm.dtype);
+        var summed = (normalised.reshape(-1, terms) * w).sum(1);                                  // s_i = Σ_k w_k r̂_ik
+        return ((summed - summed.mean()) / (summed.std(unbiased: true) + eps)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The estimator the options name: GRPO (with or without std scaling), RLOO or REINFORCE++.</summary>
     public static Tensor Compute(Tensor rewards, GrpoOptions options) => options.AdvantageEstimator switch
     {

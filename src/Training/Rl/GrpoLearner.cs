@@ -23,17 +23,27 @@ public sealed record GrpoStepMetrics(int Step, long PolicyVersion, double Loss, 
     public bool Dropped { get; init; }
     /// <summary>Trained with truncated importance weights (a stale batch in truncated_is mode).</summary>
     public bool ImportanceCorrected { get; init; }
+    /// <summary>The sampler–learner mismatch as the correction measured it; null when the correction is off.</summary>
+    public MismatchFigures? Mismatch { get; init; }
+    /// <summary>Share of sequences off-policy sequence masking left out (last pass); null when it is off.</summary>
+    public double? OffPolicyMaskedFraction { get; init; }
 }
+
+/// <summary>The figures of <see cref="MismatchCorrection"/>, without its tensor.</summary>
+public sealed record MismatchFigures(double MeanAbsLogpDiff, double MaxAbsLogpDiff, double Kl, double CorrectedFraction, double MeanRatio);
 
 /// <summary>
 /// One GRPO update per rollout batch (CleanRL-style: the whole algorithm is this method).
 /// 0. Staleness: a batch more than max_staleness versions old is dropped in "drop" mode, never trained on.
 /// 1. Advantages from the rewards (group-relative, Dr. GRPO, RLOO or REINFORCE++).
-/// 2. Old log-probs: the policy before this update (μ &gt; 1 or a stale batch) or the detached current ones (μ = 1,
-///    ratio ≡ 1 at the first pass, as TRL). In truncated_is mode a stale batch gets weights min(π_old/μ_b, C).
+/// 2. Old log-probs: the policy before this update (μ &gt; 1, a stale batch, or the mismatch correction) or the
+///    detached current ones (μ = 1, ratio ≡ 1 at the first pass, as TRL). With the mismatch correction the samplers'
+///    behaviour log-probs are compared with them and the surrogate re-weighted (<see cref="SamplerMismatch"/>);
+///    without it, in truncated_is mode a stale batch gets weights min(π_old/μ_b, C).
 /// 3. Reference log-probs (only when β &gt; 0): from the frozen reference model, or precomputed by the caller (the
 ///    grain pipeline's ReferenceGrain).
-/// 4. μ passes of: completion log-probs → clipped surrogate + β·KL, aggregated → backward → clip → AdamW.
+/// 4. μ passes of: completion log-probs → (off-policy sequence mask) → clipped surrogate or CISPO, token or sequence
+///    (GSPO) ratios + β·KL, aggregated → backward → clip → AdamW.
 /// Not thread-safe: one device worker thread calls it.
 /// </summary>
 public sealed class GrpoLearner : IDisposable
@@ -71,10 +81,14 @@ public sealed class GrpoLearner : IDisposable
     /// <param name="group">A data-parallel group this learner is one rank of (null: alone). Every rank is given the
     /// whole batch: advantages need whole groups, so they are computed over it, then the rank trains on its rows with
     /// the whole batch's normalisers (<see cref="GlobalBatch"/>) and the group sums the gradients before the clip.</param>
+    /// <param name="rewardComponents">Each reward term's unweighted scores [K][B], in the order of
+    /// <see cref="GrpoOptions.RewardWeights"/>: read only under multi_objective_aggregation normalize_then_sum.</param>
     public GrpoStepMetrics Step(RolloutBatch batch, IReadOnlyList<double> rewards, double learningRate,
-        IReadOnlyList<float[]>? referenceLogProbs = null, IGradientReducer? group = null)
+        IReadOnlyList<float[]>? referenceLogProbs = null, IGradientReducer? group = null, IReadOnlyList<double[]>? rewardComponents = null)
     {
         if (rewards.Count != batch.Count) throw new ArgumentException($"{rewards.Count} rewards for {batch.Count} completions");
+        if (rewardComponents is not null && rewardComponents.Any(c => c.Length != batch.Count))
+            throw new ArgumentException($"every reward term needs {batch.Count} scores, one per completion");
         if (batch.PolicyVersion > PolicyVersion) throw new ArgumentException("rollout comes from a newer policy than the learner's");
         if (options.Beta > 0 && reference is null && referenceLogProbs is null && policy.Lora is null)
             throw new ArgumentException("grpo.beta > 0 needs a reference model, precomputed reference log-probs, or LoRA adapters to switch off");
@@ -85,12 +99,13 @@ public sealed class GrpoLearner : IDisposable
         if (staleness > options.MaxStaleness && options.StaleMode == StaleRolloutMode.Drop)
             return new GrpoStepMetrics(StepsDone, PolicyVersion, double.NaN, rewards.Average(), null, 0, double.NaN,
                 batch.Count, 0, clock.Elapsed.TotalSeconds) { Staleness = staleness, Dropped = true };
-        bool correct = staleness > 0 && options.StaleMode == StaleRolloutMode.TruncatedIs;
+        // The mismatch correction, when on, covers staleness too: the behaviour log-probs it compares with are those
+        // of whatever version sampled the batch.
+        bool correct = staleness > 0 && options.StaleMode == StaleRolloutMode.TruncatedIs && !options.MismatchCorrection;
 
         using var scope = NewDisposeScope();
         policy.train();
-        var rewardTensor = tensor(rewards.Select(r => (float)r).ToArray());
-        var advantages = Advantages.Compute(rewardTensor, options with { NumGenerations = batch.GroupSize });
+        var advantages = RewardAdvantages(rewards, rewardComponents, batch.GroupSize);
         // A rank of a group: its rows of everything per-row, the whole batch's normalisers.
         var shard = group?.Shard ?? DataShard.Whole;
         GlobalBatch? global = null;
@@ -105,11 +120,24 @@ public sealed class GrpoLearner : IDisposable
         }
         var truncated = tensor(batch.Truncated.ToArray());
 
-        Tensor? oldLogp = null, refLogp = null, isWeights = null;
+        Tensor? oldLogp = null, refLogp = null, isWeights = null, behaviour = null;
+        MismatchFigures? mismatch = null;
         using (no_grad())
         {
-            if (options.NumIterations > 1 || staleness > 0)
-                oldLogp = CompletionLogProbs.Compute(policy, batch.PromptIds, batch.CompletionIds, options.Temperature, padId).LogProbs;
+            if (options.NumIterations > 1 || staleness > 0 || options.MismatchCorrection)
+            {
+                var (old, oldMask) = CompletionLogProbs.Compute(policy, batch.PromptIds, batch.CompletionIds, options.Temperature, padId);
+                oldLogp = old;
+                if (options.MismatchCorrection)
+                {
+                    var corrected = SamplerMismatch.Correct(RightPadded(batch.BehaviourLogProbs, old.shape[1]), old, oldMask,
+                        options.MismatchMode, options.MismatchClipMin, options.MismatchClipMax);
+                    isWeights = corrected.Weights;
+                    mismatch = new MismatchFigures(corrected.MeanAbsLogpDiff, corrected.MaxAbsLogpDiff, corrected.Kl,
+                        corrected.CorrectedFraction, corrected.MeanRatio);
+                }
+            }
+            if (options.OffPolicyMaskThreshold is not null) behaviour = RightPadded(batch.BehaviourLogProbs, CompletionWidth(batch));
             if (options.Beta > 0)
                 refLogp = referenceLogProbs is not null
                     ? RightPadded(referenceLogProbs, CompletionWidth(batch))
@@ -123,14 +151,22 @@ public sealed class GrpoLearner : IDisposable
 
         var trainable = policy.TrainableParameters().Select(p => p.Param).ToArray();
         double loss = double.NaN, gradNorm = 0, tokens = 0, clipFraction = 0;
-        double? meanKl = null;
+        double? meanKl = null, maskedFraction = null;
         for (int pass = 0; pass < options.NumIterations; pass++)
         {
             using var passScope = NewDisposeScope();
             var (logp, mask) = CompletionLogProbs.Compute(policy, batch.PromptIds, batch.CompletionIds, options.Temperature, padId);
             if (options.MaskTruncated) mask = OverlongShaping.MaskTruncated(mask, truncated);
+            var keep = options.OffPolicyMaskThreshold is { } delta
+                ? OffPolicySequenceMask.Compute(advantages, logp, behaviour!, mask, delta)
+                : null;
+            if (keep is not null) maskedFraction = 1 - keep.mean().ToDouble();
             var output = PolicyLoss.Compute(new PolicyLossInputs(logp, oldLogp, advantages, mask)
             {
+                Level = options.ImportanceSamplingLevel,
+                Objective = options.Objective,
+                CispoCap = options.CispoCap,
+                SequenceMask = keep,
                 RefLogp = refLogp,
                 EpsilonLow = options.EpsilonLow,
                 EpsilonHigh = options.EpsilonHigh,
@@ -161,7 +197,27 @@ public sealed class GrpoLearner : IDisposable
         {
             Staleness = staleness,
             ImportanceCorrected = correct,
+            Mismatch = mismatch,
+            OffPolicyMaskedFraction = maskedFraction,
         };
+    }
+
+    /// <summary>Advantages [B] of the step's rows (all of the batch: groups must be whole). With
+    /// normalize_then_sum and the terms given, GDPO's <see cref="Advantages.NormalizeThenSum"/>; otherwise the
+    /// estimator on the weighted total.</summary>
+    Tensor RewardAdvantages(IReadOnlyList<double> rewards, IReadOnlyList<double[]>? components, int groupSize)
+    {
+        if (options.MultiObjectiveAggregation == MultiObjectiveAggregation.NormalizeThenSum)
+        {
+            if (components is null || components.Count != options.RewardWeights.Count)
+                throw new ArgumentException($"multi_objective_aggregation normalize_then_sum needs the scores of each of the " +
+                    $"{options.RewardWeights.Count} reward terms (got {components?.Count ?? 0})");
+            var table = tensor(Enumerable.Range(0, rewards.Count)
+                .SelectMany(b => components.Select(c => (float)c[b])).ToArray(), rewards.Count, components.Count);
+            return Advantages.NormalizeThenSum(table, options.RewardWeights, groupSize);
+        }
+        var rewardTensor = tensor(rewards.Select(r => (float)r).ToArray());
+        return Advantages.Compute(rewardTensor, options with { NumGenerations = groupSize });
     }
 
     /// <summary>Σ of the completion mask the update trains on (truncated completions excluded under mask_truncated),

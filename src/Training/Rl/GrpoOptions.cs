@@ -9,6 +9,16 @@ public enum StaleRolloutMode
     TruncatedIs,
 }
 
+/// <summary>How several reward terms become one advantage (TRL multi_objective_aggregation).</summary>
+public enum MultiObjectiveAggregation
+{
+    /// <summary>Σ_k w_k·r_k first, then the advantage estimator on the sum (TRL's default).</summary>
+    SumThenNormalize,
+    /// <summary>GDPO (2026): each term normalised within its group first, then summed with the weights and the sum
+    /// normalised over the batch (<see cref="Advantages.NormalizeThenSum"/>).</summary>
+    NormalizeThenSum,
+}
+
 /// <summary>
 /// GRPO-family hyperparameters, named after TRL's GRPOConfig (TRL source checked: trl/trainer/grpo_config.py,
 /// huggingface/trl@006d32c9). Each property says TRL's default and, where ours differs or TRL has no such field,
@@ -90,6 +100,43 @@ public sealed record GrpoOptions
     /// variance more; must be ≥ 1 so on-policy tokens (weight 1) are never down-weighted.</summary>
     public double IsCap { get; init; } = 2.0;
 
+    /// <summary>Token ratios (GRPO) or one length-normalised ratio per sequence, clipped as a whole (GSPO; TRL
+    /// importance_sampling_level: "token").</summary>
+    public ImportanceSamplingLevel ImportanceSamplingLevel { get; init; } = ImportanceSamplingLevel.Token;
+
+    /// <summary>The clipped surrogate or CISPO's clipped-weight REINFORCE (TRL loss_type "cispo", which also fixes the
+    /// aggregation at DAPO's token mean).</summary>
+    public PolicyObjective Objective { get; init; } = PolicyObjective.Clipped;
+
+    /// <summary>CISPO's ε_max, the cap of the detached weight (TRL reads epsilon_high for it; ScaleRL recommends 5.0,
+    /// which is what an unset epsilon_high means under loss_type cispo here: TRL would cap at epsilon = 0.2 and scale
+    /// every on-policy gradient by 0.2).</summary>
+    public double CispoCap { get; init; } = 5.0;
+
+    /// <summary>Recompute old log-probs under the learner's weights and correct the samplers' mismatch (TRL
+    /// vllm_importance_sampling_correction, default true under vLLM). Off here unless the config turns it on or the
+    /// samplers compute in another dtype than the learner (see the section).</summary>
+    public bool MismatchCorrection { get; init; }
+
+    /// <summary>TRL vllm_importance_sampling_mode: "sequence_mask" by default.</summary>
+    public MismatchMode MismatchMode { get; init; } = MismatchMode.SequenceMask;
+
+    /// <summary>C_min (TRL vllm_importance_sampling_clip_min: None, open).</summary>
+    public double? MismatchClipMin { get; init; }
+
+    /// <summary>C_max (TRL vllm_importance_sampling_clip_max: 3.0).</summary>
+    public double? MismatchClipMax { get; init; } = 3.0;
+
+    /// <summary>δ of off-policy sequence masking (TRL off_policy_mask_threshold: None = off; DeepSeek-V3.2).</summary>
+    public double? OffPolicyMaskThreshold { get; init; }
+
+    /// <summary>How several reward terms combine (TRL multi_objective_aggregation: "sum_then_normalize").</summary>
+    public MultiObjectiveAggregation MultiObjectiveAggregation { get; init; } = MultiObjectiveAggregation.SumThenNormalize;
+
+    /// <summary>The reward terms' weights w_k, in the order their scores reach the learner (TRL reward_weights); read
+    /// only by normalize_then_sum (sum_then_normalize receives the weighted total).</summary>
+    public IReadOnlyList<double> RewardWeights { get; init; } = [1.0];
+
     /// <summary>Every invalid field, one message each, naming the field: "grpo.epsilon_high must be >= 0 (got -1)".</summary>
     public IReadOnlyList<string> Errors()
     {
@@ -115,6 +162,23 @@ public sealed record GrpoOptions
         Check(MaxStaleness >= 0, "max_staleness", "must be >= 0", MaxStaleness);
         Check(Enum.IsDefined(StaleMode), "stale_mode", "must be drop or truncated_is", StaleMode);
         Check(IsCap >= 1 && Finite(IsCap), "is_cap", "must be >= 1", IsCap);
+        Check(Enum.IsDefined(ImportanceSamplingLevel), "importance_sampling_level", "must be token or sequence", ImportanceSamplingLevel);
+        Check(Enum.IsDefined(Objective), "loss_type", "must be grpo, dapo, dr_grpo or cispo", Objective);
+        // ε_max < 1 would scale down every on-policy token's gradient (its ratio is 1).
+        Check(Objective != PolicyObjective.Cispo || CispoCap >= 1 && Finite(CispoCap), "epsilon_high",
+            "must be >= 1 with loss_type cispo: it is the cap ε_max of the importance weight (ScaleRL: 5.0)", CispoCap);
+        Check(Enum.IsDefined(MismatchMode), "vllm_importance_sampling_mode",
+            "must be token_truncate, token_mask, sequence_truncate or sequence_mask", MismatchMode);
+        Check(MismatchClipMin is null || MismatchClipMin >= 0 && Finite(MismatchClipMin.Value), "vllm_importance_sampling_clip_min",
+            "must be >= 0", MismatchClipMin!);
+        Check(MismatchClipMax is null || MismatchClipMax >= 1 && Finite(MismatchClipMax.Value), "vllm_importance_sampling_clip_max",
+            "must be >= 1 (a ratio of 1, no mismatch, must pass)", MismatchClipMax!);
+        Check(MismatchClipMin is null || MismatchClipMin <= 1, "vllm_importance_sampling_clip_min",
+            "must be <= 1 (a ratio of 1, no mismatch, must pass)", MismatchClipMin!);
+        Check(OffPolicyMaskThreshold is null || OffPolicyMaskThreshold >= 0 && Finite(OffPolicyMaskThreshold.Value),
+            "off_policy_mask_threshold", "must be >= 0", OffPolicyMaskThreshold!);
+        Check(Enum.IsDefined(MultiObjectiveAggregation), "multi_objective_aggregation",
+            "must be sum_then_normalize or normalize_then_sum", MultiObjectiveAggregation);
         return errors;
     }
 

@@ -18,6 +18,27 @@ public enum LossAggregation
     DrGrpo,
 }
 
+/// <summary>Where the importance ratio π_θ/π_θ_old lives (TRL importance_sampling_level).</summary>
+public enum ImportanceSamplingLevel
+{
+    /// <summary>One ratio per token, r_t = exp(logp_t − old_logp_t): PPO's and GRPO's.</summary>
+    Token,
+    /// <summary>GSPO (Zheng et al. 2025): one ratio per sequence, the geometric mean of its token ratios,
+    /// s_i = exp((1/|y_i|) Σ_t (logp_it − old_logp_it)), clipped as a whole. The reward is per sequence, so the
+    /// off-policy correction is too; one noisy token no longer clips (or explodes) on its own.</summary>
+    Sequence,
+}
+
+/// <summary>Which surrogate turns ratios and advantages into per-token losses (the part of TRL's loss_type that is
+/// not the aggregation).</summary>
+public enum PolicyObjective
+{
+    /// <summary>PPO's pessimistic clipped surrogate: <see cref="PolicyLoss.ClippedSurrogate"/>.</summary>
+    Clipped,
+    /// <summary>CISPO (MiniMax-M1, 2025): clip the importance weight, not the update — <see cref="PolicyLoss.Cispo"/>.</summary>
+    Cispo,
+}
+
 /// <summary>
 /// Inputs of <see cref="PolicyLoss.Compute"/>. Per-token tensors are [B, T] (right-padded completions), the mask is
 /// float [B, T] with 1 on real completion tokens.
@@ -43,10 +64,19 @@ public sealed record PolicyLossInputs(Tensor Logp, Tensor? OldLogp, Tensor Advan
     /// <summary>The constant of <see cref="LossAggregation.DrGrpo"/> (TRL: max_completion_length), not the batch's
     /// longest completion. Only read by DrGrpo.</summary>
     public int MaxCompletionLength { get; init; }
-    /// <summary>Optional detached per-token weights [B, T] multiplying the surrogate term (not the KL term), e.g.
-    /// <see cref="ImportanceCorrection.TruncatedIs"/> for rollouts sampled by an older policy version; the order is
-    /// TRL's (IS-weight the surrogate, then add β·KL).</summary>
+    /// <summary>Optional detached weights, per token [B, T] or per sequence [B, 1], multiplying the surrogate term (not
+    /// the KL term): <see cref="ImportanceCorrection.TruncatedIs"/> for rollouts of an older policy version, or
+    /// <see cref="SamplerMismatch.Correct"/> for the samplers' numeric mismatch; the order is TRL's (IS-weight the
+    /// surrogate, then add β·KL).</summary>
     public Tensor? IsWeights { get; init; }
+    /// <summary>Token ratios (PPO, GRPO) or one ratio per sequence (GSPO).</summary>
+    public ImportanceSamplingLevel Level { get; init; } = ImportanceSamplingLevel.Token;
+    public PolicyObjective Objective { get; init; } = PolicyObjective.Clipped;
+    /// <summary>CISPO's cap ε_max on the detached importance weight (TRL: epsilon_high; ScaleRL recommends 5.0).</summary>
+    public double CispoCap { get; init; } = 5.0;
+    /// <summary>Optional detached [B, 1] keep-mask of whole sequences (<see cref="OffPolicySequenceMask"/>), applied to
+    /// the surrogate before the importance weights, as TRL applies it.</summary>
+    public Tensor? SequenceMask { get; init; }
     /// <summary>The global batch when these rows are one rank's shard of it (data-parallel learners): the aggregation
     /// divides by the whole batch's sequences and tokens, so the ranks' losses sum to the whole batch's loss and their
     /// gradients to its gradient. Null: these rows are the whole batch.</summary>
@@ -74,7 +104,8 @@ public sealed record PolicyLossOutput(Tensor Loss, double? MeanKl, double ClipFr
 /// ratio_t = exp(logp_t − old_logp_t)
 /// loss_t  = −min(ratio_t·A_t, clip(ratio_t, 1 − ε_low, 1 + ε_high)·A_t) + β·KL_t
 /// </code>
-/// then aggregated over the masked tokens as <see cref="LossAggregation"/> says.
+/// then aggregated over the masked tokens as <see cref="LossAggregation"/> says. GSPO replaces the token ratio by a
+/// sequence ratio (<see cref="SequenceRatio"/>), CISPO the clipped surrogate by <see cref="Cispo"/>.
 /// </summary>
 public static class PolicyLoss
 {
@@ -86,11 +117,17 @@ public static class PolicyLoss
         var oldLogp = inputs.OldLogp ?? logp.detach();
         var advantages = inputs.Advantages.dim() == 1 ? inputs.Advantages.unsqueeze(1) : inputs.Advantages;
 
-        // The PPO surrogate. min() takes the pessimistic branch: when the ratio has already moved past the clip in
-        // the direction the advantage pushes it, the clipped branch is taken and that token's gradient is 0.
-        var ratio = (logp - oldLogp).exp();
-        var clippedRatio = ratio.clamp(1 - inputs.EpsilonLow, 1 + inputs.EpsilonHigh);
-        var perToken = -minimum(ratio * advantages, clippedRatio * advantages);
+        // [B, T] token ratios, or [B, 1] sequence ratios (GSPO) that broadcast over the tokens.
+        var ratio = inputs.Level == ImportanceSamplingLevel.Token
+            ? (logp - oldLogp).exp()
+            : SequenceRatio(logp, oldLogp, mask);
+        var perToken = inputs.Objective switch
+        {
+            PolicyObjective.Clipped => ClippedSurrogate(ratio, advantages, inputs.EpsilonLow, inputs.EpsilonHigh),
+            PolicyObjective.Cispo => Cispo(ratio, advantages, logp, inputs.CispoCap),
+            _ => throw new ArgumentOutOfRangeException(nameof(inputs), inputs.Objective, "unknown policy objective"),
+        };
+        if (inputs.SequenceMask is not null) perToken = perToken * inputs.SequenceMask;
         if (inputs.IsWeights is not null) perToken = perToken * inputs.IsWeights;
 
         Tensor? kl = null;
@@ -108,17 +145,51 @@ public static class PolicyLoss
             using var noGrad = no_grad();
             return ((x.detach() * mask).sum() / mask.sum().clamp_min(1)).ToDouble();
         }
-        var adv = advantages.expand_as(ratio);
-        var lowClipped = ratio.lt(1 - inputs.EpsilonLow).logical_and(adv.lt(0)).to(mask.dtype);
-        var highClipped = ratio.gt(1 + inputs.EpsilonHigh).logical_and(adv.gt(0)).to(mask.dtype);
+        var tokenRatio = ratio.expand_as(logp);
+        var adv = advantages.expand_as(logp);
+        // CISPO clips no update, only the weight: its "high clip" is the share of tokens whose weight was capped
+        // (TRL's cispo_clip_ratio, on positive advantages), and it has no low clip.
+        var lowClipped = inputs.Objective == PolicyObjective.Cispo
+            ? zeros_like(mask)
+            : tokenRatio.lt(1 - inputs.EpsilonLow).logical_and(adv.lt(0)).to(mask.dtype);
+        var highClipped = tokenRatio.gt(inputs.Objective == PolicyObjective.Cispo ? inputs.CispoCap : 1 + inputs.EpsilonHigh)
+            .logical_and(adv.gt(0)).to(mask.dtype);
         var output = new PolicyLossOutput(loss,
             MeanKl: kl is null ? null : TokenMean(kl),
             ClipFractionLow: TokenMean(lowClipped),
             ClipFractionHigh: TokenMean(highClipped),
-            MeanRatio: TokenMean(ratio));
+            MeanRatio: TokenMean(tokenRatio));
         loss.MoveToOuterDisposeScope();
         return output;
     }
+
+    /// <summary>
+    /// PPO's clipped surrogate (Schulman et al. 2017) with DAPO's asymmetric range, per token (or per sequence):
+    /// <code>loss = −min(r·A, clip(r, 1 − ε_low, 1 + ε_high)·A)</code>
+    /// min() takes the pessimistic branch: when the ratio has already moved past the clip in the direction the
+    /// advantage pushes it, the clipped branch is taken and that token's gradient is 0.
+    /// </summary>
+    public static Tensor ClippedSurrogate(Tensor ratio, Tensor advantages, double epsilonLow, double epsilonHigh) =>
+        -minimum(ratio * advantages, ratio.clamp(1 - epsilonLow, 1 + epsilonHigh) * advantages);
+
+    /// <summary>
+    /// CISPO (MiniMax-M1, Chen et al. 2025; ScaleRL's form, which TRL's loss_type "cispo" follows):
+    /// <code>loss_t = −sg(min(r_t, ε_max)) · A · log π_θ(y_t)</code>
+    /// The importance weight is capped and detached (sg = stop-gradient), and the gradient comes from log π_θ
+    /// itself, so no token is ever dropped from the update: PPO's clip zeroes the gradient of exactly the rare,
+    /// high-ratio tokens (the "aha" tokens of reasoning) that CISPO keeps at a bounded weight.
+    /// </summary>
+    public static Tensor Cispo(Tensor ratio, Tensor advantages, Tensor logp, double cap) =>
+        -(ratio.detach().clamp_max(cap) * advantages * logp);
+
+    /// <summary>
+    /// GSPO's sequence ratio [B, 1] (Zheng et al. 2025): the length-normalised log-ratio over each sequence's masked
+    /// tokens, exponentiated:
+    /// <code>s_i = exp((1/|y_i|) Σ_t mask_it·(logp_it − old_logp_it))</code>
+    /// Differentiable w.r.t. logp (every token of the sequence receives s_i·A/|y_i| of the gradient).
+    /// </summary>
+    public static Tensor SequenceRatio(Tensor logp, Tensor oldLogp, Tensor mask) =>
+        (((logp - oldLogp) * mask).sum(1, keepdim: true) / mask.sum(1, keepdim: true).clamp_min(1)).exp();
 
     /// <summary>Per-token losses [B, T] → scalar, over the masked tokens only (padding never counts). With
     /// <paramref name="global"/> the rows are a shard of a larger batch and the normalisers are that batch's, so that
@@ -163,7 +234,12 @@ public static class PolicyLoss
         Same(i.OldLogp, "old_logp");
         Same(i.CompletionMask, "completion mask");
         Same(i.RefLogp, "ref_logp");
-        Same(i.IsWeights, "importance weights");
+        if (i.IsWeights is not null && !(i.IsWeights.dim() == 2 && i.IsWeights.shape[0] == shape[0] && i.IsWeights.shape[1] == 1))
+            Same(i.IsWeights, "importance weights ([B, T] or [B, 1])");
+        if (i.SequenceMask is not null && !(i.SequenceMask.dim() == 2 && i.SequenceMask.shape[0] == shape[0] && i.SequenceMask.shape[1] == 1))
+            throw new ArgumentException($"the sequence mask must be [B, 1] = [{shape[0]}, 1] (got {Show(i.SequenceMask.shape)})");
+        if (i.Objective == PolicyObjective.Cispo && !(i.CispoCap > 0 && double.IsFinite(i.CispoCap)))
+            throw new ArgumentException($"the CISPO cap must be > 0 (got {i.CispoCap})");
         if (!(i.Advantages.dim() == 1 && i.Advantages.shape[0] == shape[0]))
             Same(i.Advantages, "advantages ([B] or [B, T])");
         if (i.Beta < 0 || !double.IsFinite(i.Beta)) throw new ArgumentException($"beta must be >= 0 (got {i.Beta})");

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Experiments;
+using RlhfActors.Abstractions.Grains;
 using RlhfActors.Abstractions.Rollouts;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Training.Data;
@@ -45,7 +46,10 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
     string _referenceCheckpoint = "";
     string _promptsSha256 = "";
 
-    sealed record ScoredRollouts(RolloutBatchMessage Rollouts, ImmutableArray<double> Rewards, int FilteredGroups);
+    /// <param name="Terms">Each reward term's scores [K][B] in the config's order when the learner normalises terms
+    /// (multi_objective_aggregation normalize_then_sum); default otherwise.</param>
+    sealed record ScoredRollouts(RolloutBatchMessage Rollouts, ImmutableArray<double> Rewards, int FilteredGroups,
+        ImmutableArray<ImmutableArray<double>> Terms = default);
 
     /// <summary>What <see cref="SaveState"/> writes.</summary>
     sealed record State(int Trained, int Epoch, int Cursor, GrpoStats Stats, double[] RecentRewards, long ReferenceVersion,
@@ -149,6 +153,7 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
                 Rewards = scored.Rewards,
                 ReferenceLogProbs = reference,
                 LearningRate = grpo.LearningRate,
+                RewardComponents = scored.Terms,
             });
         _trained++;
         _planPositions.Remove(_trained - 2);
@@ -185,13 +190,15 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
         long minVersion = Run.Record.Status.PolicyVersion;
         var kept = new List<RolloutBatchMessage>();
         var keptRewards = new List<double>();
+        var keptTerms = new List<double[]>();
         int keptGroups = 0, filtered = 0;
         for (int attempt = 0; attempt == 0 || grpo.DynamicSampling && attempt <= GrpoLoop.MaxRefills && keptGroups < grpo.PromptsPerStep; attempt++)
         {
             var merged = await Run.SampleAsync(_plan, step, grpo.PromptsPerStep, grpo.NumGenerations, grpo.MaxCompletionLength, grpo.Temperature,
                 grpo.Samplers, minVersion, seedIndex: attempt * grpo.Samplers);
-            var rewards = await Run.ScoreAsync(merged);
-            if (!grpo.DynamicSampling) return new ScoredRollouts(merged, rewards, 0);
+            var scores = await Run.ScoreTermsAsync(merged);
+            var (rewards, terms) = (scores.Scores, TermsOf(scores));
+            if (!grpo.DynamicSampling) return new ScoredRollouts(merged, rewards, 0, terms);
 
             // GrpoLoop's rules as row numbers, applied to the record itself: it stays the one the learner receives.
             var rows = GrpoPlan.RowsWithSignal(rewards, merged.GroupSize);
@@ -200,10 +207,23 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
             keptGroups += withSignal.Groups;
             kept.Add(withSignal);
             keptRewards.AddRange(GrpoPlan.Pick(rewards, rows));
+            if (!terms.IsDefault) keptTerms.AddRange(rows.Select(r => terms.Select(t => t[r]).ToArray()));
         }
         var all = RolloutBatchMessage.Concat(kept);
         var first = GrpoPlan.FirstGroupRows(all.Count, all.GroupSize, grpo.PromptsPerStep);
-        return new ScoredRollouts(all.Select(first), [.. GrpoPlan.Pick(keptRewards, first)], filtered);
+        var firstTerms = keptTerms.Count == 0 ? default
+            : Enumerable.Range(0, keptTerms[0].Length).Select(k => first.Select(r => keptTerms[r][k]).ToImmutableArray()).ToImmutableArray();
+        return new ScoredRollouts(all.Select(first), [.. GrpoPlan.Pick(keptRewards, first)], filtered, firstTerms);
+    }
+
+    /// <summary>The reward terms' scores [K][B] in the config's order, when the learner normalises each term
+    /// (normalize_then_sum; the section makes the terms' names distinct); default otherwise.</summary>
+    ImmutableArray<ImmutableArray<double>> TermsOf(RewardScores scores)
+    {
+        if (Run.Config.Grpo.MultiObjectiveAggregation != MultiObjectiveAggregationType.NormalizeThenSum) return default;
+        return [.. GrpoSpecs.Reward(Run.Config).Components.Select(term => scores.Components.TryGetValue(term.Name, out var values)
+            ? values
+            : throw new InvalidOperationException($"the reward grain returned no scores for the term '{term.Name}'"))];
     }
 
     /// <summary>SHA-256(previous digest ‖ the step's prompts, one per group, newline-separated).</summary>
@@ -254,6 +274,12 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
             figures[MetricNames.SyncBytes] = result.PublishedBytes;
             figures[MetricNames.TokensPerSecond] = result.Seconds > 0 ? result.CompletionTokens / result.Seconds : double.NaN;
             if (result.MeanKl is { } kl) figures[MetricNames.Kl] = kl;
+            if (result.MismatchMeanAbsLogpDiff is { } meanDiff) figures[MetricNames.SamplingLogpDifferenceMean] = meanDiff;
+            if (result.MismatchMaxAbsLogpDiff is { } maxDiff) figures[MetricNames.SamplingLogpDifferenceMax] = maxDiff;
+            if (result.MismatchKl is { } mismatchKl) figures[MetricNames.SamplingKl] = mismatchKl;
+            if (result.MismatchCorrectedFraction is { } corrected) figures[MetricNames.SamplingCorrectedFraction] = corrected;
+            if (result.MismatchMeanRatio is { } ratio) figures[MetricNames.SamplingImportanceRatioMean] = ratio;
+            if (result.OffPolicyMaskedFraction is { } masked) figures[MetricNames.OffPolicyMaskedFraction] = masked;
             Run.Metrics.Update(result.Step, figures, new Dictionary<string, double>
             {
                 [MetricNames.StaleRollouts] = stats.StaleRollouts,

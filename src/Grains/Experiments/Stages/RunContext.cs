@@ -195,12 +195,15 @@ public sealed class RunContext(
 
     /// <summary>The rewards of <paramref name="rollouts"/>, one per row; a server that stayed down through its retries is raised as
     /// <see cref="RewardOutageException"/>, which the stage turns into a pause.</summary>
-    public async Task<ImmutableArray<double>> ScoreAsync(RolloutBatchMessage rollouts)
+    public async Task<ImmutableArray<double>> ScoreAsync(RolloutBatchMessage rollouts) => (await ScoreTermsAsync(rollouts)).Scores;
+
+    /// <summary><see cref="ScoreAsync"/>, with each reward term's scores.</summary>
+    public async Task<RewardScores> ScoreTermsAsync(RolloutBatchMessage rollouts)
     {
         var result = await Reward.Score(rollouts);
         if (result.Unavailable is { } why) throw new RewardOutageException(why);
         Traces.NoteComponents(rollouts, result.Components);
-        return result.Scores;
+        return result;
     }
 
     /// <summary>Completions for <paramref name="plan"/>'s next <paramref name="prompts"/> prompts, split over the
