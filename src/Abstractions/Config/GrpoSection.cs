@@ -82,8 +82,9 @@ public sealed record GrpoSection
         {
             rules.Check(Rewards.Length >= 2, "grpo.multi_objective_aggregation",
                 "normalize_then_sum needs at least two grpo.rewards terms to normalise separately", Rewards.Length);
-            rules.Check(Rewards.Select(t => t.Name).Distinct().Count() == Rewards.Length, "grpo.rewards",
-                "must name each reward once under normalize_then_sum (each term is normalised by its name)", string.Join(", ", Rewards.Select(t => t.Name)));
+            for (int i = 1; i < Rewards.Length; i++)
+                rules.Check(Rewards.Take(i).All(t => t.Name != Rewards[i].Name), $"grpo.rewards[{i}].name",
+                    "must name each reward once under normalize_then_sum (each term is normalised by its name)", Rewards[i].Name);
             rules.Check(AdvantageEstimator == AdvantageEstimatorType.Grpo, "grpo.advantage_estimator",
                 "must be grpo under normalize_then_sum (it defines the advantage itself)", AdvantageEstimator);
         }

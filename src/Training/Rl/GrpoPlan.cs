@@ -51,30 +51,16 @@ public sealed class GrpoPlan
         return result;
     }
 
-    /// <summary>The first <paramref name="groups"/> groups of <paramref name="batch"/> (all of them when it has fewer),
-    /// with their rewards: dynamic sampling's refills may overshoot the step's prompt count.</summary>
-    public static (RolloutBatch Batch, double[] Rewards) FirstGroups(RolloutBatch batch, IReadOnlyList<double> rewards, int groups)
-    {
-        var rows = FirstGroupRows(batch.Count, batch.GroupSize, groups);
-        return (batch.Select(rows), Pick(rewards, rows));
-    }
+    // Dynamic sampling's two rules as row numbers: the in-process loop applies them to its RolloutBatch and the grain
+    // controller to the rollouts' wire record, so both keep exactly the same rows.
 
-    /// <summary>DAPO dynamic sampling: the groups of <paramref name="batch"/> whose rewards are not all equal (the
-    /// others have zero advantage and give no gradient), with their rewards.</summary>
-    public static (RolloutBatch Batch, double[] Rewards) KeepGroupsWithSignal(RolloutBatch batch, IReadOnlyList<double> rewards)
-    {
-        var rows = RowsWithSignal(rewards, batch.GroupSize);
-        return (batch.Select(rows), Pick(rewards, rows));
-    }
-
-    // The two rules above as row numbers, so the grain controller applies them to the rollouts' wire record and
-    // decides exactly as this process does.
-
-    /// <summary>Rows of the first <paramref name="groups"/> groups of a batch of <paramref name="count"/> rows.</summary>
+    /// <summary>Rows of the first <paramref name="groups"/> groups of a batch of <paramref name="count"/> rows (dynamic
+    /// sampling's refills may overshoot the step's prompt count).</summary>
     public static int[] FirstGroupRows(int count, int groupSize, int groups) =>
         Enumerable.Range(0, Math.Min(count, groups * groupSize)).ToArray();
 
-    /// <summary>Rows of the groups whose rewards are not all equal, in order.</summary>
+    /// <summary>DAPO dynamic sampling: rows of the groups whose rewards are not all equal, in order (the others have
+    /// zero advantage and give no gradient).</summary>
     public static int[] RowsWithSignal(IReadOnlyList<double> rewards, int groupSize) =>
         Enumerable.Range(0, rewards.Count / groupSize)
             .Where(group => Enumerable.Range(1, groupSize - 1).Any(j => rewards[group * groupSize + j] != rewards[group * groupSize]))

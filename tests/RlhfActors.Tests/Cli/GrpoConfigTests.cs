@@ -55,7 +55,7 @@ public sealed class GrpoConfigTests
     }
 
     [Theory]
-    [InlineData("  loss_type: dr_grpo", "  loss_type: ppo", "grpo.loss_type must be one of: grpo, dapo, dr_grpo (got 'ppo')")]
+    [InlineData("  loss_type: dr_grpo", "  loss_type: ppo", "grpo.loss_type must be one of: grpo, dapo, dr_grpo, cispo (got 'ppo')")]
     [InlineData("  kl_estimator: k2", "  kl_estimator: k4", "grpo.kl_estimator must be one of: k1, k2, k3 (got 'k4')")]
     [InlineData("  beta: 0.04", "  beta: -1", "grpo.beta must be >= 0 (got -1)")]
     [InlineData("  num_generations: 4", "  num_generations: 1", "grpo.num_generations must be >= 2 (got 1)")]
@@ -65,6 +65,77 @@ public sealed class GrpoConfigTests
     [InlineData("  stale_mode: truncated_is", "  stale_mode: keep", "grpo.stale_mode must be one of: drop, truncated_is (got 'keep')")]
     public void A_bad_grpo_field_is_named_with_its_line(string line, string replacement, string expected) =>
         BadField.IsNamedWithItsLine(Yaml, "grpo.yaml", line, replacement, expected);
+
+    /// <summary>The 2026 fields, TRL's names, under a config of their own so each can be broken alone.</summary>
+    const string Yaml2026 = """
+        name: tiny-grpo-2026
+        algorithm: grpo
+        model:
+          init: scratch
+          tokenizer: char
+          sampler_dtype: bf16
+          config: {hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 32}
+        data:
+          task: addition
+        sft:
+          steps: 0
+        grpo:
+          loss_type: cispo
+          importance_sampling_level: sequence
+          vllm_importance_sampling_mode: token_mask
+          vllm_importance_sampling_clip_min: 0.5
+          vllm_importance_sampling_clip_max: 2.0
+          off_policy_mask_threshold: 0.5
+          multi_objective_aggregation: normalize_then_sum
+          rewards:
+            - name: exact_match
+            - name: format
+              weight: 0.2
+        output_dir: /tmp/rlhf-grpo-config-test
+        """;
+
+    [Fact]
+    public void The_2026_fields_reach_the_training_options()
+    {
+        var config = ExperimentYamlLoader.Parse(Yaml2026, "grpo.yaml");
+        Assert.Equal(ModelDType.Bf16, config.Model.SamplerDType);
+        var options = RlhfActors.Grains.Specs.GrpoSpecs.Options(config);
+        Assert.Equal(RlhfActors.Training.Rl.PolicyObjective.Cispo, options.Objective);
+        Assert.Equal(RlhfActors.Training.Rl.LossAggregation.Dapo, options.Aggregation);
+        Assert.Equal(5.0, options.CispoCap);                            // unset epsilon_high under cispo: ScaleRL's ε_max
+        Assert.Equal(RlhfActors.Training.Rl.ImportanceSamplingLevel.Sequence, options.ImportanceSamplingLevel);
+        Assert.True(options.MismatchCorrection);                        // unset: on, since the samplers compute in bf16
+        Assert.Equal((RlhfActors.Training.Rl.MismatchMode.TokenMask, 0.5, 2.0), (options.MismatchMode, options.MismatchClipMin!.Value, options.MismatchClipMax!.Value));
+        Assert.Equal(0.5, options.OffPolicyMaskThreshold);
+        Assert.Equal(RlhfActors.Training.Rl.MultiObjectiveAggregation.NormalizeThenSum, options.MultiObjectiveAggregation);
+        Assert.Equal([1.0, 0.2], options.RewardWeights);
+        // Same dtypes: the correction stays off unless asked for.
+        var fp32 = ExperimentYamlLoader.Parse(Yaml2026.Replace("  sampler_dtype: bf16\n", ""), "grpo.yaml");
+        Assert.False(RlhfActors.Grains.Specs.GrpoSpecs.Options(fp32).MismatchCorrection);
+        var asked = ExperimentYamlLoader.Parse(Yaml2026.Replace("  sampler_dtype: bf16\n", "").Replace("  loss_type: cispo\n", "  loss_type: cispo\n  vllm_importance_sampling_correction: true\n"), "grpo.yaml");
+        Assert.True(RlhfActors.Grains.Specs.GrpoSpecs.Options(asked).MismatchCorrection);
+    }
+
+    [Theory]
+    [InlineData("  importance_sampling_level: sequence", "  importance_sampling_level: batch", "grpo.importance_sampling_level must be one of: token, sequence (got 'batch')")]
+    [InlineData("  vllm_importance_sampling_mode: token_mask", "  vllm_importance_sampling_mode: clip", "grpo.vllm_importance_sampling_mode must be one of: token_truncate, token_mask, sequence_truncate, sequence_mask (got 'clip')")]
+    [InlineData("  vllm_importance_sampling_clip_max: 2.0", "  vllm_importance_sampling_clip_max: 0.5", "grpo.vllm_importance_sampling_clip_max must be >= 1")]
+    [InlineData("  vllm_importance_sampling_clip_min: 0.5", "  vllm_importance_sampling_clip_min: 1.5", "grpo.vllm_importance_sampling_clip_min must be <= 1")]
+    [InlineData("  off_policy_mask_threshold: 0.5", "  off_policy_mask_threshold: -1", "grpo.off_policy_mask_threshold must be >= 0")]
+    [InlineData("  multi_objective_aggregation: normalize_then_sum", "  multi_objective_aggregation: average", "grpo.multi_objective_aggregation must be one of: sum_then_normalize, normalize_then_sum (got 'average')")]
+    [InlineData("  importance_sampling_level: sequence", "  epsilon_high: 0.28", "grpo.epsilon_high must be >= 1 with loss_type cispo")]
+    [InlineData("  sampler_dtype: bf16", "  sampler_dtype: fp8", "model.sampler_dtype must be one of: bf16, fp32 (got 'fp8')")]
+    public void A_bad_2026_field_is_named_with_its_line(string line, string replacement, string expected) =>
+        BadField.IsNamedWithItsLine(Yaml2026, "grpo.yaml", line, replacement, expected);
+
+    [Fact]
+    public void Normalize_then_sum_refuses_a_reward_named_twice_at_the_second()
+    {
+        var text = Yaml2026.Replace("    - name: format\n", "    - name: exact_match\n");
+        var error = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(text, "grpo.yaml"));
+        int second = text.Split('\n').ToList().FindLastIndex(l => l == "    - name: exact_match") + 1;
+        Assert.Contains(error.Errors, e => e.StartsWith($"grpo.yaml:{second}: grpo.rewards[1].name must name each reward once under normalize_then_sum", StringComparison.Ordinal));
+    }
 
     [Fact]
     public void An_unknown_reward_is_an_error_that_lists_the_known_ones()

@@ -80,6 +80,8 @@ public sealed class DigestTests
         null when property.PropertyType == typeof(string) => "x",
         null when Nullable.GetUnderlyingType(property.PropertyType) == typeof(double) => 0.25,
         null when Nullable.GetUnderlyingType(property.PropertyType) == typeof(int) => 7,
+        null when Nullable.GetUnderlyingType(property.PropertyType) == typeof(bool) => true,
+        null when Nullable.GetUnderlyingType(property.PropertyType) is { IsEnum: true } type => Enum.GetValues(type).GetValue(0),
         ImmutableSortedDictionary<string, int> map => map.SetItem("zz", 9),
         ImmutableSortedDictionary<string, string> map => map.SetItem("zz", "9"),
         ImmutableArray<string> list => list.Add("x"),
@@ -99,7 +101,7 @@ public sealed class DigestTests
         using var runs = new RlhfActors.Tests.Data.TempDirectory();
         using (var model = RlhfActors.Tests.Model.TinyModels.Create(RlhfActors.Tests.Model.TinyModels.Llama()))
             RlhfActors.Training.IO.HfModelFolder.Save(runs.Path, model.Config, RlhfActors.Training.Model.ModelFactory.ExportWeights(model));
-        foreach (var file in Directory.GetFiles(folder, "*.yaml"))
+        foreach (var file in Directory.GetFiles(folder, "*.yaml", SearchOption.AllDirectories))
         {
             // Data paths in the shipped files are relative to the repository root, where the README runs them.
             var text = File.ReadAllText(file).Replace(" experiments/", " " + folder + "/", StringComparison.Ordinal);

@@ -31,10 +31,12 @@ public sealed class GrpoPlanTests
     public void Dynamic_sampling_keeps_only_groups_whose_rewards_differ()
     {
         var batch = Batch(groups: 3, groupSize: 2, version: 4);
-        var (kept, rewards) = GrpoPlan.KeepGroupsWithSignal(batch, [1, 1, 0, 1, 0, 0]);
+        double[] rewards = [1, 1, 0, 1, 0, 0];
+        var rows = GrpoPlan.RowsWithSignal(rewards, batch.GroupSize);
+        var kept = batch.Select(rows);
         Assert.Equal(1, kept.Groups);
         Assert.Equal(["p1", "p1"], kept.Prompts);
-        Assert.Equal([0.0, 1.0], rewards);
+        Assert.Equal([0.0, 1.0], GrpoPlan.Pick(rewards, rows));
     }
 
     [Fact]

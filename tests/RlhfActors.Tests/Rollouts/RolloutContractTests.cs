@@ -71,20 +71,16 @@ public sealed class RolloutContractTests
     }
 
     [Fact]
-    public void The_controllers_filters_keep_the_rows_the_in_process_loop_keeps()
+    public void The_controllers_filters_pick_rows_of_the_wire_record()
     {
         var message = RolloutBatchMessage.Concat([Shard(first: 0, groups: 2, version: 3, seconds: 1), Shard(first: 2, groups: 2, version: 3, seconds: 1)]);
         double[] rewards = [1, 1, 0, 1, 0, 0, 1, 0];
-        var (loopKept, loopRewards) = GrpoPlan.KeepGroupsWithSignal(message.ToBatch(), rewards);
-        var (loopFirst, _) = GrpoPlan.FirstGroups(loopKept, loopRewards, groups: 1);
-
         var rows = GrpoPlan.RowsWithSignal(rewards, message.GroupSize);
         var kept = message.Select(rows);
         var first = kept.Select(GrpoPlan.FirstGroupRows(kept.Count, kept.GroupSize, groups: 1));
 
-        Assert.Equal(loopKept.Prompts, kept.Prompts);
-        Assert.Equal(loopRewards, GrpoPlan.Pick(rewards, rows));
-        Assert.Equal(loopFirst.CompletionIds, first.CompletionIds);
+        Assert.Equal<string>(["p1", "p1", "p3", "p3"], kept.Prompts);
+        Assert.Equal([0.0, 1.0, 1.0, 0.0], GrpoPlan.Pick(rewards, rows));
         Assert.Equal<string>(["p1", "p1"], first.Prompts);
         // Rows are picked, not copied; the generation time stays what the whole batch cost.
         Assert.Same(message.CompletionIds[2], first.CompletionIds[0]);
