@@ -58,8 +58,9 @@ public sealed record DpoOptions
             if (!ok) errors.Add(string.Create(CultureInfo.InvariantCulture, $"dpo.{field} {rule} (got {value})"));
         }
         Check(Enum.IsDefined(LossType), "loss_type", "must be sigmoid, ipo, robust, simpo, orpo or kto", LossType);
-        // ORPO's loss holds the chosen NLL already, at weight 1; a second weight for the same term would be ambiguous.
+        // ORPO's loss holds the chosen NLL already, at weight 1; KTO's rows are single completions, undesirable ones too.
         Check(LossType != DpoLossType.Orpo || RpoAlpha == 0, "rpo_alpha", "must be 0 with loss_type orpo (its loss already holds the chosen NLL)", RpoAlpha);
+        Check(LossType != DpoLossType.Kto || RpoAlpha == 0, "rpo_alpha", "must be 0 with loss_type kto (its rows are single completions, not pairs)", RpoAlpha);
         Check(RpoAlpha >= 0 && double.IsFinite(RpoAlpha), "rpo_alpha", "must be >= 0 (0 = off)", RpoAlpha);
         Check(LearningRate > 0 && double.IsFinite(LearningRate), "learning_rate", "must be > 0", LearningRate);
         Check(BatchSize >= 1, "batch_size", "must be >= 1", BatchSize);
