@@ -53,6 +53,8 @@ public sealed record ParallelSection
                     $"must be at most grpo.prompts_per_step × grpo.num_generations ({config.Grpo.PromptsPerStep * config.Grpo.NumGenerations}): every learner trains at least one completion of each batch", Learners);
             if (config.IsDpo || config.IsRlaif)
                 rules.Check(config.Dpo.BatchSize >= Learners, "parallel.learners", $"must be at most dpo.batch_size ({config.Dpo.BatchSize}): every learner trains at least one pair of each batch", Learners);
+            if ((config.IsDpo || config.IsRlaif) && config.Dpo.LossType == DpoLossVariant.Kto)
+                rules.Check(false, "parallel.learners", "must be 1 with dpo.loss_type kto: its KL reference point is a mean over the whole batch", Learners);
         }
         rules.Check(BucketBytes is >= 1024 and <= 256 << 20, "parallel.bucket_bytes", "must be in [1024, 268435456] (1 KiB to 256 MiB)", BucketBytes);
         rules.Check(DigestEvery >= 0, "parallel.digest_every", "must be >= 0 (0 = never compare)", DigestEvery);

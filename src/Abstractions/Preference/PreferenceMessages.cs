@@ -33,6 +33,9 @@ public sealed record DpoStepRequest
     [Id(0)] public ImmutableArray<PreferencePairItem> Pairs { get; init; } = [];
     [Id(1)] public ImmutableArray<PairLogProbs> Reference { get; init; }
     [Id(2)] public double LearningRate { get; init; }
+    /// <summary>KTO only (default otherwise), one per row: true = desirable. A KTO row is (prompt, completion, KL
+    /// completion), its <see cref="Reference"/> the reference's log-probs of the two.</summary>
+    [Id(3)] public ImmutableArray<bool> Labels { get; init; }
 }
 
 /// <summary>One DPO-family update with TRL's metrics: rewards/chosen, rewards/rejected, rewards/margins,
@@ -51,6 +54,9 @@ public sealed record DpoStepResult
     [Id(8)] public int Pairs { get; init; }
     [Id(9)] public double Seconds { get; init; }
     [Id(10)] public long Tokens { get; init; }
+    /// <summary>The variant's own figures under TRL's names: ORPO's log_odds_ratio, log_odds_chosen and nll_loss (also
+    /// RPO's), KTO's kl.</summary>
+    [Id(11)] public ImmutableSortedDictionary<string, double> Logged { get; init; } = ImmutableSortedDictionary<string, double>.Empty;
 }
 
 /// <summary>Held-out pairs to score with the policy's implicit reward.</summary>

@@ -371,6 +371,8 @@ public static partial class ExperimentYamlLoader
             LabelSmoothing = p.Double("label_smoothing") ?? d.LabelSmoothing,
             SimpoGamma = p.Double("simpo_gamma") ?? d.SimpoGamma,
             RpoAlpha = p.Double("rpo_alpha") ?? d.RpoAlpha,
+            DesirableWeight = p.Double("desirable_weight") ?? d.DesirableWeight,
+            UndesirableWeight = p.Double("undesirable_weight") ?? d.UndesirableWeight,
             WeightDecay = p.Double("weight_decay") ?? d.WeightDecay,
             MaxGradNorm = p.Double("max_grad_norm") ?? d.MaxGradNorm,
             Pairs = ReadPairs(p),

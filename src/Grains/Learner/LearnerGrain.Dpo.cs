@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions.Policy;
 using RlhfActors.Abstractions.Preference;
@@ -27,7 +28,7 @@ public sealed partial class LearnerGrain
     }
 
     /// <summary>The DPO-family learner on the current weights. The reference never lives here: the controller sends
-    /// log-probs from ReferenceGrain (SimPO needs none).</summary>
+    /// log-probs from ReferenceGrain (SimPO and ORPO need none).</summary>
     async Task CreateDpoAsync()
     {
         var learner = RequireLearner();
@@ -55,12 +56,13 @@ public sealed partial class LearnerGrain
         var dpo = _dpo ?? throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has not started DPO: call StartDpo first");
         var pairs = request.Pairs.Select(p => p.ToPair()).ToArray();
         var reference = ReferenceRows(request.Reference);
+        bool[]? labels = request.Labels.IsDefault ? null : [.. request.Labels];
         var stepBefore = GlobalStep(learner);
         // Reducer is read per attempt: a group formed again after a lost rank has a new exchange.
         var (m, step) = await InGroupAsync(() =>
             {
                 var reducer = Reducer;
-                return _device.RunAsync(() => (dpo.Step(pairs, reference, request.LearningRate, reducer), GlobalStep(learner)));
+                return _device.RunAsync(() => (dpo.Step(pairs, reference, request.LearningRate, reducer, labels), GlobalStep(learner)));
             },
             peer => peer.DpoRankStep(request), $"dpo step {stepBefore + 1}", resumable: committed => committed == 0);
         await CheckAgreementAsync(stepBefore, step);
@@ -76,6 +78,7 @@ public sealed partial class LearnerGrain
             GradNorm = m.GradNorm,
             Pairs = m.Pairs,
             Seconds = m.Seconds,
+            Logged = m.Logged.ToImmutableSortedDictionary(StringComparer.Ordinal),
         };
     }
 

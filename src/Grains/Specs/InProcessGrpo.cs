@@ -36,10 +36,7 @@ public sealed class InProcessGrpo : IDisposable
     public static InProcessGrpo Create(ExperimentConfig config)
     {
         var data = ExperimentData.Load(ExperimentSpecs.Data(config));
-        var sft = SftLearner.Create(new SftLearnerSpec(ExperimentSpecs.Model(config.Model), config.Model.ResolvedTokenizer,
-            ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config), config.Seed,
-            Peft: PeftSpecs.For(config, PeftSection.SftStage)));
-        for (int i = 0; i < config.Sft.Steps; i++) sft.Step();
+        var sft = WarmUp(config, data);
         var warm = sft.ExportWeights();
         var options = GrpoSpecs.Options(config);
         DecoderModel? reference = null;
@@ -60,6 +57,17 @@ public sealed class InProcessGrpo : IDisposable
         var loop = new GrpoLoop(grpo, sft.Tokenizer, data.Train, reward, options, config.Grpo.PromptsPerStep, config.Seed, config.Grpo.Samplers,
             copy, ExperimentSpecs.WireDType(config.Model.ResolvedSamplerDType));
         return new InProcessGrpo(sft, reference, grpo, reward, loop, config.Grpo.LearningRate, warm) { samplerCopy = copy };
+    }
+
+    /// <summary>The SFT learner of <paramref name="config"/> after its <c>sft.steps</c> warm-up, as the learner grain
+    /// trains it: what every in-process twin of a stage after the warm-up starts from.</summary>
+    public static SftLearner WarmUp(ExperimentConfig config, LoadedData data)
+    {
+        var sft = SftLearner.Create(new SftLearnerSpec(ExperimentSpecs.Model(config.Model), config.Model.ResolvedTokenizer,
+            ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config), config.Seed,
+            Peft: PeftSpecs.For(config, PeftSection.SftStage)));
+        for (int i = 0; i < config.Sft.Steps; i++) sft.Step();
+        return sft;
     }
 
     /// <summary>The weights after the warm-up, as GRPO starts from them.</summary>

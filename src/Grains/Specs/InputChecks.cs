@@ -41,7 +41,8 @@ public static class InputChecks
         }
         if (config.TrainsRewardModel && config.RewardModel.Init is null)
             Try("reward_model.pairs", () => PreferenceSpecs.MarginedPairs(config, config.RewardModel.Pairs, "reward_model.pairs").Train);
-        if (config.IsDpo) Try("dpo.pairs", () => PreferenceSpecs.MarginedPairs(config, config.Dpo.Pairs, "dpo.pairs").Train);
+        if (config.IsDpo && config.Dpo.LossType == DpoLossVariant.Kto) Try("dpo.pairs", () => PreferenceSpecs.KtoExamples(config, config.Dpo.Pairs, "dpo.pairs").Train);
+        else if (config.IsDpo) Try("dpo.pairs", () => PreferenceSpecs.MarginedPairs(config, config.Dpo.Pairs, "dpo.pairs").Train);
 
         var model = Try("model", () => ExperimentSpecs.Model(config.Model));
         var tokenizer = Try(config.Model.Tokenizer is null && !config.Model.IsScratch ? "model.init" : "model.tokenizer",

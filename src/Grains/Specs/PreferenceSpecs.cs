@@ -49,6 +49,25 @@ public static class PreferenceSpecs
         return ([.. ArithmeticPreferences.Build(data.Train, seed).Select(p => new MarginedPreference(p, 0))], ArithmeticPreferences.Build(data.Eval, seed + 1));
     }
 
+    /// <summary>KTO's training examples of a <c>pairs:</c> section and its held-out pairs: a train_file in TRL's
+    /// unpaired form (or pairs, unpaired as TRL unpairs them), or the built-in task's pairs unpaired. Held-out data
+    /// stays paired: KTO's implicit reward β·(log π − log π_ref) is measured, as DPO's, by whether it ranks the chosen
+    /// completion first.</summary>
+    public static (IReadOnlyList<KtoExample> Train, IReadOnlyList<PreferencePair> Eval) KtoExamples(ExperimentConfig config,
+        PreferenceDataSection pairs, string field)
+    {
+        if (pairs.TrainFile is null)
+        {
+            var (train, eval) = Pairs(config, pairs, field);
+            return (KtoBatch.Unpair(train), eval);
+        }
+        var evalFile = pairs.EvalFile ?? throw new ArgumentException($"{field}.eval_file is required with {field}.train_file");
+        var (limits, charTokenizer, template) = (ExperimentSpecs.Limits(config), TokenizerFiles.IsCharacter(config.Model.ResolvedTokenizer),
+            TokenizerFiles.ChatTemplateOf(config.Model.ResolvedTokenizer));
+        return (KtoJsonl.ReadExamples(pairs.TrainFile, limits, charTokenizer, template),
+            PreferenceJsonl.ReadPreferencePairs(evalFile, limits, charTokenizer, template).Select(m => m.Pair).ToArray());
+    }
+
     public static DpoOptions Dpo(ExperimentConfig config) => new()
     {
         Beta = config.Dpo.Beta,
@@ -58,11 +77,15 @@ public static class PreferenceSpecs
             DpoLossVariant.Ipo => DpoLossType.Ipo,
             DpoLossVariant.Robust => DpoLossType.Robust,
             DpoLossVariant.Simpo => DpoLossType.Simpo,
+            DpoLossVariant.Orpo => DpoLossType.Orpo,
+            DpoLossVariant.Kto => DpoLossType.Kto,
             var other => throw ConfigNames.Undefined("dpo.loss_type", other),
         },
         LabelSmoothing = config.Dpo.LabelSmoothing,
         SimpoGamma = config.Dpo.SimpoGamma,
         RpoAlpha = config.Dpo.RpoAlpha,
+        DesirableWeight = config.Dpo.DesirableWeight,
+        UndesirableWeight = config.Dpo.UndesirableWeight,
         LearningRate = config.Dpo.LearningRate,
         BatchSize = config.Dpo.BatchSize,
         MaxGradNorm = config.Dpo.MaxGradNorm,

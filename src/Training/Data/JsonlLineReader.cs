@@ -27,6 +27,14 @@ internal sealed class JsonlLineReader(string path, long line)
         return result;
     }
 
+    public bool Bool(JsonObject parent, string name)
+    {
+        if (!parent.TryGetPropertyValue(name, out var value)) throw Error($"field '{name}' is missing");
+        if (value is not JsonValue flag || !flag.TryGetValue<bool>(out var result))
+            throw Error($"field '{name}' must be true or false, found {value?.GetValueKind().ToString() ?? "null"}");
+        return result;
+    }
+
     public JsonArray Messages(JsonObject parent, string name)
     {
         if (!parent.TryGetPropertyValue(name, out var value)) throw Error($"field '{name}' is missing");

@@ -15,19 +15,26 @@ namespace RlhfActors.Training.Preference;
 
 /// <summary>One DPO update, as measured: TRL's logged loss and rewards/* metrics, the pre-clip gradient norm.</summary>
 public sealed record DpoStepMetrics(int Step, double Loss, double RewardsChosen, double RewardsRejected, double Margin,
-    double Accuracy, double GradNorm, int Pairs, double Seconds);
+    double Accuracy, double GradNorm, int Pairs, double Seconds)
+{
+    /// <summary>The variant's own figures under TRL's names (<see cref="DpoLossOutput.Logged"/>), and nll_loss where
+    /// the loss holds the chosen NLL (ORPO, RPO).</summary>
+    public IReadOnlyDictionary<string, double> Logged { get; init; } = new Dictionary<string, double>();
+}
 
 /// <summary>Held-out preference metrics: share of pairs whose chosen completion gets the larger implicit reward, and
 /// the mean reward margin (chosen − rejected), with the loss variant's own reward definition.</summary>
 public sealed record PreferenceEval(double Accuracy, double Margin, int Pairs);
 
 /// <summary>
-/// Offline preference optimisation of one policy (DPO, IPO, robust DPO, SimPO): per batch of pairs,
+/// Offline preference optimisation of one policy (DPO, IPO, robust DPO, SimPO, ORPO, KTO): per batch of pairs,
 /// 1. reference sequence log-probs, in this order of preference: given by the caller (computed elsewhere, e.g. a
 ///    reference grain or a <see cref="ReferenceLogProbCache"/>), from the frozen reference model, or under LoRA from
-///    the policy itself with its adapters off (the frozen base is the reference). SimPO needs none.
+///    the policy itself with its adapters off (the frozen base is the reference). SimPO and ORPO need none.
 /// 2. policy log-probs of chosen and rejected (one forward, 2B rows) → <see cref="DpoLoss"/> (+ α·NLL of chosen when
-///    rpo_alpha &gt; 0) → backward → clip → AdamW at the caller's learning rate (the schedule lives with the caller).
+///    rpo_alpha &gt; 0; ORPO's NLL at weight 1) → backward → clip → AdamW at the caller's learning rate (the schedule
+///    lives with the caller). KTO's rows are (prompt, completion, KL completion) with a label each
+///    (<see cref="KtoBatch.Rows"/>), and its loss is <see cref="KtoLoss"/>.
 /// Not thread-safe: one device worker thread calls it.
 /// </summary>
 public sealed class DpoLearner : IDisposable
@@ -59,17 +66,22 @@ public sealed class DpoLearner : IDisposable
 
     /// <param name="referenceLogProbs">Per-pair reference sequence log-probs (sums, as
     /// <see cref="PreferenceLogProbs.Rows"/>), when the reference lives elsewhere; null to use the reference model,
-    /// or the policy with LoRA adapters off. Ignored by SimPO.</param>
+    /// or the policy with LoRA adapters off. Ignored by SimPO and ORPO.</param>
     /// <param name="group">A data-parallel group this learner is one rank of (null: alone): the rank trains on its
     /// pairs of <paramref name="batch"/>, its mean over them weighted by its share of the pairs (and the RPO term by
     /// the whole batch's chosen tokens), and the group sums the gradients before the clip.</param>
+    /// <param name="labels">KTO only, one per row: true = the row's completion is desirable.</param>
     public DpoStepMetrics Step(IReadOnlyList<PreferencePair> batch, IReadOnlyList<(float Chosen, float Rejected)>? referenceLogProbs,
-        double learningRate, IGradientReducer? group = null)
+        double learningRate, IGradientReducer? group = null, IReadOnlyList<bool>? labels = null)
     {
         if (batch.Count == 0) throw new ArgumentException("an empty preference batch");
         if (!(learningRate >= 0 && double.IsFinite(learningRate))) throw new ArgumentException($"learning rate must be >= 0 (got {learningRate})");
         if (referenceLogProbs is not null && referenceLogProbs.Count != batch.Count)
             throw new ArgumentException($"{referenceLogProbs.Count} reference rows for {batch.Count} pairs");
+        bool kto = options.LossType == DpoLossType.Kto;
+        if (kto != labels is not null)
+            throw new ArgumentException(kto ? "dpo.loss_type kto needs a label per row (desirable or not)" : $"labels are read by dpo.loss_type kto only (this is {options.LossType})");
+        if (labels is not null && labels.Count != batch.Count) throw new ArgumentException($"{labels.Count} labels for {batch.Count} rows");
         var clock = Stopwatch.StartNew();
         var shard = group?.Shard ?? DataShard.Whole;
         int pairs = batch.Count;
@@ -78,7 +90,9 @@ public sealed class DpoLearner : IDisposable
         double? chosenTokens = null;
         if (!shard.IsWhole)
         {
-            if (options.RpoAlpha > 0) chosenTokens = PreferenceLogProbs.ChosenTokens(tokenizer, batch);
+            // A rank's slice would estimate its own z0; the config refuses parallel learners for kto.
+            if (kto) throw new NotSupportedException("KTO's KL reference point is a mean over the whole batch: it trains on one learner");
+            if (options.ChosenNllWeight > 0) chosenTokens = PreferenceLogProbs.ChosenTokens(tokenizer, batch);
             batch = shard.Slice(batch);
             referenceLogProbs = referenceLogProbs is null ? null : shard.Slice(referenceLogProbs);
             share = (double)batch.Count / pairs;
@@ -87,22 +101,35 @@ public sealed class DpoLearner : IDisposable
         policy.train();
         var (refChosen, refRejected) = ReferenceLogProbs(batch, referenceLogProbs);
         var logps = PreferenceLogProbs.Compute(policy, tokenizer, batch);
-        var output = DpoLoss.Compute(options.LossType,
-            new DpoLossInputs(logps.ChosenLogp, logps.RejectedLogp, refChosen, refRejected, logps.ChosenLength, logps.RejectedLength),
-            options.Beta, options.LabelSmoothing, options.SimpoGamma);
-        var pairLoss = shard.IsWhole ? output.Loss : output.Loss * share;
-        var loss = options.RpoAlpha > 0
-            ? pairLoss + options.RpoAlpha * DpoLoss.ChosenNll(logps.ChosenLogp, logps.ChosenLength, chosenTokens)
-            : pairLoss;
+        var output = labels is null
+            ? DpoLoss.Compute(options.LossType,
+                new DpoLossInputs(logps.ChosenLogp, logps.RejectedLogp, refChosen, refRejected, logps.ChosenLength, logps.RejectedLength),
+                options.Beta, options.LabelSmoothing, options.SimpoGamma)
+            : KtoLoss.Compute(new KtoLossInputs(logps.ChosenLogp, refChosen!, logps.RejectedLogp, refRejected!,
+                tensor(labels.ToArray(), device: logps.ChosenLogp.device)), options.Beta, options.DesirableWeight, options.UndesirableWeight);
+        var logged = output.Logged.ToDictionary(kv => kv.Key, kv => kv.Value * share);
+        var loss = shard.IsWhole ? output.Loss : output.Loss * share;
+        if (options.ChosenNllWeight > 0)
+        {
+            // Normalised by the whole batch's chosen tokens already: the ranks' terms sum, unweighted.
+            var nll = DpoLoss.ChosenNll(logps.ChosenLogp, logps.ChosenLength, chosenTokens);
+            loss = loss + options.ChosenNllWeight * nll;
+            logged["nll_loss"] = nll.ToDouble();
+        }
         optimizer.ZeroGrad();
         loss.backward();
         var trainable = policy.TrainableParameters().Select(p => p.Param).ToArray();
-        var m = GradientBuffer.SumOverGroup(group, trainable, loss.ToDouble(),
-            output.RewardsChosen * share, output.RewardsRejected * share, output.Margin * share, output.Accuracy * share);
+        var names = logged.Keys.Order(StringComparer.Ordinal).ToArray();
+        var m = GradientBuffer.SumOverGroup(group, trainable, [loss.ToDouble(),
+            output.RewardsChosen * share, output.RewardsRejected * share, output.Margin * share, output.Accuracy * share,
+            .. names.Select(n => logged[n])]);
         double gradNorm = FiniteUpdates.ClipGradients(trainable, options.MaxGradNorm);
         if (finite.Admit(m[0], gradNorm, StepsDone + 1)) optimizer.Step(learningRate);
         StepsDone++;
-        return new DpoStepMetrics(StepsDone, m[0], m[1], m[2], m[3], m[4], gradNorm, pairs, clock.Elapsed.TotalSeconds);
+        return new DpoStepMetrics(StepsDone, m[0], m[1], m[2], m[3], m[4], gradNorm, pairs, clock.Elapsed.TotalSeconds)
+        {
+            Logged = names.Select((n, i) => (n, m[5 + i])).ToDictionary(x => x.n, x => x.Item2),
+        };
     }
 
     /// <summary>Preference accuracy and mean margin of the current policy on held-out pairs, without gradient,
@@ -126,7 +153,8 @@ public sealed class DpoLearner : IDisposable
                 var rows = referenceLogProbs?.Skip(start).Take(count).ToArray();
                 var (refChosen, refRejected) = ReferenceLogProbs(batch, rows);
                 var logps = PreferenceLogProbs.Compute(policy, tokenizer, batch);
-                var output = DpoLoss.Compute(options.LossType,
+                // Held-out data is pairs for every variant; KTO's implicit reward β·(log π − log π_ref) is DPO's.
+                var output = DpoLoss.Compute(options.LossType == DpoLossType.Kto ? DpoLossType.Sigmoid : options.LossType,
                     new DpoLossInputs(logps.ChosenLogp, logps.RejectedLogp, refChosen, refRejected, logps.ChosenLength, logps.RejectedLength),
                     options.Beta, options.LabelSmoothing, options.SimpoGamma);
                 correct += output.Accuracy * count;
@@ -137,7 +165,8 @@ public sealed class DpoLearner : IDisposable
         return new PreferenceEval(correct / pairs.Count, margin / pairs.Count, pairs.Count);
     }
 
-    /// <summary>[B] reference sequence log-probs without gradient, in the current dispose scope; (null, null) for SimPO.</summary>
+    /// <summary>[B] reference sequence log-probs without gradient, in the current dispose scope; (null, null) for
+    /// SimPO and ORPO.</summary>
     (Tensor? Chosen, Tensor? Rejected) ReferenceLogProbs(IReadOnlyList<PreferencePair> batch,
         IReadOnlyList<(float Chosen, float Rejected)>? given)
     {

@@ -15,6 +15,12 @@ public enum DpoLossType
     Robust,
     /// <summary>SimPO (Meng et al. 2024), TRL CPOTrainer "simpo": reference-free, length-averaged, margin γ.</summary>
     Simpo,
+    /// <summary>ORPO (Hong et al. 2024), TRL ORPOTrainer: reference-free, the chosen NLL plus β × an odds-ratio
+    /// penalty on length-averaged log-probs (<see cref="OrpoLoss"/>).</summary>
+    Orpo,
+    /// <summary>KTO (Ethayarajh et al. 2024), TRL KTOTrainer: unpaired desirable / undesirable completions against a
+    /// batch KL reference point (<see cref="KtoLoss"/>); not a pairwise loss.</summary>
+    Kto,
 }
 
 /// <summary>
@@ -28,7 +34,12 @@ public sealed record DpoLossInputs(Tensor PolicyChosen, Tensor PolicyRejected, T
 /// <summary>The scalar loss (mean over pairs, differentiable w.r.t. the policy log-probs) and TRL's logged metrics,
 /// detached: rewards/chosen, rewards/rejected, rewards/margins (mean of chosen − rejected) and rewards/accuracies
 /// (share of pairs whose chosen reward is strictly above the rejected one).</summary>
-public sealed record DpoLossOutput(Tensor Loss, double RewardsChosen, double RewardsRejected, double Margin, double Accuracy);
+public sealed record DpoLossOutput(Tensor Loss, double RewardsChosen, double RewardsRejected, double Margin, double Accuracy)
+{
+    /// <summary>The variant's own logged figures under TRL's names (ORPO: log_odds_ratio, log_odds_chosen; KTO: kl);
+    /// empty for the others.</summary>
+    public IReadOnlyDictionary<string, double> Logged { get; init; } = new Dictionary<string, double>();
+}
 
 /// <summary>
 /// The DPO family of pairwise preference losses, exactly as TRL's DPOTrainer.dpo_loss and CPOTrainer.cpo_loss
@@ -47,7 +58,9 @@ public static class DpoLoss
         DpoLossType.Ipo => Ipo(inputs, beta),
         DpoLossType.Robust => Robust(inputs, beta, labelSmoothing),
         DpoLossType.Simpo => Simpo(inputs, beta, simpoGamma, labelSmoothing),
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "dpo.loss_type must be sigmoid, ipo, robust or simpo"),
+        DpoLossType.Orpo => OrpoLoss.OddsRatio(inputs, beta),
+        DpoLossType.Kto => throw new ArgumentException("dpo.loss_type kto is not pairwise: its loss is KtoLoss.Compute, on labelled single completions"),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "dpo.loss_type must be sigmoid, ipo, robust, simpo, orpo or kto"),
     };
 
     /// <summary>
@@ -148,7 +161,7 @@ public static class DpoLoss
         return errors;
     }
 
-    static void Validate(DpoLossInputs i, double beta, double labelSmoothing, double simpoGamma, bool needsReference)
+    internal static void Validate(DpoLossInputs i, double beta, double labelSmoothing, double simpoGamma, bool needsReference)
     {
         var errors = Errors(beta, labelSmoothing, simpoGamma);
         if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
@@ -166,11 +179,11 @@ public static class DpoLoss
         Same(i.ChosenLength, "chosen lengths");
         Same(i.RejectedLength, "rejected lengths");
         if (needsReference && (i.ReferenceChosen is null || i.ReferenceRejected is null))
-            throw new ArgumentException("this dpo.loss_type needs reference log-probs (only simpo is reference-free)");
+            throw new ArgumentException("this dpo.loss_type needs reference log-probs (only simpo and orpo are reference-free)");
     }
 
     /// <summary>Mean loss (kept in the caller's scope) and the detached reward metrics.</summary>
-    static DpoLossOutput Output(Tensor losses, Tensor chosenRewards, Tensor rejectedRewards)
+    internal static DpoLossOutput Output(Tensor losses, Tensor chosenRewards, Tensor rejectedRewards)
     {
         var loss = losses.mean();
         using var noGrad = no_grad();

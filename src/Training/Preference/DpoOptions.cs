@@ -26,6 +26,12 @@ public sealed record DpoOptions
     /// (<see cref="DpoLoss.ChosenNll"/>).</summary>
     public double RpoAlpha { get; init; }
 
+    /// <summary>KTO's weight of the desirable examples' losses (TRL KTOConfig desirable_weight: 1.0); read by kto only.</summary>
+    public double DesirableWeight { get; init; } = 1.0;
+
+    /// <summary>KTO's weight of the undesirable examples' losses (TRL KTOConfig undesirable_weight: 1.0); read by kto only.</summary>
+    public double UndesirableWeight { get; init; } = 1.0;
+
     /// <summary>Peak learning rate (TRL learning_rate: 1e-6, for billion-parameter models; small decoders need more).</summary>
     public double LearningRate { get; init; } = 1e-6;
 
@@ -44,12 +50,17 @@ public sealed record DpoOptions
     /// <summary>Every invalid field, one message each, naming the field: "dpo.beta must be > 0 (got 0)".</summary>
     public IReadOnlyList<string> Errors()
     {
-        var errors = DpoLoss.Errors(Beta, LabelSmoothing, SimpoGamma).ToList();
+        var errors = DpoLoss.Errors(Beta, LabelSmoothing, SimpoGamma)
+            .Concat(KtoLoss.Errors(Beta, DesirableWeight, UndesirableWeight).Where(e => !e.StartsWith("dpo.beta ", StringComparison.Ordinal)))
+            .ToList();
         void Check(bool ok, string field, string rule, object value)
         {
             if (!ok) errors.Add(string.Create(CultureInfo.InvariantCulture, $"dpo.{field} {rule} (got {value})"));
         }
-        Check(Enum.IsDefined(LossType), "loss_type", "must be sigmoid, ipo, robust or simpo", LossType);
+        Check(Enum.IsDefined(LossType), "loss_type", "must be sigmoid, ipo, robust, simpo, orpo or kto", LossType);
+        // ORPO's loss holds the chosen NLL already, at weight 1; KTO's rows are single completions, undesirable ones too.
+        Check(LossType != DpoLossType.Orpo || RpoAlpha == 0, "rpo_alpha", "must be 0 with loss_type orpo (its loss already holds the chosen NLL)", RpoAlpha);
+        Check(LossType != DpoLossType.Kto || RpoAlpha == 0, "rpo_alpha", "must be 0 with loss_type kto (its rows are single completions, not pairs)", RpoAlpha);
         Check(RpoAlpha >= 0 && double.IsFinite(RpoAlpha), "rpo_alpha", "must be >= 0 (0 = off)", RpoAlpha);
         Check(LearningRate > 0 && double.IsFinite(LearningRate), "learning_rate", "must be > 0", LearningRate);
         Check(BatchSize >= 1, "batch_size", "must be >= 1", BatchSize);
@@ -65,6 +76,10 @@ public sealed record DpoOptions
         if (errors.Count > 0) throw new ArgumentException(string.Join("; ", errors));
     }
 
-    /// <summary>Whether the loss compares against a reference policy (all but SimPO).</summary>
-    public bool NeedsReference => LossType != DpoLossType.Simpo;
+    /// <summary>Whether the loss compares against a reference policy (all but SimPO and ORPO).</summary>
+    public bool NeedsReference => LossType is not (DpoLossType.Simpo or DpoLossType.Orpo);
+
+    /// <summary>Weight of the chosen completions' per-token NLL in the loss: 1 for ORPO, whose objective it is part
+    /// of, else RPO's α (0 = none).</summary>
+    public double ChosenNllWeight => LossType == DpoLossType.Orpo ? 1.0 : RpoAlpha;
 }

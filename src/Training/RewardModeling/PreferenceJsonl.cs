@@ -36,23 +36,16 @@ public static class PreferenceJsonl
         foreach (var (number, line) in JsonlLines.Read(path, limits ?? JsonlLimits.Default))
         {
             var at = new JsonlLineReader(path, number);
-            MarginedPreference pair;
-            try { pair = ParseLine(line, at, template); }
-            catch (ChatTemplateException e) { throw at.Error($"chat template ({template?.Origin}): {e.Message}"); }
-            if (charTokenizer)
-                foreach (var (field, text) in new[] { ("prompt", pair.Pair.Prompt), ("chosen", pair.Pair.Chosen), ("rejected", pair.Pair.Rejected) })
-                    if (CharTokenizer.Unencodable(text) is { } why) throw at.Error($"{why} of field '{field}'");
-            pairs.Add(pair);
+            pairs.Add(ParseLine(line, at, template, charTokenizer));
         }
         if (pairs.Count == 0) throw new InvalidDataException($"{path}: no preference pairs (the file is empty or blank)");
         return pairs;
     }
 
-    static MarginedPreference ParseLine(string line, JsonlLineReader at, ChatTemplate? template)
+    static MarginedPreference ParseLine(string line, JsonlLineReader at, ChatTemplate? template, bool charTokenizer)
     {
         var root = at.Object(line);
-        var pair = root["chosen"] is JsonArray ? Conversational(root, at, template) : Standard(root, at);
-        if (pair.Chosen == pair.Rejected) throw at.Error("'chosen' and 'rejected' are the same completion");
+        var pair = ParsePair(root, at, template, charTokenizer);
         double margin = 0;
         if (root.TryGetPropertyValue("margin", out var m))
         {
@@ -60,6 +53,24 @@ public static class PreferenceJsonl
                 throw at.Error($"field 'margin' must be a finite number, found {m?.GetValueKind().ToString() ?? "null"}");
         }
         return new MarginedPreference(pair, margin);
+    }
+
+    /// <summary>The pair of one line in any of the four forms above (its margin aside); KTO's reader unpairs it.</summary>
+    internal static PreferencePair ParsePair(JsonObject root, JsonlLineReader at, ChatTemplate? template, bool charTokenizer)
+    {
+        PreferencePair pair;
+        try { pair = root["chosen"] is JsonArray ? Conversational(root, at, template) : Standard(root, at); }
+        catch (ChatTemplateException e) { throw at.Error($"chat template ({template?.Origin}): {e.Message}"); }
+        if (pair.Chosen == pair.Rejected) throw at.Error("'chosen' and 'rejected' are the same completion");
+        if (charTokenizer) CheckCharacters(at, ("prompt", pair.Prompt), ("chosen", pair.Chosen), ("rejected", pair.Rejected));
+        return pair;
+    }
+
+    /// <summary>Refuses a text the character tokenizer cannot encode, naming its field.</summary>
+    internal static void CheckCharacters(JsonlLineReader at, params (string Field, string Text)[] texts)
+    {
+        foreach (var (field, text) in texts)
+            if (CharTokenizer.Unencodable(text) is { } why) throw at.Error($"{why} of field '{field}'");
     }
 
     static PreferencePair Standard(JsonObject root, JsonlLineReader at)

@@ -31,6 +31,8 @@ public sealed class EpochSampler<T>
         order = DataOrder.ForEpoch(items.Count, seed, 0);
     }
 
+    /// <summary>Items in one epoch.</summary>
+    public int Count => items.Count;
     public int Epoch { get; private set; }
     public int Cursor { get; private set; }
     /// <summary>Epochs done as a fraction (transformers' trainer_state "epoch"): 1.5 = halfway through the second.</summary>

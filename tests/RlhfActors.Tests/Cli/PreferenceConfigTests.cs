@@ -86,7 +86,7 @@ public sealed class PreferenceConfigTests
     [InlineData("    type: http", "    type: oracle", "rlaif.judge.type must be one of: reward_model, decoder, http")]
     [InlineData("    base_url: https://judge.example/v1", "    base_url: judge.example", "rlaif.judge.base_url must be an http(s) URL")]
     [InlineData("  num_candidates: 4", "  num_candidates: 1", "rlaif.num_candidates must be >= 2")]
-    [InlineData("  loss_type: ipo", "  loss_type: kto", "dpo.loss_type must be one of: sigmoid, ipo, robust, simpo")]
+    [InlineData("  loss_type: ipo", "  loss_type: cpo", "dpo.loss_type must be one of: sigmoid, ipo, robust, simpo, orpo, kto")]
     [InlineData("  label_smoothing: 0.1", "  label_smoothing: 0.5", "dpo.label_smoothing must be in [0, 0.5)")]
     [InlineData("  rpo_alpha: 0.5", "  rpo_alpha: -1", "dpo.rpo_alpha must be >= 0 (0 = off)")]
     [InlineData("    max_concurrency: 4", "    max_concurrency: 0", "rlaif.judge.max_concurrency must be between 1 and 256")]

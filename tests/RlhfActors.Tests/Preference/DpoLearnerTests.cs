@@ -50,6 +50,7 @@ public sealed class DpoLearnerTests
     [InlineData(DpoLossType.Ipo)]
     [InlineData(DpoLossType.Robust)]
     [InlineData(DpoLossType.Simpo)]
+    [InlineData(DpoLossType.Orpo)]
     public void One_step_increases_the_chosen_minus_rejected_log_prob_on_the_trained_pairs(DpoLossType type)
     {
         var (train, _) = LetterRule();
@@ -63,6 +64,25 @@ public sealed class DpoLearnerTests
         Assert.True(after > before, $"{type}: mean log π(c) − log π(r) {before:F4} → {after:F4}");
         Assert.True(metrics.GradNorm > 0);
         Assert.Equal(16, metrics.Pairs);
+    }
+
+    /// <summary>KTO on the pairs unpaired: one step raises the desirable completions' log-probs relative to the
+    /// undesirable ones, and reports its reference point, its rewards and no accuracy.</summary>
+    [Fact]
+    public void One_kto_step_raises_desirable_over_undesirable_completions()
+    {
+        var pairs = LetterRule().Train[..8];
+        using var policy = CharModel(3);
+        using var reference = CharModel(3);
+        using var learner = new DpoLearner(policy, reference, Tok, new DpoOptions { LossType = DpoLossType.Kto, Beta = 0.5 });
+        var (rows, labels) = KtoBatch.Rows(KtoBatch.Unpair(pairs));
+        double before = LogRatioGap(PreferenceLogProbs.Rows(policy, Tok, pairs));
+        var metrics = learner.Step(rows, null, learningRate: 1e-3, labels: labels);
+        double after = LogRatioGap(PreferenceLogProbs.Rows(policy, Tok, pairs));
+        Assert.True(after > before, $"mean log π(c) − log π(r) {before:F4} → {after:F4}");
+        Assert.Equal(0.0, metrics.Logged["kl"], 1e-5);     // policy = reference before the step: z0 = max(0, 0)
+        Assert.True(double.IsNaN(metrics.Accuracy));
+        Assert.Throws<ArgumentException>(() => learner.Step(rows, null, 1e-3));   // KTO rows need their labels
     }
 
     [Fact]

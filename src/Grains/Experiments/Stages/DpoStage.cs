@@ -3,6 +3,8 @@ using RlhfActors.Training.Metrics;
 using RlhfActors.Abstractions.Config;
 using RlhfActors.Abstractions.Preference;
 using RlhfActors.Grains.Specs;
+using RlhfActors.Training.Data;
+using RlhfActors.Training.Preference;
 using RlhfActors.Training.Sft;
 
 namespace RlhfActors.Grains.Experiments.Stages;
@@ -14,12 +16,14 @@ namespace RlhfActors.Grains.Experiments.Stages;
 /// accuracy (the implicit reward β·(log π − log π_ref) ranks chosen above rejected) is measured before the stage, at
 /// every evaluation and at the end, beside the generation accuracy. Resume: the learner's checkpoint holds the policy
 /// and the DPO optimizer; the stage's state is the pair order's position, the figures from before the stage and the
-/// latest update, and the reference's frozen version with the checkpoint holding its weights.
+/// latest update, and the reference's frozen version with the checkpoint holding its weights. KTO (loss_type kto)
+/// runs the same stage on single labelled completions instead of pairs (<see cref="KtoBatch"/>); its held-out data
+/// stays paired.
 /// </summary>
 public sealed class DpoStage(RunContext run) : ExperimentStage(run)
 {
     readonly DpoUpdates _updates = new(run);
-    EpochSampler<PreferencePairItem>? _pairs;
+    TrainingRows? _pairs;
     ImmutableArray<PreferencePairItem> _heldOut = [];
     PreferenceEvalResult? _before;
 
@@ -44,14 +48,44 @@ public sealed class DpoStage(RunContext run) : ExperimentStage(run)
         _before = state.Before;
     }
 
-    /// <summary>The stage's labelled pairs: the training ones in shuffled epochs, the held-out ones.</summary>
+    /// <summary>The stage's labelled data: the training pairs (KTO: single completions) in shuffled epochs, the
+    /// held-out pairs.</summary>
     (int Train, int Eval) LoadPairs()
     {
         var config = Run.Config;
-        var (train, eval) = PreferenceSpecs.Pairs(config, config.Dpo.Pairs, "dpo.pairs");
-        _pairs = new EpochSampler<PreferencePairItem>([.. train.Select(p => p.ToItem())], config.Seed);
+        IReadOnlyList<PreferencePair> eval;
+        if (config.Dpo.LossType == DpoLossVariant.Kto)
+        {
+            (var examples, eval) = PreferenceSpecs.KtoExamples(config, config.Dpo.Pairs, "dpo.pairs");
+            _pairs = new TrainingRows<KtoExample>(new EpochSampler<KtoExample>(examples, config.Seed), _updates.StepAsync);
+        }
+        else
+        {
+            (var train, eval) = PreferenceSpecs.Pairs(config, config.Dpo.Pairs, "dpo.pairs");
+            _pairs = new TrainingRows<PreferencePairItem>(new EpochSampler<PreferencePairItem>([.. train.Select(p => p.ToItem())], config.Seed),
+                batch => _updates.StepAsync([.. batch]));
+        }
         _heldOut = [.. eval.Select(p => p.ToItem())];
-        return (train.Count, eval.Count);
+        return (_pairs.Count, eval.Count);
+    }
+
+    /// <summary>The training data in shuffled epochs, whatever its rows are, and the update a batch of them makes.</summary>
+    abstract class TrainingRows
+    {
+        public abstract int Count { get; }
+        public abstract int Epoch { get; }
+        public abstract int Cursor { get; }
+        public abstract void Restore(int epoch, int cursor);
+        public abstract Task StepAsync(int batchSize);
+    }
+
+    sealed class TrainingRows<T>(EpochSampler<T> sampler, Func<T[], Task<DpoStepResult>> step) : TrainingRows
+    {
+        public override int Count => sampler.Count;
+        public override int Epoch => sampler.Epoch;
+        public override int Cursor => sampler.Cursor;
+        public override void Restore(int epoch, int cursor) => sampler.Restore(epoch, cursor);
+        public override Task StepAsync(int batchSize) => step(sampler.Next(batchSize));
     }
 
     public override async Task StartAsync()
@@ -69,7 +103,7 @@ public sealed class DpoStage(RunContext run) : ExperimentStage(run)
         var config = Run.Config;
         int done = Run.Record.Status.Step - config.Sft.Steps;
         Run.SetStatus(s => s with { Phase = "training" });
-        for (int i = Run.ChunkSize(done, config.Dpo.Steps); i > 0; i--) await _updates.StepAsync([.. _pairs!.Next(config.Dpo.BatchSize)]);
+        for (int i = Run.ChunkSize(done, config.Dpo.Steps); i > 0; i--) await _pairs!.StepAsync(config.Dpo.BatchSize);
         done = Run.Record.Status.Step - config.Sft.Steps;
         if (done < config.Dpo.Steps)
         {
@@ -110,7 +144,10 @@ public sealed class DpoStage(RunContext run) : ExperimentStage(run)
             metrics["rewards/rejected"] = last.RewardsRejected;
             metrics["rewards/margins"] = last.Margin;
             metrics["rewards/accuracies"] = last.Accuracy;
+            foreach (var (name, value) in last.Logged) metrics[name] = value;
         }
+        // KTO has no pair to be accurate about on its batches; a batch of one label has no margin.
+        foreach (var name in metrics.Where(m => double.IsNaN(m.Value)).Select(m => m.Key).ToArray()) metrics.Remove(name);
         return metrics.ToImmutableSortedDictionary(StringComparer.Ordinal);
     }
 }
