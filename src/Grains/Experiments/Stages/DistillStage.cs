@@ -128,8 +128,18 @@ public sealed class DistillStage(RunContext run) : ExperimentStage(run)
             ["update_seconds"] = _updateSeconds,
         }.ToImmutableSortedDictionary(StringComparer.Ordinal));
         // This experiment is done with the teacher; the last experiment out frees it.
-        await teacher.Release(Run.ExperimentId);
+        await ReleaseTeacherAsync();
         return true;
+    }
+
+    /// <summary>Detaches this experiment from its teacher, once: at the stage's end, and from the controller's release
+    /// of a run that ended otherwise (failed, stopped), so a shared teacher is not held for a run that is gone.</summary>
+    public async Task ReleaseTeacherAsync()
+    {
+        if (_teacherKey.Length == 0) return;
+        var key = _teacherKey;
+        _teacherKey = "";
+        await Run.Teacher(key).Release(Run.ExperimentId);
     }
 }
 
