@@ -64,4 +64,9 @@ public static class GrainKeys
         if (at <= 0) throw new ArgumentException($"'{samplerKey}' is not a sampler key (<experiment>{SamplerSeparator}<n>)", nameof(samplerKey));
         return samplerKey[..at];
     }
+
+    /// <summary>The teacher grain of a model folder: keyed by what the weights are (the SHA-256 of the folder's files)
+    /// and the dtype they are computed in, not by experiment or path, so every experiment distilling from the same
+    /// teacher shares one activation, and a changed folder is a new teacher.</summary>
+    public static string Teacher(string sha256, string dtype) => $"teacher/{dtype}/{sha256}";
 }

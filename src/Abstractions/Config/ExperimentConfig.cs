@@ -15,7 +15,8 @@ public sealed record ExperimentConfig
     [Id(0)] public string Name { get; init; } = "";
     /// <summary>"sft"; or an SFT warm-up of <c>sft.steps</c> (possibly 0) followed by "grpo" (<c>grpo.steps</c>), "ppo"
     /// (a reward model, then <c>ppo.steps</c> with a critic), "dpo" (<c>dpo.steps</c> on labelled pairs) or "rlaif" (a
-    /// judge, then <c>rlaif.rounds</c> of online DPO on the judge's pairs).</summary>
+    /// judge, then <c>rlaif.rounds</c> of online DPO on the judge's pairs) or "distill" (<c>distill.steps</c> learning
+    /// from a frozen teacher's log-probs on the student's own samples).</summary>
     [Id(1)] public Algorithm Algorithm { get; init; } = Algorithm.Sft;
     [Id(2)] public int Seed { get; init; } = 1;
     [Id(3)] public ModelSection Model { get; init; } = new();
@@ -47,11 +48,14 @@ public sealed record ExperimentConfig
     [Id(18)] public ParallelSection Parallel { get; init; } = new();
     /// <summary>The run's record of itself: metrics lines, report sinks, rollout traces (top-level YAML keys).</summary>
     [Id(19)] public LoggingSection Logging { get; init; } = new();
+    /// <summary>The distillation stage; read when <see cref="Algorithm"/> is "distill".</summary>
+    [Id(20)] public DistillSection Distill { get; init; } = new();
 
     public bool IsGrpo => Algorithm == Algorithm.Grpo;
     public bool IsPpo => Algorithm == Algorithm.Ppo;
     public bool IsDpo => Algorithm == Algorithm.Dpo;
     public bool IsRlaif => Algorithm == Algorithm.Rlaif;
+    public bool IsDistill => Algorithm == Algorithm.Distill;
     /// <summary>Every algorithm but plain SFT: the SFT section is a warm-up (possibly of 0 steps) before the stage that
     /// the algorithm names.</summary>
     public bool HasWarmUp => Algorithm != Algorithm.Sft;
@@ -66,12 +70,13 @@ public sealed record ExperimentConfig
         Algorithm.Ppo => Ppo.Steps,
         Algorithm.Dpo => Dpo.Steps,
         Algorithm.Rlaif => Rlaif.Rounds * Rlaif.StepsPerRound,
+        Algorithm.Distill => Distill.Steps,
         _ => 0,
     };
 }
 
 /// <summary>What an experiment runs (<c>algorithm:</c>).</summary>
-public enum Algorithm { Sft, Grpo, Ppo, Dpo, Rlaif }
+public enum Algorithm { Sft, Grpo, Ppo, Dpo, Rlaif, Distill }
 
 /// <summary>Compute dtype of the policy (<c>model.dtype</c>).</summary>
 public enum ModelDType { Bf16, Fp32 }

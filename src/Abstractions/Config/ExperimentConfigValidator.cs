@@ -29,6 +29,7 @@ public static partial class ExperimentConfigValidator
         if (config.IsPpo) config.Ppo.Validate(rules);
         if (config.IsDpo || config.IsRlaif) config.Dpo.Validate(rules, offline: config.IsDpo);
         if (config.IsRlaif) config.Rlaif.Validate(rules);
+        if (config.IsDistill) config.Distill.Validate(rules);
         config.Eval.Validate(rules);
         config.Checkpoint.Validate(rules);
         config.WeightSync.Validate(rules);

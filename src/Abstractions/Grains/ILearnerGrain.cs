@@ -69,6 +69,15 @@ public interface ILearnerGrain : IGrainWithStringKey
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("PpoStep")]
     Task<PpoStepResult> PpoStep(PpoStepRequest request);
 
+    /// <summary>Ends the SFT warm-up and starts distillation (config's distill section) on the current weights,
+    /// published as the stage's first version.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("StartDistill")]
+    Task<PolicyVersionInfo> StartDistill();
+
+    /// <summary>One distillation update against the teacher's answer; publishes the new version before returning.</summary>
+    [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("DistillStep")]
+    Task<DistillStepResult> DistillStep(DistillStepRequest request);
+
     [ResponseTimeout(RlhfLimits.LongCallTimeout), Alias("SaveCheckpoint")]
     Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request);
 

@@ -139,6 +139,7 @@ public static partial class ExperimentYamlLoader
             WeightSync = ReadWeightSync(root),
             Parallel = ReadParallel(root),
             Logging = ReadLogging(root),
+            Distill = ReadDistill(root),
             OutputDir = root.String("output_dir") ?? (name.Length > 0 ? Path.Combine("runs", name) : ""),
         };
     }
@@ -381,6 +382,31 @@ public static partial class ExperimentYamlLoader
         return section;
     }
 
+    static DistillSection ReadDistill(MappingReader root)
+    {
+        var d = new DistillSection();
+        if (root.Mapping("distill") is not { } k) return d;
+        var section = d with
+        {
+            Teacher = k.String("teacher") ?? d.Teacher,
+            Loss = k.Enum<DistillLossType>("loss") ?? d.Loss,
+            Beta = k.Double("beta") ?? d.Beta,
+            Lmbda = k.Double("lmbda") ?? d.Lmbda,
+            Temperature = k.Double("temperature") ?? d.Temperature,
+            MaxNewTokens = k.Int("max_new_tokens") ?? d.MaxNewTokens,
+            Steps = k.Int("steps") ?? d.Steps,
+            PromptsPerStep = k.Int("prompts_per_step") ?? d.PromptsPerStep,
+            NumGenerations = k.Int("num_generations") ?? d.NumGenerations,
+            LearningRate = k.Double("learning_rate") ?? d.LearningRate,
+            TopK = k.Int("top_k") ?? d.TopK,
+            Samplers = k.Int("samplers") ?? d.Samplers,
+            WeightDecay = k.Double("weight_decay") ?? d.WeightDecay,
+            MaxGradNorm = k.Double("max_grad_norm") ?? d.MaxGradNorm,
+        };
+        k.RejectUnknown();
+        return section;
+    }
+
     static PpoSection ReadPpo(MappingReader root)
     {
         var d = new PpoSection();
@@ -596,6 +622,8 @@ public static partial class ExperimentYamlLoader
         Verified(rewardModelInit, "reward_model.init");
         var judgeModel = config.Rlaif.Judge.Type == JudgeType.Decoder ? Input(config.Rlaif.Judge.Model, "rlaif.judge.model", folder: true) : null;
         Verified(judgeModel, "rlaif.judge.model");
+        var teacher = config.IsDistill ? Input(config.Distill.Teacher, "distill.teacher", folder: true) : null;
+        Verified(teacher, "distill.teacher");
 
         return config with
         {
@@ -614,6 +642,7 @@ public static partial class ExperimentYamlLoader
             Rlaif = config.Rlaif.Judge.Type == JudgeType.Decoder
                 ? config.Rlaif with { Judge = config.Rlaif.Judge with { Model = judgeModel } }
                 : config.Rlaif,
+            Distill = teacher is null ? config.Distill : config.Distill with { Teacher = teacher },
             OutputDir = Path.GetFullPath(config.OutputDir),
         };
 

@@ -24,7 +24,9 @@ public sealed partial class ExperimentGrain
             // Releasing a role that never activated just activates and frees an empty grain: cheap, and simpler than
             // tracking which roles this run used. An SFT run uses none of them.
             Task[] roles = config?.HasWarmUp == true ? [Run.Reward.Release(), Run.Reference.Release(), Run.Critic.Release(), Run.Judge.Release()] : [];
-            await Task.WhenAll([Learner.Release(), Run.Policy.Release(), .. samplers, .. roles]);
+            // A distillation teacher is shared and keyed by its weights: only the stage knows which one it attached to.
+            var teachers = _plan?.OfType<DistillStage>().Select(stage => stage.ReleaseTeacherAsync()) ?? [];
+            await Task.WhenAll([Learner.Release(), Run.Policy.Release(), .. samplers, .. roles, .. teachers]);
         }
         catch (Exception e)
         {

@@ -318,7 +318,8 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     }
 
     /// <summary>Policy updates so far over every stage: the SFT warm-up, then GRPO, DPO or PPO.</summary>
-    int GlobalStep(SftLearner learner) => learner.StepsDone + (_grpo?.StepsDone ?? 0) + (_dpo?.StepsDone ?? 0) + (_ppo?.StepsDone ?? 0);
+    int GlobalStep(SftLearner learner) => learner.StepsDone + (_grpo?.StepsDone ?? 0) + (_dpo?.StepsDone ?? 0) + (_ppo?.StepsDone ?? 0)
+        + (_distill?.StepsDone ?? 0);
 
     public async Task<CheckpointResult> SaveCheckpoint(CheckpointRequest request)
     {
@@ -336,11 +337,13 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     Task<CheckpointInfo> WriteCheckpointAsync(string directory, IReadOnlyDictionary<string, string> provenance, string controllerState)
     {
         var learner = RequireLearner();
-        var (grpo, dpo, ppo, seed) = (_grpo, _dpo, _ppo, _config!.Seed);
+        var (grpo, dpo, ppo, distill, seed) = (_grpo, _dpo, _ppo, _distill, _config!.Seed);
         var extra = ControllerFiles(controllerState);
         var withTokenizer = TokenizerFiles.FilesFor(learner.Tokenizer).Concat(extra).ToDictionary();
         var adapterBase = _adapterBase;
-        return _device.RunAsync(() => ppo is not null
+        return _device.RunAsync(() => distill is not null
+            ? distill.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)
+            : ppo is not null
             ? ppo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)
             : dpo is not null
                 ? dpo.SaveCheckpoint(directory, GlobalStep(learner), seed, provenance, withTokenizer)
@@ -383,7 +386,7 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
         {
             var version = _published is { } published && published.Step == step ? published.Version : (long?)null;
             var provenance = CheckpointProvenance.Create(this.GetPrimaryKeyString(), config, _inputs, version, step);
-            bool laterStage = _grpo is not null || _dpo is not null;
+            bool laterStage = _grpo is not null || _dpo is not null || _distill is not null;
             var info = await WriteCheckpointAsync(directory, provenance, laterStage ? "" : _controllerState);
             LogShutdownCheckpoint(this.GetPrimaryKeyString(), info.Step, info.Path);
         }
@@ -399,14 +402,15 @@ public sealed partial class LearnerGrain(DeviceWorkers devices, DeviceAllocator 
     async Task DisposeLearnerAsync()
     {
         if (_learner is not { } learner) return;
-        var (grpo, dpo, ppo) = (_grpo, _dpo, _ppo);
-        (_learner, _grpo, _dpo, _ppo) = (null, null, null, null);
+        var (grpo, dpo, ppo, distill) = (_grpo, _dpo, _ppo, _distill);
+        (_learner, _grpo, _dpo, _ppo, _distill) = (null, null, null, null, null);
         // Native memory belongs to the device thread's world; free it there.
         await _device.RunAsync(() =>
         {
             grpo?.Dispose();
             dpo?.Dispose();
             ppo?.Dispose();
+            distill?.Dispose();
             learner.Dispose();
         });
     }

@@ -25,6 +25,7 @@ public static class ConfigChecks
             try { errors.AddRange(Named("dpo", PreferenceSpecs.Dpo(config).Errors())); }
             catch (ArgumentException e) { errors.Add(new ConfigError("dpo.loss_type", e.Message)); }
         }
+        if (config.IsDistill) errors.AddRange(DistillSpecs.Errors(config));
         errors.AddRange(TaskErrors(config));
         return errors;
     }

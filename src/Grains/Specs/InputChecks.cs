@@ -47,6 +47,8 @@ public static class InputChecks
         var model = Try("model", () => ExperimentSpecs.Model(config.Model));
         var tokenizer = Try(config.Model.Tokenizer is null && !config.Model.IsScratch ? "model.init" : "model.tokenizer",
             () => TokenizerFiles.Create(config.Model.ResolvedTokenizer));
+        if (config.IsDistill && model?.Config is { } studentConfig && tokenizer is not null)
+            Try("distill.teacher", () => { DistillSpecs.CheckVocabulary(config, tokenizer, studentConfig.VocabSize); return config; });
         if (data is not null && model?.Config is { } modelConfig && tokenizer is not null)
             errors.AddRange(LengthErrors(config, data, modelConfig, tokenizer));
         if (onSilo && model?.Config is { } sized)

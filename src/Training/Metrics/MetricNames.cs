@@ -56,6 +56,12 @@ public static class MetricNames
     public const string SamplingImportanceRatioMean = "sampling/importance_sampling_ratio/mean";
     /// <summary>Share of sequences off-policy sequence masking (off_policy_mask_threshold) left out of the update.</summary>
     public const string OffPolicyMaskedFraction = "off_policy/masked_fraction";
+    /// <summary>Distillation: token mean of the student's reverse KL from the teacher on the step's tokens.</summary>
+    public const string DistillReverseKl = "distill/reverse_kl";
+    /// <summary>Distillation: completion tokens the teacher has scored so far in the stage (running total).</summary>
+    public const string TeacherTokens = "distill/teacher_tokens";
+    /// <summary>Distillation: 1 when the step trained on the student's own samples, 0 on dataset completions (GKD's λ).</summary>
+    public const string OnPolicy = "distill/on_policy";
 
     /// <summary>Accuracy on a watched task (eval.watch), for the forgetting curve.</summary>
     public static string Watched(string task) => $"eval/{task}/accuracy";

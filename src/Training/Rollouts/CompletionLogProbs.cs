@@ -16,6 +16,18 @@ public static class CompletionLogProbs
     public static (Tensor LogProbs, Tensor Mask) Compute(DecoderModel model, IReadOnlyList<int[]> prompts,
         IReadOnlyList<int[]> completions, double temperature = 1.0, int padId = 0)
     {
+        using var scope = NewDisposeScope();
+        var (logits, mask, targets) = Logits(model, prompts, completions, temperature, padId);
+        var logp = logits.log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+        return ((logp * mask).MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The logits ÷ temperature that predict each completion token, [B, Tc, V] (the whole next-token
+    /// distribution at every completion position, what a distillation loss compares), the completion mask [B, Tc] and
+    /// the completion tokens [B, Tc] (0 at padding). Differentiable when grad mode is on.</summary>
+    public static (Tensor Logits, Tensor Mask, Tensor Targets) Logits(DecoderModel model, IReadOnlyList<int[]> prompts,
+        IReadOnlyList<int[]> completions, double temperature = 1.0, int padId = 0)
+    {
         if (prompts.Count != completions.Count) throw new ArgumentException("one completion per prompt");
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("every prompt needs at least one token");
         if (temperature <= 0) throw new ArgumentException("temperature must be > 0");
@@ -49,9 +61,8 @@ public static class CompletionLogProbs
         var at = tensor(gatherAt, new long[] { batch, completionWidth, 1 }, device: device)
             .expand(batch, completionWidth, logits.shape[2]);
         var completionLogits = logits.gather(1, at) / temperature;                                 // [B, Tc, V]
-        var logp = completionLogits.log_softmax(-1)
-            .gather(-1, tensor(targets, new long[] { batch, completionWidth, 1 }, device: device)).squeeze(-1);
-        var maskTensor = tensor(mask, new long[] { batch, completionWidth }, device: device);
-        return ((logp * maskTensor).MoveToOuterDisposeScope(), maskTensor.MoveToOuterDisposeScope());
+        return (completionLogits.MoveToOuterDisposeScope(),
+            tensor(mask, new long[] { batch, completionWidth }, device: device).MoveToOuterDisposeScope(),
+            tensor(targets, new long[] { batch, completionWidth }, device: device).MoveToOuterDisposeScope());
     }
 }

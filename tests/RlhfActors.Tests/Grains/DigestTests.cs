@@ -97,7 +97,7 @@ public sealed class DigestTests
     public void Every_yaml_key_of_the_shipped_experiments_is_a_key_of_the_config_json()
     {
         var folder = Path.Combine(RlhfActors.Tests.Cluster.ChildProcess.Repository, "experiments");
-        // A config that starts from another shipped run's checkpoint (runs/…) gets a stand-in model folder here.
+        // A config that starts from (or distils) another shipped run's checkpoint (runs/…) gets a stand-in model folder here.
         using var runs = new RlhfActors.Tests.Data.TempDirectory();
         using (var model = RlhfActors.Tests.Model.TinyModels.Create(RlhfActors.Tests.Model.TinyModels.Llama()))
             RlhfActors.Training.IO.HfModelFolder.Save(runs.Path, model.Config, RlhfActors.Training.Model.ModelFactory.ExportWeights(model));
@@ -105,7 +105,7 @@ public sealed class DigestTests
         {
             // Data paths in the shipped files are relative to the repository root, where the README runs them.
             var text = File.ReadAllText(file).Replace(" experiments/", " " + folder + "/", StringComparison.Ordinal);
-            text = System.Text.RegularExpressions.Regex.Replace(text, @"init: runs/\S+", "init: " + runs.Path);
+            text = System.Text.RegularExpressions.Regex.Replace(text, @"(init|teacher): runs/\S+", "$1: " + runs.Path);
             var config = RlhfActors.Client.Config.ExperimentYamlLoader.Parse(text, file);
             var json = JsonDocument.Parse(Digests.ConfigToJson(config)).RootElement;
             var yaml = new YamlDotNet.RepresentationModel.YamlStream();

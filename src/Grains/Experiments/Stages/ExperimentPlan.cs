@@ -13,6 +13,7 @@ public static class ExperimentPlan
         Algorithm.Dpo => [new SftStage(run), new DpoStage(run)],
         Algorithm.Rlaif when config.TrainsRewardModel => [new SftStage(run), new RewardModelStage(run), new RlaifStage(run)],
         Algorithm.Rlaif => [new SftStage(run), new RlaifStage(run)],
+        Algorithm.Distill => [new SftStage(run), new DistillStage(run)],
         _ => [new SftStage(run)],
     };
 
@@ -27,6 +28,7 @@ public static class ExperimentPlan
         Algorithm.Grpo => config.Grpo.Samplers,
         Algorithm.Ppo => config.Ppo.Samplers,
         Algorithm.Rlaif => config.Rlaif.Samplers,
+        Algorithm.Distill => config.Distill.Samplers,
         _ => 1,
     };
 }

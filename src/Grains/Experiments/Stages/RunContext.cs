@@ -48,6 +48,8 @@ public sealed class RunContext(
     public IReferenceGrain Reference => grains.GetGrain<IReferenceGrain>(experimentId);
     public ICriticGrain Critic => grains.GetGrain<ICriticGrain>(experimentId);
     public IJudgeGrain Judge => grains.GetGrain<IJudgeGrain>(experimentId);
+    /// <summary>A teacher grain: keyed by its weights (<see cref="GrainKeys.Teacher"/>), not by this experiment.</summary>
+    public ITeacherGrain Teacher(string key) => grains.GetGrain<ITeacherGrain>(key);
 
     public void SetStatus(Func<ExperimentStatus, ExperimentStatus> change) => Record.Status = change(Record.Status);
 
