@@ -34,11 +34,7 @@ public sealed class InProcessGrpo : IDisposable
     /// <summary>Builds the learner and runs the <c>sft.steps</c> warm-up (the slow part).</summary>
     public static InProcessGrpo Create(ExperimentConfig config)
     {
-        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
-        var sft = SftLearner.Create(new SftLearnerSpec(ExperimentSpecs.Model(config.Model), config.Model.ResolvedTokenizer,
-            ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config), config.Seed,
-            Peft: PeftSpecs.For(config, PeftSection.SftStage)));
-        for (int i = 0; i < config.Sft.Steps; i++) sft.Step();
+        var (data, sft) = WarmUp(config);
         var warm = sft.ExportWeights();
         var options = GrpoSpecs.Options(config);
         DecoderModel? reference = null;
@@ -54,6 +50,18 @@ public sealed class InProcessGrpo : IDisposable
         var reward = RewardRegistry.Create(GrpoSpecs.Reward(config), config.Data.Task);
         var loop = new GrpoLoop(grpo, sft.Tokenizer, data.Train, reward, options, config.Grpo.PromptsPerStep, config.Seed, config.Grpo.Samplers);
         return new InProcessGrpo(sft, reference, grpo, reward, loop, config.Grpo.LearningRate, warm);
+    }
+
+    /// <summary>The run's data and its SFT learner after the <c>sft.steps</c> warm-up, as the grains' SFT stage
+    /// leaves them (every in-process form starts here).</summary>
+    internal static (LoadedData Data, SftLearner Sft) WarmUp(ExperimentConfig config)
+    {
+        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
+        var sft = SftLearner.Create(new SftLearnerSpec(ExperimentSpecs.Model(config.Model), config.Model.ResolvedTokenizer,
+            ExperimentSpecs.SftDemonstrations(config, data.Train), ExperimentSpecs.Sft(config), config.Seed,
+            Peft: PeftSpecs.For(config, PeftSection.SftStage)));
+        for (int i = 0; i < config.Sft.Steps; i++) sft.Step();
+        return (data, sft);
     }
 
     /// <summary>The weights after the warm-up, as GRPO starts from them.</summary>

@@ -47,6 +47,7 @@ public static class InputDigests
             File("dpo.pairs.eval_file", config.Dpo.Pairs.EvalFile);
         }
         if (config.IsRlaif && config.Rlaif.Judge.Type == JudgeType.Decoder) Folder("rlaif.judge.model", config.Rlaif.Judge.Model);
+        if (config.IsOnlineDpo && config.OnlineDpo.Judge.Type == JudgeType.Decoder) Folder("online_dpo.judge.model", config.OnlineDpo.Judge.Model);
         return inputs.ToJsonString();
     }
 }

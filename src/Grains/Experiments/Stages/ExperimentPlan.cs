@@ -13,6 +13,9 @@ public static class ExperimentPlan
         Algorithm.Dpo => [new SftStage(run), new DpoStage(run)],
         Algorithm.Rlaif when config.TrainsRewardModel => [new SftStage(run), new RewardModelStage(run), new RlaifStage(run)],
         Algorithm.Rlaif => [new SftStage(run), new RlaifStage(run)],
+        // Online DPO is RLAIF's round loop at its smallest (two candidates, one update a round, a fixed reference).
+        Algorithm.OnlineDpo when config.TrainsRewardModel => [new SftStage(run), new RewardModelStage(run), new RlaifStage(run, online: true)],
+        Algorithm.OnlineDpo => [new SftStage(run), new RlaifStage(run, online: true)],
         _ => [new SftStage(run)],
     };
 
@@ -27,6 +30,7 @@ public static class ExperimentPlan
         Algorithm.Grpo => config.Grpo.Samplers,
         Algorithm.Ppo => config.Ppo.Samplers,
         Algorithm.Rlaif => config.Rlaif.Samplers,
+        Algorithm.OnlineDpo => config.OnlineDpo.Samplers,
         _ => 1,
     };
 }
