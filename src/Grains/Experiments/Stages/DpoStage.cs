@@ -103,14 +103,7 @@ public sealed class DpoStage(RunContext run) : ExperimentStage(run)
             ["eval/rewards/margins"] = after.MeanMargin,
             ["eval/pairs"] = after.Pairs,
         };
-        if (_updates.Last is { } last)
-        {
-            metrics["loss"] = last.Loss;
-            metrics["rewards/chosen"] = last.RewardsChosen;
-            metrics["rewards/rejected"] = last.RewardsRejected;
-            metrics["rewards/margins"] = last.Margin;
-            metrics["rewards/accuracies"] = last.Accuracy;
-        }
+        _updates.AddLastFigures(metrics);
         return metrics.ToImmutableSortedDictionary(StringComparer.Ordinal);
     }
 }

@@ -252,14 +252,7 @@ public sealed class RlaifStage(RunContext run, bool online = false) : Experiment
             ["judge/agreement"] = _tally.Agreement ?? double.NaN,
             ["judge/chosen_correct"] = _tally.ChosenCorrect ?? double.NaN,
         };
-        if (_updates.Last is { } dpo)
-        {
-            metrics["loss"] = dpo.Loss;
-            metrics["rewards/chosen"] = dpo.RewardsChosen;
-            metrics["rewards/rejected"] = dpo.RewardsRejected;
-            metrics["rewards/margins"] = dpo.Margin;
-            metrics["rewards/accuracies"] = dpo.Accuracy;
-        }
+        _updates.AddLastFigures(metrics);
         Run.EndStage(Summary(eval.Accuracy, metrics));
         return true;
     }
