@@ -15,8 +15,9 @@ public sealed record ExperimentConfig
     [Id(0)] public string Name { get; init; } = "";
     /// <summary>"sft"; or an SFT warm-up of <c>sft.steps</c> (possibly 0) followed by "grpo" (<c>grpo.steps</c>), "ppo"
     /// (a reward model, then <c>ppo.steps</c> with a critic), "dpo" (<c>dpo.steps</c> on labelled pairs) or "rlaif" (a
-    /// judge, then <c>rlaif.rounds</c> of online DPO on the judge's pairs) or "distill" (<c>distill.steps</c> learning
-    /// from a frozen teacher's log-probs on the student's own samples).</summary>
+    /// judge, then <c>rlaif.rounds</c> of online DPO on the judge's pairs), "distill" (<c>distill.steps</c> learning
+    /// from a frozen teacher's log-probs on the student's own samples) or "online_dpo" (<c>online_dpo.steps</c> of
+    /// sample two → judge → one DPO update).</summary>
     [Id(1)] public Algorithm Algorithm { get; init; } = Algorithm.Sft;
     [Id(2)] public int Seed { get; init; } = 1;
     [Id(3)] public ModelSection Model { get; init; } = new();
@@ -50,17 +51,22 @@ public sealed record ExperimentConfig
     [Id(19)] public LoggingSection Logging { get; init; } = new();
     /// <summary>The distillation stage; read when <see cref="Algorithm"/> is "distill".</summary>
     [Id(20)] public DistillSection Distill { get; init; } = new();
+    /// <summary>The online DPO stage (<c>online_dpo:</c>); read when <see cref="Algorithm"/> is "online_dpo".</summary>
+    [Id(21)] public OnlineDpoSection OnlineDpo { get; init; } = new();
 
     public bool IsGrpo => Algorithm == Algorithm.Grpo;
     public bool IsPpo => Algorithm == Algorithm.Ppo;
     public bool IsDpo => Algorithm == Algorithm.Dpo;
     public bool IsRlaif => Algorithm == Algorithm.Rlaif;
     public bool IsDistill => Algorithm == Algorithm.Distill;
+    public bool IsOnlineDpo => Algorithm == Algorithm.OnlineDpo;
+    /// <summary>The judge of the run's judged rounds: <c>online_dpo.judge</c> for online DPO, <c>rlaif.judge</c> otherwise.</summary>
+    public JudgeSection Judge => IsOnlineDpo ? OnlineDpo.Judge : Rlaif.Judge;
     /// <summary>Every algorithm but plain SFT: the SFT section is a warm-up (possibly of 0 steps) before the stage that
     /// the algorithm names.</summary>
     public bool HasWarmUp => Algorithm != Algorithm.Sft;
     /// <summary>A reward model is trained (PPO's reward, or the judge of an RLAIF run whose judge is local).</summary>
-    public bool TrainsRewardModel => IsPpo || IsRlaif && Rlaif.Judge.Type == JudgeType.RewardModel;
+    public bool TrainsRewardModel => IsPpo || (IsRlaif || IsOnlineDpo) && Judge.Type == JudgeType.RewardModel;
 
     /// <summary>Policy updates of every stage: the SFT warm-up, then GRPO, PPO, DPO or the RLAIF rounds' DPO updates.
     /// The reward model's steps are not policy updates and are not counted.</summary>
@@ -71,12 +77,13 @@ public sealed record ExperimentConfig
         Algorithm.Dpo => Dpo.Steps,
         Algorithm.Rlaif => Rlaif.Rounds * Rlaif.StepsPerRound,
         Algorithm.Distill => Distill.Steps,
+        Algorithm.OnlineDpo => OnlineDpo.Steps,
         _ => 0,
     };
 }
 
 /// <summary>What an experiment runs (<c>algorithm:</c>).</summary>
-public enum Algorithm { Sft, Grpo, Ppo, Dpo, Rlaif, Distill }
+public enum Algorithm { Sft, Grpo, Ppo, Dpo, Rlaif, Distill, OnlineDpo }
 
 /// <summary>Compute dtype of the policy (<c>model.dtype</c>).</summary>
 public enum ModelDType { Bf16, Fp32 }

@@ -27,9 +27,10 @@ public static partial class ExperimentConfigValidator
         if (config.IsGrpo) config.Grpo.Validate(rules);
         if (config.TrainsRewardModel) config.RewardModel.Validate(rules);
         if (config.IsPpo) config.Ppo.Validate(rules);
-        if (config.IsDpo || config.IsRlaif) config.Dpo.Validate(rules, offline: config.IsDpo);
+        if (config.IsDpo || config.IsRlaif || config.IsOnlineDpo) config.Dpo.Validate(rules, offline: config.IsDpo);
         if (config.IsRlaif) config.Rlaif.Validate(rules);
         if (config.IsDistill) config.Distill.Validate(rules);
+        if (config.IsOnlineDpo) config.OnlineDpo.Validate(rules);
         config.Eval.Validate(rules);
         config.Checkpoint.Validate(rules);
         config.WeightSync.Validate(rules);

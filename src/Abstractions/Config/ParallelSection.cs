@@ -51,6 +51,8 @@ public sealed record ParallelSection
             if (config.IsGrpo)
                 rules.Check(config.Grpo.PromptsPerStep * config.Grpo.NumGenerations >= Learners, "parallel.learners",
                     $"must be at most grpo.prompts_per_step × grpo.num_generations ({config.Grpo.PromptsPerStep * config.Grpo.NumGenerations}): every learner trains at least one completion of each batch", Learners);
+            // A step's pairs are what the verdicts leave (zero to prompts_per_step): no count every learner can share.
+            rules.Check(!config.IsOnlineDpo, "parallel.learners", "must be 1 for online_dpo (a step trains on however many pairs its judge kept)", Learners);
             if (config.IsDpo || config.IsRlaif)
                 rules.Check(config.Dpo.BatchSize >= Learners, "parallel.learners", $"must be at most dpo.batch_size ({config.Dpo.BatchSize}): every learner trains at least one pair of each batch", Learners);
             if ((config.IsDpo || config.IsRlaif) && config.Dpo.LossType == DpoLossVariant.Kto)

@@ -31,16 +31,17 @@ public sealed record RlaifSection
         rules.Check(Temperature > 0 && double.IsFinite(Temperature), "rlaif.temperature", "must be > 0", Temperature);
         rules.Check(MaxCompletionLength > 0, "rlaif.max_completion_length", "must be > 0", MaxCompletionLength);
         rules.Check(Samplers is >= 1 and <= 64 && Samplers <= PromptsPerRound, "rlaif.samplers", "must be between 1 and min(64, prompts_per_round)", Samplers);
-        Judge.Validate(rules);
+        Judge.Validate(rules, "rlaif.judge");
     }
 }
 
-/// <summary>What judges the candidates (<c>rlaif.judge.type</c>).</summary>
-public enum JudgeType { RewardModel, Decoder, Http }
+/// <summary>What judges the candidates (<c>rlaif.judge.type</c>, <c>online_dpo.judge.type</c>). <c>verifier</c>: the
+/// task's own answer check (exact match for data files), a ground-truth label rather than an AI judge.</summary>
+public enum JudgeType { RewardModel, Decoder, Http, Verifier }
 
 /// <summary>The AI judge (<c>rlaif.judge:</c>). <c>reward_model</c>: the model trained by the <c>reward_model:</c>
 /// stage; <c>decoder</c>: a Hugging Face decoder folder (<c>model</c>) asked to answer "A" or "B"; <c>http</c>: an OpenAI-compatible chat-completions endpoint (the API key only from the environment variable
-/// named by <c>api_key_env</c>).</summary>
+/// named by <c>api_key_env</c>); <c>verifier</c>: the task's answer check, right ≻ wrong, ties dropped.</summary>
 [GenerateSerializer, Immutable, Alias("rlhf.JudgeSection")]
 public sealed record JudgeSection
 {
@@ -62,25 +63,26 @@ public sealed record JudgeSection
     /// 1 MiB is hundreds of times a chat completion of a few tokens.</summary>
     [Id(9)] public int MaxResponseBytes { get; init; } = 1 << 20;
 
-    /// <summary>This section's rules, each naming its YAML field (the one home of the field's validation).</summary>
-    public void Validate(ConfigRules rules)
+    /// <summary>This section's rules, each naming its YAML field under <paramref name="at"/> (the section that holds
+    /// the judge: <c>rlaif.judge</c> or <c>online_dpo.judge</c>).</summary>
+    public void Validate(ConfigRules rules, string at = "rlaif.judge")
     {
-        rules.Check(Enum.IsDefined(Type), "rlaif.judge.type", ConfigNames.OneOf<JudgeType>(), Type);
+        rules.Check(Enum.IsDefined(Type), $"{at}.type", ConfigNames.OneOf<JudgeType>(), Type);
         if (Type == JudgeType.Http)
         {
-            rules.Check(Uri.TryCreate(BaseUrl, UriKind.Absolute, out var url) && url.Scheme is "http" or "https", "rlaif.judge.base_url",
+            rules.Check(Uri.TryCreate(BaseUrl, UriKind.Absolute, out var url) && url.Scheme is "http" or "https", $"{at}.base_url",
                 "must be an http(s) URL such as https://api.example.com/v1", BaseUrl);
-            rules.Check(!string.IsNullOrWhiteSpace(Model), "rlaif.judge.model", "must name the endpoint's model", Model);
+            rules.Check(!string.IsNullOrWhiteSpace(Model), $"{at}.model", "must name the endpoint's model", Model);
         }
         if (Type == JudgeType.Decoder)
-            rules.Check(!string.IsNullOrWhiteSpace(Model), "rlaif.judge.model", "must be the judge's model folder", Model);
-        rules.Check(ApiKeyEnv is null || ApiKeyEnv.Length > 0, "rlaif.judge.api_key_env", "must name an environment variable", ApiKeyEnv);
-        rules.Check(MaxConcurrency is >= 1 and <= 256, "rlaif.judge.max_concurrency", "must be between 1 and 256", MaxConcurrency);
-        rules.Check(TimeoutSeconds > 0 && double.IsFinite(TimeoutSeconds), "rlaif.judge.timeout_seconds", "must be > 0", TimeoutSeconds);
-        rules.Check(Retries is >= 0 and <= 20, "rlaif.judge.retries", "must be between 0 and 20", Retries);
-        rules.Check(MaxResponseBytes is >= 1 << 10 and <= 1 << 30, "rlaif.judge.max_response_bytes",
+            rules.Check(!string.IsNullOrWhiteSpace(Model), $"{at}.model", "must be the judge's model folder", Model);
+        rules.Check(ApiKeyEnv is null || ApiKeyEnv.Length > 0, $"{at}.api_key_env", "must name an environment variable", ApiKeyEnv);
+        rules.Check(MaxConcurrency is >= 1 and <= 256, $"{at}.max_concurrency", "must be between 1 and 256", MaxConcurrency);
+        rules.Check(TimeoutSeconds > 0 && double.IsFinite(TimeoutSeconds), $"{at}.timeout_seconds", "must be > 0", TimeoutSeconds);
+        rules.Check(Retries is >= 0 and <= 20, $"{at}.retries", "must be between 0 and 20", Retries);
+        rules.Check(MaxResponseBytes is >= 1 << 10 and <= 1 << 30, $"{at}.max_response_bytes",
             "must be between 1024 (1 KiB) and 1073741824 (1 GiB)", MaxResponseBytes);
-        rules.Check(MinConfidence is >= 0.5 and < 1, "rlaif.judge.min_confidence",
+        rules.Check(MinConfidence is >= 0.5 and < 1, $"{at}.min_confidence",
             "must be in [0.5, 1): the judge's probability that best beats worst (0.5 keeps every pair)", MinConfidence);
     }
 }

@@ -83,7 +83,13 @@ public sealed record RewardModelStepMetrics
 [GenerateSerializer, Immutable, Alias("rlhf.CandidateGroup")]
 public sealed record CandidateGroup(
     [property: Id(0)] string Prompt,
-    [property: Id(1)] ImmutableArray<string> Candidates);
+    [property: Id(1)] ImmutableArray<string> Candidates)
+{
+    /// <summary>The dataset's answer (the verifier judge's reference; null: none).</summary>
+    [Id(2)] public string? Reference { get; init; }
+    /// <summary>Per candidate: it hit the token limit without its end (missing_eos_penalty); default: none did.</summary>
+    [Id(3)] public ImmutableArray<bool> Truncated { get; init; }
+}
 
 /// <summary>What the judge made of a round's candidates: one pair (best ≻ worst) per prompt whose candidates it could
 /// tell apart, and how it got there.</summary>

@@ -136,6 +136,7 @@ public static partial class ExperimentYamlLoader
             Dpo = ReadDpo(root),
             Ppo = ReadPpo(root),
             Rlaif = ReadRlaif(root),
+            OnlineDpo = ReadOnlineDpo(root),
             WeightSync = ReadWeightSync(root),
             Parallel = ReadParallel(root),
             Logging = ReadLogging(root),
@@ -453,16 +454,34 @@ public static partial class ExperimentYamlLoader
             MaxCompletionLength = r.Int("max_completion_length") ?? d.MaxCompletionLength,
             Samplers = r.Int("samplers") ?? d.Samplers,
             RefreshReference = r.Bool("refresh_reference") ?? d.RefreshReference,
-            Judge = ReadJudge(r),
+            Judge = ReadJudge(r, d.Judge),
         };
         r.RejectUnknown();
         return section;
     }
 
-    static JudgeSection ReadJudge(MappingReader rlaif)
+    static OnlineDpoSection ReadOnlineDpo(MappingReader root)
     {
-        var d = new JudgeSection();
-        if (rlaif.Mapping("judge") is not { } j) return d;
+        var d = new OnlineDpoSection();
+        if (root.Mapping("online_dpo") is not { } o) return d;
+        var section = d with
+        {
+            Steps = o.Int("steps") ?? d.Steps,
+            PromptsPerStep = o.Int("prompts_per_step") ?? d.PromptsPerStep,
+            MaxNewTokens = o.Int("max_new_tokens") ?? d.MaxNewTokens,
+            Temperature = o.Double("temperature") ?? d.Temperature,
+            MissingEosPenalty = o.Double("missing_eos_penalty") ?? d.MissingEosPenalty,
+            Samplers = o.Int("samplers") ?? d.Samplers,
+            Judge = ReadJudge(o, d.Judge),
+        };
+        o.RejectUnknown();
+        return section;
+    }
+
+    /// <summary>The <c>judge:</c> mapping of <paramref name="parent"/> (rlaif or online_dpo) over that section's default.</summary>
+    static JudgeSection ReadJudge(MappingReader parent, JudgeSection d)
+    {
+        if (parent.Mapping("judge") is not { } j) return d;
         var section = d with
         {
             Type = j.Enum<JudgeType>("type") ?? d.Type,
@@ -624,6 +643,8 @@ public static partial class ExperimentYamlLoader
         Verified(judgeModel, "rlaif.judge.model");
         var teacher = config.IsDistill ? Input(config.Distill.Teacher, "distill.teacher", folder: true) : null;
         Verified(teacher, "distill.teacher");
+        var onlineJudgeModel = config.OnlineDpo.Judge.Type == JudgeType.Decoder ? Input(config.OnlineDpo.Judge.Model, "online_dpo.judge.model", folder: true) : null;
+        Verified(onlineJudgeModel, "online_dpo.judge.model");
 
         return config with
         {
@@ -643,6 +664,9 @@ public static partial class ExperimentYamlLoader
                 ? config.Rlaif with { Judge = config.Rlaif.Judge with { Model = judgeModel } }
                 : config.Rlaif,
             Distill = teacher is null ? config.Distill : config.Distill with { Teacher = teacher },
+            OnlineDpo = config.OnlineDpo.Judge.Type == JudgeType.Decoder
+                ? config.OnlineDpo with { Judge = config.OnlineDpo.Judge with { Model = onlineJudgeModel } }
+                : config.OnlineDpo,
             OutputDir = Path.GetFullPath(config.OutputDir),
         };
 

@@ -138,7 +138,7 @@ public sealed partial class ExperimentGrain(
         // Off the grain's scheduler: reading a large dataset must not stall this silo's other grains.
         if (await Task.Run(() => InputChecks.Errors(config, onSilo: true)) is { Count: > 0 } inputErrors)
             throw new ArgumentException(string.Join("; ", inputErrors.Select(e => e.Message)));
-        if (config.IsRlaif && await GrainFactory.GetGrain<IJudgeGrain>(ExperimentId).CheckEnvironment(config.Rlaif.Judge) is { } missing)
+        if ((config.IsRlaif || config.IsOnlineDpo) && await GrainFactory.GetGrain<IJudgeGrain>(ExperimentId).CheckEnvironment(config.Judge) is { } missing)
             throw new ArgumentException(missing);
         // Before any state is written: an unwritable folder or one another experiment holds is refused at start.
         OutputDirectoryClaim.Claim(config.OutputDir, ExperimentId);

@@ -9,6 +9,7 @@ using RlhfActors.Grains.Device;
 using RlhfActors.Grains.Placement;
 using RlhfActors.Grains.Specs;
 using RlhfActors.Grains.Tensors;
+using RlhfActors.Training.Data;
 using RlhfActors.Training.Judging;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.RewardModeling;
@@ -19,12 +20,13 @@ using static TorchSharp.torch;
 namespace RlhfActors.Grains.Judging;
 
 /// <summary>
-/// RLAIF's AI judge. Three backends (config's rlaif.judge.type):
+/// The judge of RLAIF and online DPO. Four backends (config's rlaif.judge.type or online_dpo.judge.type):
 /// <list type="bullet">
 /// <item><c>reward_model</c>: the reward model the experiment's <c>RewardModelGrain</c> trained, copied here once
 /// (its weights travel as a message) and run on this silo's device worker; candidates are scored pointwise;</item>
 /// <item><c>decoder</c>: a local decoder folder asked "A or B", read from its next-token log-probs, both orders;</item>
-/// <item><c>http</c>: an OpenAI-compatible chat-completions endpoint, both orders, bounded concurrency, retries.</item>
+/// <item><c>http</c>: an OpenAI-compatible chat-completions endpoint, both orders, bounded concurrency, retries;</item>
+/// <item><c>verifier</c>: the task's answer check against each prompt's reference: right ≻ wrong, ties dropped.</item>
 /// </list>
 /// When the endpoint stays down, <see cref="Rank"/> returns no pairs and says why; the prompts stay pending here with
 /// every verdict already given, and the next call judges them first, so an outage loses no pair.
@@ -38,7 +40,10 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
     RewardModelScorer? _scorer;
     DecoderModel? _decoder;
     VerdictCache? _pairwise;
-    readonly List<CandidateGroup> _pending = [];
+    IAnswerVerifier? _verifier;
+    // TRL's missing_eos_penalty (online DPO), for the pointwise judges.
+    double _missingEosPenalty;
+    readonly List<CandidateSet> _pending = [];
 
     public Task<GrainPlacement> GetPlacement() =>
         Task.FromResult(new GrainPlacement { Silo = GrainContext.Address.SiloAddress!, Device = _device.Device });
@@ -52,8 +57,9 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
     {
         ArgumentNullException.ThrowIfNull(init);
         var config = init.Model.Config;
-        var section = config.Rlaif.Judge;
-        if (_section == section && (_scorer ?? (object?)_pairwise) is not null) return;
+        var section = config.Judge;
+        _missingEosPenalty = config.IsOnlineDpo ? config.OnlineDpo.MissingEosPenalty ?? 0 : 0;
+        if (_section == section && (_scorer ?? _pairwise ?? (object?)_verifier) is not null) return;
         await DisposeJudgeAsync();
         var experimentId = this.GetPrimaryKeyString();
         switch (section.Type)
@@ -81,6 +87,10 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
             case JudgeType.Http:
                 _pairwise = new VerdictCache(new HttpChatJudge(JudgeSpecs.Http(section)));
                 break;
+            case JudgeType.Verifier:
+                // The same check the held-out evaluation uses; off the grain's scheduler, as reading data may take a while.
+                _verifier = await Task.Run(() => ExperimentData.Load(ExperimentSpecs.Data(config)).Verifier);
+                break;
             default:
                 throw ConfigNames.Undefined("rlaif.judge.type", section.Type);
         }
@@ -95,14 +105,17 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
         var clock = Stopwatch.StartNew();
         // Prompts an outage left pending go first: they were sampled earlier and are owed a verdict. A controller that
         // retries the same round sends them again; they are judged once.
-        var all = _pending.Concat(groups).DistinctBy(g => (g.Prompt, string.Join('\u0001', g.Candidates))).ToArray();
-        var sets = all.Select(g => new CandidateSet(g.Prompt, g.Candidates)).ToArray();
+        var sets = CandidateRanking.Unique(_pending.Concat(groups.Select(g =>
+            new CandidateSet(g.Prompt, g.Candidates, g.Truncated.IsDefaultOrEmpty ? null : g.Truncated, g.Reference))));
         RankOutcome outcome;
         try
         {
             double minConfidence = _section.MinConfidence;
-            outcome = _scorer is { } scorer
-                ? await _device.RunAsync(() => CandidateRanking.RankByScores(sets, rows => scorer.ScoreTexts(rows), minConfidence))
+            double penalty = _missingEosPenalty;
+            outcome = _verifier is { } verifier
+                ? CandidateRanking.RankByVerifier(sets, verifier, penalty)
+                : _scorer is { } scorer
+                ? await _device.RunAsync(() => CandidateRanking.RankByScores(sets, rows => scorer.ScoreTexts(rows), minConfidence, penalty))
                 : _decoder is not null
                     ? await _device.RunAsync(() => CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None, minConfidence).GetAwaiter().GetResult())
                     : await CandidateRanking.RankPairwiseAsync(_pairwise!, sets, CancellationToken.None, minConfidence);
@@ -110,9 +123,9 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
         catch (JudgeUnavailableException e)
         {
             _pending.Clear();
-            _pending.AddRange(all);
-            LogUnavailable(e, this.GetPrimaryKeyString(), all.Length);
-            return new RankResult { Unavailable = e.Message, PendingPrompts = all.Length, Seconds = clock.Elapsed.TotalSeconds };
+            _pending.AddRange(sets);
+            LogUnavailable(e, this.GetPrimaryKeyString(), sets.Length);
+            return new RankResult { Unavailable = e.Message, PendingPrompts = sets.Length, Seconds = clock.Elapsed.TotalSeconds };
         }
         _pending.Clear();
         _pairwise?.Clear();
@@ -142,7 +155,7 @@ public sealed partial class JudgeGrain(DeviceWorkers devices, DeviceAllocator al
     async Task DisposeJudgeAsync()
     {
         var (rewardModel, decoder, pairwise) = (_rewardModel, _decoder, _pairwise);
-        (_rewardModel, _scorer, _decoder, _pairwise, _section) = (null, null, null, null, null);
+        (_rewardModel, _scorer, _decoder, _pairwise, _section, _verifier) = (null, null, null, null, null, null);
         pairwise?.Dispose();
         if (rewardModel is not null || decoder is not null)
             await _device.RunAsync(() =>

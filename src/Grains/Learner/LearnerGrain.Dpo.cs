@@ -17,8 +17,8 @@ public sealed partial class LearnerGrain
     {
         var learner = RequireLearner();
         var config = _config!;
-        if (!config.IsDpo && !config.IsRlaif)
-            throw new InvalidOperationException($"experiment '{config.Name}' is not a DPO or RLAIF run (algorithm: {config.Algorithm})");
+        if (!config.IsDpo && !config.IsRlaif && !config.IsOnlineDpo)
+            throw new InvalidOperationException($"experiment '{config.Name}' is not a DPO, RLAIF or online DPO run (algorithm: {config.Algorithm})");
         if (_dpo is not null) throw new InvalidOperationException($"learner '{this.GetPrimaryKeyString()}' has already started DPO");
         var start = await PublishPolicy();
         await CreateDpoAsync();

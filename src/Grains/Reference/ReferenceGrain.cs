@@ -79,14 +79,10 @@ public sealed partial class ReferenceGrain(DeviceWorkers devices, DeviceAllocato
             $"reference '{this.GetPrimaryKeyString()}' holds no model: call Initialize first (or it was deactivated)");
         var cache = _pairCache;
         var asked = pairs.Select(p => p.ToPair()).ToArray();
-        var missing = cache.Missing(asked);
-        if (missing.Count > 0)
-        {
-            var rows = await _device.RunAsync(() => model.PairLogProbs(missing));
-            for (int i = 0; i < missing.Count; i++) cache.Add(missing[i], rows[i]);
-        }
-        return [.. asked.Select(p => cache.TryGet(p, out var lp) ? new PairLogProbs(lp.Chosen, lp.Rejected)
-            : throw new InvalidOperationException("a pair's reference log-probs went missing from the cache"))];
+        var rows = cache.Missing(asked).Count == 0
+            ? cache.GetOrCompute(asked, _ => [])
+            : await _device.RunAsync(() => cache.GetOrCompute(asked, model.PairLogProbs));
+        return [.. rows.Select(lp => new PairLogProbs(lp.Chosen, lp.Rejected))];
     }
 
     public async Task Release()

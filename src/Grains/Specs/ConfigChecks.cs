@@ -20,7 +20,7 @@ public static class ConfigChecks
         errors.AddRange(PeftSpecs.Errors(config));
         if (config.IsGrpo) errors.AddRange(GrpoSpecs.Errors(config));
         if (config.IsPpo) errors.AddRange(Named("ppo", PpoSpecs.Options(config).Errors()));
-        if (config.IsDpo || config.IsRlaif)
+        if (config.IsDpo || config.IsRlaif || config.IsOnlineDpo)
         {
             try { errors.AddRange(Named("dpo", PreferenceSpecs.Dpo(config).Errors())); }
             catch (ArgumentException e) { errors.Add(new ConfigError("dpo.loss_type", e.Message)); }

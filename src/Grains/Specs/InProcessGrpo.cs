@@ -35,8 +35,7 @@ public sealed class InProcessGrpo : IDisposable
     /// <summary>Builds the learner and runs the <c>sft.steps</c> warm-up (the slow part).</summary>
     public static InProcessGrpo Create(ExperimentConfig config)
     {
-        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
-        var sft = WarmUp(config, data);
+        var (data, sft) = WarmUp(config);
         var warm = sft.ExportWeights();
         var options = GrpoSpecs.Options(config);
         DecoderModel? reference = null;
@@ -68,6 +67,14 @@ public sealed class InProcessGrpo : IDisposable
             Peft: PeftSpecs.For(config, PeftSection.SftStage)));
         for (int i = 0; i < config.Sft.Steps; i++) sft.Step();
         return sft;
+    }
+
+    /// <summary>The run's data and its SFT learner after the <c>sft.steps</c> warm-up, as the grains' SFT stage
+    /// leaves them (every in-process form starts here).</summary>
+    internal static (LoadedData Data, SftLearner Sft) WarmUp(ExperimentConfig config)
+    {
+        var data = ExperimentData.Load(ExperimentSpecs.Data(config));
+        return (data, WarmUp(config, data));
     }
 
     /// <summary>The weights after the warm-up, as GRPO starts from them.</summary>

@@ -48,6 +48,7 @@ public static class InputDigests
         }
         if (config.IsRlaif && config.Rlaif.Judge.Type == JudgeType.Decoder) Folder("rlaif.judge.model", config.Rlaif.Judge.Model);
         if (config.IsDistill) Folder("distill.teacher", config.Distill.Teacher);
+        if (config.IsOnlineDpo && config.OnlineDpo.Judge.Type == JudgeType.Decoder) Folder("online_dpo.judge.model", config.OnlineDpo.Judge.Model);
         return inputs.ToJsonString();
     }
 }

@@ -31,7 +31,7 @@ public static class PeftSpecs
             return errors;
         }
         if (!p.Enabled) return errors;
-        if (config.IsPpo || config.IsDpo || config.IsRlaif || config.IsDistill)
+        if (config.IsPpo || config.IsDpo || config.IsRlaif || config.IsDistill || config.IsOnlineDpo)
         {
             errors.Add(new ConfigError("peft.type", $"peft.type: adapters are supported in sft and grpo runs; a {config.Algorithm.Yaml()} run trains full weights (remove the peft section)"));
             return errors;

@@ -1,7 +1,11 @@
+using RlhfActors.Training.Data;
+
 namespace RlhfActors.Training.Judging;
 
-/// <summary>A prompt's candidates, for a judge to rank.</summary>
-public sealed record CandidateSet(string Prompt, IReadOnlyList<string> Candidates);
+/// <summary>A prompt's candidates, for a judge to rank. <paramref name="Truncated"/>: per candidate, whether it hit
+/// the token limit without its end (for missing_eos_penalty; null: none did); <paramref name="Reference"/>: the
+/// dataset's answer (for the verifier judge; null: none).</summary>
+public sealed record CandidateSet(string Prompt, IReadOnlyList<string> Candidates, IReadOnlyList<bool>? Truncated = null, string? Reference = null);
 
 /// <summary>The judge's pair for one prompt: its best candidate over its worst, and the judge's probability that the
 /// chosen one really is the better.</summary>
@@ -58,17 +62,49 @@ public static class CandidateRanking
         return outcome with { Judgements = queries.Count, OrderDisagreements = disagreements };
     }
 
-    /// <summary>Pointwise judge (a reward model): each distinct candidate scored once.</summary>
+    /// <summary>Pointwise judge (a reward model): each distinct candidate scored once; a candidate that hit the
+    /// token limit without its end loses <paramref name="missingEosPenalty"/> (TRL missing_eos_penalty) first.</summary>
     public static RankOutcome RankByScores(IReadOnlyList<CandidateSet> sets, Func<IReadOnlyList<(string Prompt, string Completion)>, double[]> score,
-        double minConfidence = 0.5)
+        double minConfidence = 0.5, double missingEosPenalty = 0)
     {
-        var distinct = sets.Select(s => s.Candidates.Distinct(StringComparer.Ordinal).ToArray()).ToArray();
+        var distinct = Distinct(sets);
         var rows = sets.SelectMany((s, i) => distinct[i].Select(c => (s.Prompt, c))).ToArray();
         var flat = rows.Length == 0 ? [] : score(rows);
         var scores = new double[sets.Count][];
-        for (int s = 0, at = 0; s < sets.Count; at += distinct[s].Length, s++) scores[s] = flat[at..(at + distinct[s].Length)];
+        for (int s = 0, at = 0; s < sets.Count; at += distinct[s].Length, s++)
+            scores[s] = Penalized(sets[s], distinct[s], flat[at..(at + distinct[s].Length)], missingEosPenalty);
         return Pairs(sets, distinct, scores, (s, best, worst) => Sigmoid(scores[s][best] - scores[s][worst]), minConfidence)
             with { Judgements = rows.Length };
+    }
+
+    /// <summary>The verifier as the judge: a candidate scores 1 when the task's check accepts it against the set's
+    /// reference, else 0 (less <paramref name="missingEosPenalty"/> when truncated), so a pair is right ≻ wrong.
+    /// Equal verdicts (both right, both wrong) are a tie and give no pair: TRL's reward_funcs path would label a tie
+    /// "first completion wins" (argmax takes the first), which teaches a coin flip as a preference. A verdict is
+    /// certain, so its confidence is 1 and min_confidence keeps every decisive pair.</summary>
+    public static RankOutcome RankByVerifier(IReadOnlyList<CandidateSet> sets, IAnswerVerifier verifier, double missingEosPenalty = 0)
+    {
+        var distinct = Distinct(sets);
+        var scores = sets.Select((set, s) => Penalized(set, distinct[s],
+            [.. distinct[s].Select(c => set.Reference is { } reference && verifier.IsCorrect(new PromptCompletion(set.Prompt, reference), c) ? 1.0 : 0.0)],
+            missingEosPenalty)).ToArray();
+        return Pairs(sets, distinct, scores, (_, _, _) => 1.0, minConfidence: 0.5) with { Judgements = distinct.Sum(d => d.Length) };
+    }
+
+    /// <summary>Each prompt's candidate set once: a set sent twice (the same prompt drawn twice with the same
+    /// candidates, or a retried round) is judged once, so it gives one pair, not two.</summary>
+    public static CandidateSet[] Unique(IEnumerable<CandidateSet> sets) =>
+        [.. sets.DistinctBy(s => (s.Prompt, string.Join('\u0001', s.Candidates)))];
+
+    static string[][] Distinct(IReadOnlyList<CandidateSet> sets) => [.. sets.Select(s => s.Candidates.Distinct(StringComparer.Ordinal).ToArray())];
+
+    /// <summary><paramref name="scores"/> of a set's distinct candidates, less the penalty for each truncated one
+    /// (a text's first occurrence decides: the same text is the same tokens).</summary>
+    static double[] Penalized(CandidateSet set, string[] distinct, double[] scores, double penalty)
+    {
+        if (penalty == 0 || set.Truncated is not { } truncated) return scores;
+        var list = set.Candidates as IList<string> ?? [.. set.Candidates];
+        return [.. scores.Select((score, i) => truncated[list.IndexOf(distinct[i])] ? score - penalty : score)];
     }
 
     static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));

@@ -31,5 +31,21 @@ public sealed class ReferenceLogProbCache
         return pairs.Where(p => !values.ContainsKey(Key(p)) && seen.Add(Key(p))).ToArray();
     }
 
+    /// <summary>The reference rows of <paramref name="pairs"/>, in order: the missing ones computed by one call of
+    /// <paramref name="compute"/> (each once, in order of first sight), the rest from the cache. The reference grain
+    /// and the in-process online DPO loop both go through here, so they batch the reference's forwards alike.</summary>
+    public (float Chosen, float Rejected)[] GetOrCompute(IReadOnlyList<PreferencePair> pairs,
+        Func<IReadOnlyList<PreferencePair>, IReadOnlyList<(float Chosen, float Rejected)>> compute)
+    {
+        var missing = Missing(pairs);
+        if (missing.Count > 0)
+        {
+            var rows = compute(missing);
+            for (int i = 0; i < missing.Count; i++) Add(missing[i], rows[i]);
+        }
+        return [.. pairs.Select(p => TryGet(p, out var lp) ? lp
+            : throw new InvalidOperationException("a pair's reference log-probs went missing from the cache"))];
+    }
+
     static (string, string, string) Key(PreferencePair pair) => (pair.Prompt, pair.Chosen, pair.Rejected);
 }

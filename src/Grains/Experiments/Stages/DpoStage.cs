@@ -137,15 +137,7 @@ public sealed class DpoStage(RunContext run) : ExperimentStage(run)
             ["eval/rewards/margins"] = after.MeanMargin,
             ["eval/pairs"] = after.Pairs,
         };
-        if (_updates.Last is { } last)
-        {
-            metrics["loss"] = last.Loss;
-            metrics["rewards/chosen"] = last.RewardsChosen;
-            metrics["rewards/rejected"] = last.RewardsRejected;
-            metrics["rewards/margins"] = last.Margin;
-            metrics["rewards/accuracies"] = last.Accuracy;
-            foreach (var (name, value) in last.Logged) metrics[name] = value;
-        }
+        _updates.AddLastFigures(metrics);
         // KTO has no pair to be accurate about on its batches; a batch of one label has no margin.
         foreach (var name in metrics.Where(m => double.IsNaN(m.Value)).Select(m => m.Key).ToArray()) metrics.Remove(name);
         return metrics.ToImmutableSortedDictionary(StringComparer.Ordinal);

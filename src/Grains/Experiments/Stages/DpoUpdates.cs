@@ -53,6 +53,19 @@ public sealed class DpoUpdates(RunContext run)
         ? run.Reference.Initialize(new ReferenceInit { Model = run.Record.SamplerInit!, Version = Reference.Version, Checkpoint = Reference.Checkpoint })
         : Task.CompletedTask;
 
+    /// <summary>The latest update's TRL figures (loss, rewards/*, and the loss's own logged figures) into a stage's
+    /// summary; none before the first.</summary>
+    public void AddLastFigures(IDictionary<string, double> metrics)
+    {
+        if (Last is not { } last) return;
+        metrics["loss"] = last.Loss;
+        metrics["rewards/chosen"] = last.RewardsChosen;
+        metrics["rewards/rejected"] = last.RewardsRejected;
+        metrics["rewards/margins"] = last.Margin;
+        metrics["rewards/accuracies"] = last.Accuracy;
+        foreach (var (name, value) in last.Logged) metrics[name] = value;
+    }
+
     /// <summary>One DPO-family update on <paramref name="batch"/> (offline pairs, or an RLAIF round's judged pairs);
     /// KTO trains on the pairs unpaired, as TRL's KTOTrainer does with a paired dataset.</summary>
     public Task<DpoStepResult> StepAsync(ImmutableArray<PreferencePairItem> batch) => IsKto

@@ -14,6 +14,9 @@ public static class ExperimentPlan
         Algorithm.Rlaif when config.TrainsRewardModel => [new SftStage(run), new RewardModelStage(run), new RlaifStage(run)],
         Algorithm.Rlaif => [new SftStage(run), new RlaifStage(run)],
         Algorithm.Distill => [new SftStage(run), new DistillStage(run)],
+        // Online DPO is RLAIF's round loop at its smallest (two candidates, one update a round, a fixed reference).
+        Algorithm.OnlineDpo when config.TrainsRewardModel => [new SftStage(run), new RewardModelStage(run), new RlaifStage(run, online: true)],
+        Algorithm.OnlineDpo => [new SftStage(run), new RlaifStage(run, online: true)],
         _ => [new SftStage(run)],
     };
 
@@ -29,6 +32,7 @@ public static class ExperimentPlan
         Algorithm.Ppo => config.Ppo.Samplers,
         Algorithm.Rlaif => config.Rlaif.Samplers,
         Algorithm.Distill => config.Distill.Samplers,
+        Algorithm.OnlineDpo => config.OnlineDpo.Samplers,
         _ => 1,
     };
 }

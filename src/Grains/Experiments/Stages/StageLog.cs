@@ -44,8 +44,11 @@ static partial class StageLog
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: step {Step}: held-out preference accuracy {Accuracy:P1} ({Correct}/{Pairs}), margin {Margin:F3}")]
     public static partial void PairsEvaluated(this ILogger logger, string experimentId, int step, double accuracy, int correct, int pairs, double margin);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: RLAIF with a {Judge} judge, {Rounds} rounds")]
-    public static partial void RlaifStarted(this ILogger logger, string experimentId, string judge, int rounds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: {Stage} with a {Judge} judge, {Rounds} rounds")]
+    public static partial void RlaifStarted(this ILogger logger, string experimentId, string stage, string judge, int rounds);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Experiment {ExperimentId}: online DPO step {Step}: {Pairs} pairs from {Prompts} prompts ({Ties} ties dropped), loss {Loss:F4}")]
+    public static partial void OnlineDpoStep(this ILogger logger, string experimentId, int step, int pairs, int prompts, int ties, double loss);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Experiment {ExperimentId}: round {Round}: {Pairs} judged pairs (judge agrees with the verifier on {Agreement:P1}); held-out accuracy {Accuracy:P1}")]
     public static partial void Round(this ILogger logger, string experimentId, int round, int pairs, double agreement, double accuracy);
