@@ -8,6 +8,8 @@ using RlhfActors.Silo.Hosting;
 // environment). With --Rlhf:DashboardPort=N it serves the Orleans Dashboard on 127.0.0.1:N (Rlhf:DashboardAddress for
 // another address). The same hosting code and settings as `rlhf silo`. Runs until Ctrl+C or SIGTERM.
 
+Gen0Budget.EnsureOrReexec();
+
 // The settings are read before the host exists: whether it is a web host too depends on Rlhf:DashboardPort. Environment,
 // then command line (which wins), as the host's own configuration orders them.
 var settings = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
