@@ -28,7 +28,8 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor>
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache)
     {
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, index);
-        return h + mlp.forward(post_attention_layernorm.forward(h));
+        // Plus, not +: no temporary Scalar per residual (KeptScalars).
+        var h = x.Plus(self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, index));
+        return h.Plus(mlp.forward(post_attention_layernorm.forward(h)));
     }
 }

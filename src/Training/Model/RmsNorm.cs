@@ -8,7 +8,8 @@ namespace RlhfActors.Training.Model;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     readonly Parameter weight;
-    readonly double eps;
+    // Held by the module, so never finalized mid-call (KeptScalars says why).
+    readonly Scalar eps;
 
     public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
     {
@@ -21,10 +22,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         var inputType = x.dtype;
         var xf = x.to(ScalarType.Float32);
-        // square(), not pow(2): the same kernel, without the temporary Scalar that pow's int overload creates and leaves
-        // to the finalizer (TorchSharp), which can free it while the native call still reads it (seen once in CI as
-        // "INTERNAL ASSERT FAILED at c10/core/Scalar.h" inside pow; dotnet/TorchSharp#1496).
-        var normed = xf * rsqrt(xf.square().mean(new long[] { -1 }, keepdim: true) + eps);
+        // pow(kept 2), not square() (which is pow(2) with a temporary Scalar in TorchSharp 0.107), and eps a kept
+        // Scalar: no temporary for the finalizer to free while the native call still reads it (KeptScalars;
+        // dotnet/TorchSharp#1496). Not xf·xf: autograd then sums the gradient's parts in another order (other bits).
+        var normed = xf * rsqrt(xf.pow(KeptScalars.Two).mean(new long[] { -1 }, keepdim: true).add(eps, KeptScalars.One));
         return weight.to(inputType) * normed.to(inputType);
     }
 }

@@ -113,7 +113,7 @@ public static class RotaryEmbedding
         return (inv / s * ramp + inv * (1 - ramp), attention);
     }
 
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => x * cos + RotateHalf(x) * sin;
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin) => (x * cos).Plus(RotateHalf(x) * sin);
 
     static Tensor RotateHalf(Tensor x)
     {

@@ -127,8 +127,9 @@ public static class Sampler
     /// <summary>Picks each row's next token; returns the tokens and their log-probs under log_softmax(logits / T).</summary>
     static (long[] Tokens, float[] LogProbs) ChooseNext(Tensor logits, SamplingOptions options, Generator generator)
     {
-        double temperature = options.Greedy ? 1.0 : options.Temperature;
-        var scaled = logits / temperature;
+        // A Scalar held to the end of this call: a temporary one could be finalized mid-call (KeptScalars).
+        using Scalar temperature = options.Greedy ? 1.0 : options.Temperature;
+        var scaled = logits.div(temperature);
         var logProbs = scaled.log_softmax(-1);
         Tensor chosen;
         if (options.Greedy)
