@@ -12,7 +12,7 @@ public sealed class RunCommandTests : IDisposable
     string Output => Path.Combine(_folder.Path, "out");
 
     [Theory]
-    [InlineData("algorithm: sft", "algorithm: kto", "algorithm must be one of: sft, grpo, ppo, dpo, rlaif (got 'kto')")]
+    [InlineData("algorithm: sft", "algorithm: kto", "algorithm must be one of: sft, grpo, ppo, dpo, rlaif, distill, online_dpo (got 'kto')")]
     [InlineData("name: tiny-cli", "name: has spaces", "name must be 1-100 letters")]
     [InlineData("  dtype: fp32", "  dtype: fp16", "model.dtype must be one of: bf16, fp32 (got 'fp16')")]
     [InlineData("  tokenizer: char", "  tokenizer: ''", "model.tokenizer must be 'char' or a path (got '')")]
