@@ -89,11 +89,11 @@ public sealed class EarlyChecksTests : IDisposable
         var error = Assert.Single(ConfigChecks.Errors(config));
         Assert.Equal("grpo.loss_type", error.Path);
         // The field is an enum, so code can only get a bad value by casting a number into it.
-        Assert.Contains("grpo.loss_type must be one of: grpo, dapo, dr_grpo (got 42)", Assert.Throws<ArgumentException>(() => ConfigChecks.ThrowIfInvalid(config)).Message);
+        Assert.Contains("grpo.loss_type must be one of: grpo, dapo, dr_grpo, cispo (got 42)", Assert.Throws<ArgumentException>(() => ConfigChecks.ThrowIfInvalid(config)).Message);
 
         // The YAML path reports the same message at the field's line.
         var yaml = TinyYaml.Text(Output).Replace("algorithm: sft", "algorithm: grpo") + "\ngrpo:\n  steps: 2\n  loss_type: dpo\n";
         var loaded = Assert.Throws<ConfigLoadException>(() => ExperimentYamlLoader.Parse(yaml, "g.yaml"));
-        Assert.Contains($"g.yaml:{TinyYaml.LineOf(yaml, "  loss_type: dpo")}: grpo.loss_type must be one of: grpo, dapo, dr_grpo (got 'dpo')", loaded.Errors);
+        Assert.Contains($"g.yaml:{TinyYaml.LineOf(yaml, "  loss_type: dpo")}: grpo.loss_type must be one of: grpo, dapo, dr_grpo, cispo (got 'dpo')", loaded.Errors);
     }
 }
