@@ -74,14 +74,7 @@ public sealed record GrpoStepResult
     /// <summary>Bytes of the weights published after this update (0 when dropped): the whole policy, or under LoRA
     /// only the adapter.</summary>
     [Id(13)] public long PublishedBytes { get; init; }
-    /// <summary>The sampler–learner mismatch the correction measured (null: the correction is off): mean and max
-    /// |Δ log p| per token, the k3 estimate of KL(behaviour ‖ learner), the share of tokens or sequences truncated or
-    /// masked, and the mean importance ratio.</summary>
-    [Id(14)] public double? MismatchMeanAbsLogpDiff { get; init; }
-    [Id(15)] public double? MismatchMaxAbsLogpDiff { get; init; }
-    [Id(16)] public double? MismatchKl { get; init; }
-    [Id(17)] public double? MismatchCorrectedFraction { get; init; }
-    [Id(18)] public double? MismatchMeanRatio { get; init; }
-    /// <summary>Share of sequences off-policy sequence masking left out; null when off.</summary>
-    [Id(19)] public double? OffPolicyMaskedFraction { get; init; }
+    /// <summary>The GRPO variants' own figures by their metrics.jsonl names: the sampler–learner mismatch the
+    /// correction measured (sampling/*) and the share off-policy sequence masking left out; empty when both are off.</summary>
+    [Id(14)] public ImmutableSortedDictionary<string, double> Logged { get; init; } = ImmutableSortedDictionary<string, double>.Empty;
 }

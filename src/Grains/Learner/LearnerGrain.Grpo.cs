@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using RlhfActors.Abstractions.Policy;
 using RlhfActors.Abstractions.Rollouts;
@@ -110,12 +111,7 @@ public sealed partial class LearnerGrain
             Dropped = metrics.Dropped,
             ImportanceCorrected = metrics.ImportanceCorrected,
             PublishedBytes = publishedBytes,
-            MismatchMeanAbsLogpDiff = metrics.Mismatch?.MeanAbsLogpDiff,
-            MismatchMaxAbsLogpDiff = metrics.Mismatch?.MaxAbsLogpDiff,
-            MismatchKl = metrics.Mismatch?.Kl,
-            MismatchCorrectedFraction = metrics.Mismatch?.CorrectedFraction,
-            MismatchMeanRatio = metrics.Mismatch?.MeanRatio,
-            OffPolicyMaskedFraction = metrics.OffPolicyMaskedFraction,
+            Logged = metrics.Logged.ToImmutableSortedDictionary(StringComparer.Ordinal),
         };
     }
 

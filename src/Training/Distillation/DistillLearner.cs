@@ -76,10 +76,7 @@ public sealed class DistillLearner : IDisposable
     {
         Rows(batch, teacher.Count);
         var (logp, mask) = CompletionLogProbs.Compute(student, batch.PromptIds, batch.CompletionIds, options.Temperature, padId);
-        var width = logp.shape[1];
-        var data = new float[teacher.Count * width];
-        for (int b = 0; b < teacher.Count; b++) teacher[b].AsSpan(0, Math.Min(teacher[b].Length, (int)width)).CopyTo(data.AsSpan((int)(b * width)));
-        return DistillationLoss.ReverseKl(logp, tensor(data, [teacher.Count, width], device: logp.device), mask);
+        return DistillationLoss.ReverseKl(logp, PerTokenRows.RightPadded(teacher, logp.shape[1], logp.device), mask);
     }
 
     DistillLossOutput Jsd(RolloutBatch batch, IReadOnlyList<TopKRow> teacher)

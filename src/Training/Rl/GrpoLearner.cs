@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using RlhfActors.Training.Checkpoints;
+using RlhfActors.Training.Metrics;
 using RlhfActors.Training.Model;
 using RlhfActors.Training.Optim;
 using RlhfActors.Training.Parallel;
@@ -27,10 +28,27 @@ public sealed record GrpoStepMetrics(int Step, long PolicyVersion, double Loss, 
     public MismatchFigures? Mismatch { get; init; }
     /// <summary>Share of sequences off-policy sequence masking left out (last pass); null when it is off.</summary>
     public double? OffPolicyMaskedFraction { get; init; }
-}
 
-/// <summary>The figures of <see cref="MismatchCorrection"/>, without its tensor.</summary>
-public sealed record MismatchFigures(double MeanAbsLogpDiff, double MaxAbsLogpDiff, double Kl, double CorrectedFraction, double MeanRatio);
+    /// <summary>The two figures above by their metrics.jsonl names (TRL's where TRL logs them); empty when both are off.
+    /// What travels to the controller, as a DPO step's <c>Logged</c> does.</summary>
+    public IReadOnlyDictionary<string, double> Logged
+    {
+        get
+        {
+            var logged = new Dictionary<string, double>(StringComparer.Ordinal);
+            if (Mismatch is { } m)
+            {
+                logged[MetricNames.SamplingLogpDifferenceMean] = m.MeanAbsLogpDiff;
+                logged[MetricNames.SamplingLogpDifferenceMax] = m.MaxAbsLogpDiff;
+                logged[MetricNames.SamplingKl] = m.Kl;
+                logged[MetricNames.SamplingCorrectedFraction] = m.CorrectedFraction;
+                logged[MetricNames.SamplingImportanceRatioMean] = m.MeanRatio;
+            }
+            if (OffPolicyMaskedFraction is { } masked) logged[MetricNames.OffPolicyMaskedFraction] = masked;
+            return logged;
+        }
+    }
+}
 
 /// <summary>
 /// One GRPO update per rollout batch (CleanRL-style: the whole algorithm is this method).
@@ -132,9 +150,7 @@ public sealed class GrpoLearner : IDisposable
                 {
                     var corrected = SamplerMismatch.Correct(RightPadded(batch.BehaviourLogProbs, old.shape[1]), old, oldMask,
                         options.MismatchMode, options.MismatchClipMin, options.MismatchClipMax);
-                    isWeights = corrected.Weights;
-                    mismatch = new MismatchFigures(corrected.MeanAbsLogpDiff, corrected.MaxAbsLogpDiff, corrected.Kl,
-                        corrected.CorrectedFraction, corrected.MeanRatio);
+                    (isWeights, mismatch) = (corrected.Weights, corrected.Figures);
                 }
             }
             if (options.OffPolicyMaskThreshold is not null) behaviour = RightPadded(batch.BehaviourLogProbs, CompletionWidth(batch));
@@ -242,13 +258,8 @@ public sealed class GrpoLearner : IDisposable
     static long CompletionWidth(RolloutBatch batch) => Math.Max(1, batch.CompletionIds.Max(c => c.Length));
 
     /// <summary>Per-row values as a right-padded [B, width] tensor on the policy's device.</summary>
-    Tensor RightPadded(IReadOnlyList<float[]> rows, long width)
-    {
-        var data = new float[rows.Count * width];
-        for (int b = 0; b < rows.Count; b++)
-            for (int j = 0; j < rows[b].Length && j < width; j++) data[b * width + j] = rows[b][j];
-        return tensor(data, new long[] { rows.Count, width }, device: policy.parameters().First().device);
-    }
+    Tensor RightPadded(IReadOnlyList<float[]> rows, long width) =>
+        PerTokenRows.RightPadded(rows, width, policy.parameters().First().device);
 
     /// <summary>Weights (HF folder), this optimizer's moments and the GRPO position, verified like an SFT checkpoint.
     /// Under LoRA the weights are the policy (adapters merged: the base alone is the reference, not what was trained)

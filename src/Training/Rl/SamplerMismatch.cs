@@ -17,8 +17,11 @@ public enum MismatchMode
     SequenceMask,
 }
 
-/// <summary>The correction's weights and what it measured, over the masked completion tokens.</summary>
+/// <summary>The correction's weights and what it measured.</summary>
 /// <param name="Weights">Detached IS weights: [B, T] in the token modes, [B, 1] in the sequence modes.</param>
+public sealed record MismatchCorrection(Tensor Weights, MismatchFigures Figures);
+
+/// <summary>What the correction measured, over the masked completion tokens.</summary>
 /// <param name="MeanAbsLogpDiff">mean |log π_learner(y_t) − log μ(y_t)| (TRL sampling/sampling_logp_difference/mean).</param>
 /// <param name="MaxAbsLogpDiff">The largest such difference (…/max).</param>
 /// <param name="Kl">KL(μ ‖ π_learner) estimated on μ's own samples with Schulman's k3:
@@ -26,8 +29,8 @@ public enum MismatchMode
 /// <param name="CorrectedFraction">Share of tokens (token modes) or sequences (sequence modes) whose ratio fell
 /// outside [C_min, C_max]: truncated or masked.</param>
 /// <param name="MeanRatio">Mean importance ratio before the bounds (1 when the two agree).</param>
-public sealed record MismatchCorrection(Tensor Weights, double MeanAbsLogpDiff, double MaxAbsLogpDiff, double Kl,
-    double CorrectedFraction, double MeanRatio);
+public sealed record MismatchFigures(double MeanAbsLogpDiff, double MaxAbsLogpDiff, double Kl, double CorrectedFraction,
+    double MeanRatio);
 
 /// <summary>
 /// Sampler–learner mismatch correction. The samplers hold inference copies (bf16 here, vLLM's kernels elsewhere) of
@@ -72,12 +75,11 @@ public static class SamplerMismatch
             ? outside.to(ScalarType.Float32).mean().ToDouble()
             : (outside.to(mask.dtype) * mask).sum().ToDouble() / tokens;
         double meanRatio = sequence ? ratio.mean().ToDouble() : (tokenRatio * mask).sum().ToDouble() / tokens;
-        var result = new MismatchCorrection(weights.MoveToOuterDisposeScope(),
+        return new MismatchCorrection(weights.MoveToOuterDisposeScope(), new MismatchFigures(
             MeanAbsLogpDiff: absDiff.sum().ToDouble() / tokens,
             MaxAbsLogpDiff: absDiff.max().ToDouble(),
             Kl: k3.sum().ToDouble() / tokens,
             CorrectedFraction: corrected,
-            MeanRatio: meanRatio);
-        return result;
+            MeanRatio: meanRatio));
     }
 }

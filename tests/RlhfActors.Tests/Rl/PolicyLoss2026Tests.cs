@@ -120,11 +120,11 @@ public sealed class PolicyLoss2026Tests
         using var scope = NewDisposeScope();
         var result = SamplerMismatch.Correct(zeros(2, 3), Old(), Mask(), mode, clipMin: 0.5, clipMax: 1.5);
         Near(weights, result.Weights);
-        Assert.Equal(corrected, result.CorrectedFraction, 6);
-        Assert.Equal(Delta.Select(Math.Abs).Average(), result.MeanAbsLogpDiff, 5);   // 0.52
-        Assert.Equal(1.5, result.MaxAbsLogpDiff, 5);
+        Assert.Equal(corrected, result.Figures.CorrectedFraction, 6);
+        Assert.Equal(Delta.Select(Math.Abs).Average(), result.Figures.MeanAbsLogpDiff, 5);   // 0.52
+        Assert.Equal(1.5, result.Figures.MaxAbsLogpDiff, 5);
         // k3 of KL(μ ‖ π): mean of e^Δ − 1 − Δ over the masked tokens.
-        Assert.Equal(Delta.Select(d => Math.Exp(d) - 1 - d).Average(), result.Kl, 5);
+        Assert.Equal(Delta.Select(d => Math.Exp(d) - 1 - d).Average(), result.Figures.Kl, 5);
         Assert.False(result.Weights.requires_grad);
     }
 
@@ -134,10 +134,10 @@ public sealed class PolicyLoss2026Tests
         using var scope = NewDisposeScope();
         var result = SamplerMismatch.Correct(Old(), Old(), Mask(), MismatchMode.SequenceMask, null, 3.0);
         Near([1, 1], result.Weights);
-        Assert.Equal(0, result.CorrectedFraction);
-        Assert.Equal(0, result.MeanAbsLogpDiff);
-        Assert.Equal(0, result.Kl, 9);
-        Assert.Equal(1, result.MeanRatio, 9);
+        Assert.Equal(0, result.Figures.CorrectedFraction);
+        Assert.Equal(0, result.Figures.MeanAbsLogpDiff);
+        Assert.Equal(0, result.Figures.Kl, 9);
+        Assert.Equal(1, result.Figures.MeanRatio, 9);
     }
 
     [Fact]

@@ -274,12 +274,7 @@ public sealed class GrpoStage(RunContext run) : ExperimentStage(run)
             figures[MetricNames.SyncBytes] = result.PublishedBytes;
             figures[MetricNames.TokensPerSecond] = result.Seconds > 0 ? result.CompletionTokens / result.Seconds : double.NaN;
             if (result.MeanKl is { } kl) figures[MetricNames.Kl] = kl;
-            if (result.MismatchMeanAbsLogpDiff is { } meanDiff) figures[MetricNames.SamplingLogpDifferenceMean] = meanDiff;
-            if (result.MismatchMaxAbsLogpDiff is { } maxDiff) figures[MetricNames.SamplingLogpDifferenceMax] = maxDiff;
-            if (result.MismatchKl is { } mismatchKl) figures[MetricNames.SamplingKl] = mismatchKl;
-            if (result.MismatchCorrectedFraction is { } corrected) figures[MetricNames.SamplingCorrectedFraction] = corrected;
-            if (result.MismatchMeanRatio is { } ratio) figures[MetricNames.SamplingImportanceRatioMean] = ratio;
-            if (result.OffPolicyMaskedFraction is { } masked) figures[MetricNames.OffPolicyMaskedFraction] = masked;
+            foreach (var (name, value) in result.Logged) figures[name] = value;
             Run.Metrics.Update(result.Step, figures, new Dictionary<string, double>
             {
                 [MetricNames.StaleRollouts] = stats.StaleRollouts,

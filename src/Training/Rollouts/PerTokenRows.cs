@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RlhfActors.Training.Rl.Ppo;
+namespace RlhfActors.Training.Rollouts;
 
 /// <summary>
 /// Per-token values cross actor boundaries as one float array per completion (its length); the learners work on
